@@ -60,8 +60,25 @@ class DesignConfig:
         return dataclasses.replace(self, **changes)
 
 
+# golden modules that define (and @register) a config kind
+_CONFIG_MODULES = ("baseline", "strum", "approx", "stripes")
+
+
+def _load_kinds() -> None:
+    import importlib
+    for name in _CONFIG_MODULES:
+        try:
+            importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise
+
+
 def config_from_dict(d: dict) -> DesignConfig:
     """Inverse of `DesignConfig.to_dict`; unknown kinds or fields raise ConfigError."""
+    if not isinstance(d, dict):
+        raise ConfigError("a design config must be a JSON object")
+    _load_kinds()
     d = dict(d)
     kind = d.pop("kind", None)
     if kind not in CONFIG_KINDS:

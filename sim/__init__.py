@@ -1,1 +1,1 @@
-"""x"""
+"""quantpe.sim: building and running simulations (toolchain, harness, runner, seeds, waves)."""

@@ -1,0 +1,71 @@
+"""Generic HDL-memory test harness for PEs that never stall.
+
+The harness replays a stimulus memory into the DUT, one word per cycle, and captures every
+output on every cycle into a second memory, so the simulator runs free and the scoreboard
+compares all cycles at once in numpy (about 10x faster than a per-cycle Python driver).
+
+Timing contract (cycle t = the t-th clock period after reset is released):
+the DUT inputs during cycle t are stim[t]; cap[t] holds the DUT outputs during cycle t
+(sampled just before the rising edge that ends it), i.e. what a per-cycle monitor would see.
+Plusargs: +stim=FILE (readmemh), +cap=FILE (writememh target), +cycles=N (N <= DEPTH).
+Output `done` rises once the capture file is written.
+"""
+from __future__ import annotations
+
+from .memfile import word_bits
+
+__all__ = ["harness_verilog", "HARNESS_TOP"]
+
+HARNESS_TOP = "quantpe_harness"
+
+
+def harness_verilog(top: str, ports, depth: int) -> str:
+    ins = [p for p in ports if p.direction == "in"]
+    outs = [p for p in ports if p.direction == "out"]
+    sw, cw = word_bits(ins), word_bits(outs)
+    conns, pos = [], 0
+    for p in ins:
+        conns.append(f"    .{p.name}(stim_word[{pos + p.bits - 1}:{pos}])")
+        pos += p.bits
+    wires = "\n".join(f"  wire [{p.bits - 1}:0] o_{p.name};" for p in outs)
+    conns += [f"    .{p.name}(o_{p.name})" for p in outs]
+    cap_word = "{" + ", ".join(f"o_{p.name}" for p in reversed(outs)) + "}"
+    port_list = ",\n".join(conns)
+    return f"""// quantpe HDL-memory harness for {top} (generated; see quantpe/sim/harness.py)
+`timescale 1ns/1ps
+module {HARNESS_TOP} #(parameter DEPTH = {depth}) (input clk, input rst, output reg done);
+  reg [{sw - 1}:0] stim [0:DEPTH-1];
+  reg [{cw - 1}:0] cap [0:DEPTH-1];
+  reg [8*1024-1:0] stim_file, cap_file;
+  integer cycles;
+  reg [31:0] cyc;
+  reg finished;
+  wire [{sw - 1}:0] stim_word = finished ? {sw}'d0 : stim[cyc];
+{wires}
+  {top} dut (
+    .clk(clk), .rst(rst),
+{port_list}
+  );
+  initial begin
+    done = 1'b0;
+    if (!$value$plusargs("stim=%s", stim_file)) $fatal(1, "harness: +stim=FILE missing");
+    if (!$value$plusargs("cap=%s", cap_file)) $fatal(1, "harness: +cap=FILE missing");
+    if (!$value$plusargs("cycles=%d", cycles)) $fatal(1, "harness: +cycles=N missing");
+    if (cycles < 1 || cycles > DEPTH) $fatal(1, "harness: cycles out of range");
+    $readmemh(stim_file, stim, 0, cycles - 1);
+  end
+  always @(posedge clk) begin
+    if (rst) begin
+      cyc <= 0;
+      finished <= 1'b0;
+    end else if (!finished) begin
+      cap[cyc] <= {cap_word};
+      if (cyc == cycles - 1) finished <= 1'b1;
+      cyc <= cyc + 1;
+    end else if (!done) begin
+      $writememh(cap_file, cap, 0, cycles - 1);
+      done <= 1'b1;
+    end
+  end
+endmodule
+"""

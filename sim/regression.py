@@ -1,0 +1,35 @@
+"""One regression run of a design: seeded stimulus (tb.stimulus) -> simulation -> golden check."""
+from __future__ import annotations
+
+import random
+
+from quantpe.golden.config import DesignConfig
+from quantpe.golden.errors import QuantpeError
+
+from .runner import SimResult, run
+
+__all__ = ["stimulus_for", "regress", "new_seed"]
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(1 << 31)
+
+
+def stimulus_for(cfg: DesignConfig, cycles: int, seed: int):
+    """(inputs, coverage) of the standard constrained-random + corners stimulus for `cfg`."""
+    if cycles < 1:
+        raise QuantpeError(f"cycles must be >= 1, got {cycles}")
+    if cfg.kind == "baseline":
+        from quantpe.tb.stimulus import baseline_stimulus
+        return baseline_stimulus(cfg, cycles, seed)
+    if cfg.kind == "strum":
+        from quantpe.tb.strum_stimulus import strum_stimulus
+        return strum_stimulus(cfg, cycles, seed)
+    raise QuantpeError(f"no regression stimulus for design kind {cfg.kind!r}")
+
+
+def regress(cfg: DesignConfig, sim: str, cycles: int, seed: int, scoreboard: str = "memory",
+            waves: bool = False, quiet: bool = True) -> SimResult:
+    inputs, coverage = stimulus_for(cfg, cycles, seed)
+    return run(cfg, sim, inputs, seed=seed, scoreboard=scoreboard, waves=waves, coverage=coverage,
+               quiet=quiet)

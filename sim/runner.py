@@ -1,0 +1,208 @@
+"""Build and run cocotb simulations of generated PEs on Icarus or Verilator.
+
+Layout under the build root (default ./build, or $QUANTPE_BUILD):
+    <kind>/<config-id>/                 generated Verilog + manifest.json (one per config)
+    <kind>/<config-id>/<sim>-<bench>/   one simulator build per config, simulator and bench
+    <kind>/<config-id>/runs/<name>/     one folder per run: job, stimulus, capture, logs, waves
+Builds are shared between runs and guarded by a file lock, so parallel pytest workers build
+each config once. A failing run is repeated once with waveform tracing (a separate build), and
+the error names the waveform file and the exact command that reruns it.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from quantpe.golden.config import DesignConfig
+from quantpe.golden.errors import QuantpeError
+from quantpe.rtl.generate import generate
+from quantpe.rtl.ports import Port
+
+from .harness import HARNESS_TOP, harness_verilog
+from .memfile import streams_to_hex
+from .toolchain import SIMULATORS, VERILATOR_WAIVERS, require, verilator_env
+
+__all__ = ["build_root", "design_dir", "ensure_generated", "run", "SimResult", "SimulationFailed",
+           "BENCHES", "SCOREBOARDS"]
+
+BENCHES = ("harness", "direct")
+SCOREBOARDS = {"memory": "harness", "record": "direct", "per-cycle": "direct"}
+
+
+class SimulationFailed(QuantpeError):
+    """The RTL disagreed with the golden model (or the simulation did not finish)."""
+
+
+@dataclass
+class SimResult:
+    config_id: str
+    sim: str
+    scoreboard: str
+    cycles: int
+    seed: int
+    checked: int
+    sim_s: float
+    build_s: float
+    run_dir: Path
+    coverage: dict = field(default_factory=dict)
+
+    @property
+    def cycles_per_s(self) -> float:
+        return self.checked / self.sim_s if self.sim_s > 0 else float("inf")
+
+
+def build_root() -> Path:
+    return Path(os.environ.get("QUANTPE_BUILD", "build")).resolve()
+
+
+def design_dir(cfg: DesignConfig) -> Path:
+    return build_root() / cfg.kind / cfg.config_id
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def ensure_generated(cfg: DesignConfig) -> dict:
+    """Generate the Verilog of `cfg` once (per config id) and return its manifest."""
+    d = design_dir(cfg)
+    with _locked(d):
+        mf = d / "manifest.json"
+        if mf.exists():
+            return json.loads(mf.read_text())
+        return generate(cfg, d)
+
+
+def _depth_for(cycles: int) -> int:
+    return max(4096, 1 << (cycles - 1).bit_length())
+
+
+def _check_sim(sim: str) -> None:
+    if sim not in SIMULATORS:
+        raise QuantpeError(f"unknown simulator {sim!r} (choose from {', '.join(SIMULATORS)})")
+    if sim == "icarus":
+        require("iverilog")
+        require("vvp")
+    else:
+        require("verilator", verilator_env())
+        require("make")
+
+
+def _build(cfg, manifest, sim, bench, depth, waves, log):
+    from cocotb_tools.runner import get_runner
+    d = design_dir(cfg)
+    sources = [d / manifest["verilog"]]
+    top = manifest["top"]
+    tag = f"{sim}-{bench}" + (f"-d{depth}" if bench == "harness" else "") + ("-waves" if waves else "")
+    bdir = d / tag
+    if bench == "harness":
+        hv = d / f"harness_d{depth}.v"
+        if not hv.exists():
+            hv.write_text(harness_verilog(top, [Port(**p) for p in manifest["ports"]], depth))
+        sources.append(hv)
+        top = HARNESS_TOP
+    args = []
+    if sim == "verilator":
+        os.environ.update(verilator_env())
+        args = [*VERILATOR_WAIVERS, "-Wno-fatal", "-O3"]
+    runner = get_runner(sim)
+    t0 = time.perf_counter()
+    with _locked(bdir):
+        stamp = bdir / ".built"
+        fresh = stamp.exists() and all(stamp.stat().st_mtime >= Path(s).stat().st_mtime for s in sources)
+        try:
+            runner.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=str(bdir),
+                         build_args=args, timescale=("1ns", "1ps"), waves=waves,
+                         always=not fresh, log_file=str(bdir / "build.log") if log else None)
+        except SystemExit as e:
+            raise QuantpeError(f"{sim} build of {cfg.config_id} failed (exit {e.code}); "
+                               f"log: {bdir / 'build.log'}") from None
+        stamp.touch()
+    return runner, bdir, top, time.perf_counter() - t0
+
+
+def rerun_command(cfg_path: Path, sim: str, cycles: int, seed: int, scoreboard: str) -> str:
+    return (f"quantpe sim --config {shlex.quote(str(cfg_path))} --sim {sim} --cycles {cycles} "
+            f"--seed {seed} --scoreboard {scoreboard} --waves")
+
+
+def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str = "memory",
+        waves: bool = False, name: str | None = None, coverage: dict | None = None,
+        quiet: bool = True, retry_with_waves: bool = True,
+        golden_cfg: DesignConfig | None = None) -> SimResult:
+    """Simulate `inputs` (per-cycle input streams) on `sim`; compare every cycle with golden.
+
+    `golden_cfg` (tests only) checks the RTL of `cfg` against the golden model of another
+    config, to prove that a wrong golden rule makes the regression fail.
+    Returns a SimResult; raises SimulationFailed with the first mismatching cycles, the waveform
+    path and the rerun command when the RTL and the golden model disagree.
+    """
+    _check_sim(sim)
+    if scoreboard not in SCOREBOARDS:
+        raise QuantpeError(f"unknown scoreboard {scoreboard!r} (choose from {', '.join(SCOREBOARDS)})")
+    bench = SCOREBOARDS[scoreboard]
+    manifest = ensure_generated(cfg)
+    ports = [Port(**p) for p in manifest["ports"]]
+    T = len(next(iter(inputs.values())))
+    depth = _depth_for(T)
+    runner, bdir, top, build_s = _build(cfg, manifest, sim, bench, depth, waves, quiet)
+    run_dir = design_dir(cfg) / "runs" / (name or f"{sim}-{scoreboard}-s{seed}-c{T}{'-waves' if waves else ''}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("result.json", "capture.hex"):
+        (run_dir / stale).unlink(missing_ok=True)
+    np.savez(run_dir / "inputs.npz", **inputs)
+    (run_dir / "config.json").write_text(cfg.to_json() + "\n")
+    (run_dir / "job.json").write_text(json.dumps({
+        "config": (golden_cfg or cfg).to_dict(), "ports": manifest["ports"], "cycles": T, "seed": seed,
+        "scoreboard": scoreboard}, indent=1))
+    plusargs = [f"+dumpfile_path={run_dir / 'waves.fst'}"] if waves and sim == "icarus" else []
+    if bench == "harness":
+        (run_dir / "stim.hex").write_bytes(streams_to_hex(inputs, [p for p in ports if p.direction == "in"], T))
+        plusargs += [f"+stim={run_dir / 'stim.hex'}", f"+cap={run_dir / 'capture.hex'}", f"+cycles={T}"]
+    module = "quantpe.tb.harness_test" if bench == "harness" else "quantpe.tb.direct_test"
+    try:
+        runner.test(test_module=module, hdl_toplevel=top, build_dir=str(bdir), test_dir=str(run_dir),
+                    extra_env={"QUANTPE_JOB": str(run_dir)}, plusargs=plusargs, seed=seed,
+                    results_xml=str(run_dir / "results.xml"), waves=waves, timescale=("1ns", "1ps"),
+                    log_file=str(run_dir / "sim.log") if quiet else None)
+    except SystemExit:
+        pass
+    result_file = run_dir / "result.json"
+    result = json.loads(result_file.read_text()) if result_file.exists() else None
+    if result and result.get("ok"):
+        return SimResult(cfg.config_id, sim, scoreboard, T, seed, result["checked"], result["sim_s"],
+                         build_s, run_dir, coverage or {})
+    # failure: keep everything, add a waveform, say how to rerun
+    what = (f"first mismatch at cycle {result['cycle']} ({result['count']} cycles differ):"
+            f"{result['details']}" if result else f"simulation did not complete; log: {run_dir / 'sim.log'}")
+    wave = ""
+    if retry_with_waves and not waves:
+        try:
+            run(cfg, sim, inputs, seed=seed, scoreboard=scoreboard, waves=True,
+                name=(name or run_dir.name) + "-waves", quiet=True, retry_with_waves=False,
+                golden_cfg=golden_cfg)
+        except SimulationFailed as e:
+            wave = e.wave
+    elif waves:
+        found = sorted(run_dir.glob("*.fst")) + sorted(run_dir.glob("*.vcd"))
+        wave = str(found[0]) if found else ""
+    err = SimulationFailed(
+        f"{cfg.config_id} on {sim}, seed {seed}: {what}\n  waveform: {wave or 'not produced'}\n"
+        f"  rerun: {rerun_command(run_dir / 'config.json', sim, T, seed, scoreboard)}")
+    err.wave = wave
+    raise err
