@@ -49,7 +49,7 @@ class SimResult:
     cycles: int
     seed: int
     checked: int
-    sim_s: float
+    sim_s: float          # simulation plus the complete golden comparison, in seconds
     build_s: float
     run_dir: Path
     coverage: dict = field(default_factory=dict)
@@ -136,8 +136,8 @@ def _build(cfg, manifest, sim, bench, depth, waves, log):
     return runner, bdir, top, time.perf_counter() - t0
 
 
-def rerun_command(cfg_path: Path, sim: str, cycles: int, seed: int, scoreboard: str) -> str:
-    return (f"quantpe sim --config {shlex.quote(str(cfg_path))} --sim {sim} --cycles {cycles} "
+def rerun_command(kind: str, cfg_path: Path, sim: str, cycles: int, seed: int, scoreboard: str) -> str:
+    return (f"quantpe sim {kind} --config {shlex.quote(str(cfg_path))} --sim {sim} --cycles {cycles} "
             f"--seed {seed} --scoreboard {scoreboard} --waves")
 
 
@@ -203,6 +203,6 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
         wave = str(found[0]) if found else ""
     err = SimulationFailed(
         f"{cfg.config_id} on {sim}, seed {seed}: {what}\n  waveform: {wave or 'not produced'}\n"
-        f"  rerun: {rerun_command(run_dir / 'config.json', sim, T, seed, scoreboard)}")
+        f"  rerun: {rerun_command(cfg.kind, run_dir / 'config.json', sim, T, seed, scoreboard)}")
     err.wave = wave
     raise err

@@ -50,7 +50,7 @@ def test_wrong_golden_rule_fails_with_waves_and_rerun(seed):
         run(cfg, "icarus", inputs, seed=seed, name="fault-injection",
             golden_cfg=cfg.replace(saturate=True))
     msg = str(e.value)
-    assert "first mismatch at cycle" in msg and "rerun: quantpe sim --config" in msg
+    assert "first mismatch at cycle" in msg and "rerun: quantpe sim baseline --config" in msg
     assert e.value.wave.endswith(".fst")
     import os
     assert os.path.getsize(e.value.wave) > 0

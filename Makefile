@@ -1,0 +1,46 @@
+# quantpe: the two set-up-and-go commands are `make report` and `make test`.
+# Both create .venv, install the Python dependencies (pip) and, when missing, iverilog and yosys
+# from the distribution (apt-get; sudo is used when not root).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+JOBS   ?= 2
+APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
+.PHONY: report test test-slow bench venv tools clean
+
+report: venv tools
+	$(BIN)/quantpe report
+
+test: venv tools
+	$(BIN)/pytest -n $(JOBS) -q
+
+test-slow: venv tools
+	$(BIN)/pytest -n $(JOBS) -q --slow
+
+bench: venv tools
+	$(BIN)/quantpe bench sim
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+tools:
+	@missing=""; \
+	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
+	command -v yosys >/dev/null || missing="$$missing yosys"; \
+	command -v make >/dev/null || missing="$$missing make"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	command -v perl >/dev/null || missing="$$missing perl"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from the distribution:$$missing"; \
+	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf build sim_build

@@ -1,0 +1,213 @@
+"""`quantpe` command line: generate, sim, synth, report, bench (and the technique commands).
+
+Thin glue over the library: every command prints what it wrote. Bad input (parameters, files,
+configs, missing tools) prints one line `quantpe: error: ...` and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from quantpe.golden.config import CONFIG_KINDS, _load_kinds, config_from_dict
+from quantpe.golden.errors import QuantpeError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):          # one line, exit 2 (argparse's default prints usage too)
+        print(f"quantpe: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _add_design_options(p: argparse.ArgumentParser, cls) -> None:
+    """One option per config field, named after it (a_bits -> --a-bits)."""
+    g = p.add_argument_group(f"{cls.kind} design parameters (defaults in brackets)")
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        if f.type in (bool, "bool"):
+            g.add_argument(flag, dest=f"design_{f.name}", action=argparse.BooleanOptionalAction,
+                           default=None, help=f"[{default}]")
+        else:
+            conv = int if f.type in (int, "int") else str
+            g.add_argument(flag, dest=f"design_{f.name}", type=conv, default=None,
+                           metavar=f.name.upper(), help=f"[{default}]")
+    p.add_argument("--config", type=Path, help="design config JSON (or a manifest.json); "
+                   "options given on the command line override its fields")
+
+
+def config_from_args(args):
+    """The design config named by --config and/or the design options."""
+    fields = {}
+    if args.config is not None:
+        try:
+            data = json.loads(args.config.read_text())
+        except OSError as e:
+            raise QuantpeError(f"cannot read config {args.config}: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise QuantpeError(f"config {args.config} is not valid JSON: {e.msg} (line {e.lineno})") from None
+        data = data.get("config", data) if isinstance(data, dict) else data
+        if not isinstance(data, dict) or data.get("kind") != args.kind:
+            raise QuantpeError(f"config {args.config} is not a {args.kind} design config")
+        fields.update({k: v for k, v in data.items() if k != "kind"})
+    fields.update({k[len("design_"):]: v for k, v in vars(args).items()
+                   if k.startswith("design_") and v is not None})
+    return config_from_dict({"kind": args.kind, **fields})
+
+
+def _kind_subparsers(cmd: argparse.ArgumentParser, extra) -> None:
+    sub = cmd.add_subparsers(dest="kind", metavar="DESIGN", required=True, parser_class=_Parser)
+    for kind, cls in sorted(CONFIG_KINDS.items()):
+        p = sub.add_parser(kind, help=(cls.__doc__ or "").strip().splitlines()[0])
+        _add_design_options(p, cls)
+        extra(p)
+
+
+# -- generate ---------------------------------------------------------------------------------
+
+def _generate_opts(p):
+    p.add_argument("-o", "--out", type=Path, help="output folder [build/<design>/<config-id>]")
+    p.add_argument("--no-lint", action="store_true", help="skip `verilator --lint-only -Wall`")
+
+
+def cmd_generate(args):
+    from quantpe.rtl.generate import generate
+    from quantpe.sim.runner import design_dir
+    from quantpe.sim.toolchain import lint
+    cfg = config_from_args(args)
+    out = args.out or design_dir(cfg)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".quantpe-", dir=out))
+    except OSError as e:
+        raise QuantpeError(f"cannot write to output directory {out}: {e.strerror}") from None
+    try:
+        manifest = generate(cfg, stage)
+        if not args.no_lint:
+            lint(stage / manifest["verilog"], manifest["top"])
+        for name in (manifest["verilog"], "manifest.json"):
+            (stage / name).replace(out / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print(f"{cfg.config_id}: wrote {out / manifest['verilog']} and {out / 'manifest.json'}"
+          f"{'' if args.no_lint else ' (verilator lint clean)'}")
+
+
+# -- sim ----------------------------------------------------------------------------------------
+
+def _sim_opts(p):
+    p.add_argument("--sim", default="verilator", help="icarus | verilator [verilator]")
+    p.add_argument("--cycles", type=int, default=10000, help="cycles of stimulus [10000]")
+    p.add_argument("--seed", type=int, default=None, help="stimulus seed [fresh, printed]")
+    p.add_argument("--scoreboard", default="memory",
+                   help="memory (HDL-memory harness) | record | per-cycle [memory]")
+    p.add_argument("--waves", action="store_true", help="record a waveform (FST/VCD)")
+
+
+def cmd_sim(args):
+    from quantpe.sim.regression import new_seed, regress
+    from quantpe.sim.runner import SCOREBOARDS
+    from quantpe.sim.toolchain import SIMULATORS
+    cfg = config_from_args(args)
+    if args.sim not in SIMULATORS:
+        raise QuantpeError(f"unknown simulator {args.sim!r} (choose from {', '.join(SIMULATORS)})")
+    if args.scoreboard not in SCOREBOARDS:
+        raise QuantpeError(f"unknown scoreboard {args.scoreboard!r} (choose from {', '.join(SCOREBOARDS)})")
+    if args.cycles < 1:
+        raise QuantpeError(f"--cycles must be >= 1, got {args.cycles}")
+    seed = new_seed() if args.seed is None else args.seed
+    print(f"{cfg.config_id}: {args.cycles} cycles on {args.sim}, seed {seed}", flush=True)
+    r = regress(cfg, args.sim, args.cycles, seed, scoreboard=args.scoreboard, waves=args.waves)
+    cov = ", ".join(f"{k}={v}" for k, v in r.coverage.items())
+    print(f"PASS: {r.checked} cycles match the golden model on every output "
+          f"({r.cycles_per_s:,.0f} checked cycles/s; build {r.build_s:.1f} s)")
+    if cov:
+        print(f"coverage: {cov}")
+    print(f"run folder: {r.run_dir}")
+
+
+# -- synth --------------------------------------------------------------------------------------
+
+def _synth_opts(p):
+    p.add_argument("-o", "--out", type=Path, help="output folder [build/<design>/<config-id>/synth]")
+    p.add_argument("--liberty", type=Path, help="cell library (.lib or .lib.gz) [built-in]")
+
+
+def cmd_synth(args):
+    from quantpe.sim.runner import design_dir, ensure_generated
+    from quantpe.synth import synthesize
+    cfg = config_from_args(args)
+    manifest = ensure_generated(cfg)
+    out = args.out or design_dir(cfg) / ("synth" if args.liberty is None else f"synth-{args.liberty.name.split('.')[0]}")
+    area = synthesize(design_dir(cfg) / manifest["verilog"], manifest["top"], out, liberty=args.liberty)
+    print(f"{cfg.config_id}: {area['area_um2']:,.1f} um^2, {area['gate_equivalents']:,.0f} GE, "
+          f"{area['flip_flops']} flip-flops, {area['transistors']:,} transistors "
+          f"({area['liberty_name'] if 'liberty_name' in area else Path(area['liberty']).name})")
+    print(f"wrote {out / 'area.json'}")
+
+
+# -- report / bench -----------------------------------------------------------------------------
+
+def cmd_report(args):
+    from quantpe.report import run_report
+    run_report(args.out, sim=args.sim, cycles=args.cycles, seed=args.seed, liberty=args.liberty)
+
+
+def cmd_bench(args):
+    from quantpe.bench import bench_sim
+    bench_sim(cycles=args.cycles, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _load_kinds()
+    parser = _Parser(prog="quantpe", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    g = sub.add_parser("generate", help="write a design's Verilog and JSON manifest")
+    _kind_subparsers(g, _generate_opts)
+    g.set_defaults(func=cmd_generate)
+    s = sub.add_parser("sim", help="simulate a design against the golden model (cocotb)")
+    _kind_subparsers(s, _sim_opts)
+    s.set_defaults(func=cmd_sim)
+    y = sub.add_parser("synth", help="synthesise a design with Yosys and report its area")
+    _kind_subparsers(y, _synth_opts)
+    y.set_defaults(func=cmd_synth)
+    r = sub.add_parser("report", help="main job: the default design set -> reports/")
+    r.add_argument("-o", "--out", type=Path, default=Path("reports"), help="report folder [reports]")
+    r.add_argument("--sim", default="icarus", help="simulator for the regression [icarus]")
+    r.add_argument("--cycles", type=int, default=2000, help="cycles per design [2000]")
+    r.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
+    r.add_argument("--liberty", type=Path, default=None,
+                   help="also synthesise with this real library (calibration rows)")
+    r.set_defaults(func=cmd_report)
+    b = sub.add_parser("bench", help="benchmarks (not tests)")
+    bsub = b.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=_Parser)
+    bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")
+    bs.add_argument("--cycles", type=int, default=20000, help="cycles per run [20000]")
+    bs.add_argument("--seed", type=int, default=1)
+    b.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except QuantpeError as e:
+        msg = str(e)
+        print(f"quantpe: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("quantpe: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""The built-in default design set that `quantpe report` (make report) generates, simulates and
+synthesises. Each entry: (row name, config, the name of the baseline row its delta is taken
+against). Deltas are always against the baseline PE of the same lanes and widths."""
+from __future__ import annotations
+
+from quantpe.golden.baseline import BaselineConfig
+
+__all__ = ["default_designs", "REFERENCE"]
+
+REFERENCE = "baseline-l16-int8"
+
+
+def default_designs() -> list[tuple[str, object, str]]:
+    ref = BaselineConfig()
+    return [
+        (REFERENCE, ref, REFERENCE),
+        ("baseline-l16-int8-p2", BaselineConfig(pipeline=2), REFERENCE),
+        ("baseline-l16-int8-sat", BaselineConfig(saturate=True), REFERENCE),
+        ("baseline-l16-int4", BaselineConfig(a_bits=4, w_bits=4, acc_bits=24), REFERENCE),
+        ("baseline-l8-int8", BaselineConfig(lanes=8), REFERENCE),
+        ("baseline-l4-int4xuint4", BaselineConfig(lanes=4, a_bits=4, w_bits=4, w_signed=False,
+                                                  acc_bits=12, pipeline=2), REFERENCE),
+        ("baseline-l8-int2-sat", BaselineConfig(lanes=8, a_bits=2, w_bits=2, acc_bits=7,
+                                                pipeline=0, saturate=True), REFERENCE),
+    ]
