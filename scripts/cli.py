@@ -146,9 +146,10 @@ def cmd_synth(args):
     manifest = ensure_generated(cfg)
     out = args.out or design_dir(cfg) / ("synth" if args.liberty is None else f"synth-{args.liberty.name.split('.')[0]}")
     area = synthesize(design_dir(cfg) / manifest["verilog"], manifest["top"], out, liberty=args.liberty)
-    print(f"{cfg.config_id}: {area['area_um2']:,.1f} um^2, {area['gate_equivalents']:,.0f} GE, "
-          f"{area['flip_flops']} flip-flops, {area['transistors']:,} transistors "
-          f"({area['liberty_name'] if 'liberty_name' in area else Path(area['liberty']).name})")
+    ge = "n/a" if area["gate_equivalents"] is None else f"{area['gate_equivalents']:,.0f}"
+    tr = "n/a" if area["transistors"] is None else f"{area['transistors']:,}"
+    print(f"{cfg.config_id}: {area['area_um2']:,.1f} um^2, {ge} GE, {area['flip_flops']} flip-flops, "
+          f"{tr} transistors ({Path(area['liberty']).name})")
     print(f"wrote {out / 'area.json'}")
 
 
