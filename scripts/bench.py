@@ -15,7 +15,7 @@ from quantpe.golden.baseline import BaselineConfig
 __all__ = ["bench_sim"]
 
 
-def bench_sim(cycles: int = 20000, seed: int = 1) -> list[dict]:
+def bench_sim(cycles: int = 100000, seed: int = 1) -> list[dict]:
     from quantpe.sim.regression import regress
     cfg = BaselineConfig()
     rows = []

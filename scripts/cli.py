@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks (not tests)")
     bsub = b.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=_Parser)
     bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")
-    bs.add_argument("--cycles", type=int, default=20000, help="cycles per run [20000]")
+    bs.add_argument("--cycles", type=int, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_bench)
     return parser
