@@ -25,7 +25,7 @@ from .errors import ConfigError
 from .intmath import int_range, wrap
 from .quantize import MAX_BITS, MIN_BITS
 
-__all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule"]
+__all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule", "frame_schedule"]
 
 MAX_ACC_BITS = 62
 
@@ -110,16 +110,29 @@ class Expected:
 
 def baseline_schedule(cfg: BaselineConfig, stim: Stimulus, mul: MulRule = exact_mul) -> Expected:
     """Cycle-exact expected outputs of the baseline PE for `stim` (T cycles after reset)."""
-    T = len(stim)
     lane_sums = np.sum(mul(stim.a, stim.w), axis=1, dtype=np.int64)      # exact, fits sum_bits
-    valid = np.asarray(stim.valid, bool)
-    first = np.asarray(stim.first, bool) & valid
-    last = np.asarray(stim.last, bool) & valid
+    return frame_schedule(lane_sums, stim.valid, stim.first, stim.last, cfg.acc_bits,
+                          cfg.saturate, cfg.latency)
+
+
+def frame_schedule(lane_sums, valid, first, last, acc_bits: int, saturating: bool,
+                   latency: int) -> Expected:
+    """The framed-accumulator timeline shared by every non-stalling dot-product PE.
+
+    lane_sums[t] is the exact sum the PE forms in input cycle t; valid/first/last frame the
+    sums as in the module docstring; the result of a `last` cycle t shows on out_valid/out_sum
+    in cycle t + latency, and out_sum holds it until the next emission (0 after reset).
+    """
+    lane_sums = np.asarray(lane_sums, dtype=np.int64)
+    T = len(lane_sums)
+    valid = np.asarray(valid, bool)
+    first = np.asarray(first, bool) & valid
+    last = np.asarray(last, bool) & valid
     emitted = np.zeros(T, dtype=np.int64)       # value emitted by the input cycle t (if last)
-    if cfg.saturate:
+    if saturating:
         acc = 0
         for t in np.flatnonzero(valid):
-            acc = int(accumulate(0 if first[t] else acc, lane_sums[t], cfg.acc_bits, True))
+            acc = int(accumulate(0 if first[t] else acc, lane_sums[t], acc_bits, True))
             emitted[t] = acc
     else:
         # wrap mode is modular: acc(t) = sum of lane sums since the last `first`, wrapped.
@@ -127,12 +140,10 @@ def baseline_schedule(cfg: BaselineConfig, stim: Stimulus, mul: MulRule = exact_
         csum = np.cumsum(contrib)
         seg_start = np.maximum.accumulate(np.where(first, np.arange(T), -1))
         base = np.where(seg_start > 0, csum[np.maximum(seg_start - 1, 0)], 0)
-        emitted = wrap(csum - base, cfg.acc_bits)
+        emitted = wrap(csum - base, acc_bits)
     out_valid = np.zeros(T, dtype=np.int64)
-    out_sum = np.zeros(T, dtype=np.int64)
-    lat = cfg.latency
     idx = np.flatnonzero(last)
-    idx_out = idx + lat
+    idx_out = idx + latency
     keep = idx_out < T
     out_valid[idx_out[keep]] = 1
     # out_sum holds the latest emitted value: forward-fill from each emission cycle.

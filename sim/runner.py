@@ -158,7 +158,7 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
     bench = SCOREBOARDS[scoreboard]
     manifest = ensure_generated(cfg)
     ports = [Port(**p) for p in manifest["ports"]]
-    T = len(next(iter(inputs.values())))
+    T = len(inputs[next(p.name for p in ports if p.direction == "in")])
     depth = _depth_for(T)
     runner, bdir, top, build_s = _build(cfg, manifest, sim, bench, depth, waves, quiet)
     run_dir = design_dir(cfg) / "runs" / (name or f"{sim}-{scoreboard}-s{seed}-c{T}{'-waves' if waves else ''}")

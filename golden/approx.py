@@ -1,0 +1,425 @@
+"""Approximate multipliers, 2..8-bit operands: configuration and bit-exact golden functions.
+
+Operands: `a` is a_bits wide, `b` is b_bits wide, both signed (two's complement) or both
+unsigned (`signed`). The product `y` is `y_bits` wide with the same signedness (see
+`ApproxMulConfig.y_bits`). Every kind is first defined as an *unsigned core*
+U(a, b) for a in [0, 2^na), b in [0, 2^nb) (na = a_bits, nb = b_bits):
+
+Partial-product array (exact, truncated, broken_array, perforated): row i (i = 0..nb-1, one row
+per bit of b) holds the bits a_j & b_i (j = 0..na-1) in column i + j. U = sum of the *kept*
+bits times 2^column (+ a constant for compensated truncation). `pp_keep_mask(cfg)[i, j]` says
+whether bit (row i, column i + j) exists; the RTL builds exactly those AND gates.
+- exact:        every bit kept.  U = a * b.
+- truncated:    bits in columns < t dropped. With `compensate`, U += C where
+                C = round_half_away(E[dropped bits]) = round_half_away(sum over dropped bits of
+                2^column / 4), the expected value of the dropped bits for independent uniform
+                operand bits (each a_j & b_i is 1 with probability 1/4). For t >= 1 that
+                expectation is always an integer + 1/4 (column 0 holds one bit, column 1 two),
+                so C = floor of it; e.g. 8x8, t = 8: E = 1793/4, C = 448.
+- broken_array: BAM. Rows i < hbl dropped (horizontal break level) and columns < vbl dropped
+                (vertical break level): bit kept iff i >= hbl and i + j >= vbl.
+- perforated:   rows perf_start .. perf_start + perf_rows - 1 dropped (partial-product
+                perforation; perf_start = 0 drops the perf_rows lowest rows).
+Operand-segment kinds:
+- drum:         DRUM(k). For each operand x (width n): if x < 2^k, x' = x. Otherwise, with
+                p = index of the leading one and s = p - k + 1, the k-bit segment
+                x[p .. s] is kept, its LSB is forced to 1 (unbiasing; always, whenever s > 0,
+                as in the authors' Verilog) and x' = (seg | 1) << s. U = a' * b', computed as
+                the exact k x k product (seg_a * seg_b) << (s_a + s_b).
+- mitchell:     Mitchell's logarithmic multiplier. U = 0 if a = 0 or b = 0. Otherwise
+                k1 = lod(a), k2 = lod(b); fraction width F = max(na, nb) - 1, so the fractions
+                are exact (no operand bit is lost): m1 = (a - 2^k1) << (F - k1), m2 likewise;
+                S = m1 + m2; antilog mantissa P = 2^F + S if S < 2^F else 2 * S;
+                U = (P << (k1 + k2)) >> F. This is exactly the real-valued Mitchell result
+                2^(k1+k2) * (1 + x1 + x2) (or 2^(k1+k2+1) * (x1 + x2)), which is always an
+                integer for integer operands: the F bits shifted out are always zero, so no
+                fraction bit is truncated anywhere (the only error is the log/antilog
+                linearisation). U <= a * b always.
+- lut:          any truth table of shape (2^na, 2^nb), indexed [a_pattern, b_pattern] where a
+                pattern is the operand's two's-complement (or unsigned) bit pattern; the values
+                are the products themselves (signed or unsigned). No sign wrapper is applied.
+
+Signed operation (all kinds except lut): sign-magnitude wrapper around the unsigned core of
+the *same* widths: y = -U(|a|, |b|) if (a < 0) xor (b < 0) else U(|a|, |b|). The most negative
+operand -2^(n-1) has magnitude 2^(n-1), which the n-bit unsigned core represents exactly, so it
+needs no special case. (Note: a zero operand with a negative partner negates U, which matters
+only when U(0, b) != 0, i.e. compensated truncation.)
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .config import DesignConfig, register
+from .dot import MulRule
+from .errors import ConfigError, QuantpeError
+from .intmath import fits, from_unsigned, int_range, round_half_away, to_unsigned
+
+__all__ = ["METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
+           "exact_table", "pp_keep_mask", "truncation_compensation", "mitchell_frac_bits",
+           "unsigned_core", "table_y_bits", "lut_sha256", "load_lut_file", "operand_values"]
+
+METHODS = ("exact", "truncated", "broken_array", "drum", "mitchell", "perforated", "lut")
+MIN_OP_BITS, MAX_OP_BITS = 2, 8
+
+# Which parameters each method uses; all others must keep their default.
+_PARAMS = {
+    "exact": (),
+    "truncated": ("t", "compensate"),
+    "broken_array": ("hbl", "vbl"),
+    "drum": ("k",),
+    "mitchell": (),
+    "perforated": ("perf_rows", "perf_start"),
+    "lut": ("lut_path", "lut_sha256", "lut_table"),
+}
+_DEFAULTS = {"t": 0, "compensate": False, "hbl": 0, "vbl": 0, "k": 0, "perf_rows": 0,
+             "perf_start": 0, "lut_path": "", "lut_sha256": "", "lut_table": None}
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class ApproxMulConfig(DesignConfig):
+    """One approximate multiplier: method, operand widths, signedness and the method's parameters.
+
+    Parameters not used by `method` must keep their defaults (so equal designs have equal ids).
+    For method "lut" give either `lut_table` (an integer array of shape (2^a_bits, 2^b_bits),
+    kept out of the JSON) or `lut_path` (a .npy file, or a flat little-endian int32 .bin as
+    written by `quantpe.golden.lut_export`). `lut_sha256` is filled in with the hash of the table
+    content (`lut_sha256()`); when given, it must match. The config id hashes the table content,
+    not the path; `to_dict()` keeps the path (a table given only in memory cannot be reloaded
+    from JSON).
+    """
+
+    kind = "approxmul"
+    method: str = "exact"
+    a_bits: int = 8
+    b_bits: int = 8
+    signed: bool = False
+    t: int = 0                 # truncated: columns < t dropped (0..a_bits+b_bits)
+    compensate: bool = False   # truncated: add the rounded expected value of the dropped bits
+    hbl: int = 0               # broken_array: rows < hbl dropped (0..b_bits)
+    vbl: int = 0               # broken_array: columns < vbl dropped (0..a_bits+b_bits)
+    k: int = 0                 # drum: kept segment width (2..max(a_bits, b_bits))
+    perf_rows: int = 0         # perforated: number of consecutive rows dropped
+    perf_start: int = 0        # perforated: first dropped row (0 = least significant)
+    lut_path: str = dataclasses.field(default="", compare=False)   # location only: not part of equality/id
+    lut_sha256: str = ""
+    lut_table: object = dataclasses.field(default=None, compare=False, repr=False)
+
+    # ---------------------------------------------------------------- validation
+    def validate(self) -> None:
+        if not isinstance(self.method, str) or self.method not in METHODS:
+            raise ConfigError(f"approxmul: method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        for name in ("a_bits", "b_bits"):
+            v = getattr(self, name)
+            if not MIN_OP_BITS <= v <= MAX_OP_BITS:
+                raise ConfigError(f"approxmul: {name} must be in {MIN_OP_BITS}..{MAX_OP_BITS}, got {v}")
+        used = _PARAMS[self.method]
+        for name, default in _DEFAULTS.items():
+            if name in used:
+                continue
+            v = getattr(self, name)
+            if not (v is None if default is None else v == default):
+                raise ConfigError(f"approxmul: {name} is not a parameter of method {self.method!r} "
+                                  f"(leave it at {default!r})")
+        for name in ("lut_path", "lut_sha256"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"approxmul: {name} must be a string")
+        na, nb, npw = self.a_bits, self.b_bits, self.a_bits + self.b_bits
+        m = self.method
+        if m == "truncated" and not 0 <= self.t <= npw:
+            raise ConfigError(f"approxmul: truncated t must be in 0..{npw} (the product width), got {self.t}")
+        if m == "broken_array":
+            if not 0 <= self.hbl <= nb:
+                raise ConfigError(f"approxmul: broken_array hbl must be in 0..{nb} (rows = b_bits), got {self.hbl}")
+            if not 0 <= self.vbl <= npw:
+                raise ConfigError(f"approxmul: broken_array vbl must be in 0..{npw} (the product width), got {self.vbl}")
+        if m == "drum" and not 2 <= self.k <= max(na, nb):
+            raise ConfigError(f"approxmul: drum k must be in 2..{max(na, nb)} (the wider operand), got {self.k}")
+        if m == "perforated":
+            if not 0 <= self.perf_start < nb:
+                raise ConfigError(f"approxmul: perforated perf_start must be in 0..{nb - 1} (rows = b_bits), "
+                                  f"got {self.perf_start}")
+            if not 0 <= self.perf_rows <= nb - self.perf_start:
+                raise ConfigError(f"approxmul: perforated perf_rows must be in 0..{nb - self.perf_start} "
+                                  f"(rows {self.perf_start}..{nb - 1} exist), got {self.perf_rows}")
+        if m == "lut":
+            self._resolve_lut()
+
+    def _resolve_lut(self) -> None:
+        """Load/check the truth table; store it read-only in lut_table and its hash in lut_sha256."""
+        table = None
+        if self.lut_table is not None:
+            table = _check_table(self.lut_table, self.a_bits, self.b_bits, self.signed)
+        if self.lut_path:
+            from_file = _check_table(load_lut_file(self.lut_path, self.a_bits, self.b_bits),
+                                     self.a_bits, self.b_bits, self.signed)
+            if table is not None and not np.array_equal(table, from_file):
+                raise ConfigError(f"approxmul: lut_table differs from the content of {self.lut_path}")
+            table = from_file
+        if table is None:
+            raise ConfigError("approxmul: method 'lut' needs lut_table (an array) or lut_path (a .npy/.bin file)")
+        digest = lut_sha256(table)
+        if self.lut_sha256 and self.lut_sha256 != digest:
+            raise ConfigError(f"approxmul: LUT content hash {digest[:12]}... does not match lut_sha256 "
+                              f"{self.lut_sha256[:12]}... (table changed?)")
+        table.setflags(write=False)
+        object.__setattr__(self, "lut_table", table)
+        object.__setattr__(self, "lut_sha256", digest)
+
+    # ---------------------------------------------------------------- identity
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            if f.name != "lut_table":
+                d[f.name] = getattr(self, f.name)
+        return d
+
+    @property
+    def config_id(self) -> str:
+        """Readable name + 8 hex of the SHA-256 of the JSON without lut_path (content, not location)."""
+        d = self.to_dict()
+        d.pop("lut_path")
+        digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.short_name()}-{digest}"
+
+    def short_name(self) -> str:
+        tag = {
+            "exact": "exact",
+            "truncated": f"trunc-t{self.t}{'c' if self.compensate else ''}",
+            "broken_array": f"bam-h{self.hbl}v{self.vbl}",
+            "drum": f"drum-k{self.k}",
+            "mitchell": "mitchell",
+            "perforated": f"perf-r{self.perf_rows}s{self.perf_start}",
+            "lut": f"lut-{self.lut_sha256[:8]}",
+        }[self.method]
+        return f"approxmul-{tag}-{'i' if self.signed else 'u'}{self.a_bits}x{self.b_bits}"
+
+    # ---------------------------------------------------------------- derived
+    @property
+    def y_bits(self) -> int:
+        """Product port width: a_bits + b_bits, or one more when some product of this design needs it.
+
+        Unsigned designs and the exact product always fit a_bits + b_bits. Signed approximate
+        designs may overshoot +2^(na+nb-1)-1 (e.g. DRUM k=2 on -128 x -128); then y_bits = na+nb+1.
+        """
+        return table_y_bits(mul_table(self), self.a_bits, self.b_bits, self.signed)
+
+    def a_range(self) -> tuple[int, int]:
+        return int_range(self.a_bits, self.signed)
+
+    def b_range(self) -> tuple[int, int]:
+        return int_range(self.b_bits, self.signed)
+
+    @classmethod
+    def from_table(cls, table, signed: bool, lut_path: str = "") -> "ApproxMulConfig":
+        """A "lut" config whose widths come from the table shape (2^a_bits, 2^b_bits)."""
+        arr = np.asarray(table)
+        if arr.ndim != 2 or not all(n >= 1 and n & (n - 1) == 0 for n in arr.shape):
+            raise ConfigError(f"approxmul: LUT shape must be (2^a_bits, 2^b_bits), got {arr.shape}")
+        na, nb = (int(n).bit_length() - 1 for n in arr.shape)
+        return cls(method="lut", a_bits=na, b_bits=nb, signed=signed, lut_table=arr, lut_path=lut_path)
+
+
+# -------------------------------------------------------------------- LUT helpers
+def lut_sha256(table) -> str:
+    """SHA-256 (hex) of a table's content: its values as little-endian int64, row-major."""
+    arr = np.ascontiguousarray(np.asarray(table, dtype=np.int64), dtype="<i8")
+    return hashlib.sha256(arr.tobytes()).hexdigest()
+
+
+def load_lut_file(path, a_bits: int, b_bits: int) -> np.ndarray:
+    """Read a truth table from .npy (any integer dtype) or a flat little-endian int32 .bin."""
+    p = Path(path)
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        elif p.suffix == ".bin":
+            raw = p.read_bytes()
+            want = 4 << (a_bits + b_bits)
+            if len(raw) != want:
+                raise ConfigError(f"approxmul: {p} has {len(raw)} bytes, a {a_bits}x{b_bits} int32 LUT has {want}")
+            arr = np.frombuffer(raw, dtype="<i4").reshape(1 << a_bits, 1 << b_bits)
+        else:
+            raise ConfigError(f"approxmul: LUT file must be .npy or .bin, got {p}")
+    except OSError as e:
+        raise ConfigError(f"approxmul: cannot read LUT file {p}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise ConfigError(f"approxmul: cannot read LUT file {p}: {e}") from None
+    return arr
+
+
+def _check_table(table, a_bits: int, b_bits: int, signed: bool) -> np.ndarray:
+    """Integer table of shape (2^a_bits, 2^b_bits) whose values fit a_bits+b_bits+1 bits."""
+    arr = np.asarray(table)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ConfigError(f"approxmul: LUT must hold integers, got dtype {arr.dtype}")
+    shape = (1 << a_bits, 1 << b_bits)
+    if arr.shape != shape:
+        raise ConfigError(f"approxmul: LUT shape must be {shape} for {a_bits}x{b_bits} bits, got {arr.shape}")
+    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ConfigError("approxmul: LUT values out of range")
+    arr = np.array(arr, dtype=np.int64)
+    width = a_bits + b_bits + 1
+    if not fits(arr, width, signed):
+        lo, hi = int_range(width, signed)
+        raise ConfigError(f"approxmul: LUT values must be in {lo}..{hi} ({'signed' if signed else 'unsigned'} "
+                          f"{width} bits), got {arr.min()}..{arr.max()}")
+    return arr
+
+
+def table_y_bits(table, a_bits: int, b_bits: int, signed: bool) -> int:
+    """a_bits + b_bits, or the smallest larger width holding every value of `table`."""
+    arr = np.asarray(table, dtype=np.int64)
+    w = a_bits + b_bits
+    while not fits(arr, w, signed):
+        w += 1
+    return w
+
+
+# -------------------------------------------------------------------- bit-level definitions
+def pp_keep_mask(cfg: ApproxMulConfig) -> np.ndarray:
+    """Kept partial-product bits of an array kind: bool (b_bits, a_bits), [i, j] = bit a_j & b_i
+    in row i, column i + j. Raises for kinds that are not partial-product arrays."""
+    nb, na = cfg.b_bits, cfg.a_bits
+    i = np.arange(nb)[:, None]
+    col = i + np.arange(na)[None, :]
+    m = cfg.method
+    if m == "exact":
+        keep = np.ones((nb, na), dtype=bool)
+    elif m == "truncated":
+        keep = col >= cfg.t
+    elif m == "broken_array":
+        keep = (i >= cfg.hbl) & (col >= cfg.vbl)
+    elif m == "perforated":
+        keep = ~((i >= cfg.perf_start) & (i < cfg.perf_start + cfg.perf_rows))
+    else:
+        raise QuantpeError(f"approxmul: method {m!r} is not a partial-product array")
+    return np.broadcast_to(keep, (nb, na)).copy()
+
+
+def truncation_compensation(cfg: ApproxMulConfig) -> int:
+    """Constant C added by compensated truncation (0 otherwise): expected value of the dropped
+    partial-product bits for uniform independent operand bits, rounded half away from zero."""
+    if cfg.method != "truncated" or not cfg.compensate:
+        return 0
+    dropped = ~pp_keep_mask(cfg)
+    col = np.arange(cfg.b_bits)[:, None] + np.arange(cfg.a_bits)[None, :]
+    quarter_sum = int(np.sum(np.where(dropped, 1 << col, 0)))   # 4 * expected value
+    return int(round_half_away(quarter_sum / 4))
+
+
+def mitchell_frac_bits(cfg: ApproxMulConfig) -> int:
+    """Fraction width F of the Mitchell log datapath: max(a_bits, b_bits) - 1."""
+    return max(cfg.a_bits, cfg.b_bits) - 1
+
+
+def _bit_length(x: np.ndarray) -> np.ndarray:
+    """Elementwise int.bit_length for 0 <= x < 2^20."""
+    n = np.zeros_like(x)
+    for i in range(20):
+        n += (x >> i) != 0
+    return n
+
+
+def _drum_operand(x: np.ndarray, k: int):
+    """(segment with forced LSB, shift s) so that x' = seg << s (seg = x, s = 0 when x < 2^k)."""
+    s = np.maximum(_bit_length(x) - k, 0)
+    seg = x >> s
+    seg = np.where(s > 0, seg | 1, seg)
+    return seg, s
+
+
+def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
+    """U(a, b) of the module docstring: 0 <= a < 2^a_bits, 0 <= b < 2^b_bits (broadcasting), int64."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    m = cfg.method
+    if m == "exact":
+        return a * b
+    if m in ("truncated", "broken_array", "perforated"):
+        keep = pp_keep_mask(cfg)
+        y = np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int64)
+        for i in range(cfg.b_bits):
+            row_mask = sum(1 << j for j in range(cfg.a_bits) if keep[i, j])
+            if row_mask:
+                y += ((b >> i) & 1) * ((a & row_mask) << i)
+        return y + truncation_compensation(cfg)
+    if m == "drum":
+        sa_, ea = _drum_operand(a, cfg.k)
+        sb_, eb = _drum_operand(b, cfg.k)
+        return (sa_ * sb_) << (ea + eb)
+    if m == "mitchell":
+        F = mitchell_frac_bits(cfg)
+        zero = (a == 0) | (b == 0)
+        k1 = np.maximum(_bit_length(a) - 1, 0)
+        k2 = np.maximum(_bit_length(b) - 1, 0)
+        m1 = (a - (np.int64(1) << k1)) << (F - k1)
+        m2 = (b - (np.int64(1) << k2)) << (F - k2)
+        S = m1 + m2
+        P = np.where(S >= (1 << F), 2 * S, (1 << F) + S)
+        y = (P << (k1 + k2)) >> F
+        return np.where(zero, 0, y)
+    raise QuantpeError(f"approxmul: method {m!r} has no unsigned core")
+
+
+def operand_values(bits: int, signed: bool) -> np.ndarray:
+    """Operand values in bit-pattern order: index p holds the value whose pattern is p."""
+    return from_unsigned(np.arange(1 << bits, dtype=np.int64), bits, signed)
+
+
+def _direct(cfg: ApproxMulConfig, a, b) -> np.ndarray:
+    """Golden product computed from the definitions (no table), values in range."""
+    if cfg.method == "lut":
+        return cfg.lut_table[to_unsigned(a, cfg.a_bits), to_unsigned(b, cfg.b_bits)]
+    if not cfg.signed:
+        return unsigned_core(cfg, a, b)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    u = unsigned_core(cfg, np.abs(a), np.abs(b))
+    return np.where((a < 0) ^ (b < 0), -u, u)
+
+
+@functools.lru_cache(maxsize=64)
+def mul_table(cfg: ApproxMulConfig) -> np.ndarray:
+    """Read-only (2^a_bits, 2^b_bits) int64 table: [a_pattern, b_pattern] -> product."""
+    a = operand_values(cfg.a_bits, cfg.signed)[:, None]
+    b = operand_values(cfg.b_bits, cfg.signed)[None, :]
+    t = np.array(np.broadcast_to(_direct(cfg, a, b), (1 << cfg.a_bits, 1 << cfg.b_bits)), dtype=np.int64)
+    t.setflags(write=False)
+    return t
+
+
+def exact_table(a_bits: int, b_bits: int, signed: bool) -> np.ndarray:
+    """Exact products in the same [a_pattern, b_pattern] layout as `mul_table`."""
+    return operand_values(a_bits, signed)[:, None] * operand_values(b_bits, signed)[None, :]
+
+
+def approx_mul(cfg: ApproxMulConfig) -> MulRule:
+    """Elementwise product rule of `cfg`: (a, b) integer arrays (broadcasting) -> int64 products.
+
+    a must lie in cfg.a_range(), b in cfg.b_range() (QuantpeError otherwise). Bit-exact with the
+    RTL of `quantpe.rtl.approx.approx_multiplier(cfg)`.
+    """
+    table = mul_table(cfg)
+    na, nb, signed = cfg.a_bits, cfg.b_bits, cfg.signed
+
+    def rule(a, b):
+        a = np.asarray(a)
+        b = np.asarray(b)
+        for name, x, bits in (("a", a, na), ("b", b, nb)):
+            if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or x.size == 0):
+                raise QuantpeError(f"{cfg.short_name()}: operand {name} must be integers, got dtype {x.dtype}")
+            if not fits(x, bits, signed):
+                lo, hi = int_range(bits, signed)
+                raise QuantpeError(f"{cfg.short_name()}: operand {name} out of range {lo}..{hi}")
+        return table[to_unsigned(a, na), to_unsigned(b, nb)]
+
+    rule.__name__ = f"approx_mul[{cfg.short_name()}]"
+    rule.__doc__ = f"Product rule of {cfg.config_id}."
+    return rule

@@ -1,0 +1,276 @@
+"""Approximate multiplier generators (Amaranth 0.5), one structural generator per kind.
+
+Component ports (combinational, no clock, latency 0):
+  a  In(a_bits)   signed or unsigned per cfg.signed
+  b  In(b_bits)
+  y  Out(cfg.y_bits), same signedness: y = approx_mul(cfg)(a, b) bit for bit
+     (the contract and every kind's bit-level definition live in `quantpe.golden.approx`).
+
+Structure, so that synthesis sees the saving where the approximation lives:
+- exact / truncated / broken_array / perforated: one AND gate per *kept* partial-product bit
+  (`pp_keep_mask`), dropped bits do not exist; the kept bits (plus the compensation constant's
+  one-bits) are reduced by a Dadda tree of explicit full/half adders and one carry-propagate
+  adder (`+`) over the two remaining rows. The exact kind uses the same array with every bit kept,
+  so area deltas between kinds measure only the approximation.
+- drum: per operand a priority encoder for the shift (leading one at p >= k gives s = p-k+1),
+  a barrel shifter selecting the k-bit segment, LSB forced to 1 when s > 0, an exact k x k
+  array multiplier (same Dadda builder) and a left barrel shifter by s_a + s_b.
+- mitchell: leading-one detectors, left-aligning barrel shifters for the fractions, one F+1-bit
+  adder, the antilog mux and a barrel shifter; zero operands force y = 0.
+Barrel shifters are explicit log-depth 2:1 mux stages (no variable `<<`/`>>` operator).
+- lut: a Switch on a's pattern with a nested Switch on b's pattern (cases grouped by value, the
+  most frequent value as default); Yosys turns it into logic.
+- signed (all kinds but lut): sign-magnitude wrapper: |a|, |b| by conditional negation (the
+  most negative value maps to 2^(n-1), exact in n bits), the unsigned core of the same widths,
+  y = -core when sign(a) xor sign(b).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from quantpe.golden.approx import (ApproxMulConfig, mitchell_frac_bits, mul_table, pp_keep_mask,
+                                   truncation_compensation)
+from quantpe.golden.errors import ConfigError
+
+__all__ = ["ApproxMultiplier", "approx_multiplier"]
+
+
+class ApproxMultiplier(wiring.Component):
+    """Combinational approximate multiplier `cfg` with ports a, b, y (see module docstring)."""
+
+    def __init__(self, cfg: ApproxMulConfig):
+        if not isinstance(cfg, ApproxMulConfig):
+            raise ConfigError(f"approx_multiplier needs an ApproxMulConfig, got {type(cfg).__name__}")
+        self.cfg = cfg
+        shape = signed if cfg.signed else unsigned
+        super().__init__({
+            "a": In(shape(cfg.a_bits)),
+            "b": In(shape(cfg.b_bits)),
+            "y": Out(shape(cfg.y_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        if cfg.method == "lut":
+            _lut(m, cfg, self.a, self.b, self.y)
+            return m
+        if not cfg.signed:
+            m.d.comb += self.y.eq(_unsigned_core(m, cfg, self.a, self.b, cfg.y_bits))
+            return m
+        neg = Signal(name="neg")
+        mag_a = Signal(cfg.a_bits, name="mag_a")
+        mag_b = Signal(cfg.b_bits, name="mag_b")
+        m.d.comb += [
+            neg.eq(self.a[-1] ^ self.b[-1]),
+            # -x is (n+1)-bit signed; its low n bits are |x| read unsigned, also for -2^(n-1).
+            mag_a.eq(Mux(self.a[-1], -self.a, self.a)),
+            mag_b.eq(Mux(self.b[-1], -self.b, self.b)),
+        ]
+        core = Signal(cfg.y_bits, name="core")   # unsigned magnitude, <= 2^(y_bits-1)
+        m.d.comb += core.eq(_unsigned_core(m, cfg, mag_a, mag_b, cfg.y_bits))
+        m.d.comb += self.y.eq(Mux(neg, -core, core))
+        return m
+
+
+def approx_multiplier(cfg: ApproxMulConfig) -> ApproxMultiplier:
+    """The generator entry point: a fresh component for `cfg`."""
+    if not isinstance(cfg, ApproxMulConfig):
+        raise ConfigError(f"approx_multiplier needs an ApproxMulConfig, got {type(cfg).__name__}")
+    return ApproxMultiplier(cfg)
+
+
+# ------------------------------------------------------------------------------ building blocks
+class _Namer:
+    def __init__(self):
+        self.n = Counter()
+
+    def __call__(self, prefix: str) -> str:
+        i = self.n[prefix]
+        self.n[prefix] += 1
+        return f"{prefix}{i}"
+
+
+def _compress(m: Module, columns: list[list], prefix: str):
+    """Sum of bits: columns[c] is a list of 1-bit values of weight 2^c. Dadda reduction with
+    explicit full/half adders down to two rows, then one carry-propagate adder. Returns a Value
+    of width len(columns) + 1 (enough for any sum that fits; callers truncate to their width)."""
+    width = len(columns)
+    cols = [list(c) for c in columns] + [[]]
+    name = _Namer()
+
+    def fa(x, y, z):
+        s, c = Signal(name=name(f"{prefix}_fa_s")), Signal(name=name(f"{prefix}_fa_c"))
+        m.d.comb += [s.eq(x ^ y ^ z), c.eq((x & y) | (z & (x ^ y)))]
+        return s, c
+
+    def ha(x, y):
+        s, c = Signal(name=name(f"{prefix}_ha_s")), Signal(name=name(f"{prefix}_ha_c"))
+        m.d.comb += [s.eq(x ^ y), c.eq(x & y)]
+        return s, c
+
+    # Dadda: stage targets ..., 9, 6, 4, 3, 2; in each stage every column is cut down to the
+    # target with full adders (3 -> 2) and at most one half adder (2 -> 2, moving one bit up),
+    # counting the carries that arrive from the column below. Irregular column profiles that a
+    # stage cannot fully reduce simply get extra stages at target 2.
+    tallest = max(len(c) for c in cols)
+    heights = [2]
+    while heights[-1] < tallest:
+        heights.append(heights[-1] * 3 // 2)
+    targets = [h for h in reversed(heights) if h < tallest]
+    while targets:
+        d = targets.pop(0)
+        new = [[] for _ in cols] + [[]]
+        for c in range(len(cols)):
+            old = cols[c]
+            while len(old) + len(new[c]) > d and len(old) >= 2:
+                excess = len(old) + len(new[c]) - d
+                if excess == 1 or len(old) == 2:
+                    s, co = ha(old.pop(0), old.pop(0))
+                else:
+                    s, co = fa(old.pop(0), old.pop(0), old.pop(0))
+                new[c].append(s)
+                new[c + 1].append(co)
+            new[c] = old + new[c]
+        cols = new
+        if not targets and any(len(c) > 2 for c in cols):
+            targets.append(2)
+    while cols and not cols[-1]:
+        cols.pop()
+    assert all(len(c) <= 2 for c in cols)
+    # Columns below the first two-bit column pass through; one CPA adds the rest.
+    first2 = next((c for c, bits in enumerate(cols) if len(bits) == 2), len(cols))
+    low = [bits[0] if bits else Const(0, 1) for bits in cols[:first2]]
+    if first2 < len(cols):
+        n = len(cols) - first2
+        row0 = Signal(n, name=f"{prefix}_row0")
+        row1 = Signal(n, name=f"{prefix}_row1")
+        m.d.comb += [
+            row0.eq(Cat(*[bits[0] if len(bits) > 0 else Const(0, 1) for bits in cols[first2:]])),
+            row1.eq(Cat(*[bits[1] if len(bits) > 1 else Const(0, 1) for bits in cols[first2:]])),
+        ]
+        high = Signal(n + 1, name=f"{prefix}_cpa")
+        m.d.comb += high.eq(row0 + row1)
+        return Cat(*low, high)
+    if not low:
+        return Const(0, width + 1)
+    return Cat(*low)
+
+
+def _pp_array(m: Module, a, b, keep, const: int, prefix: str):
+    """sum over kept (i, j) of (a[j] & b[i]) << (i + j), plus `const`: AND gates + Dadda tree."""
+    nb, na = len(keep), len(keep[0])
+    width = na + nb + max(const.bit_length() - (na + nb), 0)
+    cols = [[] for _ in range(width)]
+    for i in range(nb):
+        for j in range(na):
+            if keep[i][j]:
+                pp = Signal(name=f"{prefix}_pp{i}_{j}")
+                m.d.comb += pp.eq(a[j] & b[i])
+                cols[i + j].append(pp)
+    for c in range(width):
+        if (const >> c) & 1:
+            cols[c].append(Const(1, 1))
+    return _compress(m, cols, prefix)
+
+
+def _shift_from_leading_one(m: Module, x, lo: int, name: str):
+    """Priority encoder: p - lo + 1 where p >= lo is the leading one of x, else 0."""
+    n = len(x)
+    s = Signal(range(max(n - lo + 1, 1) + 1), name=name)
+    for p in range(lo, n):          # ascending: the highest set bit wins
+        with m.If(x[p]):
+            m.d.comb += s.eq(p - lo + 1)
+    return s
+
+
+def _barrel(m: Module, x, amount, width: int, left: bool, name: str):
+    """x shifted left (or right) by the unsigned value `amount`: one 2:1 mux stage per bit of
+    amount (stage i shifts by 2^i). Result `width` bits (high bits dropped)."""
+    cur = x
+    for i in range(len(amount)):
+        nxt = Signal(width, name=f"{name}_st{i}")
+        moved = (cur << (1 << i)) if left else (cur >> (1 << i))
+        m.d.comb += nxt.eq(Mux(amount[i], moved, cur))
+        cur = nxt
+    if len(amount) == 0:
+        cur = Signal(width, name=f"{name}_st")
+        m.d.comb += cur.eq(x)
+    return cur
+
+
+def _drum_operand(m: Module, x, k: int, name: str):
+    """(segment with forced LSB, shift s): x ~ seg << s; seg = x and s = 0 if len(x) <= k."""
+    if len(x) <= k:
+        return x, Const(0, 1)
+    s = _shift_from_leading_one(m, x, k, f"{name}_shift")
+    raw = Signal(k, name=f"{name}_seg_raw")
+    seg = Signal(k, name=f"{name}_seg")
+    m.d.comb += [raw.eq(_barrel(m, x, s, len(x), False, f"{name}_shr")),
+                 seg.eq(Cat(raw[0] | s.any(), raw[1:]))]
+    return seg, s
+
+
+def _unsigned_core(m: Module, cfg: ApproxMulConfig, a, b, width: int):
+    """The unsigned core U(a, b) of the golden model as a Value (a: a_bits, b: b_bits unsigned)."""
+    meth = cfg.method
+    if meth in ("exact", "truncated", "broken_array", "perforated"):
+        keep = pp_keep_mask(cfg).tolist()
+        return _pp_array(m, a, b, keep, truncation_compensation(cfg), "pp")
+    if meth == "drum":
+        seg_a, s_a = _drum_operand(m, a, cfg.k, "a")
+        seg_b, s_b = _drum_operand(m, b, cfg.k, "b")
+        keep = [[True] * len(seg_a) for _ in range(len(seg_b))]
+        prod = Signal(len(seg_a) + len(seg_b), name="seg_prod")
+        m.d.comb += prod.eq(_pp_array(m, seg_a, seg_b, keep, 0, "kk"))
+        shift = Signal(range(len(a) + len(b) + 1), name="shift")
+        m.d.comb += shift.eq(s_a + s_b)
+        return _barrel(m, prod, shift, width, True, "shl")
+    if meth == "mitchell":
+        F = mitchell_frac_bits(cfg)
+        k1 = _shift_from_leading_one(m, a, 1, "k1")     # = leading-one index (0 for a <= 1)
+        k2 = _shift_from_leading_one(m, b, 1, "k2")
+        frac_a = Signal(F, name="frac_a")
+        frac_b = Signal(F, name="frac_b")
+        # Left-align: leading one to bit F, keep the F bits below it (exact, no truncation).
+        m.d.comb += [frac_a.eq(_barrel(m, Cat(Const(0, F), a), k1, F + len(a), False, "align_a")),
+                     frac_b.eq(_barrel(m, Cat(Const(0, F), b), k2, F + len(b), False, "align_b"))]
+        S = Signal(F + 1, name="frac_sum")
+        m.d.comb += S.eq(frac_a + frac_b)
+        P = Signal(F + 2, name="mantissa")   # 2^F + S if S < 2^F else 2 * S
+        m.d.comb += P.eq(Mux(S[F], Cat(Const(0, 1), S), Cat(S[:F], Const(1, 1))))
+        e = Signal(range(len(a) + len(b) - 1), name="exponent")
+        m.d.comb += e.eq(k1 + k2)
+        res = Signal(width, name="antilog")
+        # drop the F fraction bits (always zero for integer operands, see the golden docstring)
+        m.d.comb += res.eq(_barrel(m, P, e, width + F, True, "antilog")[F:])
+        zero = Signal(name="zero")
+        m.d.comb += zero.eq(~a.any() | ~b.any())
+        return Mux(zero, 0, res)
+    raise ConfigError(f"approx_multiplier: no unsigned core for method {meth!r}")
+
+
+def _lut(m: Module, cfg: ApproxMulConfig, a, b, y):
+    """Truth table as nested case statements on the operands' bit patterns."""
+    table = mul_table(cfg)
+    with m.Switch(a.as_unsigned()):
+        for pa in range(1 << cfg.a_bits):
+            row = [int(v) for v in table[pa]]
+            counts = Counter(row)
+            default = max(counts, key=lambda v: (counts[v], -abs(v)))
+            with m.Case(pa):
+                if len(counts) == 1:
+                    m.d.comb += y.eq(default)
+                    continue
+                with m.Switch(b.as_unsigned()):
+                    for value in sorted(counts):
+                        if value == default:
+                            continue
+                        with m.Case(*[pb for pb, v in enumerate(row) if v == value]):
+                            m.d.comb += y.eq(value)
+                    with m.Default():
+                        m.d.comb += y.eq(default)

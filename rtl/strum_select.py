@@ -1,0 +1,100 @@
+"""StruM selection networks: the mask-driven routing that the structured sparsity costs.
+
+Both are combinational and built from the same prefix count: rank[l] = number of ones in
+mask[0..l-1] (a ripple of B incrementers). Lane l is the (rank[l])-th high lane when mask[l] = 1
+and the (l - rank[l])-th low lane otherwise (lane order, as in the block word). With exactly K
+ones in the mask, the i-th high lane lies in lanes i..i+B-K and the i-th low lane in lanes
+i..i+K, so each output is an AND-OR multiplexer over only those candidates. Outputs for a mask
+with a popcount other than K are unspecified (the golden model rejects such blocks).
+"""
+from amaranth import C, Module, Mux, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["StrumSelect", "StrumScatter", "prefix_ranks"]
+
+
+def prefix_ranks(m: Module, mask, block: int) -> list:
+    """rank[l] = popcount(mask[0:l]) for l < block: rank[0] = 0, then Signals of range(l + 1)."""
+    ranks = [C(0, 1)]
+    for lane in range(1, block):
+        r = Signal(range(lane + 1), name=f"rank{lane}")
+        m.d.comb += r.eq(ranks[-1] + mask[lane - 1])
+        ranks.append(r)
+    return ranks
+
+
+def _or_select(cands):
+    """OR of Mux(sel, value, 0) over (sel, value) candidates (a one-hot AND-OR multiplexer)."""
+    out = None
+    for sel, value in cands:
+        term = Mux(sel, value, 0)
+        out = term if out is None else out | term
+    return out
+
+
+class StrumSelect(wiring.Component):
+    """Static PE: route the B lane activations to the K high units and the B-K low units.
+
+    Ports: mask (B bits, bit l = lane l is high), lanes (B x width raw bits, lane 0 in the LSBs)
+    -> high (K x width): high[i] = lanes[l] of the i-th set mask bit;
+       low (B-K x width): low[i] = lanes[l] of the i-th clear mask bit. Combinational.
+    """
+
+    def __init__(self, block: int, k: int, width: int):
+        assert 1 <= k < block
+        self.block, self.k, self.width = block, k, width
+        super().__init__({
+            "mask": In(block),
+            "lanes": In(data.ArrayLayout(unsigned(width), block)),
+            "high": Out(data.ArrayLayout(unsigned(width), k)),
+            "low": Out(data.ArrayLayout(unsigned(width), block - k)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        B, K = self.block, self.k
+        rank = prefix_ranks(m, self.mask, B)
+        for i in range(K):
+            cands = [(self.mask[lane] & (rank[lane] == i), self.lanes[lane])
+                     for lane in range(i, min(B, i + B - K + 1))]
+            m.d.comb += self.high[i].eq(_or_select(cands))
+        for i in range(B - K):
+            cands = [(~self.mask[lane] & (rank[lane] == lane - i), self.lanes[lane])
+                     for lane in range(i, min(B, i + K + 1))]
+            m.d.comb += self.low[i].eq(_or_select(cands))
+        return m
+
+
+class StrumScatter(wiring.Component):
+    """Dynamic PE: route the K high codes and B-K low codes to their lanes.
+
+    Ports: mask (B bits), hi (K x hb raw bits), lo (B-K x lb raw bits)
+    -> lane_hi (B x hb): lane_hi[l] = hi[rank[l]]  (meaningful where mask[l] = 1)
+       lane_lo (B x lb): lane_lo[l] = lo[l - rank[l]]  (meaningful where mask[l] = 0).
+    Combinational.
+    """
+
+    def __init__(self, block: int, k: int, hb: int, lb: int):
+        assert 1 <= k < block
+        self.block, self.k, self.hb, self.lb = block, k, hb, lb
+        super().__init__({
+            "mask": In(block),
+            "hi": In(data.ArrayLayout(unsigned(hb), k)),
+            "lo": In(data.ArrayLayout(unsigned(lb), block - k)),
+            "lane_hi": Out(data.ArrayLayout(unsigned(hb), block)),
+            "lane_lo": Out(data.ArrayLayout(unsigned(lb), block)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        B, K = self.block, self.k
+        rank = prefix_ranks(m, self.mask, B)
+        for lane in range(B):
+            # a high lane l is high slot r = rank[l] with l-(B-K) <= r <= min(l, K-1)
+            cands = [(rank[lane] == r, self.hi[r]) for r in range(max(0, lane - (B - K)), min(lane, K - 1) + 1)]
+            m.d.comb += self.lane_hi[lane].eq(_or_select(cands))
+            # a low lane l is low slot i = l - rank[l] with l-K <= i <= min(l, B-K-1)
+            cands = [(rank[lane] == lane - i, self.lo[i]) for i in range(max(0, lane - K), min(lane, B - K - 1) + 1)]
+            m.d.comb += self.lane_lo[lane].eq(_or_select(cands))
+        return m

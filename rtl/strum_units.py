@@ -1,0 +1,111 @@
+"""StruM arithmetic units (combinational), one component per kind so area splits per unit.
+
+Widths come from `StrumConfig` (exact integer ranges), so every output holds its exact value.
+"""
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from quantpe.golden.strum_config import J_BITS
+
+__all__ = ["HighMul", "DliqLowMul", "Mip2qLowUnit", "DliqShift", "DynamicLane"]
+
+
+class HighMul(wiring.Component):
+    """Full multiplier: p = w * a. w: signed hb bits; a: a_shape; p: signed out_bits."""
+
+    def __init__(self, hb: int, a_shape, out_bits: int):
+        super().__init__({"w": In(signed(hb)), "a": In(a_shape), "p": Out(signed(out_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.p.eq(self.w * self.a)
+        return m
+
+
+class DliqLowMul(wiring.Component):
+    """DLIQ low unit: p = q * a (q: signed lb bits). The shift by j is shared after the low
+    adder tree (sum_i (q_i a_i) << j == (sum_i q_i a_i) << j, exactly), see DliqShift."""
+
+    def __init__(self, lb: int, a_shape, out_bits: int):
+        super().__init__({"q": In(signed(lb)), "a": In(a_shape), "p": Out(signed(out_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.p.eq(self.q * self.a)
+        return m
+
+
+class Mip2qLowUnit(wiring.Component):
+    """MIP2Q low unit, no multiplier: code = sign (bit lb-1) | e (bits lb-2..0);
+    p = 0 if (sign, e) == (1, 0) else (sign ? -a : a) << e. Conditional negate, then shifter."""
+
+    def __init__(self, lb: int, a_shape, out_bits: int):
+        self.lb = lb
+        super().__init__({"code": In(lb), "a": In(a_shape), "p": Out(signed(out_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        sign = self.code[self.lb - 1]
+        e = self.code[:self.lb - 1]
+        a = self.a
+        neg = Signal(signed(len(a) + 1))
+        m.d.comb += neg.eq(Mux(sign, -a, a))
+        with m.If(sign & (e == 0)):
+            m.d.comb += self.p.eq(0)
+        with m.Else():
+            m.d.comb += self.p.eq(neg << e)
+        return m
+
+
+class DliqShift(wiring.Component):
+    """Barrel shifter of the DLIQ low sum: y = x << j (x signed in_bits, j 3 bits unsigned)."""
+
+    def __init__(self, in_bits: int, out_bits: int):
+        super().__init__({"x": In(signed(in_bits)), "j": In(J_BITS), "y": Out(signed(out_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.y.eq(self.x << self.j)
+        return m
+
+
+class DynamicLane(wiring.Component):
+    """One lane of the dynamic PE: operand select, hb x a_bits multiplier, shifter.
+
+    Ports: mode (0 plain, 1 StruM), is_high (the lane's mask bit), w (plain code, signed hb),
+    hi (raw hb bits: the lane's high code), lo (raw lb bits: the lane's low code),
+    j (3 bits, DLIQ only), a (a_shape) -> p (signed out_bits) = (op * a) << sh with
+      mode 0           : op = w,            sh = 0
+      mode 1, high     : op = hi (signed),  sh = 0
+      mode 1, low DLIQ : op = q (lo signed, sign-extended), sh = j
+      mode 1, low MIP2Q: op = 0 for the zero code, else -1 (sign) / +1, sh = e.
+    """
+
+    def __init__(self, variant: str, hb: int, lb: int, a_shape, out_bits: int):
+        self.variant, self.hb, self.lb = variant, hb, lb
+        ports = {"mode": In(1), "is_high": In(1), "w": In(signed(hb)), "hi": In(hb), "lo": In(lb)}
+        if variant == "dliq":
+            ports["j"] = In(J_BITS)
+        ports.update({"a": In(a_shape), "p": Out(signed(out_bits))})
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        sh_bits = J_BITS if self.variant == "dliq" else self.lb - 1
+        op = Signal(signed(self.hb))
+        sh = Signal(sh_bits)
+        with m.If(~self.mode):
+            m.d.comb += op.eq(self.w)
+        with m.Elif(self.is_high):
+            m.d.comb += op.eq(self.hi.as_signed())
+        with m.Else():
+            if self.variant == "dliq":
+                m.d.comb += [op.eq(self.lo.as_signed()), sh.eq(self.j)]
+            else:
+                sign, e = self.lo[self.lb - 1], self.lo[:self.lb - 1]
+                m.d.comb += [op.eq(Mux(sign & (e == 0), 0, Mux(sign, -1, 1))), sh.eq(e)]
+        prod = Signal(signed(self.hb + len(self.a) + 1))
+        m.d.comb += prod.eq(op * self.a)
+        m.d.comb += self.p.eq(prod << sh)
+        return m

@@ -1,0 +1,268 @@
+"""StruM PE RTL (Amaranth simulator) against the golden schedule, every cycle.
+
+Seeds: the session seed of tests/conftest.py (fresh per run unless `--seed N` or QUANTPE_SEED is
+given), printed and named in every failure message: pytest tests/test_strum_rtl.py --seed <seed>
+"""
+import itertools
+
+import numpy as np
+import pytest
+from amaranth import ClockDomain, Module, Value
+from amaranth.back import verilog
+from amaranth.hdl import Fragment
+from amaranth.sim import Simulator
+
+from quantpe.golden.intmath import to_unsigned
+from quantpe.golden.strum import StrumConfig, input_ports, strum_schedule_ports
+from quantpe.tb.strum_stimulus import strum_corners, strum_stimulus
+from quantpe.rtl.ports import ports_of
+from quantpe.rtl.strum import StrumDynamicPE, StrumStaticPE, strum_parts, strum_pe
+from quantpe.rtl.strum_select import StrumScatter, StrumSelect
+from quantpe.rtl.strum_units import DliqLowMul, DliqShift, DynamicLane, HighMul, Mip2qLowUnit
+
+SEED = 0
+
+
+@pytest.fixture(autouse=True)
+def _session_seed(seed):
+    """Every test uses the session seed (conftest `seed` fixture prints it)."""
+    global SEED
+    SEED = seed
+
+
+def _cfg(variant, structure, small_acc=False, **kw):
+    cfg = StrumConfig(variant=variant, structure=structure, acc_bits=62, **kw)
+    return cfg.replace(acc_bits=cfg.sum_bits + 2 if small_acc else 32)
+
+
+# DLIQ/MIP2Q x static/dynamic x two (B, K) points; the other parameters are spread over them.
+CASES = [
+    _cfg("dliq", "static", block=16, k=8, pipeline=1),
+    _cfg("dliq", "static", True, block=8, k=3, hb=6, lb=3, pipeline=0, shift="layer", saturate=True),
+    _cfg("dliq", "dynamic", True, block=16, k=8, pipeline=2),
+    _cfg("dliq", "dynamic", True, block=8, k=5, a_signed=False, pipeline=1, shift="layer", saturate=True),
+    _cfg("mip2q", "static", True, block=16, k=8, pipeline=2),
+    _cfg("mip2q", "static", True, block=8, k=3, hb=7, lb=3, a_signed=False, pipeline=0, saturate=True),
+    _cfg("mip2q", "dynamic", True, block=16, k=8, pipeline=0, saturate=True),
+    _cfg("mip2q", "dynamic", block=8, k=5, lb=5, a_bits=6, pipeline=1),
+]
+IDS = [c.short_name() for c in CASES]
+
+
+def _port_int(port, value) -> int:
+    """Python int for an Amaranth port: array ports flatten element 0 into the LSBs."""
+    v = np.asarray(value)
+    if v.ndim == 0:
+        return int(v)
+    bits = len(Value.cast(port)) // len(v)
+    return sum(int(u) << (i * bits) for i, u in enumerate(to_unsigned(v, bits)))
+
+
+def simulate(dut, inputs: dict, T: int, reset_at=()):
+    """Drive `inputs` cycle by cycle; return the outputs seen during every cycle.
+
+    `reset_at`: cycles during which rst is held high (the DUT is wrapped in a `sync` domain).
+    """
+    top = Module()
+    top.domains.sync = cd = ClockDomain("sync")
+    top.submodules.dut = dut
+    sim = Simulator(top)
+    sim.add_clock(1e-6, domain="sync")
+    got = {"out_valid": np.zeros(T, np.int64), "out_sum": np.zeros(T, np.int64)}
+    drive = {n: [_port_int(getattr(dut, n), inputs[n][t]) for t in range(T)] for n in inputs}
+
+    async def bench(ctx):
+        for t in range(T):
+            ctx.set(cd.rst, int(t in reset_at))
+            for n, vals in drive.items():
+                ctx.set(Value.cast(getattr(dut, n)), vals[t])
+            got["out_valid"][t] = ctx.get(dut.out_valid)
+            got["out_sum"][t] = ctx.get(dut.out_sum)
+            await ctx.tick("sync")
+
+    sim.add_testbench(bench)
+    sim.run()
+    return got
+
+
+def _first_mismatch(exp, got):
+    bad = (exp["out_valid"] != got["out_valid"]) | (exp["out_sum"] != got["out_sum"])
+    if not bad.any():
+        return None
+    t = int(np.flatnonzero(bad)[0])
+    return (f"{int(bad.sum())} bad cycles, first {t}: rtl valid={got['out_valid'][t]} "
+            f"sum={got['out_sum'][t]}, golden valid={exp['out_valid'][t]} sum={exp['out_sum'][t]}")
+
+
+@pytest.mark.parametrize("cfg", CASES, ids=IDS)
+def test_pe_matches_golden_every_cycle(cfg):
+    T = 300
+    inputs, cov = strum_stimulus(cfg, T, SEED)
+    assert tuple(inputs) == input_ports(cfg)
+    missed = [n for n, c in cov.items() if c == 0]
+    if cfg.acc_bits > cfg.sum_bits + 2:       # a 32-bit accumulator needs thousands of cycles
+        missed.remove("acc_wrap_or_saturate")
+    assert not missed, f"corners not driven: {missed}"
+    exp = strum_schedule_ports(cfg, inputs)
+    assert exp["out_valid"].sum() > 20
+    got = simulate(strum_pe(cfg), inputs, T)
+    err = _first_mismatch(exp, got)
+    assert err is None, f"{cfg.short_name()} seed {SEED}: {err} (rerun: --seed {SEED})"
+
+
+def test_corner_list_is_complete_for_each_case():
+    for cfg in CASES:
+        names = strum_corners(cfg)
+        assert ("j_max" in names) == (cfg.variant == "dliq")
+        assert ("plain_mode" in names) == cfg.dynamic
+
+
+@pytest.mark.parametrize("cfg", [CASES[0], CASES[6]], ids=[IDS[0], IDS[6]])
+def test_synchronous_reset_clears_state(cfg):
+    """Reset mid-stream: afterwards the PE behaves as if freshly reset at that point."""
+    T, R = 120, 60
+    inputs, _ = strum_stimulus(cfg, T, SEED + 1)
+    got = simulate(strum_pe(cfg), inputs, T, reset_at=(R,))
+    tail = {n: v[R + 1:] for n, v in inputs.items()}
+    exp_tail = strum_schedule_ports(cfg, tail)
+    assert got["out_valid"][R + 1] == 0 and got["out_sum"][R + 1] == 0
+    for n in ("out_valid", "out_sum"):
+        assert np.array_equal(got[n][R + 1:], exp_tail[n]), f"seed {SEED}"
+    head = strum_schedule_ports(cfg, {n: v[:R + 1] for n, v in inputs.items()})
+    for n in ("out_valid", "out_sum"):
+        assert np.array_equal(got[n][:R + 1], head[n]), f"seed {SEED}"
+
+
+def test_a_mutated_golden_is_caught():
+    """The comparison can fail: an off-by-one latency in the expectation must mismatch."""
+    cfg = CASES[0]
+    inputs, _ = strum_stimulus(cfg, 120, SEED)
+    got = simulate(strum_pe(cfg), inputs, 120)
+    wrong = strum_schedule_ports(cfg.replace(pipeline=0), inputs)
+    assert _first_mismatch(wrong, got) is not None
+
+
+@pytest.mark.parametrize("cfg", CASES, ids=IDS)
+def test_structure_and_verilog(cfg):
+    """Unit counts (K full multipliers + B-K low units / B lanes) and Verilog conversion."""
+    B, K = cfg.block, cfg.k
+    dut = strum_pe(cfg)
+    assert isinstance(dut, StrumDynamicPE if cfg.dynamic else StrumStaticPE)
+    frag = Fragment.get(dut, None)
+    subs = {name: sub.origins[0] for sub, name, *_ in frag.subfragments}
+    kinds = {}
+    for sub in subs.values():
+        kinds[type(sub).__name__] = kinds.get(type(sub).__name__, 0) + 1
+    if cfg.dynamic:
+        assert kinds.get("DynamicLane") == B and "StrumScatter" in kinds and "HighMul" not in kinds
+    else:
+        low = DliqLowMul if cfg.variant == "dliq" else Mip2qLowUnit
+        assert kinds.get("HighMul") == K and kinds.get(low.__name__) == B - K
+        assert kinds.get("StrumSelect") == 1
+        assert ("DliqShift" in kinds) == (cfg.variant == "dliq")
+    expect = set()
+    for name, _, count in strum_parts(cfg):
+        expect |= {name} if count == 1 else {f"{name}{i}" for i in range(count)}
+    assert set(subs) == expect
+    ports = {p.name: p for p in ports_of(dut)}
+    assert tuple(n for n, p in ports.items() if p.direction == "in") == input_ports(cfg)
+    assert ports["out_sum"].bits == cfg.acc_bits and ports["out_sum"].signed
+    assert ports["mask"].bits == B and ports["hi"].count == K and ports["lo"].count == B - K
+    text = verilog.convert(strum_pe(cfg), name="strum_pe_top", emit_src=False)
+    assert "module strum_pe_top" in text
+    for n in input_ports(cfg) + ("out_valid", "out_sum"):
+        assert f" {n}" in text
+
+
+# ---------------------------------------------------------------- selection networks alone
+
+def _run_comb(dut, vectors, outs):
+    """Apply each input vector (dict port -> int) and read the named outputs (raw ints)."""
+    results = []
+    sim = Simulator(dut)
+
+    async def bench(ctx):
+        for vec in vectors:
+            for n, v in vec.items():
+                ctx.set(Value.cast(getattr(dut, n)), v)
+            results.append({n: ctx.get(Value.cast(getattr(dut, n)).as_unsigned()) for n in outs})
+
+    sim.add_testbench(bench)
+    sim.run()
+    return results
+
+
+def _legal_masks(B, K):
+    for ones in itertools.combinations(range(B), K):
+        yield sum(1 << lane for lane in ones), ones
+
+
+@pytest.mark.parametrize("B", [4, 8])
+def test_select_and_scatter_exhaustive_masks(B):
+    """Every legal mask of B = 4 and 8 for every K, against a plain Python routing reference."""
+    rng = np.random.default_rng(SEED)
+    for K in range(1, B):
+        w, hb, lb = 5, 6, 3
+        sel, sc = StrumSelect(B, K, w), StrumScatter(B, K, hb, lb)
+        vec_sel, vec_sc, refs = [], [], []
+        for mask, ones in _legal_masks(B, K):
+            lanes = [int(x) for x in rng.integers(0, 1 << w, B)]
+            his = [int(x) for x in rng.integers(0, 1 << hb, K)]
+            los = [int(x) for x in rng.integers(0, 1 << lb, B - K)]
+            zeros = [lane for lane in range(B) if lane not in ones]
+            vec_sel.append({"mask": mask, "lanes": sum(v << (i * w) for i, v in enumerate(lanes))})
+            vec_sc.append({"mask": mask, "hi": sum(v << (i * hb) for i, v in enumerate(his)),
+                           "lo": sum(v << (i * lb) for i, v in enumerate(los))})
+            high = [lanes[lane] for lane in ones]
+            low = [lanes[lane] for lane in zeros]
+            lane_hi = {lane: his[i] for i, lane in enumerate(ones)}
+            lane_lo = {lane: los[i] for i, lane in enumerate(zeros)}
+            refs.append((high, low, lane_hi, lane_lo))
+        got_sel = _run_comb(sel, vec_sel, ("high", "low"))
+        got_sc = _run_comb(sc, vec_sc, ("lane_hi", "lane_lo"))
+        for (high, low, lane_hi, lane_lo), gs, gc in zip(refs, got_sel, got_sc):
+            assert [(gs["high"] >> (i * w)) & ((1 << w) - 1) for i in range(K)] == high
+            assert [(gs["low"] >> (i * w)) & ((1 << w) - 1) for i in range(B - K)] == low
+            for lane, v in lane_hi.items():
+                assert (gc["lane_hi"] >> (lane * hb)) & ((1 << hb) - 1) == v
+            for lane, v in lane_lo.items():
+                assert (gc["lane_lo"] >> (lane * lb)) & ((1 << lb) - 1) == v
+
+
+def test_units_exhaustive_small():
+    """Low units and the lane against scalar formulas over all codes x all 6-bit activations."""
+    from amaranth import signed
+    lb, a_bits = 4, 6
+    acts = list(range(-(1 << (a_bits - 1)), 1 << (a_bits - 1)))
+    mip = Mip2qLowUnit(lb, signed(a_bits), 20)
+    vec = [{"code": c, "a": a & ((1 << a_bits) - 1)} for c in range(1 << lb) for a in acts]
+    got = _run_comb(mip, vec, ("p",))
+    for v, g in zip(vec, got):
+        sign, e = v["code"] >> 3, v["code"] & 7
+        a = v["a"] - (1 << a_bits) if v["a"] >> (a_bits - 1) else v["a"]
+        want = 0 if (sign, e) == (1, 0) else (-a if sign else a) * (1 << e)
+        assert g["p"] - ((g["p"] >> 19) << 20) == want
+    shift = DliqShift(10, 17)
+    vec = [{"x": x & 0x3FF, "j": j} for x in (-512, -1, 0, 1, 511, -300, 77) for j in range(8)]
+    got = _run_comb(shift, vec, ("y",))
+    for v, g in zip(vec, got):
+        x = v["x"] - 1024 if v["x"] >> 9 else v["x"]
+        assert g["y"] - ((g["y"] >> 16) << 17) == x << v["j"]
+    lane = DynamicLane("dliq", 8, 4, signed(8), 19)
+    vec = []
+    for mode, is_high in ((0, 0), (0, 1), (1, 1), (1, 0)):
+        for w, hi, lo, j, a in ((-128, 5, 7, 7, -128), (127, -127 & 255, 8, 7, -128),
+                                (3, 127, 15, 0, 127), (-7, 1, 0, 3, -1)):
+            vec.append({"mode": mode, "is_high": is_high, "w": w & 255, "hi": hi, "lo": lo,
+                        "j": j, "a": a & 255})
+    got = _run_comb(lane, vec, ("p",))
+    for v, g in zip(vec, got):
+        s8 = lambda x, b: x - (1 << b) if x >> (b - 1) else x  # noqa: E731
+        a = s8(v["a"], 8)
+        if v["mode"] == 0:
+            want = s8(v["w"], 8) * a
+        elif v["is_high"]:
+            want = s8(v["hi"], 8) * a
+        else:
+            want = (s8(v["lo"], 4) * a) << v["j"]
+        assert s8(g["p"], 19) == want, v
