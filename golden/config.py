@@ -61,7 +61,7 @@ class DesignConfig:
 
 
 # golden modules that define (and @register) a config kind
-_CONFIG_MODULES = ("baseline", "strum", "approx", "stripes")
+_CONFIG_MODULES = ("baseline", "strum", "approx", "approx_pe", "stripes")
 
 
 def _load_kinds() -> None:

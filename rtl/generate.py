@@ -37,6 +37,9 @@ def build_component(cfg: DesignConfig):
     if cfg.kind == "approxmul":
         from .approx import approx_multiplier
         return approx_multiplier(cfg)
+    if cfg.kind == "approxpe":
+        from .approx_pe import approx_pe
+        return approx_pe(cfg)
     if cfg.kind == "stripes":
         from .stripes import stripes_pe
         return stripes_pe(cfg)

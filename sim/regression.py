@@ -25,6 +25,9 @@ def stimulus_for(cfg: DesignConfig, cycles: int, seed: int):
     if cfg.kind == "strum":
         from quantpe.tb.strum_stimulus import strum_stimulus
         return strum_stimulus(cfg, cycles, seed)
+    if cfg.kind == "approxpe":
+        from quantpe.tb.approx_pe_stimulus import approx_pe_stimulus
+        return approx_pe_stimulus(cfg, cycles, seed)
     if cfg.kind == "stripes":
         from quantpe.tb.stripes_stimulus import stripes_stimulus
         return stripes_stimulus(cfg, cycles, seed)

@@ -18,6 +18,9 @@ def expected_outputs(cfg: DesignConfig, inputs: dict) -> dict:
     if cfg.kind == "strum":
         from quantpe.golden.strum import strum_schedule_ports
         return strum_schedule_ports(cfg, inputs)
+    if cfg.kind == "approxpe":
+        from quantpe.golden.approx_pe import approx_pe_schedule_ports
+        return approx_pe_schedule_ports(cfg, inputs)
     if cfg.kind == "stripes":
         from quantpe.tb.stripes_stimulus import stripes_expected
         return stripes_expected(cfg, inputs)
