@@ -4,6 +4,8 @@ against). Deltas are always against the baseline PE of the same lanes and widths
 from __future__ import annotations
 
 from quantpe.golden.baseline import BaselineConfig
+from quantpe.golden.stripes import StripesConfig
+from quantpe.golden.strum import StrumConfig
 
 __all__ = ["default_designs", "REFERENCE"]
 
@@ -22,4 +24,15 @@ def default_designs() -> list[tuple[str, object, str]]:
                                                   acc_bits=12, pipeline=2), REFERENCE),
         ("baseline-l8-int2-sat", BaselineConfig(lanes=8, a_bits=2, w_bits=2, acc_bits=7,
                                                 pipeline=0, saturate=True), REFERENCE),
+        # StruM, B=16 K=8 lb=4: 16 lanes of int8 activations, the same reduction per cycle
+        ("strum-dliq-static", StrumConfig(variant="dliq", structure="static"), REFERENCE),
+        ("strum-mip2q-static", StrumConfig(variant="mip2q", structure="static"), REFERENCE),
+        ("strum-dliq-dynamic", StrumConfig(variant="dliq", structure="dynamic"), REFERENCE),
+        ("strum-mip2q-dynamic", StrumConfig(variant="mip2q", structure="dynamic"), REFERENCE),
+        # Stripes SIP, 16 lanes of int8 weights, activations bit-serial (one SIP has 1/p of the
+        # baseline's peak throughput at p-bit activations; see the Stripes section of the report)
+        ("stripes-static", StripesConfig(), REFERENCE),
+        ("stripes-dynamic-lead", StripesConfig(mode="dynamic"), REFERENCE),
+        ("stripes-dynamic-lead-trail", StripesConfig(mode="dynamic", trailing=True), REFERENCE),
+        ("stripes-parallel", StripesConfig(mode="parallel"), REFERENCE),
     ]
