@@ -35,3 +35,30 @@ def test_strum_matches_golden(name, sim, seed):
     need = [c for c in strum_corners(cfg) if c != "acc_wrap_or_saturate" or cfg.acc_bits <= 22]
     missed = [c for c in need if not r.coverage.get(c)]
     assert not missed, f"corners not driven: {missed}"
+
+
+@pytest.mark.parametrize("name", ["dliq-static-b16k8", "mip2q-static-b16k8", "dliq-dynamic-b16k8"])
+def test_strum_on_digits_model_weights(name, seed):
+    """Real weights and activations of the digits model through the PE on Icarus; each emitted
+    sum also equals the encoder's integer weights times the activations (codec round trip)."""
+    import numpy as np
+
+    from quantpe.golden.dot import wrap
+    from quantpe.golden.strum import strum_schedule
+    from quantpe.sim.runner import run
+    from quantpe.tb.strum_model_stimulus import _encoded, _model, strum_model_stimulus
+
+    cfg = CONFIGS[name]
+    inputs, frames = strum_model_stimulus(cfg, 1200, seed)
+    exp = strum_schedule(cfg, inputs)
+    qm, traces = _model()
+    tensors = _encoded(cfg)
+    assert len(frames) > 10
+    for layer, n, o, mode, t in frames:
+        if t + cfg.latency >= 1200:
+            continue
+        w = qm.layers[layer].weight.codes[o] if mode == 0 and cfg.dynamic else tensors[layer].values()[o]
+        want = int(wrap(np.dot(w, traces[layer][n]), cfg.acc_bits))
+        assert exp.out_valid[t + cfg.latency] == 1 and exp.out_sum[t + cfg.latency] == want
+    r = run(cfg, "icarus", inputs, seed=seed, name=f"digits-model-s{seed}")
+    assert r.checked == 1200
