@@ -165,6 +165,87 @@ def cmd_bench(args):
     bench_sim(cycles=args.cycles, seed=args.seed)
 
 
+# -- characterize -------------------------------------------------------------------------------
+
+_METHOD_OPTS = ("t", "compensate", "hbl", "vbl", "k", "perf_rows", "perf_start", "lut")
+
+
+def _characterize_opts(p):
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--kind", help="approximate multiplier kind: exact, truncated, broken_array (bam), "
+                     "drum, mitchell, perforated, lut")
+    src.add_argument("--verilog", type=Path, action="append", metavar="FILE",
+                     help="a combinational multiplier module (ports a, b, y) to characterise; repeat "
+                          "for more files")
+    p.add_argument("--top", help="module name in --verilog")
+    p.add_argument("--a-bits", type=int, default=8, help="operand a width, 2..8 [8]")
+    p.add_argument("--b-bits", type=int, default=8, help="operand b width, 2..8 [8]")
+    p.add_argument("--signed", action="store_true", help="two's-complement operands and product")
+    p.add_argument("-o", "--out", type=Path, help="output folder [characterize/<name>]")
+    p.add_argument("--rtl", action="store_true", help="also simulate the generated RTL on every pair "
+                   "and check it against golden (with --kind)")
+    p.add_argument("--sim", default="verilator", help="icarus | verilator [verilator]")
+    g = p.add_argument_group("method parameters (--kind)")
+    g.add_argument("--t", type=int, help="truncated: columns < T dropped")
+    g.add_argument("--compensate", action="store_true", default=None,
+                   help="truncated: add the rounded expected value of the dropped bits")
+    g.add_argument("--hbl", type=int, help="broken_array: rows < HBL dropped")
+    g.add_argument("--vbl", type=int, help="broken_array: columns < VBL dropped")
+    g.add_argument("--k", type=int, help="drum: kept segment width")
+    g.add_argument("--perf-rows", type=int, help="perforated: rows dropped")
+    g.add_argument("--perf-start", type=int, help="perforated: first dropped row")
+    g.add_argument("--lut", type=Path, help="lut: truth table (.npy, or flat little-endian int32 .bin)")
+
+
+def cmd_characterize(args):
+    from quantpe.characterize import (approx_config, config_stem, external_characterize, external_stem,
+                                      rtl_characterize, write_characterization)
+    from quantpe.golden.approx import mul_table
+    from quantpe.golden.characterize import characterize
+    from quantpe.sim.toolchain import SIMULATORS
+    if args.sim not in SIMULATORS:
+        raise QuantpeError(f"unknown simulator {args.sim!r} (choose from {', '.join(SIMULATORS)})")
+    if args.verilog is not None:
+        given = [o for o in _METHOD_OPTS if getattr(args, o) is not None]
+        if given or args.rtl:
+            bad = ", ".join("--" + o.replace("_", "-") for o in given + (["rtl"] if args.rtl else []))
+            raise QuantpeError(f"{bad} apply to --kind only, not to --verilog")
+        if not args.top:
+            raise QuantpeError("--verilog needs --top NAME (the multiplier module)")
+        table, metrics, res = external_characterize(args.verilog, args.top, args.a_bits, args.b_bits,
+                                                    args.signed, args.sim)
+        stem, c_name = external_stem(args.top, args.a_bits, args.b_bits, args.signed)
+        info = {"source": "external", "verilog": [str(f) for f in args.verilog], "top": args.top,
+                "a_bits": args.a_bits, "b_bits": args.b_bits, "signed": args.signed,
+                "sim": {"simulator": args.sim, "cycles": res.cycles, "run_s": res.run_s,
+                        "wall_s": res.wall_s, "build_s": res.build_s}}
+        comment = f"measured by {args.sim} on module {args.top} ({', '.join(map(str, args.verilog))})"
+        note = f"simulated {res.cycles} pairs on {args.sim} ({res.run_s:.2f} s run, build {res.build_s:.1f} s)"
+    else:
+        if args.top:
+            raise QuantpeError("--top applies to --verilog only")
+        cfg = approx_config(args.kind, args.a_bits, args.b_bits, args.signed,
+                            **{o: getattr(args, o) for o in _METHOD_OPTS})
+        table, metrics = mul_table(cfg), characterize(cfg)
+        stem, c_name = config_stem(cfg)
+        info = {"source": "golden", "config_id": cfg.config_id, "config": cfg.to_dict()}
+        comment = f"config {cfg.config_id}: {cfg.to_json()}"
+        note = "golden"
+        if args.rtl:
+            r = rtl_characterize(cfg, args.sim)
+            info["rtl"] = {"simulator": args.sim, "pairs": int(table.size), "matches_golden": True,
+                           "metrics_equal": True, "sim_s": r.sim_s, "build_s": r.build_s, "wall_s": r.wall_s}
+            note = (f"golden; RTL on {args.sim}: all {table.size} pairs match bit for bit, metrics equal "
+                    f"(sim {r.sim_s:.2f} s, build {r.build_s:.1f} s, whole run {r.wall_s:.1f} s)")
+    out = args.out or Path("characterize") / stem
+    paths = write_characterization(out, table, args.signed, metrics, stem, c_name, info, comment)
+    m = metrics
+    print(f"{stem}: {note}")
+    print(f"EP {m.ep:.4f}  MAE {m.mae:.4g} ({m.mae_pct:.4g}%)  WCE {m.wce} ({m.wce_pct:.4g}%)  "
+          f"MRED {m.mred:.4g}  WCRE {m.wcre:.4g}  MSE {m.mse:.4g}  bias {m.bias:.4g}  std {m.std:.4g}")
+    print("wrote " + ", ".join(str(paths[k]) for k in ("json", "npy", "bin", "h")))
+
+
 def build_parser() -> argparse.ArgumentParser:
     _load_kinds()
     parser = _Parser(prog="quantpe", description=__doc__.splitlines()[0])
@@ -186,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--liberty", type=Path, default=None,
                    help="also synthesise with this real library (calibration rows)")
     r.set_defaults(func=cmd_report)
+    c = sub.add_parser("characterize", help="exhaustive error metrics + LUT exports of a multiplier "
+                       "(golden, generated RTL, or your own Verilog)")
+    _characterize_opts(c)
+    c.set_defaults(func=cmd_characterize)
     b = sub.add_parser("bench", help="benchmarks (not tests)")
     bsub = b.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=_Parser)
     bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")

@@ -9,17 +9,42 @@ the DUT inputs during cycle t are stim[t]; cap[t] holds the DUT outputs during c
 (sampled just before the rising edge that ends it), i.e. what a per-cycle monitor would see.
 Plusargs: +stim=FILE (readmemh), +cap=FILE (writememh target), +cycles=N (N <= DEPTH).
 Output `done` rises once the capture file is written.
+
+Clock-less DUTs: the harness always has its own `clk`/`rst` (they step the memories), but it
+connects them to the DUT only when the DUT has such ports (`clock`/`reset` = None leaves them
+out), so a combinational module (an approximate multiplier, a user's Verilog) is tested with
+the same timing contract: cap[t] = f(stim[t]) for a combinational f.
 """
 from __future__ import annotations
 
+import re
+
+from quantpe.golden.errors import QuantpeError
+
 from .memfile import word_bits
 
-__all__ = ["harness_verilog", "HARNESS_TOP"]
+__all__ = ["harness_verilog", "HARNESS_TOP", "module_header_ports"]
 
 HARNESS_TOP = "quantpe_harness"
 
 
-def harness_verilog(top: str, ports, depth: int) -> str:
+def module_header_ports(verilog_text: str, top: str) -> set[str]:
+    """Identifiers in the port list `module top ( ... );` of `verilog_text` (ANSI or not).
+
+    Enough to tell whether a module has a `clk`/`rst` port; QuantpeError if `top` is absent.
+    """
+    text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", verilog_text, flags=re.S)
+    m = re.search(r"\bmodule\s+" + re.escape(top) + r"\s*(?:#\s*\((?:[^()]|\([^()]*\))*\)\s*)?\(([^;]*?)\)\s*;",
+                  text)
+    if m is None:
+        raise QuantpeError(f"module {top!r} not found in the Verilog")
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", m.group(1)))
+
+
+def harness_verilog(top: str, ports, depth: int, clock: str | None = "clk",
+                    reset: str | None = "rst") -> str:
+    """Harness Verilog for DUT `top` with the data `ports`; `clock`/`reset` name the DUT's
+    clock and reset ports, None when it has none (they are then not connected)."""
     ins = [p for p in ports if p.direction == "in"]
     outs = [p for p in ports if p.direction == "out"]
     sw, cw = word_bits(ins), word_bits(outs)
@@ -30,6 +55,7 @@ def harness_verilog(top: str, ports, depth: int) -> str:
     wires = "\n".join(f"  wire [{p.bits - 1}:0] o_{p.name};" for p in outs)
     conns += [f"    .{p.name}(o_{p.name})" for p in outs]
     cap_word = "{" + ", ".join(f"o_{p.name}" for p in reversed(outs)) + "}"
+    conns = [f"    .{n}({h})" for n, h in ((clock, "clk"), (reset, "rst")) if n] + conns
     port_list = ",\n".join(conns)
     return f"""// quantpe HDL-memory harness for {top} (generated; see quantpe/sim/harness.py)
 `timescale 1ns/1ps
@@ -43,7 +69,6 @@ module {HARNESS_TOP} #(parameter DEPTH = {depth}) (input clk, input rst, output 
   wire [{sw - 1}:0] stim_word = finished ? {sw}'d0 : stim[cyc];
 {wires}
   {top} dut (
-    .clk(clk), .rst(rst),
 {port_list}
   );
   initial begin

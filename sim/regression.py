@@ -25,6 +25,11 @@ def stimulus_for(cfg: DesignConfig, cycles: int, seed: int):
     if cfg.kind == "strum":
         from quantpe.tb.strum_stimulus import strum_stimulus
         return strum_stimulus(cfg, cycles, seed)
+    if cfg.kind == "approxmul":
+        # a combinational multiplier of <= 8x8 bits: always every input pair (`cycles` ignored)
+        from quantpe.characterize import exhaustive_inputs
+        inputs = exhaustive_inputs(cfg.a_bits, cfg.b_bits, cfg.signed)
+        return inputs, {"input_pairs": len(inputs["a"])}
     if cfg.kind == "approxpe":
         from quantpe.tb.approx_pe_stimulus import approx_pe_stimulus
         return approx_pe_stimulus(cfg, cycles, seed)

@@ -7,6 +7,8 @@ Layout under the build root (default ./build, or $QUANTPE_BUILD):
 Builds are shared between runs and guarded by a file lock, so parallel pytest workers build
 each config once. A failing run is repeated once with waveform tracing (a separate build), and
 the error names the waveform file and the exact command that reruns it.
+The harness connects the DUT's clk/rst only when its Verilog module has them
+(`dut_clock_reset`), so combinational designs (kind "approxmul") run on the same harness.
 """
 from __future__ import annotations
 
@@ -23,15 +25,15 @@ import numpy as np
 
 from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError
-from quantpe.rtl.generate import generate
+from quantpe.rtl.generate import generate, write_atomic
 from quantpe.rtl.ports import Port
 
-from .harness import HARNESS_TOP, harness_verilog
+from .harness import HARNESS_TOP, harness_verilog, module_header_ports
 from .memfile import streams_to_hex
 from .toolchain import SIMULATORS, VERILATOR_WAIVERS, require, verilator_env
 
 __all__ = ["build_root", "design_dir", "ensure_generated", "run", "SimResult", "SimulationFailed",
-           "BENCHES", "SCOREBOARDS"]
+           "BENCHES", "SCOREBOARDS", "dut_clock_reset"]
 
 BENCHES = ("harness", "direct")
 SCOREBOARDS = {"memory": "harness", "record": "direct", "per-cycle": "direct"}
@@ -103,6 +105,19 @@ def _check_sim(sim: str) -> None:
         require("make")
 
 
+def dut_clock_reset(verilog_path: Path, top: str, manifest: dict | None = None):
+    """(clock, reset) port names of the DUT, each None when its Verilog module lacks it.
+
+    The manifest names them ("clock", "reset"); a combinational Amaranth component has
+    neither in its Verilog, so presence is checked on the module header itself.
+    """
+    manifest = manifest or {}
+    clock = manifest.get("clock") or "clk"
+    reset = (manifest.get("reset") or {}).get("name") or "rst"
+    names = module_header_ports(Path(verilog_path).read_text(), top)
+    return (clock if clock in names else None), (reset if reset in names else None)
+
+
 def _build(cfg, manifest, sim, bench, depth, waves, log):
     from cocotb_tools.runner import get_runner
     d = design_dir(cfg)
@@ -112,8 +127,11 @@ def _build(cfg, manifest, sim, bench, depth, waves, log):
     bdir = d / tag
     if bench == "harness":
         hv = d / f"harness_d{depth}.v"
-        if not hv.exists():
-            hv.write_text(harness_verilog(top, [Port(**p) for p in manifest["ports"]], depth))
+        clock, reset = dut_clock_reset(sources[0], top, manifest)
+        text = harness_verilog(top, [Port(**p) for p in manifest["ports"]], depth, clock, reset)
+        with _locked(d / ".harness"):
+            if not hv.exists() or hv.read_text() != text:    # unchanged file keeps its mtime
+                write_atomic(hv, text)
         sources.append(hv)
         top = HARNESS_TOP
     args = []

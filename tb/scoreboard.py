@@ -21,6 +21,9 @@ def expected_outputs(cfg: DesignConfig, inputs: dict) -> dict:
     if cfg.kind == "approxpe":
         from quantpe.golden.approx_pe import approx_pe_schedule_ports
         return approx_pe_schedule_ports(cfg, inputs)
+    if cfg.kind == "approxmul":      # combinational: y during cycle t is the product of a, b of cycle t
+        from quantpe.golden.approx import approx_mul
+        return {"y": approx_mul(cfg)(inputs["a"], inputs["b"])}
     if cfg.kind == "stripes":
         from quantpe.tb.stripes_stimulus import stripes_expected
         return stripes_expected(cfg, inputs)

@@ -1,0 +1,211 @@
+"""Exhaustive multiplier characterization: golden, RTL (our generators) and external Verilog.
+
+Three sources of a truth table T[a_pattern, b_pattern] (layout of `quantpe.golden.characterize`):
+  golden    `mul_table(cfg)` of an `ApproxMulConfig`
+  RTL       `rtl_characterize(cfg, sim)`: the generated multiplier simulated on every input pair
+            in one run (pair p = a_pattern * 2^b_bits + b_pattern is driven during cycle p, the
+            product read in the same cycle: combinational), checked bit for bit against the golden
+            table by the harness scoreboard, then characterised from the *RTL* outputs; the
+            metrics must equal the golden ones (SimulationFailed otherwise)
+  external  `external_characterize(files, top, a_bits, b_bits, signed, sim)`: a user's
+            combinational module with ports a (a_bits), b (b_bits), y (>= a_bits + b_bits bits),
+            all read as signed when `signed`; characterised against the exact product
+`write_characterization` writes metrics.json, <stem>.npy, <stem>.bin (int32 little-endian,
+row-major) and <stem>.h into a folder, all or nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from quantpe.golden.approx import MAX_OP_BITS, MIN_OP_BITS, ApproxMulConfig, mul_table, operand_values
+from quantpe.golden.characterize import MulCharacterization, characterize, characterize_table
+from quantpe.golden.errors import ConfigError, QuantpeError
+from quantpe.golden.lut_export import default_c_name, write_bin, write_c_header, write_npy
+
+__all__ = ["KIND_ALIASES", "approx_config", "exhaustive_inputs", "table_from_outputs", "RtlCharacterization",
+           "rtl_characterize", "external_characterize", "write_characterization", "MAX_Y_BITS",
+           "config_stem", "external_stem"]
+
+# --kind spellings accepted by the CLI -> ApproxMulConfig.method
+KIND_ALIASES = {"exact": "exact", "truncated": "truncated", "trunc": "truncated",
+                "broken_array": "broken_array", "broken-array": "broken_array", "bam": "broken_array",
+                "drum": "drum", "mitchell": "mitchell", "perforated": "perforated", "lut": "lut"}
+MAX_Y_BITS = 62        # external modules: widest product port read back (int64 with margin)
+
+
+def approx_config(kind: str, a_bits: int = 8, b_bits: int = 8, signed: bool = False, *,
+                  t=None, compensate=None, hbl=None, vbl=None, k=None, perf_rows=None,
+                  perf_start=None, lut=None) -> ApproxMulConfig:
+    """The validated ApproxMulConfig of a CLI --kind and its parameters (None = not given).
+
+    A parameter the method does not use is an error (ConfigError), as are widths outside 2..8
+    and out-of-range parameters; `lut` is a .npy or flat int32 .bin file path.
+    """
+    method = KIND_ALIASES.get(kind)
+    if method is None:
+        raise ConfigError(f"unknown multiplier kind {kind!r} (choose from {', '.join(sorted(set(KIND_ALIASES.values())))})")
+    fields = {"t": t, "compensate": compensate, "hbl": hbl, "vbl": vbl, "k": k,
+              "perf_rows": perf_rows, "perf_start": perf_start,
+              "lut_path": None if lut is None else str(lut)}
+    if method == "lut" and lut is None:
+        raise ConfigError("kind lut needs --lut FILE (.npy or flat little-endian int32 .bin)")
+    given = {name: v for name, v in fields.items() if v is not None}
+    return ApproxMulConfig(method=method, a_bits=a_bits, b_bits=b_bits, signed=bool(signed), **given)
+
+
+def _check_widths(a_bits: int, b_bits: int) -> None:
+    for name, v in (("a_bits", a_bits), ("b_bits", b_bits)):
+        if not isinstance(v, (int, np.integer)) or not MIN_OP_BITS <= v <= MAX_OP_BITS:
+            raise ConfigError(f"{name} must be in {MIN_OP_BITS}..{MAX_OP_BITS}, got {v}")
+
+
+def exhaustive_inputs(a_bits: int, b_bits: int, signed: bool) -> dict:
+    """{"a", "b"}: streams of 2^(a_bits+b_bits) cycles; cycle p drives the operands whose bit
+    patterns are p >> b_bits and p & (2^b_bits - 1) (values signed when `signed`)."""
+    _check_widths(a_bits, b_bits)
+    p = np.arange(1 << (a_bits + b_bits), dtype=np.int64)
+    return {"a": operand_values(a_bits, signed)[p >> b_bits],
+            "b": operand_values(b_bits, signed)[p & ((1 << b_bits) - 1)]}
+
+
+def table_from_outputs(y, a_bits: int, b_bits: int) -> np.ndarray:
+    """The per-cycle products of an `exhaustive_inputs` run as a (2^a_bits, 2^b_bits) table."""
+    return np.asarray(y, dtype=np.int64).reshape(1 << a_bits, 1 << b_bits)
+
+
+@dataclass
+class RtlCharacterization:
+    table: np.ndarray                 # measured on the RTL
+    metrics: MulCharacterization      # computed from `table` (equal to the golden metrics)
+    sim: str
+    build_s: float                    # simulator build (about 0 when reused)
+    sim_s: float                      # free-running simulation + read-back + golden comparison
+    wall_s: float                     # the whole run() call (generation, build, simulator start, check)
+    run_dir: Path
+
+
+def rtl_characterize(cfg: ApproxMulConfig, sim: str = "verilator") -> RtlCharacterization:
+    """Simulate the RTL of `cfg` on every input pair in one run and characterise its outputs.
+
+    Raises SimulationFailed when any product differs from the golden table or the metrics
+    computed from the RTL outputs differ from the golden ones.
+    """
+    from quantpe.rtl.ports import Port
+    from quantpe.sim.memfile import hex_to_streams
+    from quantpe.sim.runner import SimulationFailed, ensure_generated, run
+    if not isinstance(cfg, ApproxMulConfig):
+        raise QuantpeError(f"rtl_characterize needs an ApproxMulConfig, got {type(cfg).__name__}")
+    if cfg.method == "lut" and not cfg.lut_path:
+        # the cocotb process rebuilds the config from JSON: give an in-memory table a file
+        from quantpe.golden.lut_export import write_npy
+        from quantpe.sim.runner import design_dir
+        path = write_npy(design_dir(cfg) / "lut.npy", cfg.lut_table)
+        cfg = cfg.replace(lut_path=str(path))
+    inputs = exhaustive_inputs(cfg.a_bits, cfg.b_bits, cfg.signed)
+    T = len(inputs["a"])
+    t0 = time.perf_counter()
+    r = run(cfg, sim, inputs, seed=0, name=f"exhaustive-{sim}")
+    wall_s = time.perf_counter() - t0
+    y_port = next(Port(**p) for p in ensure_generated(cfg)["ports"] if p["name"] == "y")
+    y = hex_to_streams((r.run_dir / "capture.hex").read_text(), [y_port], T)["y"]
+    table = table_from_outputs(y, cfg.a_bits, cfg.b_bits)
+    golden = mul_table(cfg)
+    if not np.array_equal(table, golden):        # run() already compared every cycle; belt and braces
+        bad = np.argwhere(table != golden)[0]
+        raise SimulationFailed(f"{cfg.config_id}: RTL product at pattern {tuple(bad)} is {table[tuple(bad)]}, "
+                               f"golden {golden[tuple(bad)]}")
+    metrics = characterize_table(table, cfg.signed)
+    want = characterize(cfg)
+    if metrics.to_dict() != want.to_dict() or not np.array_equal(metrics.error, want.error):
+        raise SimulationFailed(f"{cfg.config_id}: RTL metrics {metrics.to_dict()} differ from golden {want.to_dict()}")
+    return RtlCharacterization(table, metrics, sim, r.build_s, r.sim_s, wall_s, r.run_dir)
+
+
+def external_characterize(files, top: str, a_bits: int, b_bits: int, signed: bool = False,
+                          sim: str = "verilator"):
+    """Simulate a user's combinational multiplier on every input pair; characterise it.
+
+    Module `top` in `files` must have exactly the ports a (input, a_bits wide), b (input,
+    b_bits wide) and y (output, a_bits + b_bits .. 62 bits); a, b and y are two's complement
+    when `signed`. Returns (table, MulCharacterization, CaptureResult).
+    """
+    from quantpe.rtl.ports import Port
+    from quantpe.sim.capture import capture, verilog_ports
+    _check_widths(a_bits, b_bits)
+    if not isinstance(top, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
+        raise QuantpeError(f"--top must be a Verilog module name, got {top!r}")
+    files = [Path(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
+    ports = verilog_ports(files, top)
+    want = {"a": ("in", a_bits), "b": ("in", b_bits)}
+    missing = [n for n in ("a", "b", "y") if n not in ports]
+    if missing:
+        raise QuantpeError(f"module {top} lacks port(s) {', '.join(missing)} (needs inputs a, b and output y)")
+    extra = sorted(set(ports) - {"a", "b", "y"})
+    if extra:
+        raise QuantpeError(f"module {top} has port(s) {', '.join(extra)} besides a, b, y "
+                           f"(a combinational multiplier has only a, b, y)")
+    for n, (d, w) in want.items():
+        if ports[n] != (d, w):
+            raise QuantpeError(f"module {top}: port {n} is {ports[n][0]}put {ports[n][1]} bits, "
+                               f"expected input {w} bits (--{n}-bits {w})")
+    yd, yw = ports["y"]
+    if yd != "out" or not a_bits + b_bits <= yw <= MAX_Y_BITS:
+        raise QuantpeError(f"module {top}: port y is {yd}put {yw} bits, expected output of "
+                           f"{a_bits + b_bits}..{MAX_Y_BITS} bits")
+    pl = [Port("a", "in", a_bits, 1, bool(signed)), Port("b", "in", b_bits, 1, bool(signed)),
+          Port("y", "out", yw, 1, bool(signed))]
+    res = capture(files, top, pl, exhaustive_inputs(a_bits, b_bits, signed), sim)
+    table = table_from_outputs(res.outputs["y"], a_bits, b_bits)
+    return table, characterize_table(table, signed), res
+
+
+def write_characterization(out_dir, table, signed: bool, metrics: MulCharacterization, stem: str,
+                           c_name: str, info: dict, comment: str = "") -> dict[str, Path]:
+    """Write <stem>.json (info + metrics), <stem>.npy, <stem>.bin and <stem>.h into `out_dir`.
+
+    All files are written to a staging folder first and moved in only when every one of them
+    succeeded, so a failure leaves nothing half-written. Returns {"json", "npy", "bin", "h"}.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".quantpe-char-", dir=out))
+    except OSError as e:
+        raise QuantpeError(f"cannot write to output directory {out}: {e.strerror or e}") from None
+    try:
+        paths = {"npy": write_npy(stage / f"{stem}.npy", table),
+                 "bin": write_bin(stage / f"{stem}.bin", table),
+                 "h": write_c_header(stage / f"{stem}.h", table, c_name, signed, comment)}
+        doc = {**info, "metrics": metrics.to_dict(),
+               "files": {k: f"{stem}{Path(p).suffix}" for k, p in paths.items()},
+               "layout": "entry [a_pattern, b_pattern], flat index a_pattern * 2^b_bits + b_pattern; "
+                         ".bin int32 little-endian"}
+        (stage / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        paths["json"] = stage / f"{stem}.json"
+        final = {}
+        for k, p in paths.items():
+            dst = out / Path(p).name
+            os.replace(p, dst)
+            final[k] = dst
+        return final
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def config_stem(cfg: ApproxMulConfig) -> tuple[str, str]:
+    """(file stem, C identifier) of a config's outputs."""
+    return cfg.config_id, default_c_name(cfg)
+
+
+def external_stem(top: str, a_bits: int, b_bits: int, signed: bool) -> tuple[str, str]:
+    stem = f"{top}-{'i' if signed else 'u'}{a_bits}x{b_bits}"
+    return stem, re.sub(r"[^A-Za-z0-9_]", "_", stem).upper()
