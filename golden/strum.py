@@ -4,7 +4,8 @@ Hardware contract (rtl/strum.py implements exactly this). Inputs, sampled on the
 edge that ends cycle t:
   valid, first, last   1 bit each; everything else is ignored when valid = 0
   a[i], i < B          a_bits, signed or unsigned per config (port `a`, lane 0 in the LSBs)
-  mask                 B bits, bit i = 1: lane i is a high lane (exactly K ones)
+  mask                 B bits, bit i = 1: lane i is a high lane (exactly K ones; select="group":
+                       exactly K/G ones in each group of B/G consecutive lanes)
   hi[i], i < K         hb-bit signed high codes in lane order (legal: +-(2^(hb-1)-1))
   lo[i], i < B-K       lb-bit low codes in lane order: DLIQ signed q, MIP2Q unsigned sign|e code
   j                    3 bits unsigned (DLIQ only): the block's shift (shift="block") or the
@@ -19,7 +20,7 @@ else acc + s, wrapped modulo 2^acc_bits (or saturated); with last, acc is emitte
 1 for exactly one cycle, latency = pipeline + 1 cycles after the input cycle, and out_sum holds
 the emitted value until the next emission (0 after reset). Synchronous active-high reset
 clears acc, out_sum, out_valid and the pipeline. Illegal fields on a valid StruM cycle (mask
-popcount != K, codes out of range) are a stimulus error: the golden model raises QuantpeError,
+popcount != K, or != K/G in a group, codes out of range) are a stimulus error: the golden model raises QuantpeError,
 the hardware result is unspecified.
 """
 from __future__ import annotations

@@ -16,7 +16,8 @@ block_bits = B + K*hb + (B-K)*lb (+3). B=16, K=8, hb=8, lb=4: 16 + 64 + 32 + 3 =
 fields on its ports `mask`, `hi`, `lo`, `j` (array ports: element 0 in the LSBs), so the
 concatenation of those ports in that order is the block word.
 
-Legal fields: the mask has exactly K ones; hi in +-(2^(hb-1)-1); DLIQ q in
+Legal fields: the mask has exactly K ones (select="group": exactly K/G ones in each group of
+B/G consecutive lanes, lanes [g*B/G, (g+1)*B/G) form group g; the word layout is the same); hi in +-(2^(hb-1)-1); DLIQ q in
 [-2^(lb-1), 2^(lb-1)-1]; MIP2Q code in [0, 2^lb - 1]; j in 0..7. pack/unpack/decode raise
 QuantpeError on anything else.
 
@@ -132,6 +133,16 @@ def check_fields(cfg: StrumConfig, f: BlockFields, what: str = "block") -> None:
         bad = count != K
         c = int(count[tuple(np.argwhere(bad)[0])]) if bad.ndim else int(count)
         raise QuantpeError(f"{what}: mask has {c} high lanes, expected exactly K={K}{_first_bad(bad)}")
+    G = cfg.n_groups
+    if G > 1 and mask.size:
+        gcount = mask.reshape(lead + (G, B // G)).sum(axis=-1)
+        bad = np.any(gcount != cfg.group_k, axis=-1)
+        if np.any(bad):
+            idx = tuple(np.argwhere(bad)[0]) if bad.ndim else ()
+            g = int(np.flatnonzero(gcount[idx] != cfg.group_k)[0])
+            raise QuantpeError(f"{what}: mask group {g} (lanes {g * (B // G)}..{(g + 1) * (B // G) - 1}) "
+                               f"has {int(gcount[idx][g])} high lanes, expected exactly "
+                               f"K/G={cfg.group_k}{_first_bad(bad)}")
     for name, arr, (lo_, hi_) in (("hi", hi, cfg.hi_range()), ("lo", lo, cfg.lo_range())):
         bad = (arr < lo_) | (arr > hi_)
         if np.any(bad):

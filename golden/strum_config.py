@@ -6,6 +6,12 @@ axis. In each block the `k` (K) largest |w| are *high* codes (hb-bit signed, leg
 - DLIQ : low code q, lb-bit two's complement, value q * 2^j (j in 0..7, per block or per layer);
 - MIP2Q: low code = sign (bit lb-1) + exponent e (bits lb-2..0), value (-1)^sign * 2^e; the code
   sign=1, e=0 means 0.
+Selection structure (`select`): "prefix" (default) lets the K high lanes lie anywhere in the
+block (the RTL routes them with a block-wide prefix-count network); "group" cuts the block into
+G = `groups` groups of B/G consecutive lanes with exactly K/G high lanes in each group (the
+RTL routes inside each group only: for B=16, K=8, G=8 one high lane per pair = 2:1 muxes).
+The block word is the same for both (mask, then codes in lane order); only the mask validity
+rule differs.
 All values are integers in units of the per-channel scale s. Every width used by the RTL (unit
 products, adder-tree sums) is derived here from exact integer ranges, so the golden model and
 the generator cannot disagree about a bit.
@@ -13,18 +19,20 @@ the generator cannot disagree about a bit.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from .config import DesignConfig, register
 from .errors import ConfigError
 from .intmath import int_range
 from .quantize import MAX_BITS, MIN_BITS
 
-__all__ = ["StrumConfig", "VARIANTS", "STRUCTURES", "SHIFT_MODES", "BLOCK_SIZES", "J_BITS",
-           "J_MAX", "signed_width"]
+__all__ = ["StrumConfig", "VARIANTS", "STRUCTURES", "SHIFT_MODES", "SELECTS", "BLOCK_SIZES",
+           "J_BITS", "J_MAX", "signed_width"]
 
 VARIANTS = ("dliq", "mip2q")
 STRUCTURES = ("static", "dynamic")
 SHIFT_MODES = ("block", "layer")
+SELECTS = ("prefix", "group")
 BLOCK_SIZES = (4, 8, 16, 32)
 J_BITS = 3                      # DLIQ shift field: j in 0..7
 J_MAX = (1 << J_BITS) - 1
@@ -73,6 +81,12 @@ class StrumConfig(DesignConfig):
                (one j per layer, no header; the PE takes it on its `j` port all the same)
     structure  "static" (K full multipliers + B-K low units) | "dynamic" (B full lanes + mode)
     pipeline   0, 1 (register after the adder tree), 2 (+ register after the multipliers)
+    select     "prefix" (default: K high lanes anywhere in the block) | "group" (G groups of
+               B/G consecutive lanes, exactly K/G high lanes per group)
+    groups     G, select="group" only; must divide both B and K; 0 (default) -> gcd(B, K)
+               (stored resolved). Must stay 0 with select="prefix".
+    With the defaults select="prefix", groups=0 the two fields are left out of `to_dict`, so
+    the config ids of prefix-select configs are the ids they had before these fields existed.
     """
 
     kind = "strum"
@@ -88,15 +102,27 @@ class StrumConfig(DesignConfig):
     structure: str = "static"
     pipeline: int = 1
     saturate: bool = False
+    select: str = "prefix"
+    groups: int = 0
 
     def __post_init__(self):
         if self.k == 0 and isinstance(self.k, int) and isinstance(self.block, int) \
                 and not isinstance(self.block, bool):
             object.__setattr__(self, "k", self.block // 2)
+        if self.select == "group" and self.groups == 0 and isinstance(self.k, int) \
+                and isinstance(self.block, int) and self.k > 0 and self.block > 0:
+            object.__setattr__(self, "groups", math.gcd(self.block, self.k))
         super().__post_init__()
 
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if self.select == "prefix" and self.groups == 0:
+            del d["select"], d["groups"]
+        return d
+
     def validate(self):
-        for name, allowed in (("variant", VARIANTS), ("structure", STRUCTURES), ("shift", SHIFT_MODES)):
+        for name, allowed in (("variant", VARIANTS), ("structure", STRUCTURES), ("shift", SHIFT_MODES),
+                              ("select", SELECTS)):
             v = getattr(self, name)
             if v not in allowed:
                 raise ConfigError(f"strum: {name} must be one of {', '.join(allowed)}, got {v!r}")
@@ -106,6 +132,12 @@ class StrumConfig(DesignConfig):
         if not 1 <= self.k < self.block:
             raise ConfigError(f"strum: k (high slots per block) must be in 1..{self.block - 1} "
                               f"for block {self.block}, got {self.k}")
+        if self.select == "prefix" and self.groups != 0:
+            raise ConfigError(f"strum: groups applies to select='group' only, got groups={self.groups}")
+        if self.select == "group" and not (self.groups >= 1 and self.block % self.groups == 0
+                                           and self.k % self.groups == 0):
+            raise ConfigError(f"strum: groups must divide both block ({self.block}) and k "
+                              f"({self.k}), got {self.groups}")
         if not 2 <= self.lb < self.hb <= MAX_HB:
             raise ConfigError(f"strum: need 2 <= lb < hb <= {MAX_HB}, got hb={self.hb}, lb={self.lb}")
         if not MIN_BITS <= self.a_bits <= MAX_BITS:
@@ -122,6 +154,7 @@ class StrumConfig(DesignConfig):
     def short_name(self) -> str:
         a = f"{'i' if self.a_signed else 'u'}{self.a_bits}"
         extra = ("-jlayer" if self.shift == "layer" else "") + ("-sat" if self.saturate else "")
+        extra += f"-g{self.groups}" if self.select == "group" else ""
         return (f"strum-{self.variant}-{self.structure}-b{self.block}k{self.k}-h{self.hb}l{self.lb}"
                 f"-a{a}-acc{self.acc_bits}-p{self.pipeline}{extra}")
 
@@ -129,6 +162,20 @@ class StrumConfig(DesignConfig):
     @property
     def n_low(self) -> int:
         return self.block - self.k
+
+    @property
+    def n_groups(self) -> int:
+        """Mask groups: `groups` for select="group", else 1 (the whole block)."""
+        return self.groups if self.select == "group" else 1
+
+    @property
+    def group_lanes(self) -> int:
+        return self.block // self.n_groups
+
+    @property
+    def group_k(self) -> int:
+        """High lanes per group."""
+        return self.k // self.n_groups
 
     @property
     def dynamic(self) -> bool:

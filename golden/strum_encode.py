@@ -11,6 +11,7 @@ Integer weights (`encode_int`) are already in units of s (scale 1) and must lie 
 
 Per block of B consecutive weights of one channel:
 - mask: the K largest |w| (float |w| for float input; ties -> lower index) are high lanes;
+  select="group": the K/G largest |w| of each group of B/G consecutive lanes (same ties);
 - high lanes keep their hb-bit code;
 - low lanes are coded against x = w / s (float input) or x = w (integer input):
   DLIQ : for each j in 0..7, q_j = clip(round_half_away(x / 2^j), -2^(lb-1), 2^(lb-1)-1) (the
@@ -160,9 +161,11 @@ def _encode(cfg: StrumConfig, key, x, hi_codes, scale, j) -> StrumTensor:
     _check_length(N, cfg)
     B, K = cfg.block, cfg.k
     nb = N // B
-    order = np.argsort(-key.reshape(C, nb, B), axis=-1, kind="stable")
-    mask = np.zeros((C, nb, B), dtype=np.int64)
-    np.put_along_axis(mask, order[..., :K], 1, axis=-1)
+    G, L = cfg.n_groups, cfg.group_lanes
+    order = np.argsort(-key.reshape(C, nb, G, L), axis=-1, kind="stable")
+    mask = np.zeros((C, nb, G, L), dtype=np.int64)
+    np.put_along_axis(mask, order[..., :cfg.group_k], 1, axis=-1)
+    mask = mask.reshape(C, nb, B)
     high = mask.astype(bool)
     hi = hi_codes.reshape(C, nb, B)[high].reshape(C, nb, K)
     xl = x.reshape(C, nb, B)[~high].reshape(C, nb, B - K)

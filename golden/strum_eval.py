@@ -8,7 +8,8 @@ construction (both come from `quantize(w, 8, axis=0)`); this is checked. INT4 is
 `build_qmodel(w_bits=4)` on the same layers (activations stay INT8). Accuracy is on the fixed
 360-image test split; every number is computed with the bit-exact integer golden arithmetic.
 
-`python -m quantpe.golden.strum_eval [--block 16] [--k 8] [--lb 4] [--shift block|layer]`
+`python -m quantpe.golden.strum_eval [--block 16] [--k 8] [--lb 4] [--shift block|layer]
+[--select prefix|group] [--groups G]`
 prints the table.
 """
 from __future__ import annotations
@@ -108,10 +109,13 @@ def main(argv=None) -> int:
     ap.add_argument("--lb", type=int, default=4)
     ap.add_argument("--shift", default="block")
     ap.add_argument("--source", default="float")
+    ap.add_argument("--select", default="prefix", help="mask structure: prefix | group")
+    ap.add_argument("--groups", type=int, default=0, help="groups for --select group [gcd(B, K)]")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     try:
-        cfg = StrumConfig(block=args.block, k=args.k, lb=args.lb, shift=args.shift, acc_bits=62)
+        cfg = StrumConfig(block=args.block, k=args.k, lb=args.lb, shift=args.shift, acc_bits=62,
+                          select=args.select, groups=args.groups)
         r = strum_model_accuracy(cfg, source=args.source)
     except QuantpeError as e:
         print(f"quantpe: error: {e}")
@@ -119,7 +123,8 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(r, indent=1))
         return 0
-    print(f"StruM B={cfg.block} K={cfg.k} lb={cfg.lb} shift={cfg.shift}, source={args.source}, "
+    print(f"StruM B={cfg.block} K={cfg.k} lb={cfg.lb} shift={cfg.shift} select={cfg.select}"
+          f"{f' G={cfg.groups}' if cfg.select == 'group' else ''}, source={args.source}, "
           f"{r['n_test']} test images")
     names = ["float", "int8", "dliq", "mip2q", "int4"]
     print("accuracy  " + "  ".join(f"{n:>7}" for n in names))

@@ -15,7 +15,9 @@ into the LSBs):
 mask|hi|lo|j is the block word of `quantpe.golden.strum_codec` (same order, LSB first).
 
 Static PE (named submodules, for a per-submodule area breakdown):
-  select     StrumSelect: routes the B activations to the K high / B-K low units
+  select     StrumSelect (select="prefix": block-wide prefix-count network) or GroupSelect
+             (select="group": one small StrumSelect per group of B/G lanes): routes the B
+             activations to the K high / B-K low units
   hmul<i>    K HighMul (hb x a_bits multipliers)
   lmul<i>    B-K DliqLowMul (lb x a_bits) | Mip2qLowUnit (negate + shifter, no multiplier)
   high_tree, low_tree   AdderTree of the high / low products
@@ -23,7 +25,7 @@ Static PE (named submodules, for a per-submodule area breakdown):
              common to the block)
   combine    AdderTree(2): high sum + (shifted) low sum
   acc        Accumulator
-Dynamic PE: scatter (StrumScatter: codes -> lanes), lane<l> (B DynamicLane: mux, hb x a_bits
+Dynamic PE: scatter (StrumScatter, or GroupScatter for select="group": codes -> lanes), lane<l> (B DynamicLane: mux, hb x a_bits
 multiplier, shifter), tree (AdderTree), acc.
 `strum_parts(cfg)` lists these parts with their counts (for a per-part area breakdown).
 Pipeline: 0 = combinational into the accumulator; 1 = register after the adder tree(s) (after
@@ -37,7 +39,7 @@ from quantpe.golden.strum_config import J_BITS, J_MAX, StrumConfig, signed_width
 
 from .accumulator import Accumulator
 from .adder_tree import AdderTree
-from .strum_select import StrumScatter, StrumSelect
+from .strum_select import GroupScatter, GroupSelect, StrumScatter, StrumSelect
 from .strum_units import DliqLowMul, DliqShift, DynamicLane, HighMul, Mip2qLowUnit
 
 __all__ = ["StrumStaticPE", "StrumDynamicPE", "strum_pe", "strum_signature", "strum_parts"]
@@ -73,13 +75,21 @@ def strum_parts(cfg: StrumConfig) -> list:
     a_shape = _a_shape(cfg)
     acc = ("acc", lambda: Accumulator(cfg.sum_bits, cfg.acc_bits, cfg.saturate), 1)
     if cfg.dynamic:
-        return [("scatter", lambda: StrumScatter(B, K, cfg.hb, cfg.lb), 1),
+        if cfg.select == "group":
+            scatter = lambda: GroupScatter(B, K, cfg.groups, cfg.hb, cfg.lb)  # noqa: E731
+        else:
+            scatter = lambda: StrumScatter(B, K, cfg.hb, cfg.lb)  # noqa: E731
+        return [("scatter", scatter, 1),
                 ("lane", lambda: DynamicLane(cfg.variant, cfg.hb, cfg.lb, a_shape,
                                              cfg.lane_product_bits), B),
                 ("tree", lambda: AdderTree(B, cfg.lane_product_bits, cfg.sum_bits), 1), acc]
     hi_sum_bits = signed_width(*cfg.hi_sum_range())
     low_bits = cfg.low_sum_bits
-    parts = [("select", lambda: StrumSelect(B, K, cfg.a_bits), 1),
+    if cfg.select == "group":
+        select = lambda: GroupSelect(B, K, cfg.groups, cfg.a_bits)  # noqa: E731
+    else:
+        select = lambda: StrumSelect(B, K, cfg.a_bits)  # noqa: E731
+    parts = [("select", select, 1),
              ("hmul", lambda: HighMul(cfg.hb, a_shape, cfg.hi_product_bits), K)]
     if cfg.variant == "dliq":
         parts.append(("lmul", lambda: DliqLowMul(cfg.lb, a_shape, cfg.low_product_bits), B - K))

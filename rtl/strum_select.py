@@ -6,12 +6,20 @@ and the (l - rank[l])-th low lane otherwise (lane order, as in the block word). 
 ones in the mask, the i-th high lane lies in lanes i..i+B-K and the i-th low lane in lanes
 i..i+K, so each output is an AND-OR multiplexer over only those candidates. Outputs for a mask
 with a popcount other than K are unspecified (the golden model rejects such blocks).
+
+GroupSelect / GroupScatter (select="group"): the block is G groups of B/G consecutive lanes with
+exactly K/G high lanes each; group g is one StrumSelect / StrumScatter(B/G, K/G) on lanes
+[g*B/G, (g+1)*B/G), high slots [g*K/G, (g+1)*K/G) and low slots [g*(B-K)/G, (g+1)*(B-K)/G)
+(lane order = group-major order, so the ports and the block word are the same as the
+block-wide network's). The prefix count and the muxes stay inside a group: B=16, K=8, G=8 is
+one 1-bit rank and 2:1 muxes per pair of lanes. Outputs are unspecified unless every group of
+the mask has exactly K/G ones.
 """
 from amaranth import C, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StrumSelect", "StrumScatter", "prefix_ranks"]
+__all__ = ["StrumSelect", "StrumScatter", "GroupSelect", "GroupScatter", "prefix_ranks"]
 
 
 def prefix_ranks(m: Module, mask, block: int) -> list:
@@ -97,4 +105,60 @@ class StrumScatter(wiring.Component):
             # a low lane l is low slot i = l - rank[l] with l-K <= i <= min(l, B-K-1)
             cands = [(rank[lane] == lane - i, self.lo[i]) for i in range(max(0, lane - K), min(lane, B - K - 1) + 1)]
             m.d.comb += self.lane_lo[lane].eq(_or_select(cands))
+        return m
+
+
+class GroupSelect(wiring.Component):
+    """StrumSelect restricted to G groups (ports and contract of StrumSelect; module docstring)."""
+
+    def __init__(self, block: int, k: int, groups: int, width: int):
+        assert groups >= 1 and block % groups == 0 and k % groups == 0 and 1 <= k < block
+        self.block, self.k, self.groups, self.width = block, k, groups, width
+        super().__init__({
+            "mask": In(block),
+            "lanes": In(data.ArrayLayout(unsigned(width), block)),
+            "high": Out(data.ArrayLayout(unsigned(width), k)),
+            "low": Out(data.ArrayLayout(unsigned(width), block - k)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        G = self.groups
+        L, KG = self.block // G, self.k // G
+        NL = L - KG
+        for g in range(G):
+            sub = m.submodules[f"group{g}"] = StrumSelect(L, KG, self.width)
+            m.d.comb += [sub.mask.eq(self.mask[g * L:(g + 1) * L])]
+            m.d.comb += [sub.lanes[i].eq(self.lanes[g * L + i]) for i in range(L)]
+            m.d.comb += [self.high[g * KG + i].eq(sub.high[i]) for i in range(KG)]
+            m.d.comb += [self.low[g * NL + i].eq(sub.low[i]) for i in range(NL)]
+        return m
+
+
+class GroupScatter(wiring.Component):
+    """StrumScatter restricted to G groups (ports and contract of StrumScatter)."""
+
+    def __init__(self, block: int, k: int, groups: int, hb: int, lb: int):
+        assert groups >= 1 and block % groups == 0 and k % groups == 0 and 1 <= k < block
+        self.block, self.k, self.groups, self.hb, self.lb = block, k, groups, hb, lb
+        super().__init__({
+            "mask": In(block),
+            "hi": In(data.ArrayLayout(unsigned(hb), k)),
+            "lo": In(data.ArrayLayout(unsigned(lb), block - k)),
+            "lane_hi": Out(data.ArrayLayout(unsigned(hb), block)),
+            "lane_lo": Out(data.ArrayLayout(unsigned(lb), block)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        G = self.groups
+        L, KG = self.block // G, self.k // G
+        NL = L - KG
+        for g in range(G):
+            sub = m.submodules[f"group{g}"] = StrumScatter(L, KG, self.hb, self.lb)
+            m.d.comb += [sub.mask.eq(self.mask[g * L:(g + 1) * L])]
+            m.d.comb += [sub.hi[i].eq(self.hi[g * KG + i]) for i in range(KG)]
+            m.d.comb += [sub.lo[i].eq(self.lo[g * NL + i]) for i in range(NL)]
+            m.d.comb += [self.lane_hi[g * L + i].eq(sub.lane_hi[i]) for i in range(L)]
+            m.d.comb += [self.lane_lo[g * L + i].eq(sub.lane_lo[i]) for i in range(L)]
         return m

@@ -29,6 +29,10 @@ def default_designs() -> list[tuple[str, object, str]]:
         ("strum-mip2q-static", StrumConfig(variant="mip2q", structure="static"), REFERENCE),
         ("strum-dliq-dynamic", StrumConfig(variant="dliq", structure="dynamic"), REFERENCE),
         ("strum-mip2q-dynamic", StrumConfig(variant="mip2q", structure="dynamic"), REFERENCE),
+        # the grouped selection network (K/G high lanes per group of B/G lanes)
+        ("strum-dliq-static-g8", StrumConfig(variant="dliq", select="group", groups=8), REFERENCE),
+        ("strum-mip2q-static-g4", StrumConfig(variant="mip2q", select="group", groups=4), REFERENCE),
+        ("strum-dliq-static-k6-g2", StrumConfig(variant="dliq", k=6, select="group"), REFERENCE),
         # Stripes SIP, 16 lanes of int8 weights, activations bit-serial (one SIP has 1/p of the
         # baseline's peak throughput at p-bit activations; see the Stripes section of the report)
         ("stripes-static", StripesConfig(), REFERENCE),

@@ -5,7 +5,8 @@ of the PE (`golden.strum.input_ports`) to per-cycle arrays, `coverage` counts ho
 named corner was driven. Every valid StruM block is built as fields, packed into its block
 word with `strum_codec.pack_blocks` and the port values are unpacked from those words, so the
 stimulus goes through the one wire format. Idle cycles (valid = 0) carry garbage, including
-masks with the wrong number of ones, which the PE must ignore. For DLIQ with shift="layer" the
+masks with the wrong number of ones, which the PE must ignore. With select="group" every valid
+mask has exactly K/G ones per group and the named masks are applied per group. For DLIQ with shift="layer" the
 `j` port is held for runs of cycles (a "layer") and changed only between frames, except in the
 j corners. Everything derives from one numpy Generator, so a seed reproduces a run exactly.
 """
@@ -34,8 +35,13 @@ def strum_corners(cfg: StrumConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
-def corner_masks(block: int, k: int) -> dict:
-    """Named masks (lane bits, (block,)) with exactly k ones."""
+def corner_masks(block: int, k: int, groups: int = 1) -> dict:
+    """Named masks (lane bits, (block,)) with exactly k ones; with `groups` > 1 (select="group")
+    each group of block/groups consecutive lanes gets the named pattern with k/groups ones, so
+    e.g. "high_at_low_end" puts the high lanes at the low end of every group."""
+    if groups > 1:
+        per = [corner_masks(block // groups, k // groups) for _ in range(groups)]
+        return {name: np.concatenate([p[name] for p in per]) for name in per[0]}
     low_end = np.zeros(block, np.int64)
     low_end[:k] = 1
     high_end = low_end[::-1].copy()
@@ -69,8 +75,10 @@ class _Gen:
         cfg, rng = self.cfg, self.rng
         B, K = cfg.block, cfg.k
         if mask is None:
+            G, L = cfg.n_groups, cfg.group_lanes
             mask = np.zeros(B, np.int64)
-            mask[rng.choice(B, K, replace=False)] = 1
+            for g in range(G):          # select="group": exactly K/G ones in every group
+                mask[g * L + rng.choice(L, cfg.group_k, replace=False)] = 1
         hi = self._ints(*cfg.hi_range(), K)
         lo = self._ints(*cfg.lo_range(), B - K)
         j = int(rng.integers(0, J_MAX + 1)) if cfg.shift == "block" else self.layer_j
@@ -156,7 +164,7 @@ def strum_stimulus(cfg: StrumConfig, cycles: int, seed: int):
     f.update(hi=np.zeros(K, np.int64), lo=zero_low())
     g.block(1, 1, g.acts(), f)
     g.cov["zero_block"] += 1
-    for name, mask in corner_masks(B, K).items():
+    for name, mask in corner_masks(B, K, cfg.n_groups).items():
         g.block(1, 1, g.acts(), g.rand_fields(mask))
         g.cov[name if name in g.cov else "alternating_mask"] += 1
     # all low codes zero (raw code 0: DLIQ value 0, MIP2Q value +1), and MIP2Q's zero code

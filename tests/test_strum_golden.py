@@ -611,3 +611,150 @@ def test_model_accuracy_uses_the_decoded_weights_exactly():
         strum_model_accuracy(source="fp16")
     with pytest.raises(QuantpeError, match="layer index"):
         strum_model_accuracy(layers=[3])
+
+
+# ---------------------------------------------------------------- select="group"
+
+def ref_topk_grouped(block, K, G):
+    """High lanes of a grouped block: the K/G largest |w| of each group (ties: lower index)."""
+    L = len(block) // G
+    out = []
+    for g in range(G):
+        out += [g * L + i for i in ref_topk(block[g * L:(g + 1) * L], K // G)]
+    return sorted(out)
+
+
+GROUPED = [StrumConfig(select="group"), StrumConfig(variant="mip2q", select="group"),
+           StrumConfig(select="group", k=12), StrumConfig(select="group", k=8, groups=2),
+           StrumConfig(variant="mip2q", block=8, k=6, lb=3, hb=6, select="group"),
+           StrumConfig(select="group", shift="layer", k=4)]
+
+
+def test_group_config_ids_and_errors():
+    c = StrumConfig(select="group")
+    assert c.groups == 8 and (c.n_groups, c.group_lanes, c.group_k) == (8, 2, 1)
+    assert StrumConfig(select="group", k=6).groups == 2 and StrumConfig(select="group", k=7).groups == 1
+    assert StrumConfig().n_groups == 1 and StrumConfig().group_k == 8
+    # the prefix default keeps the id it had before the select field existed
+    d = StrumConfig().to_dict()
+    assert "select" not in d and "groups" not in d
+    old = {"kind": "strum", **{k: v for k, v in d.items() if k != "kind"}}
+    assert d == old and config_from_dict(d) == StrumConfig()
+    assert config_from_dict(c.to_dict()) == c and c.config_id != StrumConfig().config_id
+    assert c.short_name().endswith("-g8")
+    for kw, needle in [(dict(select="group", groups=3), "groups must divide both block (16) and k (8)"),
+                       (dict(select="group", k=6, groups=4), "groups must divide"),
+                       (dict(groups=2), "groups applies to select='group' only"),
+                       (dict(select="mux"), "select must be one of prefix, group")]:
+        with pytest.raises(ConfigError) as e:
+            StrumConfig(**kw)
+        assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("cfg", GROUPED[:5], ids=lambda c: c.short_name())
+def test_group_codec_roundtrip_and_validity(cfg):
+    r = rng(11)
+    n, B, K, G = 100, cfg.block, cfg.k, cfg.groups
+    L = B // G
+    mask = np.zeros((n, B), np.int64)
+    for i in range(n):
+        for g in range(G):
+            mask[i, g * L + r.choice(L, K // G, replace=False)] = 1
+    hi = r.integers(cfg.hi_range()[0], cfg.hi_range()[1] + 1, (n, K))
+    lo = r.integers(cfg.lo_range()[0], cfg.lo_range()[1] + 1, (n, B - K))
+    j = r.integers(0, 8, n) if cfg.j_in_block else None
+    words = pack_blocks(cfg, BlockFields(mask, hi, lo, j))
+    # the word layout is the block-wide one: the prefix config packs the same fields identically
+    flat = cfg.replace(select="prefix", groups=0)
+    assert list(words) == list(pack_blocks(flat, BlockFields(mask, hi, lo, j)))
+    f = unpack_blocks(cfg, words)
+    assert np.array_equal(f.mask, mask) and np.array_equal(f.hi, hi) and np.array_equal(f.lo, lo)
+    jj = j if j is not None else np.full(n, 2)
+    vals = block_values(cfg, BlockFields(mask, hi, lo, jj if cfg.variant == "dliq" else None))
+    for i in range(20):
+        assert vals[i].tolist() == ref_decode_lane_values(cfg, mask[i], hi[i], lo[i], jj[i])
+    # every mask with K ones in total but a wrong count in some group is rejected,
+    # every mask with exactly K/G ones per group is accepted (exhaustive for B <= 8)
+    if B <= 8:
+        for ones in itertools.combinations(range(B), K):
+            bits = np.zeros(B, np.int64)
+            bits[list(ones)] = 1
+            legal = all(bits[g * L:(g + 1) * L].sum() == K // G for g in range(G))
+            args = (cfg, bits, hi[0], lo[0], None if j is None else j[0])
+            if legal:
+                pack_block(*args)
+            else:
+                with pytest.raises(QuantpeError, match=r"mask group \d+ \(lanes"):
+                    pack_block(*args)
+    bad = mask[0].copy()
+    g0 = np.flatnonzero(bad[:L])[0]                  # move a high lane of group 0 into group 1
+    g1 = L + np.flatnonzero(bad[L:2 * L] == 0)[0]
+    bad[g0], bad[g1] = 0, 1
+    with pytest.raises(QuantpeError, match=f"mask group 0 \\(lanes 0..{L - 1}\\) has {K // G - 1} high"):
+        pack_block(cfg, bad, hi[0], lo[0], None if j is None else j[0])
+
+
+@pytest.mark.parametrize("cfg", GROUPED, ids=lambda c: c.short_name())
+def test_group_encode_int_matches_brute_force(cfg):
+    r = rng(12)
+    hmax = cfg.hi_range()[1]
+    w = r.integers(-hmax, hmax + 1, (5, 3 * cfg.block))
+    w[0, :cfg.block] = 5                      # all-tie block
+    w[1, :cfg.block] = 0
+    w[2, :cfg.block // 2] = hmax              # every large weight in the first half
+    t = encode_int(w, cfg)
+    B, K, G = cfg.block, cfg.k, cfg.groups
+    vals = t.values()
+    for c in range(w.shape[0]):
+        for b in range(w.shape[1] // B):
+            blk = w[c, b * B:(b + 1) * B].tolist()
+            top = ref_topk_grouped(blk, K, G)
+            assert np.flatnonzero(t.fields.mask[c, b]).tolist() == top
+            assert t.fields.hi[c, b].tolist() == [blk[i] for i in top]
+            lows = [blk[i] for i in range(B) if i not in top]
+            if cfg.variant == "dliq" and cfg.shift == "block":
+                codes, j = ref_dliq(cfg, lows)
+                assert int(t.fields.j[c, b]) == j
+            elif cfg.variant == "dliq":
+                j = t.layer_j
+                qlo, qhi = int_range(cfg.lb, True)
+                codes = [min(range(qlo, qhi + 1), key=lambda q: ((x - q * 2 ** j) ** 2, -abs(q)))
+                         for x in lows]
+            else:
+                codes, j = [ref_mip2q(cfg, x) for x in lows], 0
+            assert t.fields.lo[c, b].tolist() == codes
+            assert vals[c, b * B:(b + 1) * B].tolist() == ref_decode_lane_values(
+                cfg, t.fields.mask[c, b], t.fields.hi[c, b], codes, j)
+    L = B // G
+    assert t.fields.mask[0, 0].tolist() == ([1] * (K // G) + [0] * (L - K // G)) * G   # ties
+
+
+@pytest.mark.parametrize("cfg", GROUPED[:2], ids=lambda c: c.short_name())
+def test_group_encode_float_matches_brute_force(cfg):
+    r = rng(13)
+    w = r.standard_normal((3, 2 * cfg.block)) * r.uniform(0.01, 3, (3, 1))
+    t = encode(w, cfg)
+    B, K, G = cfg.block, cfg.k, cfg.groups
+    for c in range(3):
+        for b in range(2):
+            blk = w[c, b * B:(b + 1) * B].tolist()
+            assert np.flatnonzero(t.fields.mask[c, b]).tolist() == ref_topk_grouped(blk, K, G)
+    words = t.words()
+    assert np.array_equal(unpack_blocks(cfg, words).mask, t.fields.mask)
+
+
+@pytest.mark.parametrize("cfg", [StrumConfig(select="group", pipeline=2),
+                                 StrumConfig(variant="mip2q", structure="dynamic", select="group",
+                                             k=4, acc_bits=22, saturate=True)],
+                         ids=lambda c: c.short_name())
+def test_group_schedule_matches_scalar_reference(cfg):
+    inputs, cov = strum_stimulus(cfg, 300, SEED)
+    G, L = cfg.groups, cfg.block // cfg.groups
+    on = (inputs["valid"] == 1) & ((inputs["mode"] == 1) if cfg.dynamic else True)
+    for m in inputs["mask"][on]:                       # every valid mask is grouped-legal
+        bits = [(int(m) >> i) & 1 for i in range(cfg.block)]
+        assert all(sum(bits[g * L:(g + 1) * L]) == cfg.group_k for g in range(G))
+    got = strum_schedule_ports(cfg, inputs)
+    ov, osum = ref_schedule(cfg, inputs)
+    assert np.array_equal(got["out_valid"], ov) and np.array_equal(got["out_sum"], osum), f"seed {SEED}"
+    assert ov.sum() > 20

@@ -17,7 +17,7 @@ from quantpe.golden.strum import StrumConfig, input_ports, strum_schedule_ports
 from quantpe.tb.strum_stimulus import strum_corners, strum_stimulus
 from quantpe.rtl.ports import ports_of
 from quantpe.rtl.strum import StrumDynamicPE, StrumStaticPE, strum_parts, strum_pe
-from quantpe.rtl.strum_select import StrumScatter, StrumSelect
+from quantpe.rtl.strum_select import GroupScatter, GroupSelect, StrumScatter, StrumSelect
 from quantpe.rtl.strum_units import DliqLowMul, DliqShift, DynamicLane, HighMul, Mip2qLowUnit
 
 SEED = 0
@@ -45,6 +45,11 @@ CASES = [
     _cfg("mip2q", "static", True, block=8, k=3, hb=7, lb=3, a_signed=False, pipeline=0, saturate=True),
     _cfg("mip2q", "dynamic", True, block=16, k=8, pipeline=0, saturate=True),
     _cfg("mip2q", "dynamic", block=8, k=5, lb=5, a_bits=6, pipeline=1),
+    # select="group": K/G high lanes in each group of B/G lanes
+    _cfg("dliq", "static", True, block=16, k=8, pipeline=1, select="group"),
+    _cfg("mip2q", "static", True, block=16, k=12, pipeline=2, select="group"),
+    _cfg("mip2q", "dynamic", True, block=8, k=4, pipeline=1, select="group", groups=2),
+    _cfg("dliq", "dynamic", True, block=16, k=8, pipeline=0, select="group", shift="layer"),
 ]
 IDS = [c.short_name() for c in CASES]
 
@@ -153,12 +158,14 @@ def test_structure_and_verilog(cfg):
     kinds = {}
     for sub in subs.values():
         kinds[type(sub).__name__] = kinds.get(type(sub).__name__, 0) + 1
+    grouped = cfg.select == "group"
     if cfg.dynamic:
-        assert kinds.get("DynamicLane") == B and "StrumScatter" in kinds and "HighMul" not in kinds
+        scatter = "GroupScatter" if grouped else "StrumScatter"
+        assert kinds.get("DynamicLane") == B and scatter in kinds and "HighMul" not in kinds
     else:
         low = DliqLowMul if cfg.variant == "dliq" else Mip2qLowUnit
         assert kinds.get("HighMul") == K and kinds.get(low.__name__) == B - K
-        assert kinds.get("StrumSelect") == 1
+        assert kinds.get("GroupSelect" if grouped else "StrumSelect") == 1
         assert ("DliqShift" in kinds) == (cfg.variant == "dliq")
     expect = set()
     for name, _, count in strum_parts(cfg):
@@ -266,3 +273,37 @@ def test_units_exhaustive_small():
         else:
             want = (s8(v["lo"], 4) * a) << v["j"]
         assert s8(g["p"], 19) == want, v
+
+
+@pytest.mark.parametrize("B,K,G", [(8, 4, 4), (8, 4, 2), (8, 6, 2), (16, 8, 8), (16, 12, 4)])
+def test_group_select_and_scatter_exhaustive_masks(B, K, G):
+    """Every mask with exactly K/G ones per group (all of them: at most 4^4 = 256 masks here)
+    against the plain Python routing reference (i-th set bit -> high slot i, lane order)."""
+    rng = np.random.default_rng(SEED + B * 100 + K * 10 + G)
+    L, KG = B // G, K // G
+    w, hb, lb = 5, 6, 3
+    sel, sc = GroupSelect(B, K, G, w), GroupScatter(B, K, G, hb, lb)
+    per_group = list(itertools.combinations(range(L), KG))
+    vec_sel, vec_sc, refs = [], [], []
+    for choice in itertools.product(per_group, repeat=G):
+        ones = [g * L + i for g, c in enumerate(choice) for i in c]
+        mask = sum(1 << lane for lane in ones)
+        lanes = [int(x) for x in rng.integers(0, 1 << w, B)]
+        his = [int(x) for x in rng.integers(0, 1 << hb, K)]
+        los = [int(x) for x in rng.integers(0, 1 << lb, B - K)]
+        zeros = [lane for lane in range(B) if lane not in ones]
+        vec_sel.append({"mask": mask, "lanes": sum(v << (i * w) for i, v in enumerate(lanes))})
+        vec_sc.append({"mask": mask, "hi": sum(v << (i * hb) for i, v in enumerate(his)),
+                       "lo": sum(v << (i * lb) for i, v in enumerate(los))})
+        refs.append(([lanes[x] for x in ones], [lanes[x] for x in zeros],
+                     {x: his[i] for i, x in enumerate(ones)}, {x: los[i] for i, x in enumerate(zeros)}))
+    assert len(refs) == len(per_group) ** G
+    got_sel = _run_comb(sel, vec_sel, ("high", "low"))
+    got_sc = _run_comb(sc, vec_sc, ("lane_hi", "lane_lo"))
+    for (high, low, lane_hi, lane_lo), gs, gc in zip(refs, got_sel, got_sc):
+        assert [(gs["high"] >> (i * w)) & ((1 << w) - 1) for i in range(K)] == high
+        assert [(gs["low"] >> (i * w)) & ((1 << w) - 1) for i in range(B - K)] == low
+        for lane, v in lane_hi.items():
+            assert (gc["lane_hi"] >> (lane * hb)) & ((1 << hb) - 1) == v
+        for lane, v in lane_lo.items():
+            assert (gc["lane_lo"] >> (lane * lb)) & ((1 << lb) - 1) == v

@@ -18,11 +18,16 @@ CONFIGS = {
     "dliq-dynamic-b8k6-sat": StrumConfig(variant="dliq", structure="dynamic", block=8, k=6,
                                          acc_bits=20, saturate=True),
     "mip2q-dynamic-b32k16": StrumConfig(variant="mip2q", structure="dynamic", block=32, k=16),
+    # the cheaper grouped selection network (K/G high lanes in each of G lane groups)
+    "mip2q-static-b16k8-g4": StrumConfig(variant="mip2q", structure="static", select="group", groups=4),
+    "dliq-static-b16k6-g2": StrumConfig(variant="dliq", structure="static", k=6, select="group"),
+    "dliq-dynamic-b16k8-g8": StrumConfig(variant="dliq", structure="dynamic", select="group", groups=8),
 }
 CYCLES = {"verilator": 6000, "icarus": 1500}
 # Verilator builds cost ~20 s each: the four B=16 points run on both simulators, the others on
 # Icarus (their RTL is the same generator with other parameters).
-POINTS = [(n, "icarus") for n in CONFIGS] + [(n, "verilator") for n in list(CONFIGS)[:4]]
+POINTS = ([(n, "icarus") for n in CONFIGS] + [(n, "verilator") for n in list(CONFIGS)[:4]]
+          + [("mip2q-static-b16k8-g4", "verilator")])
 
 
 @pytest.mark.parametrize("name, sim", POINTS)
