@@ -12,9 +12,8 @@ from amaranth.lib.wiring import In, Out
 from quantpe.golden.approx_pe import ApproxPEConfig
 from quantpe.golden.errors import ConfigError
 
-from .accumulator import Accumulator
-from .adder_tree import AdderTree
 from .approx import approx_multiplier
+from .pipeline import sum_and_accumulate
 
 __all__ = ["ApproxPE", "approx_pe"]
 
@@ -38,16 +37,6 @@ class ApproxPE(wiring.Component):
     def elaborate(self, platform):
         cfg = self.cfg
         m = Module()
-        ctrl = [self.valid, self.first, self.last]
-
-        def stage(values, name):
-            regs = []
-            for i, v in enumerate(values):
-                r = Signal.like(v, name=f"{name}{i}")
-                m.d.sync += r.eq(v)
-                regs.append(r)
-            return regs
-
         terms = []
         for i, lane_cfg in enumerate(cfg.lane_configs()):
             mul = approx_multiplier(lane_cfg)
@@ -55,20 +44,8 @@ class ApproxPE(wiring.Component):
             p = Signal(signed(cfg.product_bits), name=f"prod{i}")
             m.d.comb += [mul.a.eq(self.a[i]), mul.b.eq(self.w[i]), p.eq(mul.y)]
             terms.append(p)
-        if cfg.pipeline >= 2:
-            terms = stage(terms, "prod_q")
-            ctrl = stage(ctrl, "ctrl_p")
-        m.submodules.tree = tree = AdderTree(cfg.lanes, cfg.product_bits, cfg.sum_bits)
-        for i, t in enumerate(terms):
-            m.d.comb += tree.terms[i].eq(t)
-        total = tree.total
-        if cfg.pipeline >= 1:
-            (total,) = stage([total], "sum_q")
-            ctrl = stage(ctrl, "ctrl_s")
-        m.submodules.acc = acc = Accumulator(cfg.sum_bits, cfg.acc_bits, cfg.saturate)
-        m.d.comb += [acc.valid.eq(ctrl[0]), acc.first.eq(ctrl[1]), acc.last.eq(ctrl[2]),
-                     acc.value.eq(total),
-                     self.out_valid.eq(acc.out_valid), self.out_sum.eq(acc.out_sum)]
+        sum_and_accumulate(m, self, terms, term_bits=cfg.product_bits, sum_bits=cfg.sum_bits,
+                           acc_bits=cfg.acc_bits, saturate=cfg.saturate, pipeline=cfg.pipeline)
         return m
 
 

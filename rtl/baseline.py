@@ -5,8 +5,7 @@ from amaranth.lib.wiring import In, Out
 
 from quantpe.golden.baseline import BaselineConfig
 
-from .accumulator import Accumulator
-from .adder_tree import AdderTree
+from .pipeline import sum_and_accumulate
 
 __all__ = ["BaselinePE", "lane_products"]
 
@@ -49,29 +48,7 @@ class BaselinePE(wiring.Component):
     def elaborate(self, platform):
         cfg = self.cfg
         m = Module()
-        ctrl = [self.valid, self.first, self.last]
-
-        def stage(values, name):
-            regs = []
-            for i, v in enumerate(values):
-                r = Signal.like(v, name=f"{name}{i}", reset_less=False)
-                m.d.sync += r.eq(v)
-                regs.append(r)
-            return regs
-
         terms = lane_products(m, self.a, self.w, cfg.lanes, cfg.product_bits)
-        if cfg.pipeline >= 2:
-            terms = stage(terms, "prod_q")
-            ctrl = stage(ctrl, "ctrl_p")
-        m.submodules.tree = tree = AdderTree(cfg.lanes, cfg.product_bits, cfg.sum_bits)
-        for i, t in enumerate(terms):
-            m.d.comb += tree.terms[i].eq(t)
-        total = tree.total
-        if cfg.pipeline >= 1:
-            (total,) = stage([total], "sum_q")
-            ctrl = stage(ctrl, "ctrl_s")
-        m.submodules.acc = acc = Accumulator(cfg.sum_bits, cfg.acc_bits, cfg.saturate)
-        m.d.comb += [acc.valid.eq(ctrl[0]), acc.first.eq(ctrl[1]), acc.last.eq(ctrl[2]),
-                     acc.value.eq(total),
-                     self.out_valid.eq(acc.out_valid), self.out_sum.eq(acc.out_sum)]
+        sum_and_accumulate(m, self, terms, term_bits=cfg.product_bits, sum_bits=cfg.sum_bits,
+                           acc_bits=cfg.acc_bits, saturate=cfg.saturate, pipeline=cfg.pipeline)
         return m

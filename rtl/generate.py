@@ -21,7 +21,7 @@ from quantpe.golden.errors import QuantpeError
 from .ports import ports_of
 
 __all__ = ["build_component", "generate", "tool_versions", "git_revision", "write_atomic",
-           "top_name"]
+           "top_name", "generator_digest"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,6 +44,16 @@ def build_component(cfg: DesignConfig):
         from .stripes import stripes_pe
         return stripes_pe(cfg)
     raise QuantpeError(f"no generator for design kind {cfg.kind!r}")
+
+
+def generator_digest() -> str:
+    """SHA-256 (16 hex) of the generator sources (rtl/*.py): a build made by other generator
+    code is stale even when the config id is the same."""
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def top_name(cfg: DesignConfig) -> str:
@@ -127,6 +137,7 @@ def generate(cfg: DesignConfig, out_dir: Path) -> dict:
         "latency": getattr(cfg, "latency", None),
         "tools": tools,
         "git_revision": rev,
+        "generator_digest": generator_digest(),
     }
     write_atomic(verilog_path, header + body)
     write_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")

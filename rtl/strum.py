@@ -39,6 +39,7 @@ from quantpe.golden.strum_config import J_BITS, J_MAX, StrumConfig, signed_width
 
 from .accumulator import Accumulator
 from .adder_tree import AdderTree
+from .pipeline import accumulate_and_emit, register_stage
 from .strum_select import GroupScatter, GroupSelect, StrumScatter, StrumSelect
 from .strum_units import DliqLowMul, DliqShift, DynamicLane, HighMul, Mip2qLowUnit
 
@@ -117,24 +118,11 @@ class _StrumPE(wiring.Component):
         m.submodules[name if index is None else f"{name}{index}"] = sub
         return sub
 
-    @staticmethod
-    def _stage(m, values, name):
-        regs = []
-        for i, v in enumerate(values):
-            r = Signal.like(v, name=f"{name}{i}")
-            m.d.sync += r.eq(v)
-            regs.append(r)
-        return regs
+    _stage = staticmethod(register_stage)
 
     def _back_end(self, m, parts, total, ctrl):
         """Optional register after the sums, then the accumulator."""
-        if self.cfg.pipeline >= 1:
-            (total,) = self._stage(m, [total], "sum_q")
-            ctrl = self._stage(m, ctrl, "ctrl_s")
-        acc = self._add(m, parts, "acc")
-        m.d.comb += [acc.valid.eq(ctrl[0]), acc.first.eq(ctrl[1]), acc.last.eq(ctrl[2]),
-                     acc.value.eq(total),
-                     self.out_valid.eq(acc.out_valid), self.out_sum.eq(acc.out_sum)]
+        accumulate_and_emit(m, self, self._add(m, parts, "acc"), total, ctrl, self.cfg.pipeline)
 
 
 class StrumStaticPE(_StrumPE):

@@ -25,7 +25,7 @@ import numpy as np
 
 from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError
-from quantpe.rtl.generate import generate, write_atomic
+from quantpe.rtl.generate import generate, generator_digest, write_atomic
 from quantpe.rtl.ports import Port
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports
@@ -86,7 +86,9 @@ def ensure_generated(cfg: DesignConfig) -> dict:
     with _locked(d):
         mf = d / "manifest.json"
         if mf.exists():
-            return json.loads(mf.read_text())
+            manifest = json.loads(mf.read_text())
+            if manifest.get("generator_digest") == generator_digest():
+                return manifest
         return generate(cfg, d)
 
 
