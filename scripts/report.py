@@ -129,10 +129,20 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
                "| model | test accuracy |", "|---|---|"]
         md += [f"| {k} | {v:.4f} |" for k, v in accuracy.items()] + [""]
     md += ["![area](area.png)", ""]
+    for section in _technique_sections():
+        md += section(out) + [""]
     _write(out / "README.md", "\n".join(md))
     _plot_area(table, out / "area.png")
     print(f"report done in {summary['wall_time_s']} s")
     return summary
+
+
+def _technique_sections():
+    """The per-technique report sections, each `f(out_dir) -> markdown lines`."""
+    from quantpe.approx_report import approx_report
+    from quantpe.stripes_report import stripes_report
+    from quantpe.strum_report import strum_report
+    return [strum_report, approx_report, stripes_report]
 
 
 def _pct(v):
