@@ -22,7 +22,8 @@ import dataclasses
 import numpy as np
 
 from .approx import ApproxMulConfig, approx_mul, mul_table
-from .baseline import MAX_ACC_BITS, Expected, frame_schedule
+from .baseline import Expected, frame_schedule
+from .dot import check_acc_bits
 from .config import DesignConfig, register
 from .errors import ConfigError
 from .intmath import clog2, int_range
@@ -123,10 +124,7 @@ class ApproxPEConfig(DesignConfig):
         self._parse(self.mul)
         for s in self.lane_muls:
             self._parse(s)
-        need = self.sum_bits
-        if not need <= self.acc_bits <= MAX_ACC_BITS:
-            raise ConfigError(f"approxpe: acc_bits must be in {need}..{MAX_ACC_BITS} for {self.lanes} lanes "
-                              f"of {self.product_bits}-bit products, got {self.acc_bits}")
+        check_acc_bits(self.acc_bits, self.sum_bits, self.lanes, self.product_bits, "approxpe: ")
 
     # ------------------------------------------------------------ derived
     def lane_configs(self) -> tuple:

@@ -20,19 +20,18 @@ import dataclasses
 import numpy as np
 
 from .config import DesignConfig, register
-from .dot import MulRule, accumulate, exact_mul, product_bits, sum_bits
+from .dot import LaneWidths, MulRule, accumulate, exact_mul
 from .errors import ConfigError
 from .intmath import int_range, wrap
 from .quantize import MAX_BITS, MIN_BITS
 
 __all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule", "frame_schedule"]
 
-MAX_ACC_BITS = 62
 
 
 @register
 @dataclasses.dataclass(frozen=True)
-class BaselineConfig(DesignConfig):
+class BaselineConfig(LaneWidths, DesignConfig):
     """Parameters of the baseline PE (defaults: 16 lanes, int8 x int8, 32-bit accumulator)."""
 
     kind = "baseline"
@@ -54,19 +53,7 @@ class BaselineConfig(DesignConfig):
                 raise ConfigError(f"{name} must be in {MIN_BITS}..{MAX_BITS}, got {v}")
         if not 0 <= self.pipeline <= 2:
             raise ConfigError(f"pipeline must be 0, 1 or 2, got {self.pipeline}")
-        need = self.sum_bits
-        if not need <= self.acc_bits <= MAX_ACC_BITS:
-            raise ConfigError(
-                f"acc_bits must be in {need}..{MAX_ACC_BITS} for {self.lanes} lanes of "
-                f"{self.product_bits}-bit products, got {self.acc_bits}")
-
-    @property
-    def product_bits(self) -> int:
-        return product_bits(self.a_bits, self.w_bits, self.a_signed, self.w_signed)
-
-    @property
-    def sum_bits(self) -> int:
-        return sum_bits(self.a_bits, self.w_bits, self.a_signed, self.w_signed, self.lanes)
+        self.check_acc_bits()
 
     @property
     def latency(self) -> int:

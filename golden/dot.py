@@ -10,9 +10,13 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import ConfigError
 from .intmath import clog2, saturate, wrap
 
-__all__ = ["MulRule", "exact_mul", "product_bits", "sum_bits", "accumulate", "dot"]
+__all__ = ["MulRule", "exact_mul", "product_bits", "sum_bits", "accumulate", "dot",
+           "MAX_ACC_BITS", "check_acc_bits", "LaneWidths"]
+
+MAX_ACC_BITS = 62   # every golden sum stays exact in int64
 
 MulRule = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """Elementwise integer product rule: (a codes, w codes) -> products, numpy broadcasting."""
@@ -34,6 +38,28 @@ def product_bits(a_bits: int, w_bits: int, a_signed: bool, w_signed: bool) -> in
 def sum_bits(a_bits: int, w_bits: int, a_signed: bool, w_signed: bool, lanes: int) -> int:
     """Width of a signed adder-tree output that holds any sum of `lanes` exact products."""
     return product_bits(a_bits, w_bits, a_signed, w_signed) + clog2(lanes)
+
+
+def check_acc_bits(acc_bits: int, need: int, lanes: int, product_width: int, prefix: str = "") -> None:
+    """ConfigError unless need <= acc_bits <= MAX_ACC_BITS (need = the lane-sum width)."""
+    if not need <= acc_bits <= MAX_ACC_BITS:
+        raise ConfigError(f"{prefix}acc_bits must be in {need}..{MAX_ACC_BITS} for {lanes} lanes of "
+                          f"{product_width}-bit products, got {acc_bits}")
+
+
+class LaneWidths:
+    """Mixin for configs with lanes, a_bits, w_bits, a_signed, w_signed and acc_bits fields."""
+
+    @property
+    def product_bits(self) -> int:
+        return product_bits(self.a_bits, self.w_bits, self.a_signed, self.w_signed)
+
+    @property
+    def sum_bits(self) -> int:
+        return sum_bits(self.a_bits, self.w_bits, self.a_signed, self.w_signed, self.lanes)
+
+    def check_acc_bits(self, prefix: str = "") -> None:
+        check_acc_bits(self.acc_bits, self.sum_bits, self.lanes, self.product_bits, prefix)
 
 
 def accumulate(acc, x, acc_bits: int, saturating: bool = False):

@@ -42,7 +42,7 @@ import dataclasses
 import numpy as np
 
 from .config import DesignConfig, register
-from .dot import product_bits, sum_bits
+from .dot import LaneWidths
 from .errors import ConfigError, QuantpeError
 from .intmath import clog2, int_range, wrap
 from .quantize import MAX_BITS, MIN_BITS
@@ -54,12 +54,11 @@ __all__ = ["StripesConfig", "MODES", "BrickStream", "StripesSchedule", "brick_wi
            "layer_cycles", "model_cycles", "CYCLE_KEYS"]
 
 MODES = ("static", "dynamic", "parallel")
-MAX_ACC_BITS = 62
 
 
 @register
 @dataclasses.dataclass(frozen=True)
-class StripesConfig(DesignConfig):
+class StripesConfig(LaneWidths, DesignConfig):
     """Parameters of the SIP PE (defaults: 16 lanes, int8 activations, int8 weights, static).
 
     mode: "static" (Stripes: window from the win_msb/win_lsb inputs), "dynamic" (Dynamic
@@ -100,18 +99,7 @@ class StripesConfig(DesignConfig):
             raise ConfigError(f"stripes: group {self.group} != lanes applies to dynamic mode only")
         if self.mode != "dynamic" and self.trailing:
             raise ConfigError("stripes: trailing-one detection applies to dynamic mode only")
-        need = self.sum_bits
-        if not need <= self.acc_bits <= MAX_ACC_BITS:
-            raise ConfigError(f"stripes: acc_bits must be in {need}..{MAX_ACC_BITS} for {self.lanes} "
-                              f"lanes of {self.product_bits}-bit products, got {self.acc_bits}")
-
-    @property
-    def product_bits(self) -> int:
-        return product_bits(self.a_bits, self.w_bits, self.a_signed, self.w_signed)
-
-    @property
-    def sum_bits(self) -> int:
-        return sum_bits(self.a_bits, self.w_bits, self.a_signed, self.w_signed, self.lanes)
+        self.check_acc_bits("stripes: ")
 
     @property
     def n_groups(self) -> int:

@@ -22,6 +22,7 @@ import dataclasses
 import math
 
 from .config import DesignConfig, register
+from .dot import MAX_ACC_BITS
 from .errors import ConfigError
 from .intmath import int_range
 from .quantize import MAX_BITS, MIN_BITS
@@ -36,7 +37,6 @@ SELECTS = ("prefix", "group")
 BLOCK_SIZES = (4, 8, 16, 32)
 J_BITS = 3                      # DLIQ shift field: j in 0..7
 J_MAX = (1 << J_BITS) - 1
-MAX_ACC_BITS = 62
 MAX_HB = 8
 
 

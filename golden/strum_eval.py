@@ -23,7 +23,6 @@ from .digits import load_digits_split
 from .errors import QuantpeError
 from .mlp import MLP, load_reference_model
 from .qmodel import build_qmodel
-from .quantize import quantize
 from .strum_codec import block_bits
 from .strum_config import StrumConfig
 from .strum_encode import encode, encode_int

@@ -31,7 +31,7 @@ multiplier, shifter), tree (AdderTree), acc.
 Pipeline: 0 = combinational into the accumulator; 1 = register after the adder tree(s) (after
 `combine`); 2 = also a register after the multipliers / units (with j and the control bits).
 """
-from amaranth import Module, Signal, signed, unsigned
+from amaranth import Module, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 

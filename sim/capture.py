@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quantpe.golden.errors import QuantpeError
-from quantpe.rtl.ports import Port
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports
 from .memfile import hex_to_streams, streams_to_hex

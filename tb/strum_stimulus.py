@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantpe.golden.strum import input_ports
-from quantpe.golden.strum_codec import BlockFields, mask_to_bits, mip2q_code, pack_blocks, unpack_blocks
+from quantpe.golden.strum_codec import BlockFields, mip2q_code, pack_blocks, unpack_blocks
 from quantpe.golden.strum_config import J_MAX, StrumConfig
 
 __all__ = ["strum_stimulus", "strum_corners", "corner_masks"]
