@@ -18,7 +18,7 @@ from quantpe.tb.strum_stimulus import strum_corners, strum_stimulus
 from quantpe.rtl.ports import ports_of
 from quantpe.rtl.strum import StrumDynamicPE, StrumStaticPE, strum_parts, strum_pe
 from quantpe.rtl.strum_select import GroupScatter, GroupSelect, StrumScatter, StrumSelect
-from quantpe.rtl.strum_units import DliqLowMul, DliqShift, DynamicLane, HighMul, Mip2qLowUnit
+from quantpe.rtl.strum_units import DliqLowMul, DliqShift, DynamicLane, Mip2qLowUnit
 
 SEED = 0
 
