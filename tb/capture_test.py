@@ -5,21 +5,14 @@ No golden model: the capture file is read back by the host process. Writes timin
 """
 import json
 import os
-import time
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+
+from quantpe.tb.clocking import run_harness
 
 
 @cocotb.test()
 async def capture_outputs(dut):
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
-    t0 = time.perf_counter()
-    await RisingEdge(dut.done)
-    run_s = time.perf_counter() - t0
+    run_s = await run_harness(dut)
     (Path(os.environ["QUANTPE_CAPTURE_DIR"]) / "timing.json").write_text(json.dumps({"run_s": run_s}) + "\n")

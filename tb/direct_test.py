@@ -12,11 +12,11 @@ import time
 import numpy as np
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 
 from quantpe.golden.intmath import from_unsigned, to_unsigned
 from quantpe.sim.memfile import streams_to_ints
+from quantpe.tb.clocking import start_and_reset
 from quantpe.tb.job import load_job
 from quantpe.tb.scoreboard import Mismatch, compare, expected_outputs
 
@@ -44,12 +44,9 @@ async def direct_matches_golden(dut):
     per_cycle = job.scoreboard == "per-cycle"
     dut._log.info("design %s, %d cycles, seed %d, scoreboard %s", job.cfg.config_id, T, job.seed,
                   job.scoreboard)
-    Clock(dut.clk, 10, unit="ns").start()
     for h, _ in drive:
         h.value = 0
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
+    await start_and_reset(dut)
     rec = {n: [0] * T for n, _ in watch}
     t0 = time.perf_counter()
     edge, settle = RisingEdge(dut.clk), ReadOnly()

@@ -6,10 +6,9 @@ test then compares the whole capture with the golden schedule in one vectorised 
 import time
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
 
 from quantpe.sim.memfile import hex_to_streams
+from quantpe.tb.clocking import run_harness
 from quantpe.tb.job import load_job
 from quantpe.tb.scoreboard import Mismatch, compare, expected_outputs
 
@@ -19,13 +18,8 @@ async def harness_matches_golden(dut):
     job = load_job()
     outs = [p for p in job.ports if p.direction == "out"]
     dut._log.info("design %s, %d cycles, seed %d", job.cfg.config_id, job.cycles, job.seed)
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
     t0 = time.perf_counter()
-    await RisingEdge(dut.done)
-    sim_s = time.perf_counter() - t0
+    sim_s = await run_harness(dut)
     actual = hex_to_streams((job.dir / "capture.hex").read_text(), outs, job.cycles)
     expected = expected_outputs(job.cfg, job.inputs)
     try:
