@@ -32,7 +32,7 @@ import numpy as np
 from .baseline import Expected, frame_schedule
 from .errors import QuantpeError
 from .strum_codec import (BlockFields, block_bits, block_layout, block_values, check_fields,
-                          mask_to_bits, pack_block, pack_blocks, storage_figures, unpack_block,
+                          bits_to_mask, mask_to_bits, pack_block, pack_blocks, storage_figures, unpack_block,
                           unpack_blocks)
 from .strum_config import StrumConfig
 from .strum_encode import StrumTensor, encode, encode_int, strum_dot
@@ -61,7 +61,7 @@ def ports_from_words(cfg: StrumConfig, words, j=None) -> dict:
     """
     f = unpack_blocks(cfg, words)
     T = f.mask.shape[0]
-    out = {"mask": np.sum(f.mask << np.arange(cfg.block, dtype=np.int64), axis=-1),
+    out = {"mask": bits_to_mask(f.mask),
            "hi": f.hi, "lo": f.lo}
     if cfg.has_j:
         jj = f.j if f.j is not None else j

@@ -33,9 +33,8 @@ from .memfile import streams_to_hex
 from .toolchain import SIMULATORS, VERILATOR_WAIVERS, require, verilator_env
 
 __all__ = ["build_root", "design_dir", "ensure_generated", "run", "SimResult", "SimulationFailed",
-           "BENCHES", "SCOREBOARDS", "dut_clock_reset"]
+           "SCOREBOARDS", "dut_clock_reset"]
 
-BENCHES = ("harness", "direct")
 SCOREBOARDS = {"memory": "harness", "record": "direct", "per-cycle": "direct"}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,20 @@ class Job:
 
     def write_result(self, **fields) -> None:
         (self.dir / "result.json").write_text(json.dumps(fields, indent=2) + "\n")
+
+    def check(self, expected: dict, actual: dict, t0: float, run_s: float) -> None:
+        """Compare every output on every cycle and record the outcome in result.json.
+
+        sim_s, the time of record, counts the whole check (simulation, read-back, comparison)
+        from `t0`; run_s is the simulation alone. Raises Mismatch on any difference.
+        """
+        from quantpe.tb.scoreboard import Mismatch, compare
+        try:
+            checked = compare(expected, actual)
+        except Mismatch as e:
+            self.write_result(ok=False, cycle=e.cycle, count=e.count, details=e.details, sim_s=run_s)
+            raise
+        self.write_result(ok=True, checked=checked, sim_s=time.perf_counter() - t0, run_s=run_s)
 
 
 def load_job(path: str | os.PathLike | None = None) -> Job:

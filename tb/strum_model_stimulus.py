@@ -48,7 +48,7 @@ def strum_model_stimulus(cfg: StrumConfig, cycles: int, seed: int):
         layer = int(rng.integers(len(tensors)))
         t, trace = tensors[layer], traces[layer]
         n, o = int(rng.integers(trace.shape[0])), int(rng.integers(t.values().shape[0]))
-        a = np.clip(trace[n], lo_a, hi_a)
+        a = trace[n]
         words = t.words()[o]
         mode = int(cfg.dynamic and rng.random() < 0.25)
         w8 = qm.layers[layer].weight.codes[o]

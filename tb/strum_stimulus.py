@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantpe.golden.strum import input_ports
-from quantpe.golden.strum_codec import BlockFields, mip2q_code, pack_blocks, unpack_blocks
+from quantpe.golden.strum_codec import BlockFields, bits_to_mask, mip2q_code, pack_blocks, unpack_blocks
 from quantpe.golden.strum_config import J_MAX, StrumConfig
 
 __all__ = ["strum_stimulus", "strum_corners", "corner_masks"]
@@ -130,7 +130,7 @@ class _Gen:
                 f = BlockFields(f.mask, f.hi, f.lo, None)
             words = pack_blocks(cfg, f)                  # the stored block words ...
             g = unpack_blocks(cfg, words)                # ... are what the PE ports carry
-            out["mask"][strum] = np.sum(g.mask << np.arange(B, dtype=np.int64), axis=-1)
+            out["mask"][strum] = bits_to_mask(g.mask)
             out["hi"][strum], out["lo"][strum] = g.hi, g.lo
             out["j"][strum] = g.j if g.j is not None else [x["j"] for x in fs]
         other = [t for t in range(len(rows)) if rows[t]["fields"] is None]
