@@ -26,6 +26,15 @@ Operand-segment kinds:
                 x[p .. s] is kept, its LSB is forced to 1 (unbiasing; always, whenever s > 0,
                 as in the authors' Verilog) and x' = (seg | 1) << s. U = a' * b', computed as
                 the exact k x k product (seg_a * seg_b) << (s_a + s_b).
+- ssm:          static segment method (Narayanamoorthy et al., TVLSI 2015) with DRUM's
+                unbiasing. Per operand x of width n > k: if x < 2^k the segment is x itself
+                (exact, shift 0); otherwise it is the top k bits x[n-1 .. n-k] with its LSB
+                forced to 1, shift n - k. Only two segment positions: a k-bit 2:1 mux instead of a
+                leading-one detector and a barrel shifter. An operand with n <= k passes whole.
+                The segments meet in a k x k partial-product array (row i = bit i of b's
+                segment) whose columns < t are dropped (`t` = 0 keeps all; with `compensate`,
+                C = the expected value of the dropped bits as for `truncated`, added always);
+                U = core << (s_a + s_b). `ssm_keep_mask(cfg)`, `ssm_compensation(cfg)`.
 - mitchell:     Mitchell's logarithmic multiplier. U = 0 if a = 0 or b = 0. Otherwise
                 k1 = lod(a), k2 = lod(b); fraction width F = max(na, nb) - 1, so the fractions
                 are exact (no operand bit is lost): m1 = (a - 2^k1) << (F - k1), m2 likewise;
@@ -43,7 +52,7 @@ Signed operation (all kinds except lut): sign-magnitude wrapper around the unsig
 the *same* widths: y = -U(|a|, |b|) if (a < 0) xor (b < 0) else U(|a|, |b|). The most negative
 operand -2^(n-1) has magnitude 2^(n-1), which the n-bit unsigned core represents exactly, so it
 needs no special case. (Note: a zero operand with a negative partner negates U, which matters
-only when U(0, b) != 0, i.e. compensated truncation.)
+only when U(0, b) != 0, i.e. compensated truncation or ssm.)
 """
 from __future__ import annotations
 
@@ -62,9 +71,9 @@ from .intmath import fits, from_unsigned, int_range, round_half_away, to_unsigne
 
 __all__ = ["METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
            "exact_table", "pp_keep_mask", "truncation_compensation", "mitchell_frac_bits",
-           "unsigned_core", "table_y_bits", "lut_sha256", "load_lut_file", "operand_values"]
+           "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file", "operand_values"]
 
-METHODS = ("exact", "truncated", "broken_array", "drum", "mitchell", "perforated", "lut")
+METHODS = ("exact", "truncated", "broken_array", "drum", "ssm", "mitchell", "perforated", "lut")
 MIN_OP_BITS, MAX_OP_BITS = 2, 8
 
 # Which parameters each method uses; all others must keep their default.
@@ -73,6 +82,7 @@ _PARAMS = {
     "truncated": ("t", "compensate"),
     "broken_array": ("hbl", "vbl"),
     "drum": ("k",),
+    "ssm": ("k", "t", "compensate"),
     "mitchell": (),
     "perforated": ("perf_rows", "perf_start"),
     "lut": ("lut_path", "lut_sha256", "lut_table"),
@@ -100,11 +110,11 @@ class ApproxMulConfig(DesignConfig):
     a_bits: int = 8
     b_bits: int = 8
     signed: bool = False
-    t: int = 0                 # truncated: columns < t dropped (0..a_bits+b_bits)
-    compensate: bool = False   # truncated: add the rounded expected value of the dropped bits
+    t: int = 0                 # truncated, ssm: columns < t dropped (of the product / of the ssm core)
+    compensate: bool = False   # truncated, ssm: add the rounded expected value of the dropped bits
     hbl: int = 0               # broken_array: rows < hbl dropped (0..b_bits)
     vbl: int = 0               # broken_array: columns < vbl dropped (0..a_bits+b_bits)
-    k: int = 0                 # drum: kept segment width (2..max(a_bits, b_bits))
+    k: int = 0                 # drum, ssm: segment width (2..max(a_bits, b_bits))
     perf_rows: int = 0         # perforated: number of consecutive rows dropped
     perf_start: int = 0        # perforated: first dropped row (0 = least significant)
     lut_path: str = dataclasses.field(default="", compare=False)   # location only: not part of equality/id
@@ -139,8 +149,13 @@ class ApproxMulConfig(DesignConfig):
                 raise ConfigError(f"approxmul: broken_array hbl must be in 0..{nb} (rows = b_bits), got {self.hbl}")
             if not 0 <= self.vbl <= npw:
                 raise ConfigError(f"approxmul: broken_array vbl must be in 0..{npw} (the product width), got {self.vbl}")
-        if m == "drum" and not 2 <= self.k <= max(na, nb):
-            raise ConfigError(f"approxmul: drum k must be in 2..{max(na, nb)} (the wider operand), got {self.k}")
+        if m in ("drum", "ssm") and not 2 <= self.k <= max(na, nb):
+            raise ConfigError(f"approxmul: {m} k must be in 2..{max(na, nb)} (the wider operand), got {self.k}")
+        if m == "ssm":
+            core = sum(ssm_segment_bits(self))
+            if not 0 <= self.t <= core:
+                raise ConfigError(f"approxmul: ssm t must be in 0..{core} (the width of its "
+                                  f"{ssm_segment_bits(self)[0]}x{ssm_segment_bits(self)[1]} core product), got {self.t}")
         if m == "perforated":
             if not 0 <= self.perf_start < nb:
                 raise ConfigError(f"approxmul: perforated perf_start must be in 0..{nb - 1} (rows = b_bits), "
@@ -194,6 +209,7 @@ class ApproxMulConfig(DesignConfig):
             "truncated": f"trunc-t{self.t}{'c' if self.compensate else ''}",
             "broken_array": f"bam-h{self.hbl}v{self.vbl}",
             "drum": f"drum-k{self.k}",
+            "ssm": f"ssm-k{self.k}" + (f"t{self.t}{'c' if self.compensate else ''}" if self.t else ""),
             "mitchell": "mitchell",
             "perforated": f"perf-r{self.perf_rows}s{self.perf_start}",
             "lut": f"lut-{self.lut_sha256[:8]}",
@@ -314,6 +330,37 @@ def truncation_compensation(cfg: ApproxMulConfig) -> int:
     return int(round_half_away(quarter_sum / 4))
 
 
+def ssm_segment_bits(cfg: ApproxMulConfig) -> tuple[int, int]:
+    """(a segment width, b segment width) of an ssm design: min(operand width, k)."""
+    return min(cfg.a_bits, cfg.k), min(cfg.b_bits, cfg.k)
+
+
+def ssm_keep_mask(cfg: ApproxMulConfig) -> np.ndarray:
+    """Kept bits of the ssm core array: bool (kb, ka), [i, j] = seg_a[j] & seg_b[i] in column
+    i + j, kept iff i + j >= t."""
+    ka, kb = ssm_segment_bits(cfg)
+    return (np.arange(kb)[:, None] + np.arange(ka)[None, :]) >= cfg.t
+
+
+def ssm_compensation(cfg: ApproxMulConfig) -> int:
+    """Constant added to the ssm core (0 without `compensate`): the rounded expected value of
+    its dropped bits, as `truncation_compensation`."""
+    if not cfg.compensate:
+        return 0
+    ka, kb = ssm_segment_bits(cfg)
+    col = np.arange(kb)[:, None] + np.arange(ka)[None, :]
+    return int(round_half_away(int(np.sum(np.where(~ssm_keep_mask(cfg), 1 << col, 0))) / 4))
+
+
+def _ssm_operand(x: np.ndarray, n: int, k: int):
+    """(segment, shift) of one ssm operand of width n: (x, 0) if x < 2^k (or n <= k), else
+    ((x >> (n - k)) | 1, n - k)."""
+    if n <= k:
+        return x, np.zeros_like(x)
+    big = x >= (1 << k)
+    return np.where(big, (x >> (n - k)) | 1, x), np.where(big, n - k, 0)
+
+
 def mitchell_frac_bits(cfg: ApproxMulConfig) -> int:
     """Fraction width F of the Mitchell log datapath: max(a_bits, b_bits) - 1."""
     return max(cfg.a_bits, cfg.b_bits) - 1
@@ -354,6 +401,16 @@ def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
         sa_, ea = _drum_operand(a, cfg.k)
         sb_, eb = _drum_operand(b, cfg.k)
         return (sa_ * sb_) << (ea + eb)
+    if m == "ssm":
+        seg_a, s_a = _ssm_operand(a, cfg.a_bits, cfg.k)
+        seg_b, s_b = _ssm_operand(b, cfg.b_bits, cfg.k)
+        keep = ssm_keep_mask(cfg)
+        core = np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int64)
+        for i in range(keep.shape[0]):
+            row_mask = sum(1 << j for j in range(keep.shape[1]) if keep[i, j])
+            if row_mask:
+                core = core + ((seg_b >> i) & 1) * ((seg_a & row_mask) << i)
+        return (core + ssm_compensation(cfg)) << (s_a + s_b)
     if m == "mitchell":
         F = mitchell_frac_bits(cfg)
         zero = (a == 0) | (b == 0)
@@ -422,4 +479,28 @@ def approx_mul(cfg: ApproxMulConfig) -> MulRule:
 
     rule.__name__ = f"approx_mul[{cfg.short_name()}]"
     rule.__doc__ = f"Product rule of {cfg.config_id}."
+    return rule
+
+
+def sign_magnitude_mul(cfg: ApproxMulConfig) -> MulRule:
+    """An *unsigned* multiplier used on signed operands in sign-magnitude form:
+    y = U(|a|, |b|), negated when exactly one operand is negative (U = `approx_mul(cfg)`).
+
+    |a| < 2^a_bits and |b| < 2^b_bits (QuantpeError otherwise), so an unsigned 8x8 unit takes
+    int8 operands. For a given unsigned core this is the same product as the signed variant of
+    the same parameters (whose sign-magnitude wrapper is part of its area); here the sign
+    handling is left to the datapath around the unit (e.g. the weight sign as a subtract in the
+    adder tree).
+    """
+    if cfg.signed:
+        raise ConfigError(f"sign_magnitude_mul needs an unsigned multiplier, got {cfg.short_name()}")
+    unsigned_rule = approx_mul(cfg)
+
+    def rule(a, b):
+        a = np.asarray(a)
+        b = np.asarray(b)
+        u = unsigned_rule(np.abs(a), np.abs(b))
+        return np.where((a < 0) ^ (b < 0), -u, u)
+
+    rule.__name__ = f"sign_magnitude_mul[{cfg.short_name()}]"
     return rule

@@ -15,6 +15,9 @@ Structure, so that synthesis sees the saving where the approximation lives:
 - drum: per operand a priority encoder for the shift (leading one at p >= k gives s = p-k+1),
   a barrel shifter selecting the k-bit segment, LSB forced to 1 when s > 0, an exact k x k
   array multiplier (same Dadda builder) and a left barrel shifter by s_a + s_b.
+- ssm: per operand one k-bit 2:1 mux (segment x[k-1:0] or x[n-1:n-k] with LSB forced to 1,
+  chosen by OR(x[n-1:k])), a k x k array with columns < t absent (same builder) and a
+  four-way constant-shift mux on the two select bits (shift 0, n_a-k, n_b-k or both).
 - mitchell: leading-one detectors, left-aligning barrel shifters for the fractions, one F+1-bit
   adder, the antilog mux and a barrel shifter; zero operands force y = 0.
 Barrel shifters are explicit log-depth 2:1 mux stages (no variable `<<`/`>>` operator).
@@ -33,7 +36,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from quantpe.golden.approx import (ApproxMulConfig, mitchell_frac_bits, mul_table, pp_keep_mask,
-                                   truncation_compensation)
+                                   ssm_compensation, ssm_keep_mask, truncation_compensation)
 from quantpe.golden.errors import ConfigError
 
 __all__ = ["ApproxMultiplier", "approx_multiplier"]
@@ -215,6 +218,18 @@ def _drum_operand(m: Module, x, k: int, name: str):
     return seg, s
 
 
+def _ssm_operand(m: Module, x, k: int, name: str):
+    """(segment, big): segment = x[k-1:0] if x < 2^k else {x[n-1:n-k+1], 1}; (x, 0) if n <= k."""
+    n = len(x)
+    if n <= k:
+        return x, Const(0, 1)
+    big = Signal(name=f"{name}_big")
+    seg = Signal(k, name=f"{name}_seg")
+    m.d.comb += [big.eq(x[k:].any()),
+                 seg.eq(Mux(big, Cat(Const(1, 1), x[n - k + 1:]), x[:k]))]
+    return seg, big
+
+
 def _unsigned_core(m: Module, cfg: ApproxMulConfig, a, b, width: int):
     """The unsigned core U(a, b) of the golden model as a Value (a: a_bits, b: b_bits unsigned)."""
     meth = cfg.method
@@ -230,6 +245,19 @@ def _unsigned_core(m: Module, cfg: ApproxMulConfig, a, b, width: int):
         shift = Signal(range(len(a) + len(b) + 1), name="shift")
         m.d.comb += shift.eq(s_a + s_b)
         return _barrel(m, prod, shift, width, True, "shl")
+    if meth == "ssm":
+        seg_a, big_a = _ssm_operand(m, a, cfg.k, "a")
+        seg_b, big_b = _ssm_operand(m, b, cfg.k, "b")
+        prod = Signal(len(seg_a) + len(seg_b) + 1, name="seg_prod")
+        m.d.comb += prod.eq(_pp_array(m, seg_a, seg_b, ssm_keep_mask(cfg).tolist(),
+                                      ssm_compensation(cfg), "kk"))
+        da, db = len(a) - len(seg_a), len(b) - len(seg_b)
+        res = Signal(width, name="shl")
+        with m.Switch(Cat(big_a, big_b)):
+            for case, sh in ((0, 0), (1, da), (2, db), (3, da + db)):
+                with m.Case(case):
+                    m.d.comb += res.eq(prod << sh)
+        return res
     if meth == "mitchell":
         F = mitchell_frac_bits(cfg)
         k1 = _shift_from_leading_one(m, a, 1, "k1")     # = leading-one index (0 for a <= 1)

@@ -6,8 +6,10 @@
                  signedness (%, positive = smaller), exhaustive golden metrics (EP, MAE%, WCE%,
                  MRED%, bias, |bias| as % of 2^(na+nb)), Pareto membership per error metric
   pareto.png     area saving against MAE% / MRED% / |bias|% (rows) per width (columns)
-  accuracy.csv   every 8x8 signed variant inside the digits model's integer inference (every
-                 layer, bit-exact golden `QModel.with_mul`): test/train accuracy and the loss vs exact
+  accuracy.csv   every 8x8 variant inside the digits model's integer inference (every layer,
+                 bit-exact golden `QModel.with_mul`): test/train accuracy and the loss vs exact.
+                 Unsigned units run in sign-magnitude form (`sign_magnitude_mul`: U(|a|, |w|),
+                 negated by the operand signs; the sign handling is outside the unit's area)
   accuracy.png   test accuracy against area saving
 and returns markdown lines for a "## Approximate multipliers" section (links relative to out_dir).
 
@@ -51,7 +53,8 @@ def sweep_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConf
 
     truncated t = P/4 .. 5P/8 (P = a_bits + b_bits), without and with compensation;
     broken_array (hbl, vbl) in {(0, P/2), (1, P/2-1), (1, P/2+1), (2, P/2)}; drum k in
-    max(2, n/2-1) .. n-1 (n = max width; none at 2 bits); mitchell; perforated (rows, start) in
+    max(2, n/2-1) .. n-1 (n = max width; none at 2 bits); ssm k in max(2, n/2) .. n-1 with core
+    truncation t in {0, 2, 3}; mitchell; perforated (rows, start) in
     {(1, 0), (2, 0), (1, 1)}; lut: the Kulkarni 2x2 block (unsigned 2x2 only; the 8x8 LUT kind is
     skipped: its Verilog takes ~20 s to generate). Degenerate variants whose product is a
     constant (every partial product dropped) are left out.
@@ -67,6 +70,9 @@ def sweep_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConf
             out.append(ApproxMulConfig(method="broken_array", hbl=hbl, vbl=vbl, **base))
     for k in range(max(2, n // 2 - 1), n):
         out.append(ApproxMulConfig(method="drum", k=k, **base))
+    for k in range(max(2, n // 2), n):
+        for t in (0, 2, 3):
+            out.append(ApproxMulConfig(method="ssm", k=k, t=t, **base))
     out.append(ApproxMulConfig(method="mitchell", **base))
     for rows, start in ((1, 0), (2, 0), (1, 1)):
         if start < b_bits and rows <= b_bits - start:
@@ -91,6 +97,8 @@ def params_of(cfg: ApproxMulConfig) -> str:
         return f"hbl={cfg.hbl},vbl={cfg.vbl}"
     if m == "drum":
         return f"k={cfg.k}"
+    if m == "ssm":
+        return f"k={cfg.k}" + (f",t={cfg.t}" if cfg.t else "") + (",comp" if cfg.compensate else "")
     if m == "perforated":
         return f"rows={cfg.perf_rows},start={cfg.perf_start}"
     if m == "lut":
@@ -199,7 +207,7 @@ def _csv_text(rows: list[dict]) -> str:
 
 
 # ------------------------------------------------------------------ plots
-_COLORS = {"exact": "black", "truncated": "#4c72b0", "broken_array": "#dd8452", "drum": "#55a868",
+_COLORS = {"exact": "black", "truncated": "#4c72b0", "broken_array": "#dd8452", "drum": "#55a868", "ssm": "#937860",
            "mitchell": "#c44e52", "perforated": "#8172b3", "lut": "#17becf"}
 
 
@@ -259,19 +267,23 @@ def _plot_accuracy(rows: list[dict], exact_acc: float, path: Path) -> None:
     for r, on_front in zip(rows, front):
         acc = 100 * r["test_acc"]
         y, marker = (acc, "o") if acc >= lo else (lo + 0.3, "v")
-        ax.scatter(r["area_saving_pct"], y, color=_COLORS[r["method"]], s=25, marker=marker)
+        c = _COLORS[r["method"]]
+        ax.scatter(r["area_saving_pct"], y, s=25, marker=marker, edgecolors=c,
+                   facecolors=c if r["signed"] else "none")
         if on_front or acc < lo:
-            text = f"{r['method'][:5]} {r['params']}" + ("" if acc >= lo else f" ({acc:.0f}%)")
+            text = (f"{r['method'][:5]} {r['params']}{'' if r['signed'] else ' u'}"
+                    + ("" if acc >= lo else f" ({acc:.0f}%)"))
             ax.annotate(text, (r["area_saving_pct"], y), fontsize=6, xytext=(3, 3 if acc >= lo else 6),
                         textcoords="offset points", rotation=0 if acc >= lo else 30)
     ax.set_ylim(lo, 100 * exact_acc + 1.5)
     ax.axhline(100 * exact_acc - TARGET["max_acc_loss_pts"], color="grey", ls="--", lw=0.8,
                label=f"exact int8 - {TARGET['max_acc_loss_pts']:g} pt")
     ax.axvline(TARGET["min_saving_pct"], color="grey", ls=":", lw=0.8, label="30% area saving")
-    ax.set_xlabel("area saving of the 8x8 signed multiplier vs exact (%)")
+    ax.set_xlabel("area saving of the 8x8 multiplier vs the exact one of its signedness (%)")
     ax.set_ylabel("digits test accuracy (%)")
-    ax.set_title("Digits MLP, integer inference with each multiplier in every layer\n"
-                 "(labels: Pareto front of saving vs loss; triangles: below the plotted range)", fontsize=9)
+    ax.set_title("Digits MLP, integer inference with each multiplier in every layer (filled: signed; hollow, 'u':\n"
+                 "unsigned in sign-magnitude form; labels: Pareto front of saving vs loss; triangles: below the range)",
+                 fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -281,7 +293,7 @@ def _plot_accuracy(rows: list[dict], exact_acc: float, path: Path) -> None:
 
 # ------------------------------------------------------------------ main
 def _accuracy_rows(rows8: list[dict], cfgs: dict) -> tuple[list[dict], float]:
-    from quantpe.golden.approx import approx_mul
+    from quantpe.golden.approx import approx_mul, sign_magnitude_mul
     from quantpe.golden.digits import load_digits_split
     from quantpe.golden.qmodel import build_qmodel
     data = load_digits_split()
@@ -290,9 +302,10 @@ def _accuracy_rows(rows8: list[dict], cfgs: dict) -> tuple[list[dict], float]:
     exact_train = q.accuracy(data.x_train, data.y_train)
     out = []
     for r in rows8:
-        qm = q.with_mul(approx_mul(cfgs[r["config_id"]]))
+        cfg = cfgs[r["config_id"]]
+        qm = q.with_mul(approx_mul(cfg) if cfg.signed else sign_magnitude_mul(cfg))
         test, train = qm.accuracy(data.x_test, data.y_test), qm.accuracy(data.x_train, data.y_train)
-        out.append({**{k: r[k] for k in ("method", "params", "config_id", "area_saving_pct", "mae_pct",
+        out.append({**{k: r[k] for k in ("method", "params", "signed", "config_id", "area_saving_pct", "mae_pct",
                                          "mred_pct", "bias")},
                     "test_acc": round(test, 6), "train_acc": round(train, 6),
                     "acc_loss_pts": round(100 * (exact_test - test), 4),
@@ -334,11 +347,12 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
     write_atomic(out / "variants.csv", _csv_text(rows))
     _plot_pareto(rows, out / "pareto.png")
     by_id = {c.config_id: c for c in cfgs}
-    rows8 = [r for r in rows if r["width"] == "8x8" and r["signed"]]
+    rows8 = [r for r in rows if r["width"] == "8x8"]
     acc_rows, exact_acc = _accuracy_rows(rows8, by_id)
     write_atomic(out / "accuracy.csv", _csv_text(acc_rows))
     _plot_accuracy(acc_rows, exact_acc, out / "accuracy.png")
     best, met = select_best([r for r in acc_rows if r["method"] != "exact"])
+    best_signed, met_signed = select_best([r for r in acc_rows if r["method"] != "exact" and r["signed"]])
     elapsed = time.monotonic() - t0
 
     md = ["## Approximate multipliers", "",
@@ -358,12 +372,19 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
             front.sort(key=lambda r: r["area_saving_pct"])
             md += [f"**{w} {'signed' if s else 'unsigned'}: Pareto front (area saving vs MRED)**", ""]
             md += markdown_table(front, cols) + [""]
-    md += ["### Digits accuracy with each 8x8 signed multiplier", "",
+    md += ["### Digits accuracy with each 8x8 multiplier", "",
            f"Every layer of the int8 digits MLP uses the multiplier in its integer inference (bit-exact "
            f"golden). Exact int8 test accuracy: {100 * exact_acc:.2f}% (360 test samples: one sample is "
-           f"0.28 points). Table: [approx/accuracy.csv](approx/accuracy.csv).", "",
+           f"0.28 points). Signed units take the int8 operands as they are. Unsigned units run in "
+           f"sign-magnitude form: y = U(|a|, |w|), negated when the signs differ (`sign_magnitude_mul`); "
+           f"|int8| <= 128 fits the 8-bit unsigned unit. That is the same product as the signed unit of the "
+           f"same parameters, but its saving counts only the unit: the sign handling (in the digits model "
+           f"only the weight's sign, since activations are ReLU outputs >= 0) is left to the datapath, "
+           f"e.g. as a subtract in the adder tree. The signed rows carry the full sign-magnitude wrapper "
+           f"(|a|, |b|, negate: ~740 µm² at 8x8) in both the exact and the approximate unit. "
+           f"Table: [approx/accuracy.csv](approx/accuracy.csv).", "",
            "![digits accuracy vs area saving](approx/accuracy.png)", ""]
-    acc_cols = [("method", "method"), ("params", "params"), ("area_saving_pct", "saving %"),
+    acc_cols = [("method", "method"), ("params", "params"), ("signed", "signed"), ("area_saving_pct", "saving %"),
                 ("mred_pct", "MRED %"), ("mae_pct", "MAE %"), ("bias", "bias"),
                 ("test_acc", "test acc"), ("acc_loss_pts", "loss (pt)"), ("train_loss_pts", "train loss (pt)")]
     acc_sorted = sorted(acc_rows, key=lambda r: -r["area_saving_pct"])
@@ -371,19 +392,20 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
     t = TARGET
     goal = (f">= {t['min_saving_pct']:g}% area saving, MRED <= {t['max_mred_pct']:g}%, "
             f"< {t['max_acc_loss_pts']:g} point test-accuracy loss")
-    if best is None:
-        md += ["No approximate 8x8 variant was evaluated.", ""]
-    elif met:
-        md += [f"**Target ({goal}) met** by `{best['config_id']}` ({best['method']} {best['params']}): "
-               f"{best['area_saving_pct']:.1f}% area saving, MRED {best['mred_pct']:.2f}%, "
-               f"accuracy loss {best['acc_loss_pts']:.2f} points.", ""]
-    else:
-        md += [f"**Target ({goal}) not met** by any 8x8 variant. Closest: `{best['config_id']}` "
-               f"({best['method']} {best['params']}): {best['area_saving_pct']:.1f}% area saving, MRED "
-               f"{best['mred_pct']:.2f}%, accuracy loss {best['acc_loss_pts']:.2f} points.", ""]
+    def _verdict(label, row, ok):
+        if row is None:
+            return [f"No approximate {label} variant was evaluated.", ""]
+        what = (f"`{row['config_id']}` ({row['method']} {row['params']}): {row['area_saving_pct']:.1f}% area "
+                f"saving, MRED {row['mred_pct']:.2f}%, accuracy loss {row['acc_loss_pts']:.2f} points")
+        if ok:
+            return [f"**Target ({goal}) met** by {label} {what}.", ""]
+        return [f"**Target ({goal}) not met** by any {label} variant. Closest: {what}.", ""]
+    md += _verdict("the 8x8" if best is None or best["signed"] else "the unsigned 8x8", best, met)
+    md += _verdict("a signed 8x8", best_signed, met_signed)
     md += [f"_Sweep time {elapsed:.0f} s (synthesis and generation {t_synth:.0f} s, cached per config id)._", ""]
     write_atomic(out / "summary.json", json.dumps({
-        "target": TARGET, "met": met, "best": best, "exact_test_acc": exact_acc, "n_variants": len(rows),
+        "target": TARGET, "met": met, "best": best, "met_signed": met_signed, "best_signed": best_signed,
+        "exact_test_acc": exact_acc, "n_variants": len(rows),
         "elapsed_s": round(elapsed, 1)}, indent=2) + "\n")
     return md
 

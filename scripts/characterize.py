@@ -38,7 +38,7 @@ __all__ = ["KIND_ALIASES", "approx_config", "exhaustive_inputs", "table_from_out
 # --kind spellings accepted by the CLI -> ApproxMulConfig.method
 KIND_ALIASES = {"exact": "exact", "truncated": "truncated", "trunc": "truncated",
                 "broken_array": "broken_array", "broken-array": "broken_array", "bam": "broken_array",
-                "drum": "drum", "mitchell": "mitchell", "perforated": "perforated", "lut": "lut"}
+                "drum": "drum", "ssm": "ssm", "mitchell": "mitchell", "perforated": "perforated", "lut": "lut"}
 MAX_Y_BITS = 62        # external modules: widest product port read back (int64 with margin)
 
 

@@ -173,7 +173,7 @@ _METHOD_OPTS = ("t", "compensate", "hbl", "vbl", "k", "perf_rows", "perf_start",
 def _characterize_opts(p):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--kind", help="approximate multiplier kind: exact, truncated, broken_array (bam), "
-                     "drum, mitchell, perforated, lut")
+                     "drum, ssm, mitchell, perforated, lut")
     src.add_argument("--verilog", type=Path, action="append", metavar="FILE",
                      help="a combinational multiplier module (ports a, b, y) to characterise; repeat "
                           "for more files")
@@ -186,12 +186,12 @@ def _characterize_opts(p):
                    "and check it against golden (with --kind)")
     p.add_argument("--sim", default="verilator", help="icarus | verilator [verilator]")
     g = p.add_argument_group("method parameters (--kind)")
-    g.add_argument("--t", type=int, help="truncated: columns < T dropped")
+    g.add_argument("--t", type=int, help="truncated: product columns < T dropped; ssm: core columns < T dropped")
     g.add_argument("--compensate", action="store_true", default=None,
-                   help="truncated: add the rounded expected value of the dropped bits")
+                   help="truncated, ssm: add the rounded expected value of the dropped bits")
     g.add_argument("--hbl", type=int, help="broken_array: rows < HBL dropped")
     g.add_argument("--vbl", type=int, help="broken_array: columns < VBL dropped")
-    g.add_argument("--k", type=int, help="drum: kept segment width")
+    g.add_argument("--k", type=int, help="drum, ssm: segment width")
     g.add_argument("--perf-rows", type=int, help="perforated: rows dropped")
     g.add_argument("--perf-start", type=int, help="perforated: first dropped row")
     g.add_argument("--lut", type=Path, help="lut: truth table (.npy, or flat little-endian int32 .bin)")

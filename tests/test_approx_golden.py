@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from quantpe.golden.approx import ApproxMulConfig, approx_mul, exact_table, mul_table
+from quantpe.golden.approx import ApproxMulConfig, approx_mul, exact_table, mul_table, sign_magnitude_mul
 from quantpe.golden.characterize import characterize, characterize_table, table_from_rule
 from quantpe.golden.config import config_from_dict
 from quantpe.golden.errors import ConfigError, QuantpeError
@@ -52,6 +52,23 @@ def ref_unsigned(cfg: ApproxMulConfig, a: int, b: int) -> int:
             s = x.bit_length() - cfg.k
             return ((x >> s) | 1) << s
         return approx_operand(a) * approx_operand(b)
+    if m == "ssm":
+        def segment(x, n):          # (segment, shift): low k bits when they hold x, else top k
+            if n <= cfg.k or x < 2 ** cfg.k:
+                return x, 0
+            return (x >> (n - cfg.k)) | 1, n - cfg.k
+        (sa, ea), (sb, eb) = segment(a, na), segment(b, nb)
+        ka, kb = min(na, cfg.k), min(nb, cfg.k)
+        core, dropped_expect = 0, Fraction(0)
+        for i in range(kb):
+            for j in range(ka):
+                if i + j >= cfg.t:
+                    core += (bit(sa, j) & bit(sb, i)) << (i + j)
+                else:
+                    dropped_expect += Fraction(2 ** (i + j), 4)
+        if cfg.compensate:
+            core += math.floor(dropped_expect + Fraction(1, 2))
+        return core << (ea + eb)
     if m == "mitchell":
         if a == 0 or b == 0:
             return 0
@@ -89,6 +106,8 @@ def param_sweep(na, nb):
             yield dict(method="broken_array", hbl=hbl, vbl=vbl)
     for k in range(2, max(na, nb) + 1):
         yield dict(method="drum", k=k)
+        for t in range(0, 2 * min(k, na, nb) + 1, 2):
+            yield dict(method="ssm", k=k, t=t, compensate=t % 4 == 2)
     yield dict(method="mitchell")
     for start in range(nb):
         for rows in range(0, nb - start + 1):
@@ -121,7 +140,9 @@ def test_kinds_exhaustive_asymmetric(na, nb, signed):
     picks = [dict(method="exact"), dict(method="truncated", t=(na + nb) // 2, compensate=True),
              dict(method="truncated", t=na + nb - 1), dict(method="broken_array", hbl=1, vbl=(na + nb) // 2),
              dict(method="drum", k=2), dict(method="drum", k=max(na, nb) - 1 if max(na, nb) > 2 else 2),
-             dict(method="mitchell"), dict(method="perforated", perf_rows=1, perf_start=nb // 2)]
+             dict(method="mitchell"), dict(method="perforated", perf_rows=1, perf_start=nb // 2),
+             dict(method="ssm", k=2), dict(method="ssm", k=max(na, nb) - 1 if max(na, nb) > 2 else 2, t=1),
+             dict(method="ssm", k=min(na, nb), t=2, compensate=True)]
     for kw in picks:
         check_exhaustive(ApproxMulConfig(a_bits=na, b_bits=nb, signed=signed, **kw))
 
@@ -136,7 +157,8 @@ def test_kinds_sampled_8x8(signed, seed):
     for kw in [dict(method="exact"), dict(method="truncated", t=7), dict(method="truncated", t=8, compensate=True),
                dict(method="broken_array", hbl=2, vbl=7), dict(method="broken_array", hbl=0, vbl=9),
                dict(method="drum", k=3), dict(method="drum", k=6), dict(method="mitchell"),
-               dict(method="perforated", perf_rows=2), dict(method="perforated", perf_rows=3, perf_start=2)]:
+               dict(method="perforated", perf_rows=2), dict(method="perforated", perf_rows=3, perf_start=2),
+               dict(method="ssm", k=6), dict(method="ssm", k=6, t=2), dict(method="ssm", k=5, t=3, compensate=True)]:
         cfg = ApproxMulConfig(signed=signed, **kw)
         got = approx_mul(cfg)(a, b)
         want = np.array([ref(cfg, int(x), int(y)) for x, y in zip(a, b)])
@@ -162,6 +184,13 @@ def test_hand_computed_values():
     s = approx_mul(ApproxMulConfig(method="drum", k=2, signed=True))
     # |-128| = 10000000 -> (10|1) << 6 = 192; 127 = 1111111 -> (11|1) << 5 = 96
     assert s(-128, -128) == 192 * 192 and s(-128, 127) == -(192 * 96)
+    ssm = approx_mul(ApproxMulConfig(method="ssm", k=6))
+    assert ssm(63, 255) == 63 * (63 << 2)       # 63 fits 6 bits (exact); 255 -> 111111 << 2
+    assert ssm(64, 64) == (17 << 2) * (17 << 2)  # 01000000 -> 010000|1 = 17, shift 2 (LSB forced)
+    assert ssm(200, 3) == (51 << 2) * 3         # 11001000 -> 11001|1 = 51
+    ssm_t = approx_mul(ApproxMulConfig(method="ssm", k=6, t=2))
+    # core 17 x 17 = 289 = 100100001b; columns 0, 1 dropped: pp (0,0) = 1 (col 0), col 1 empty -> 288
+    assert ssm_t(64, 64) == 288 << 4 and ssm_t(1, 1) == 0 and ssm_t(2, 3) == 4   # 2*3 = 6: col 1 dropped
     bam = approx_mul(ApproxMulConfig(method="broken_array", hbl=1, vbl=0, a_bits=4, b_bits=4))
     assert bam(15, 1) == 0 and bam(15, 3) == 30
 
@@ -185,13 +214,28 @@ def test_identities():
     for s in (False, True):
         ex = exact_table(8, 8, s)
         for kw in [dict(method="truncated", t=0), dict(method="broken_array"), dict(method="perforated"),
-                   dict(method="drum", k=8), dict(method="exact")]:
+                   dict(method="drum", k=8), dict(method="exact"), dict(method="ssm", k=8),
+                   dict(method="ssm", k=8, compensate=True)]:
             assert np.array_equal(mul_table(ApproxMulConfig(signed=s, **kw)), ex), kw
         mit = mul_table(ApproxMulConfig(method="mitchell", signed=s))
         assert np.all(np.abs(mit) <= np.abs(ex))            # Mitchell never overestimates
         p2 = np.array([0, 1, 2, 4, 8, 16, 32, 64])
         assert np.array_equal(approx_mul(ApproxMulConfig(method="mitchell", signed=s))(p2[:, None], p2[None, :]),
                               p2[:, None] * p2[None, :])
+
+
+def test_sign_magnitude_use_of_an_unsigned_unit():
+    u = ApproxMulConfig(method="ssm", k=6, t=2)
+    rule = sign_magnitude_mul(u)
+    a = np.arange(-128, 128)[:, None]
+    b = np.arange(-128, 128)[None, :]
+    # the same products as the signed variant of the same parameters, on every int8 pair
+    np.testing.assert_array_equal(rule(a, b), approx_mul(u.replace(signed=True))(a, b))
+    assert rule(-100, 3) == -int(approx_mul(u)(100, 3)) and rule(-100, -3) == int(approx_mul(u)(100, 3))
+    with pytest.raises(QuantpeError, match="out of range"):
+        rule(256, 1)
+    with pytest.raises(ConfigError, match="needs an unsigned multiplier"):
+        sign_magnitude_mul(u.replace(signed=True))
 
 
 def test_rule_broadcasts_and_is_int64():
@@ -229,6 +273,10 @@ def test_config_roundtrip_and_id():
     (dict(method="drum", k=1), "k must be in 2..8"),
     (dict(method="drum"), "k must be in 2..8"),
     (dict(method="drum", k=7, a_bits=4, b_bits=6), "k must be in 2..6"),
+    (dict(method="ssm", k=1), "ssm k must be in 2..8"),
+    (dict(method="ssm", k=6, t=13), "ssm t must be in 0..12"),
+    (dict(method="ssm", k=6, a_bits=4, b_bits=8, t=11), "ssm t must be in 0..10"),
+    (dict(method="ssm", k=4, hbl=1), "hbl is not a parameter of method 'ssm'"),
     (dict(method="perforated", perf_start=8), "perf_start must be in 0..7"),
     (dict(method="perforated", perf_start=6, perf_rows=3), "perf_rows must be in 0..2"),
     (dict(method="drum", k=4, t=3), "t is not a parameter of method 'drum'"),

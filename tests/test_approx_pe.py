@@ -17,8 +17,9 @@ CONFIGS = {
     "l4-i8-mix": ApproxPEConfig(lanes=4, lane_muls=("truncated:t=6,compensate=1", "drum:k=3", "mitchell",
                                                     "broken_array:hbl=1,vbl=6")),
     # unsigned 4x4, pipeline 2, saturating small accumulator
-    "l3-u4-mix-sat": ApproxPEConfig(lanes=3, a_bits=4, w_bits=4, signed=False, acc_bits=11, pipeline=2,
-                                    saturate=True, lane_muls=("perforated:perf_rows=1", "exact", "drum:k=2")),
+    "l4-u4-mix-sat": ApproxPEConfig(lanes=4, a_bits=4, w_bits=4, signed=False, acc_bits=11, pipeline=2,
+                                    saturate=True, lane_muls=("perforated:perf_rows=1", "exact", "drum:k=2",
+                                                              "ssm:k=3,t=1")),
     # signed 6x3 (asymmetric), combinational, one kind for all lanes (DRUM k=2 overshoots: y_bits 10)
     "l5-i6x3-drum": ApproxPEConfig(lanes=5, a_bits=6, w_bits=3, acc_bits=14, pipeline=0, mul="drum:k=2"),
 }
@@ -37,7 +38,7 @@ def test_approx_pe_matches_golden(name, sim, seed):
 
 
 def test_wrap_and_saturation_corner_driven(seed):
-    _, cov = approx_pe_stimulus(CONFIGS["l3-u4-mix-sat"], CYCLES["icarus"], seed)
+    _, cov = approx_pe_stimulus(CONFIGS["l4-u4-mix-sat"], CYCLES["icarus"], seed)
     assert cov["acc_wrap_or_saturate"] == 1
 
 

@@ -84,6 +84,7 @@ def test_sweep_is_valid_and_unique():
         methods = {v.method for v in vs}
         assert {"truncated", "broken_array", "mitchell", "perforated"} <= methods
         assert ("drum" in methods) == (max(a, b) > 2)
+        assert ("ssm" in methods) == (max(a, b) > 2)
         assert ("lut" in methods) == ((a, b, s) == (2, 2, False))
     assert len(sweep_variants(8, 8, True)) >= 15
 

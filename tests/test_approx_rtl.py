@@ -64,6 +64,7 @@ def kinds(na, nb):
             dict(method="truncated", t=(na + nb) // 2 + 1, compensate=True),
             dict(method="broken_array", hbl=1, vbl=(na + nb) // 2),
             dict(method="drum", k=3),
+            dict(method="ssm", k=max(2, max(na, nb) - 2), t=1),
             dict(method="mitchell"),
             dict(method="perforated", perf_rows=2, perf_start=1)]
 
@@ -77,6 +78,8 @@ def sweep_4x4():
             yield dict(method="broken_array", hbl=hbl, vbl=vbl)
     for k in (2, 3, 4):
         yield dict(method="drum", k=k)
+        for t in (0, 2, 3):
+            yield dict(method="ssm", k=k, t=t, compensate=t == 3)
     for start in range(4):
         for rows in range(1, 5 - start):
             yield dict(method="perforated", perf_rows=rows, perf_start=start)
@@ -90,7 +93,7 @@ def test_rtl_exhaustive_4x4_all_kinds_and_parameters(signed):
     for kw in sweep_4x4():
         cfg = ApproxMulConfig(a_bits=4, b_bits=4, signed=signed, **kw)
         n += check(cfg, *all_pairs(cfg))
-    assert n == 58 * 256       # 58 designs, all 256 pairs each
+    assert n == 67 * 256       # 67 designs, all 256 pairs each
 
 
 @pytest.mark.parametrize("na,nb,signed", [(2, 2, True), (2, 2, False), (3, 7, True), (8, 2, False), (5, 3, True)])
@@ -127,7 +130,8 @@ def test_rtl_sampled_8x8(signed, seed):
     rng = np.random.default_rng(seed)
     timing = []
     for kw in kinds(8, 8) + [dict(method="drum", k=2), dict(method="drum", k=6),
-                             dict(method="broken_array", hbl=3, vbl=0)]:
+                             dict(method="broken_array", hbl=3, vbl=0), dict(method="ssm", k=6, t=2),
+                             dict(method="ssm", k=5, t=3, compensate=True)]:
         cfg = ApproxMulConfig(signed=signed, **kw)
         pa, pb = sample_8x8(rng, 600 if kw["method"] in ("exact", "perforated") else 1200)
         t0 = time.perf_counter()
@@ -189,6 +193,13 @@ def test_dropped_partial_products_are_absent(kw):
     keep = pp_keep_mask(cfg)
     assert present == {(str(i), str(j)) for i, j in np.argwhere(keep)}
     assert len(present) == keep.sum() < 64 or kw["method"] == "exact"
+
+
+def test_ssm_core_and_segment_muxes():
+    cfg = ApproxMulConfig(method="ssm", k=6, t=2)
+    v = to_verilog(cfg)
+    assert len(re.findall(r"wire kk_pp\d_\d;", v)) == 36 - 3    # 6x6 core, columns 0 and 1 absent
+    assert "pp_pp" not in v.replace("kk_pp", "") and "shift_from" not in v
 
 
 def test_drum_uses_small_core():

@@ -81,7 +81,8 @@ def _kinds_4x4():
     """Every kind once at 4x4 on Icarus (alternating signedness); the other signedness is --slow."""
     kinds = [dict(method="exact"), dict(method="truncated", t=4), dict(method="truncated", t=3, compensate=True),
              dict(method="broken_array", hbl=1, vbl=3), dict(method="drum", k=3), dict(method="mitchell"),
-             dict(method="perforated", perf_rows=1, perf_start=1), dict(method="lut")]
+             dict(method="perforated", perf_rows=1, perf_start=1), dict(method="ssm", k=3, t=1),
+             dict(method="lut")]
     out = []
     for i, kw in enumerate(kinds):
         for signed in (False, True):
@@ -123,6 +124,7 @@ def test_rtl_wrong_golden_is_caught():
 KINDS_8X8 = [
     pytest.param(dict(method="truncated", t=6, compensate=True, signed=False), id="trunc-t6c-u"),
     pytest.param(dict(method="drum", k=4, signed=True), id="drum-k4-i"),
+    pytest.param(dict(method="ssm", k=6, t=2, signed=False), id="ssm-k6t2-u"),
     pytest.param(dict(method="mitchell", signed=False), id="mitchell-u", marks=pytest.mark.slow),
     pytest.param(dict(method="broken_array", hbl=2, vbl=6, signed=True), id="bam-i", marks=pytest.mark.slow),
     pytest.param(dict(method="perforated", perf_rows=2, perf_start=0, signed=False), id="perf-u",
