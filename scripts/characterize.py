@@ -32,6 +32,7 @@ from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.lut_export import default_c_name, write_bin, write_c_header, write_npy
 
 __all__ = ["KIND_ALIASES", "approx_config", "exhaustive_inputs", "table_from_outputs", "RtlCharacterization",
+           "BankCheck", "rtl_check_variants",
            "rtl_characterize", "external_characterize", "write_characterization", "MAX_Y_BITS",
            "config_stem", "external_stem"]
 
@@ -128,6 +129,67 @@ def rtl_characterize(cfg: ApproxMulConfig, sim: str = "verilator") -> RtlCharact
     if metrics.to_dict() != want.to_dict() or not np.array_equal(metrics.error, want.error):
         raise SimulationFailed(f"{cfg.config_id}: RTL metrics {metrics.to_dict()} differ from golden {want.to_dict()}")
     return RtlCharacterization(table, metrics, sim, r.build_s, r.sim_s, wall_s, r.run_dir)
+
+
+@dataclass
+class BankCheck:
+    """One exhaustive RTL run of a `MultiplierBank`: every variant matched golden on every pair."""
+    a_bits: int
+    b_bits: int
+    signed: bool
+    config_ids: list          # the variants, in bank order
+    pairs: int                # input pairs per variant (all of them)
+    build_s: float
+    sim_s: float              # the simulator run (start-up, simulation, capture file)
+    run_dir: Path
+
+
+def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
+    """Every input pair of every variant on the RTL, one simulator build per (widths, signedness).
+
+    The variants of a group run side by side in a `quantpe.rtl.approx_bank.MultiplierBank` on
+    shared operands, so 40 8x8 designs cost one build and one 65,536-cycle run instead of 40.
+    Raises SimulationFailed at the first variant whose RTL product differs from its golden table,
+    naming the pair and the single-variant command that reruns it with a waveform.
+    """
+    import hashlib
+    from amaranth.back import verilog
+    from quantpe.rtl.approx_bank import MultiplierBank
+    from quantpe.rtl.generate import write_atomic
+    from quantpe.rtl.ports import ports_of
+    from quantpe.sim.capture import capture
+    from quantpe.sim.runner import SimulationFailed, build_root, design_dir, ensure_generated
+    groups: dict = {}
+    for c in cfgs:
+        if not isinstance(c, ApproxMulConfig):
+            raise QuantpeError(f"rtl_check_variants needs ApproxMulConfig, got {type(c).__name__}")
+        groups.setdefault((c.a_bits, c.b_bits, c.signed), []).append(c)
+    out = []
+    for (na, nb, sgn), group in groups.items():
+        bank = MultiplierBank(group)
+        text = verilog.convert(bank, name="bank")
+        d = build_root() / "approxmul-banks" / hashlib.sha256(text.encode()).hexdigest()[:16]
+        d.mkdir(parents=True, exist_ok=True)
+        v = d / "bank.v"
+        if not v.exists() or v.read_text() != text:
+            write_atomic(v, text)
+        res = capture([v], "bank", ports_of(bank), exhaustive_inputs(na, nb, sgn), sim)
+        y = np.asarray(res.outputs["y"], dtype=np.int64)
+        for i, c in enumerate(group):
+            table = table_from_outputs(y[:, i], na, nb)
+            golden = mul_table(c)
+            if not np.array_equal(table, golden):
+                pa, pb = np.argwhere(table != golden)[0]
+                a, b = operand_values(na, sgn)[pa], operand_values(nb, sgn)[pb]
+                ensure_generated(c)
+                raise SimulationFailed(
+                    f"{c.config_id}: RTL product of a={a} b={b} is {table[pa, pb]}, golden {golden[pa, pb]} "
+                    f"({int(np.sum(table != golden))} of {table.size} pairs differ; bank run {res.run_dir})\n"
+                    f"  rerun with a waveform: quantpe sim approxmul --config "
+                    f"{design_dir(c) / 'manifest.json'} --sim {sim} --waves")
+        out.append(BankCheck(na, nb, sgn, [c.config_id for c in group], int(y.shape[0]), res.build_s,
+                             res.wall_s, res.run_dir))
+    return out
 
 
 def external_characterize(files, top: str, a_bits: int, b_bits: int, signed: bool = False,

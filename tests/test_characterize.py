@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from quantpe.characterize import (approx_config, exhaustive_inputs, external_characterize,
+from quantpe.characterize import (approx_config, rtl_check_variants, exhaustive_inputs, external_characterize,
                                   rtl_characterize)
 from quantpe.cli import main
 from quantpe.golden.approx import ApproxMulConfig, mul_table
@@ -18,6 +18,7 @@ from quantpe.golden.characterize import characterize
 from quantpe.golden.errors import QuantpeError
 from quantpe.rtl.ports import Port
 from quantpe.sim.capture import capture, verilog_ports
+from quantpe.sim.runner import SimulationFailed
 from quantpe.sim.harness import harness_verilog, module_header_ports
 
 EXACT4 = "module mymul (input [3:0] a, input [3:0] b, output [7:0] y);\n  assign y = a * b;\nendmodule\n"
@@ -213,7 +214,7 @@ def test_cli_golden_outputs(tmp_path, capsys):
     doc = json.loads((out / f"{stem}.json").read_text())
     assert doc["config"]["t"] == 4 and doc["metrics"]["wce"] == int(np.abs(ref - np.arange(16)[:, None] * np.arange(16)).max())
     hdr = (out / f"{stem}.h").read_text()
-    assert "static const int32_t" in hdr and f"_SIZE 256" in hdr
+    assert "static const int32_t" in hdr and "_SIZE 256" in hdr
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{stem}{s}" for s in (".bin", ".h", ".json", ".npy"))
     assert "EP" in stdout and "MRED" in stdout
 
@@ -275,3 +276,49 @@ def test_cli_bad_input(tmp_path, capsys, args, msg):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("quantpe: error:") and msg in lines[0], err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ------------------------------------------------------------------ every report variant, banked
+def _bank_groups():
+    from quantpe.approx_report import WIDTHS
+    out = []
+    for a, b, signs in WIDTHS:
+        for s in signs:
+            slow = a + b > 8          # 8x8 / 8x4 banks: 40-80 s Verilator builds
+            out.append(pytest.param(a, b, s, id=f"{'i' if s else 'u'}{a}x{b}",
+                                    marks=[pytest.mark.slow] if slow else []))
+    return out
+
+
+@pytest.mark.parametrize("na,nb,signed", _bank_groups())
+def test_every_report_variant_rtl_equals_golden(na, nb, signed):
+    """Each variant of the report's sweep at these widths, every input pair, one Verilator build."""
+    from quantpe.approx_report import sweep_variants
+    cfgs = sweep_variants(na, nb, signed)
+    (check,) = rtl_check_variants(cfgs, "verilator")
+    assert check.config_ids == [c.config_id for c in cfgs] and check.pairs == 1 << (na + nb)
+    print(f"{len(cfgs)} variants {'i' if signed else 'u'}{na}x{nb}: build {check.build_s:.1f} s, "
+          f"run {check.sim_s:.1f} s")
+
+
+def test_bank_check_catches_one_wrong_variant(monkeypatch):
+    """A golden table that differs in one product of one variant must stop the check, naming it."""
+    import quantpe.characterize as ch
+    cfgs = [ApproxMulConfig(method="exact", a_bits=3, b_bits=3),
+            ApproxMulConfig(method="ssm", k=2, a_bits=3, b_bits=3),
+            ApproxMulConfig(method="truncated", t=2, a_bits=3, b_bits=3)]
+    victim = cfgs[1]
+
+    def wrong_table(cfg):
+        t = mul_table(cfg)
+        if cfg == victim:
+            t = t.copy()
+            t[5, 6] += 1
+        return t
+
+    monkeypatch.setattr(ch, "mul_table", wrong_table)
+    with pytest.raises(SimulationFailed, match=rf"{victim.config_id}: RTL product of a=5 b=6 .*1 of 64 pairs"
+                                               r"(.|\n)*rerun with a waveform: quantpe sim approxmul --config"):
+        rtl_check_variants(cfgs, "verilator")
+    monkeypatch.undo()
+    assert len(rtl_check_variants(cfgs, "verilator")[0].config_ids) == 3
