@@ -19,8 +19,10 @@ Static PE (named submodules, for a per-submodule area breakdown):
              (select="group": one small StrumSelect per group of B/G lanes): routes the B
              activations to the K high / B-K low units
   hmul<i>    K HighMul (hb x a_bits multipliers)
-  lmul<i>    B-K DliqLowMul (lb x a_bits) | Mip2qLowUnit (negate + shifter, no multiplier)
-  high_tree, low_tree   AdderTree of the high / low products
+  lmul<i>    B-K DliqLowMul (lb x a_bits) | Mip2qLowUnit (XOR + shifter: no multiplier, no
+             negator; its "+1" bit `neg` rides on a free carry-in of the low tree / combine adders)
+  high_tree, low_tree   AdderTree of the high / low products (MIP2Q: low_tree takes B-K-1 of the
+             neg bits as carries, `combine` the last one)
   shift      DliqShift: one barrel shifter by j on the low sum (DLIQ only; exact, since j is
              common to the block)
   combine    AdderTree(2): high sum + (shifted) low sum
@@ -96,13 +98,19 @@ def strum_parts(cfg: StrumConfig) -> list:
         parts.append(("lmul", lambda: DliqLowMul(cfg.lb, a_shape, cfg.low_product_bits), B - K))
     else:
         parts.append(("lmul", lambda: Mip2qLowUnit(cfg.lb, a_shape, cfg.low_product_bits), B - K))
+    lr = cfg.low_sum_range()
+    carries = 0
+    if cfg.variant == "mip2q":
+        # the low tree's total is the low sum minus the last unit's neg bit (added in `combine`)
+        carries = B - K - 1
+        low_bits = signed_width(lr[0] - 1, lr[1])
     parts += [("high_tree", lambda: AdderTree(K, cfg.hi_product_bits, hi_sum_bits), 1),
-              ("low_tree", lambda: AdderTree(B - K, cfg.low_product_bits, cfg.low_sum_bits), 1)]
+              ("low_tree", lambda: AdderTree(B - K, cfg.low_product_bits, low_bits, carries), 1)]
     if cfg.variant == "dliq":
-        lr = cfg.low_sum_range()
         low_bits = signed_width(lr[0] << J_MAX, lr[1] << J_MAX)
         parts.append(("shift", lambda: DliqShift(cfg.low_sum_bits, low_bits), 1))
-    parts += [("combine", lambda: AdderTree(2, max(hi_sum_bits, low_bits), cfg.sum_bits), 1), acc]
+    parts += [("combine", lambda: AdderTree(2, max(hi_sum_bits, low_bits), cfg.sum_bits,
+                                            int(cfg.variant == "mip2q")), 1), acc]
     return parts
 
 
@@ -139,7 +147,7 @@ class StrumStaticPE(_StrumPE):
         def act(raw):
             return raw.as_signed() if cfg.a_signed else raw
 
-        hp, lp = [], []
+        hp, lp, negs = [], [], []
         for i in range(K):
             u = self._add(m, parts, "hmul", i)
             m.d.comb += [u.w.eq(self.hi[i]), u.a.eq(act(sel.high[i]))]
@@ -149,11 +157,14 @@ class StrumStaticPE(_StrumPE):
             m.d.comb += [(u.q if cfg.variant == "dliq" else u.code).eq(self.lo[i]),
                          u.a.eq(act(sel.low[i]))]
             lp.append(u.p)
+            if cfg.variant == "mip2q":
+                negs.append(u.neg)
         ctrl = [self.valid, self.first, self.last]
         j = self.j if cfg.has_j else None
         if cfg.pipeline >= 2:
             hp = self._stage(m, hp, "hprod_q")
             lp = self._stage(m, lp, "lprod_q")
+            negs = self._stage(m, negs, "lneg_q")
             ctrl = self._stage(m, ctrl, "ctrl_p")
             if j is not None:
                 (j,) = self._stage(m, [j], "j_q")
@@ -163,6 +174,8 @@ class StrumStaticPE(_StrumPE):
             m.d.comb += ht.terms[i].eq(p)
         for i, p in enumerate(lp):
             m.d.comb += lt.terms[i].eq(p)
+        for port, neg in zip(lt.carries, negs):
+            m.d.comb += port.eq(neg)
         low = lt.total
         if cfg.variant == "dliq":
             sh = self._add(m, parts, "shift")
@@ -170,6 +183,8 @@ class StrumStaticPE(_StrumPE):
             low = sh.y
         cb = self._add(m, parts, "combine")
         m.d.comb += [cb.terms[0].eq(ht.total), cb.terms[1].eq(low)]
+        if cfg.variant == "mip2q":
+            m.d.comb += cb.carries[0].eq(negs[-1])
         self._back_end(m, parts, cb.total, ctrl)
         return m
 

@@ -2,7 +2,7 @@
 
 Widths come from `StrumConfig` (exact integer ranges), so every output holds its exact value.
 """
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,24 +37,37 @@ class DliqLowMul(wiring.Component):
 
 
 class Mip2qLowUnit(wiring.Component):
-    """MIP2Q low unit, no multiplier: code = sign (bit lb-1) | e (bits lb-2..0);
-    p = 0 if (sign, e) == (1, 0) else (sign ? -a : a) << e. Conditional negate, then shifter."""
+    """MIP2Q low unit, no multiplier and no negator: code = sign (bit lb-1) | e (bits lb-2..0).
+
+    Product v = 0 for the zero code (sign, e) == (1, 0), else (sign ? -a : a) << e, delivered
+    as p + neg with neg = 1 exactly for the negative codes (sign = 1, e != 0) and
+    p = ~(a << e) then (ones' complement: a XOR all-ones, shifted in with ones), else
+    a << e (a forced to 0 for the zero code). The +1 of the two's complement is left to a free
+    carry-in of the adder tree (`AdderTree(carries=...)`), so the unit is XOR gates plus a
+    shifter. p: signed out_bits, neg: 1 bit.
+    """
 
     def __init__(self, lb: int, a_shape, out_bits: int):
         self.lb = lb
-        super().__init__({"code": In(lb), "a": In(a_shape), "p": Out(signed(out_bits))})
+        super().__init__({"code": In(lb), "a": In(a_shape), "p": Out(signed(out_bits)), "neg": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
         sign = self.code[self.lb - 1]
         e = self.code[:self.lb - 1]
+        neg = Signal()
+        zero = Signal()
+        m.d.comb += [neg.eq(sign & e.any()), zero.eq(sign & ~e.any())]
         a = self.a
-        neg = Signal(signed(len(a) + 1))
-        m.d.comb += neg.eq(Mux(sign, -a, a))
-        with m.If(sign & (e == 0)):
-            m.d.comb += self.p.eq(0)
-        with m.Else():
-            m.d.comb += self.p.eq(neg << e)
+        x = Signal(signed(len(a) + (0 if a.shape().signed else 1)))
+        m.d.comb += x.eq(Mux(zero, 0, a) ^ neg.replicate(len(x)).as_signed())
+        cur = x                                  # log shifter; stage i shifts by 2^i, filling with neg
+        for i in range(len(e)):
+            step = 1 << i
+            nxt = Signal(signed(len(cur) + step), name=f"shl{i}")
+            m.d.comb += nxt.eq(Mux(e[i], Cat(neg.replicate(step), cur).as_signed(), cur))
+            cur = nxt
+        m.d.comb += [self.p.eq(cur), self.neg.eq(neg)]
         return m
 
 

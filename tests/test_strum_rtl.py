@@ -236,6 +236,27 @@ def test_select_and_scatter_exhaustive_masks(B):
                 assert (gc["lane_lo"] >> (lane * lb)) & ((1 << lb) - 1) == v
 
 
+@pytest.mark.filterwarnings("ignore:.*created but never used")
+def test_adder_tree_carries():
+    """Sum of terms plus carry-ins, every carry pattern, with extreme and random terms."""
+    from quantpe.rtl.adder_tree import AdderTree
+    rng = np.random.default_rng(1)
+    for n, carries in ((2, 1), (5, 4), (8, 7), (3, 0)):
+        tree = AdderTree(n, 6, 6 + n.bit_length() + 1, carries)
+        vec = []
+        for c in range(1 << carries):
+            for terms in ([-32] * n, [31] * n, list(rng.integers(-32, 32, n))):
+                d = {f"term_{i}": int(t) & 63 for i, t in enumerate(terms)}
+                d.update({f"carry_{i}": (c >> i) & 1 for i in range(carries)})
+                vec.append((d, sum(int(t) for t in terms) + bin(c).count("1")))
+        got = _run_comb(tree, [d for d, _ in vec], ("total",))
+        w = tree.out_bits
+        for (d, want), g in zip(vec, got):
+            assert g["total"] - ((g["total"] >> (w - 1)) << w) == want, (n, carries, d)
+    with pytest.raises(ValueError, match="0..2 carries"):
+        AdderTree(3, 6, 9, carries=3)
+
+
 def test_units_exhaustive_small():
     """Low units and the lane against scalar formulas over all codes x all 6-bit activations."""
     from amaranth import signed
@@ -243,12 +264,16 @@ def test_units_exhaustive_small():
     acts = list(range(-(1 << (a_bits - 1)), 1 << (a_bits - 1)))
     mip = Mip2qLowUnit(lb, signed(a_bits), 20)
     vec = [{"code": c, "a": a & ((1 << a_bits) - 1)} for c in range(1 << lb) for a in acts]
-    got = _run_comb(mip, vec, ("p",))
+    got = _run_comb(mip, vec, ("p", "neg"))
     for v, g in zip(vec, got):
         sign, e = v["code"] >> 3, v["code"] & 7
         a = v["a"] - (1 << a_bits) if v["a"] >> (a_bits - 1) else v["a"]
         want = 0 if (sign, e) == (1, 0) else (-a if sign else a) * (1 << e)
-        assert g["p"] - ((g["p"] >> 19) << 20) == want
+        p = g["p"] - ((g["p"] >> 19) << 20)
+        assert g["neg"] == int(sign == 1 and e != 0), v          # the +1 is owed exactly for negatives
+        assert p + g["neg"] == want, v
+        if g["neg"]:
+            assert p == ~(a << e), v                               # ones' complement, no negator
     shift = DliqShift(10, 17)
     vec = [{"x": x & 0x3FF, "j": j} for x in (-512, -1, 0, 1, 511, -300, 77) for j in range(8)]
     got = _run_comb(shift, vec, ("y",))

@@ -22,12 +22,17 @@ CONFIGS = {
     "mip2q-static-b16k8-g4": StrumConfig(variant="mip2q", structure="static", select="group", groups=4),
     "dliq-static-b16k6-g2": StrumConfig(variant="dliq", structure="static", k=6, select="group"),
     "dliq-dynamic-b16k8-g8": StrumConfig(variant="dliq", structure="dynamic", select="group", groups=8),
+    # the K=6 operating point of the report's targets; and MIP2Q's carry-in path with product
+    # registers (pipeline 2), unsigned activations and a narrow wrapping accumulator
+    "mip2q-static-b16k6-g2": StrumConfig(variant="mip2q", structure="static", k=6, select="group"),
+    "mip2q-static-b8k5-p2-u": StrumConfig(variant="mip2q", structure="static", block=8, k=5, pipeline=2,
+                                          a_signed=False, acc_bits=20),
 }
 CYCLES = {"verilator": 6000, "icarus": 1500}
 # Verilator builds cost ~20 s each: the four B=16 points run on both simulators, the others on
 # Icarus (their RTL is the same generator with other parameters).
 POINTS = ([(n, "icarus") for n in CONFIGS] + [(n, "verilator") for n in list(CONFIGS)[:4]]
-          + [("mip2q-static-b16k8-g4", "verilator")])
+          + [("mip2q-static-b16k8-g4", "verilator"), ("mip2q-static-b16k6-g2", "verilator")])
 
 
 @pytest.mark.parametrize("name, sim", POINTS)
@@ -42,7 +47,8 @@ def test_strum_matches_golden(name, sim, seed):
     assert not missed, f"corners not driven: {missed}"
 
 
-@pytest.mark.parametrize("name", ["dliq-static-b16k8", "mip2q-static-b16k8", "dliq-dynamic-b16k8"])
+@pytest.mark.parametrize("name", ["dliq-static-b16k8", "mip2q-static-b16k8", "dliq-dynamic-b16k8",
+                                  "mip2q-static-b16k6-g2"])
 def test_strum_on_digits_model_weights(name, seed):
     """Real weights and activations of the digits model through the PE on Icarus; each emitted
     sum also equals the encoder's integer weights times the activations (codec round trip)."""
