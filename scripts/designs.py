@@ -33,6 +33,7 @@ def default_designs() -> list[tuple[str, object, str]]:
         ("strum-dliq-static-g8", StrumConfig(variant="dliq", select="group", groups=8), REFERENCE),
         ("strum-mip2q-static-g4", StrumConfig(variant="mip2q", select="group", groups=4), REFERENCE),
         ("strum-dliq-static-k6-g2", StrumConfig(variant="dliq", k=6, select="group"), REFERENCE),
+        ("strum-mip2q-static-k6-g2", StrumConfig(variant="mip2q", k=6, select="group"), REFERENCE),
         # Stripes SIP, 16 lanes of int8 weights, activations bit-serial (one SIP has 1/p of the
         # baseline's peak throughput at p-bit activations; see the Stripes section of the report)
         ("stripes-static", StripesConfig(), REFERENCE),

@@ -39,7 +39,7 @@ from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.strum_codec import storage_figures
 from quantpe.golden.strum_config import StrumConfig
 
-__all__ = ["strum_report", "area_configs", "target_lines", "sweep_target_lines", "SELECTIONS", "sweep_configs", "breakdown_row", "CATEGORIES",
+__all__ = ["strum_report", "area_configs", "target_lines", "sweep_target_lines", "SELECTIONS", "POINTS", "sweep_configs", "breakdown_row", "CATEGORIES",
            "sweep_accuracy", "synth_area", "part_area", "classify_part"]
 
 #: breakdown categories, in table order
@@ -60,15 +60,18 @@ def classify_part(name: str) -> str:
 #: selection structures of the area table: (label, StrumConfig keywords)
 SELECTIONS = (("prefix", {}), ("group-g8", {"select": "group", "groups": 8}),
               ("group-g4", {"select": "group", "groups": 4}))
+#: every (label, StrumConfig keywords) of the area table: the K=8 selections (static and
+#: dynamic) and the K=6 operating point (two high lanes per group of 8 lanes; static only)
+POINTS = SELECTIONS + (("k6-group-g2", {"k": 6, "select": "group"}),)
 
 
 def area_configs() -> list[tuple[str, StrumConfig]]:
-    """The StruM rows of the area table (B=16, K=8, lb=4, defaults otherwise), named
-    `<variant>-<structure>-<selection label>`."""
+    """The StruM rows of the area table (B=16, lb=4, K=8 unless the label says otherwise),
+    named `<variant>-<structure>-<label>`."""
     rows = []
-    for label, kw in SELECTIONS:
+    for label, kw in POINTS:
         for variant in ("dliq", "mip2q"):
-            for structure in ("static", "dynamic"):
+            for structure in ("static", "dynamic") if label in dict(SELECTIONS) else ("static",):
                 rows.append((f"{variant}-{structure}-{label}",
                              StrumConfig(variant=variant, structure=structure, **kw)))
     return rows
@@ -277,7 +280,7 @@ def strum_report(out_dir: Path) -> list[str]:
     _write_csv(d / "k_sweep.csv", sweep)
 
     # ---- accuracy (every selection structure of the area table)
-    accs = {label: strum_model_accuracy(StrumConfig(acc_bits=62, **kw)) for label, kw in SELECTIONS}
+    accs = {label: strum_model_accuracy(StrumConfig(acc_bits=62, **kw)) for label, kw in POINTS}
     for r, (name, cfg) in zip(rows[1:], area_configs()):
         label = name.split("-", 2)[2]
         r["test_accuracy"] = round(accs[label]["accuracy"][cfg.variant], 4)
@@ -300,9 +303,9 @@ def strum_report(out_dir: Path) -> list[str]:
     # ---- storage
     st_rows = []
     for name, cfg in area_configs():
-        if cfg.structure == "static" and cfg.select == "prefix":
+        if cfg.structure == "static" and (cfg.select == "prefix" or cfg.k != 8):
             f = storage_figures(cfg)
-            st_rows.append({"format": f"StruM-{cfg.variant} B16 K8 lb4", **{k: f[k] for k in (
+            st_rows.append({"format": f"StruM-{cfg.variant} B16 K{cfg.k} lb4", **{k: f[k] for k in (
                 "mask_bits", "hi_bits", "lo_bits", "header_bits", "block_bits", "bits_per_weight")}})
     st_rows.append({"format": "INT8", "mask_bits": 0, "hi_bits": 128, "lo_bits": 0,
                     "header_bits": 0, "block_bits": 128, "bits_per_weight": 8.0})
@@ -321,7 +324,8 @@ def strum_report(out_dir: Path) -> list[str]:
           "selection network (K high lanes anywhere in the block, the default); `group-gG`: "
           "`select=\"group\"`, the block is cut into G groups of 16/G consecutive lanes with K/G "
           "high lanes each (g8: one high lane per pair of lanes, 2:1 muxes; g4: two per group of "
-          "four). The StruM totals include the decoder (selection network / scatter, low units, "
+          "four); `k6-group-g2`: K=6, two groups of 8 lanes with 3 high lanes each (the K sweep's "
+          "best point for both variants). The StruM totals include the decoder (selection network / scatter, low units, "
           "DLIQ shifter). Accuracy: digits test set, StruM on every layer (`acc_loss_pts`: INT8 "
           "accuracy minus this, in points; one image = 0.28 points).", "",
           "Breakdown: each submodule kind synthesised on its own and multiplied by its instance "

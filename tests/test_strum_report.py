@@ -34,7 +34,10 @@ def test_every_part_of_every_area_config_has_a_category():
 
 def test_area_configs_cover_the_table_and_keep_the_default_ids():
     rows = dict(area_configs())
-    assert len(rows) == 4 * len(SELECTIONS) and len({c.config_id for c in rows.values()}) == len(rows)
+    assert len(rows) == 4 * len(SELECTIONS) + 2 and len({c.config_id for c in rows.values()}) == len(rows)
+    # the K=6 operating point is the K sweep's configuration (same ids, same synthesis cache)
+    for v in ("dliq", "mip2q"):
+        assert rows[f"{v}-static-k6-group-g2"] == sweep_configs(v, ks=(6,))[0]
     # the prefix rows are exactly the default StrumConfig rows of the lead's design list
     for v in ("dliq", "mip2q"):
         for s in ("static", "dynamic"):
