@@ -29,6 +29,8 @@ def _add_design_options(p: argparse.ArgumentParser, cls) -> None:
     """One option per config field, named after it (a_bits -> --a-bits)."""
     g = p.add_argument_group(f"{cls.kind} design parameters (defaults in brackets)")
     for f in dataclasses.fields(cls):
+        if not f.repr:          # in-memory only (e.g. a LUT array): no command-line spelling
+            continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default
         if f.type in (bool, "bool"):

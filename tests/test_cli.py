@@ -102,3 +102,10 @@ def test_sim_cli_runs_a_regression(tmp_path, seed):
     assert r.returncode == 0, r.stderr
     assert "PASS: 300 cycles match the golden model" in r.stdout
     assert f"seed {seed}" in r.stdout
+
+
+def test_in_memory_fields_have_no_option(tmp_path):
+    """A LUT array exists only in memory (lut_path names the file): it is no command-line option."""
+    r = quantpe("generate", "approxmul", "--method", "lut", "--lut-table", "x", "-o", str(tmp_path / "o"))
+    assert_one_line_error(r, "unrecognized arguments: --lut-table")
+    assert "--lut-path" in quantpe("generate", "approxmul", "--help").stdout
