@@ -87,7 +87,6 @@ def strum_parts(cfg: StrumConfig) -> list:
                                              cfg.lane_product_bits), B),
                 ("tree", lambda: AdderTree(B, cfg.lane_product_bits, cfg.sum_bits), 1), acc]
     hi_sum_bits = signed_width(*cfg.hi_sum_range())
-    low_bits = cfg.low_sum_bits
     if cfg.select == "group":
         select = lambda: GroupSelect(B, K, cfg.groups, cfg.a_bits)  # noqa: E731
     else:
@@ -99,15 +98,16 @@ def strum_parts(cfg: StrumConfig) -> list:
     else:
         parts.append(("lmul", lambda: Mip2qLowUnit(cfg.lb, a_shape, cfg.low_product_bits), B - K))
     lr = cfg.low_sum_range()
-    carries = 0
     if cfg.variant == "mip2q":
         # the low tree's total is the low sum minus the last unit's neg bit (added in `combine`)
-        carries = B - K - 1
-        low_bits = signed_width(lr[0] - 1, lr[1])
+        carries, tree_bits = B - K - 1, signed_width(lr[0] - 1, lr[1])
+        low_bits = tree_bits                                   # into `combine`
+    else:
+        carries, tree_bits = 0, cfg.low_sum_bits
+        low_bits = signed_width(lr[0] << J_MAX, lr[1] << J_MAX)   # after the shift by j
     parts += [("high_tree", lambda: AdderTree(K, cfg.hi_product_bits, hi_sum_bits), 1),
-              ("low_tree", lambda: AdderTree(B - K, cfg.low_product_bits, low_bits, carries), 1)]
+              ("low_tree", lambda: AdderTree(B - K, cfg.low_product_bits, tree_bits, carries), 1)]
     if cfg.variant == "dliq":
-        low_bits = signed_width(lr[0] << J_MAX, lr[1] << J_MAX)
         parts.append(("shift", lambda: DliqShift(cfg.low_sum_bits, low_bits), 1))
     parts += [("combine", lambda: AdderTree(2, max(hi_sum_bits, low_bits), cfg.sum_bits,
                                             int(cfg.variant == "mip2q")), 1), acc]
