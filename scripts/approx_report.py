@@ -408,10 +408,10 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
         what = (f"`{row['config_id']}` ({row['method']} {row['params']}): {row['area_saving_pct']:.1f}% area "
                 f"saving, MRED {row['mred_pct']:.2f}%, accuracy loss {row['acc_loss_pts']:.2f} points")
         if ok:
-            return [f"**Target ({goal}) met** by {label} {what}.", ""]
+            return [f"**Target ({goal}) met** by the {label} {what}.", ""]
         return [f"**Target ({goal}) not met** by any {label} variant. Closest: {what}.", ""]
-    md += _verdict("the 8x8" if best is None or best["signed"] else "the unsigned 8x8", best, met)
-    md += _verdict("a signed 8x8", best_signed, met_signed)
+    md += _verdict("8x8" if best is None or best["signed"] else "unsigned 8x8", best, met)
+    md += _verdict("signed 8x8", best_signed, met_signed)
     md += [f"_Sweep time {elapsed:.0f} s (synthesis and generation {t_synth:.0f} s, cached per config id; "
            f"exhaustive RTL check {t_rtl:.0f} s)._", ""]
     write_atomic(out / "summary.json", json.dumps({
