@@ -25,14 +25,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.stripes import StripesConfig
 from quantpe.golden.stripes_eval import CYCLE_COLUMNS, evaluate_stripes
+from quantpe.rtl.generate import write_atomic
 
 __all__ = ["stripes_report", "sip_configs", "cached_area", "detector_area"]
 
@@ -87,11 +86,7 @@ def detector_area(cfg: StripesConfig) -> dict:
     v = d / "detector.v"
     if not v.is_file():
         d.mkdir(parents=True, exist_ok=True)
-        text = verilog.convert(stripes_detector(cfg), name="detector", emit_src=False)
-        fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, v)
+        write_atomic(v, verilog.convert(stripes_detector(cfg), name="detector", emit_src=False))
     return _synth_cached(v, "detector", d / "synth")
 
 
