@@ -382,6 +382,17 @@ def _drum_operand(x: np.ndarray, k: int):
     return seg, s
 
 
+def _kept_bits_sum(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Sum over kept (i, j) of (a_j & b_i) << (i + j): keep is bool (rows = bits of b, columns =
+    bits of a), a and b non-negative int64 (broadcasting)."""
+    y = np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int64)
+    for i in range(keep.shape[0]):
+        row_mask = sum(1 << j for j in range(keep.shape[1]) if keep[i, j])
+        if row_mask:
+            y = y + ((b >> i) & 1) * ((a & row_mask) << i)
+    return y
+
+
 def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
     """U(a, b) of the module docstring: 0 <= a < 2^a_bits, 0 <= b < 2^b_bits (broadcasting), int64."""
     a = np.asarray(a, dtype=np.int64)
@@ -390,13 +401,7 @@ def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
     if m == "exact":
         return a * b
     if m in ("truncated", "broken_array", "perforated"):
-        keep = pp_keep_mask(cfg)
-        y = np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int64)
-        for i in range(cfg.b_bits):
-            row_mask = sum(1 << j for j in range(cfg.a_bits) if keep[i, j])
-            if row_mask:
-                y += ((b >> i) & 1) * ((a & row_mask) << i)
-        return y + truncation_compensation(cfg)
+        return _kept_bits_sum(a, b, pp_keep_mask(cfg)) + truncation_compensation(cfg)
     if m == "drum":
         sa_, ea = _drum_operand(a, cfg.k)
         sb_, eb = _drum_operand(b, cfg.k)
@@ -404,13 +409,8 @@ def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
     if m == "ssm":
         seg_a, s_a = _ssm_operand(a, cfg.a_bits, cfg.k)
         seg_b, s_b = _ssm_operand(b, cfg.b_bits, cfg.k)
-        keep = ssm_keep_mask(cfg)
-        core = np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int64)
-        for i in range(keep.shape[0]):
-            row_mask = sum(1 << j for j in range(keep.shape[1]) if keep[i, j])
-            if row_mask:
-                core = core + ((seg_b >> i) & 1) * ((seg_a & row_mask) << i)
-        return (core + ssm_compensation(cfg)) << (s_a + s_b)
+        core = _kept_bits_sum(seg_a, seg_b, ssm_keep_mask(cfg)) + ssm_compensation(cfg)
+        return core << (s_a + s_b)
     if m == "mitchell":
         F = mitchell_frac_bits(cfg)
         zero = (a == 0) | (b == 0)
