@@ -16,9 +16,14 @@ class AdderTree(wiring.Component):
     i-th pairwise adder (first level first): a free input of an adder, not an extra term.
     """
 
-    def __init__(self, n: int, in_bits: int, out_bits: int, carries: int = 0):
+    @staticmethod
+    def check_carries(n: int, carries: int) -> None:
+        """ValueError unless 0 <= carries <= n - 1 (one carry-in per pairwise adder at most)."""
         if not 0 <= carries <= n - 1:
             raise ValueError(f"AdderTree: {n} terms have {n - 1} adders, so 0..{n - 1} carries, got {carries}")
+
+    def __init__(self, n: int, in_bits: int, out_bits: int, carries: int = 0):
+        self.check_carries(n, carries)
         self.n, self.in_bits, self.out_bits, self.n_carries = n, in_bits, out_bits, carries
         # separate scalar ports rather than one array port: event-driven simulators (Icarus)
         # re-evaluate every reader of a packed bus whenever any part of it changes.
