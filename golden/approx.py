@@ -152,10 +152,10 @@ class ApproxMulConfig(DesignConfig):
         if m in ("drum", "ssm") and not 2 <= self.k <= max(na, nb):
             raise ConfigError(f"approxmul: {m} k must be in 2..{max(na, nb)} (the wider operand), got {self.k}")
         if m == "ssm":
-            core = sum(ssm_segment_bits(self))
-            if not 0 <= self.t <= core:
-                raise ConfigError(f"approxmul: ssm t must be in 0..{core} (the width of its "
-                                  f"{ssm_segment_bits(self)[0]}x{ssm_segment_bits(self)[1]} core product), got {self.t}")
+            ka, kb = ssm_segment_bits(self)
+            if not 0 <= self.t <= ka + kb:
+                raise ConfigError(f"approxmul: ssm t must be in 0..{ka + kb} (the width of its {ka}x{kb} "
+                                  f"core product), got {self.t}")
         if m == "perforated":
             if not 0 <= self.perf_start < nb:
                 raise ConfigError(f"approxmul: perforated perf_start must be in 0..{nb - 1} (rows = b_bits), "
@@ -324,9 +324,14 @@ def truncation_compensation(cfg: ApproxMulConfig) -> int:
     partial-product bits for uniform independent operand bits, rounded half away from zero."""
     if cfg.method != "truncated" or not cfg.compensate:
         return 0
-    dropped = ~pp_keep_mask(cfg)
-    col = np.arange(cfg.b_bits)[:, None] + np.arange(cfg.a_bits)[None, :]
-    quarter_sum = int(np.sum(np.where(dropped, 1 << col, 0)))   # 4 * expected value
+    return _dropped_bits_expectation(pp_keep_mask(cfg))
+
+
+def _dropped_bits_expectation(keep: np.ndarray) -> int:
+    """round_half_away(E[sum of the dropped bits << column]): each bit a_j & b_i of a bool keep
+    mask (rows i, columns j, column i + j) is 1 with probability 1/4."""
+    col = np.arange(keep.shape[0])[:, None] + np.arange(keep.shape[1])[None, :]
+    quarter_sum = int(np.sum(np.where(~keep, 1 << col, 0)))     # 4 * expected value
     return int(round_half_away(quarter_sum / 4))
 
 
@@ -347,9 +352,7 @@ def ssm_compensation(cfg: ApproxMulConfig) -> int:
     its dropped bits, as `truncation_compensation`."""
     if not cfg.compensate:
         return 0
-    ka, kb = ssm_segment_bits(cfg)
-    col = np.arange(kb)[:, None] + np.arange(ka)[None, :]
-    return int(round_half_away(int(np.sum(np.where(~ssm_keep_mask(cfg), 1 << col, 0))) / 4))
+    return _dropped_bits_expectation(ssm_keep_mask(cfg))
 
 
 def _ssm_operand(x: np.ndarray, n: int, k: int):

@@ -31,7 +31,8 @@ Dynamic PE: scatter (StrumScatter, or GroupScatter for select="group": codes -> 
 multiplier, shifter), tree (AdderTree), acc.
 `strum_parts(cfg)` lists these parts with their counts (for a per-part area breakdown).
 Pipeline: 0 = combinational into the accumulator; 1 = register after the adder tree(s) (after
-`combine`); 2 = also a register after the multipliers / units (with j and the control bits).
+`combine`); 2 = also a register after the multipliers / units (with j, the MIP2Q neg bits and
+the control bits).
 """
 from amaranth import Module, signed, unsigned
 from amaranth.lib import data, wiring
