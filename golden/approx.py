@@ -64,12 +64,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DesignConfig, register
+from .config import DesignConfig
 from .dot import MulRule
 from .errors import ConfigError, QuantpeError
 from .intmath import fits, from_unsigned, int_range, round_half_away, to_unsigned
 
-__all__ = ["METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
+__all__ = ["check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
+           "METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
            "exact_table", "pp_keep_mask", "truncation_compensation", "mitchell_frac_bits",
            "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file", "operand_values"]
 
@@ -91,7 +92,6 @@ _DEFAULTS = {"t": 0, "compensate": False, "hbl": 0, "vbl": 0, "k": 0, "perf_rows
              "perf_start": 0, "lut_path": "", "lut_sha256": "", "lut_table": None}
 
 
-@register
 @dataclasses.dataclass(frozen=True)
 class ApproxMulConfig(DesignConfig):
     """One approximate multiplier: method, operand widths, signedness and the method's parameters.
@@ -507,3 +507,29 @@ def sign_magnitude_mul(cfg: ApproxMulConfig) -> MulRule:
 
     rule.__name__ = f"sign_magnitude_mul[{cfg.short_name()}]"
     return rule
+
+
+def check_op_widths(a_bits: int, b_bits: int) -> None:
+    for name, v in (("a_bits", a_bits), ("b_bits", b_bits)):
+        if not isinstance(v, (int, np.integer)) or not MIN_OP_BITS <= v <= MAX_OP_BITS:
+            raise ConfigError(f"{name} must be in {MIN_OP_BITS}..{MAX_OP_BITS}, got {v}")
+
+
+def exhaustive_inputs(a_bits: int, b_bits: int, signed: bool) -> dict:
+    """{"a", "b"}: streams of 2^(a_bits+b_bits) cycles; cycle p drives the operands whose bit
+    patterns are p >> b_bits and p & (2^b_bits - 1) (values signed when `signed`)."""
+    check_op_widths(a_bits, b_bits)
+    p = np.arange(1 << (a_bits + b_bits), dtype=np.int64)
+    return {"a": operand_values(a_bits, signed)[p >> b_bits],
+            "b": operand_values(b_bits, signed)[p & ((1 << b_bits) - 1)]}
+
+
+def table_from_outputs(y, a_bits: int, b_bits: int) -> np.ndarray:
+    """The per-cycle products of an `exhaustive_inputs` run as a (2^a_bits, 2^b_bits) table."""
+    return np.asarray(y, dtype=np.int64).reshape(1 << a_bits, 1 << b_bits)
+
+
+def approx_mul_ports(cfg: ApproxMulConfig, inputs: dict) -> dict:
+    """{y} per cycle: the multiplier is combinational, so y during cycle t is the product of the
+    a and b driven during cycle t."""
+    return {"y": approx_mul(cfg)(inputs["a"], inputs["b"])}

@@ -24,7 +24,7 @@ import numpy as np
 from .approx import ApproxMulConfig, approx_mul, mul_table
 from .baseline import Expected, frame_schedule
 from .dot import check_acc_bits
-from .config import DesignConfig, register
+from .config import DesignConfig
 from .errors import ConfigError
 from .intmath import clog2, int_range
 
@@ -76,7 +76,6 @@ def mul_spec(cfg: ApproxMulConfig) -> str:
     return cfg.method + (":" + ",".join(parts) if parts else "")
 
 
-@register
 @dataclasses.dataclass(frozen=True)
 class ApproxPEConfig(DesignConfig):
     """Baseline PE parameters plus per-lane multiplier specs (defaults: 16 lanes, int8, all exact)."""

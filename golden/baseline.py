@@ -19,17 +19,17 @@ import dataclasses
 
 import numpy as np
 
-from .config import DesignConfig, register
+from .config import DesignConfig
 from .dot import LaneWidths, MulRule, accumulate, exact_mul
 from .errors import ConfigError
 from .intmath import int_range, wrap
 from .quantize import MAX_BITS, MIN_BITS
 
-__all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule", "frame_schedule"]
+__all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule", "baseline_schedule_ports",
+           "frame_schedule"]
 
 
 
-@register
 @dataclasses.dataclass(frozen=True)
 class BaselineConfig(LaneWidths, DesignConfig):
     """Parameters of the baseline PE (defaults: 16 lanes, int8 x int8, 32-bit accumulator)."""
@@ -139,3 +139,9 @@ def frame_schedule(lane_sums, valid, first, last, acc_bits: int, saturating: boo
     which = np.maximum.accumulate(np.where(out_valid == 1, np.arange(T), -1))
     out_sum = np.where(which >= 0, held[np.maximum(which, 0)], 0)
     return Expected(out_valid=out_valid, out_sum=out_sum)
+
+
+def baseline_schedule_ports(cfg: BaselineConfig, inputs: dict) -> dict:
+    """{out_valid, out_sum} per cycle for the port streams `inputs` (valid, first, last, a, w)."""
+    exp = baseline_schedule(cfg, Stimulus(**{k: inputs[k] for k in ("valid", "first", "last", "a", "w")}))
+    return {"out_valid": exp.out_valid, "out_sum": exp.out_sum}

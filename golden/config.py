@@ -14,15 +14,7 @@ from typing import ClassVar
 
 from .errors import ConfigError
 
-__all__ = ["DesignConfig", "register", "config_from_dict", "CONFIG_KINDS"]
-
-CONFIG_KINDS: dict[str, type["DesignConfig"]] = {}
-
-
-def register(cls):
-    """Class decorator: make a config kind loadable by name from JSON."""
-    CONFIG_KINDS[cls.kind] = cls
-    return cls
+__all__ = ["DesignConfig"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,34 +50,3 @@ class DesignConfig:
 
     def replace(self, **changes) -> "DesignConfig":
         return dataclasses.replace(self, **changes)
-
-
-# golden modules that define (and @register) a config kind
-_CONFIG_MODULES = ("baseline", "strum", "approx", "approx_pe", "stripes")
-
-
-def _load_kinds() -> None:
-    import importlib
-    for name in _CONFIG_MODULES:
-        try:
-            importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{name}":
-                raise
-
-
-def config_from_dict(d: dict) -> DesignConfig:
-    """Inverse of `DesignConfig.to_dict`; unknown kinds or fields raise ConfigError."""
-    if not isinstance(d, dict):
-        raise ConfigError("a design config must be a JSON object")
-    _load_kinds()
-    d = dict(d)
-    kind = d.pop("kind", None)
-    if kind not in CONFIG_KINDS:
-        raise ConfigError(f"unknown design kind {kind!r} (known: {', '.join(sorted(CONFIG_KINDS))})")
-    cls = CONFIG_KINDS[kind]
-    names = {f.name for f in dataclasses.fields(cls)}
-    extra = set(d) - names
-    if extra:
-        raise ConfigError(f"{kind}: unknown field(s) {', '.join(sorted(extra))}")
-    return cls(**d)

@@ -41,7 +41,7 @@ import dataclasses
 
 import numpy as np
 
-from .config import DesignConfig, register
+from .config import DesignConfig
 from .dot import LaneWidths
 from .errors import ConfigError, QuantpeError
 from .intmath import clog2, int_range, wrap
@@ -49,14 +49,13 @@ from .quantize import MAX_BITS, MIN_BITS
 from .stripes_precision import (check_codes, check_window, covering_msb, detect_windows,
                                 window_value)
 
-__all__ = ["StripesConfig", "MODES", "BrickStream", "StripesSchedule", "brick_windows",
+__all__ = ["stripes_schedule_ports", "StripesConfig", "MODES", "BrickStream", "StripesSchedule", "brick_windows",
            "brick_cycles", "brick_values", "stripes_schedule", "LayerCycles", "ModelCycles",
            "layer_cycles", "model_cycles", "CYCLE_KEYS"]
 
 MODES = ("static", "dynamic", "parallel")
 
 
-@register
 @dataclasses.dataclass(frozen=True)
 class StripesConfig(LaneWidths, DesignConfig):
     """Parameters of the SIP PE (defaults: 16 lanes, int8 activations, int8 weights, static).
@@ -452,3 +451,13 @@ def model_cycles(cfg: StripesConfig, traces, weights, windows=None, lockstep: in
     layers = tuple(layer_cycles(cfg, x, w, win, lockstep) for x, w, win in zip(traces, weights, windows))
     totals = {k: sum(getattr(lc, k) for lc in layers) for k in CYCLE_KEYS}
     return ModelCycles(layers=layers, totals=totals)
+
+
+def stripes_schedule_ports(cfg: StripesConfig, inputs: dict) -> dict:
+    """Expected in_ready/out_valid/out_sum per cycle, from the brick stream in `inputs`."""
+    kw = {}
+    if cfg.mode == "static":
+        kw = dict(msb=inputs["_msb"], lsb=inputs["_lsb"])
+    bricks = BrickStream(inputs["_a"], inputs["_w"], inputs["_first"], inputs["_last"], **kw)
+    s = stripes_schedule(cfg, bricks, inputs["_in_valid"], inputs["_out_ready"])
+    return {"in_ready": s.in_ready, "out_valid": s.out_valid, "out_sum": s.out_sum}

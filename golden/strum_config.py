@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .config import DesignConfig, register
+from .config import DesignConfig
 from .dot import MAX_ACC_BITS
 from .errors import ConfigError
 from .intmath import int_range
@@ -65,7 +65,6 @@ def _union(*rs) -> tuple:
     return min(r[0] for r in rs), max(r[1] for r in rs)
 
 
-@register
 @dataclasses.dataclass(frozen=True)
 class StrumConfig(DesignConfig):
     """Parameters of a StruM PE (defaults: DLIQ, B=16, K=8, hb=8, lb=4, int8 activations).

@@ -17,6 +17,7 @@ from amaranth.back import verilog
 
 from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError
+from quantpe.kinds import build_component
 
 from .ports import ports_of
 
@@ -24,26 +25,6 @@ __all__ = ["build_component", "generate", "tool_versions", "git_revision", "writ
            "top_name", "generator_digest"]
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def build_component(cfg: DesignConfig):
-    """The Amaranth component implementing `cfg`."""
-    if cfg.kind == "baseline":
-        from .baseline import BaselinePE
-        return BaselinePE(cfg)
-    if cfg.kind == "strum":
-        from .strum import strum_pe
-        return strum_pe(cfg)
-    if cfg.kind == "approxmul":
-        from .approx import approx_multiplier
-        return approx_multiplier(cfg)
-    if cfg.kind == "approxpe":
-        from .approx_pe import approx_pe
-        return approx_pe(cfg)
-    if cfg.kind == "stripes":
-        from .stripes import stripes_pe
-        return stripes_pe(cfg)
-    raise QuantpeError(f"no generator for design kind {cfg.kind!r}")
 
 
 def generator_digest() -> str:

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from quantpe.golden.approx import MAX_OP_BITS, MIN_OP_BITS, ApproxMulConfig, mul_table, operand_values
+from quantpe.golden.approx import (ApproxMulConfig, check_op_widths, exhaustive_inputs, mul_table,
+                                   operand_values, table_from_outputs)
 from quantpe.golden.characterize import MulCharacterization, characterize, characterize_table
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.lut_export import default_c_name, write_bin, write_c_header, write_npy
@@ -62,26 +63,6 @@ def approx_config(kind: str, a_bits: int = 8, b_bits: int = 8, signed: bool = Fa
         raise ConfigError("kind lut needs --lut FILE (.npy or flat little-endian int32 .bin)")
     given = {name: v for name, v in fields.items() if v is not None}
     return ApproxMulConfig(method=method, a_bits=a_bits, b_bits=b_bits, signed=bool(signed), **given)
-
-
-def _check_widths(a_bits: int, b_bits: int) -> None:
-    for name, v in (("a_bits", a_bits), ("b_bits", b_bits)):
-        if not isinstance(v, (int, np.integer)) or not MIN_OP_BITS <= v <= MAX_OP_BITS:
-            raise ConfigError(f"{name} must be in {MIN_OP_BITS}..{MAX_OP_BITS}, got {v}")
-
-
-def exhaustive_inputs(a_bits: int, b_bits: int, signed: bool) -> dict:
-    """{"a", "b"}: streams of 2^(a_bits+b_bits) cycles; cycle p drives the operands whose bit
-    patterns are p >> b_bits and p & (2^b_bits - 1) (values signed when `signed`)."""
-    _check_widths(a_bits, b_bits)
-    p = np.arange(1 << (a_bits + b_bits), dtype=np.int64)
-    return {"a": operand_values(a_bits, signed)[p >> b_bits],
-            "b": operand_values(b_bits, signed)[p & ((1 << b_bits) - 1)]}
-
-
-def table_from_outputs(y, a_bits: int, b_bits: int) -> np.ndarray:
-    """The per-cycle products of an `exhaustive_inputs` run as a (2^a_bits, 2^b_bits) table."""
-    return np.asarray(y, dtype=np.int64).reshape(1 << a_bits, 1 << b_bits)
 
 
 @dataclass
@@ -202,7 +183,7 @@ def external_characterize(files, top: str, a_bits: int, b_bits: int, signed: boo
     """
     from quantpe.rtl.ports import Port
     from quantpe.sim.capture import capture, verilog_ports
-    _check_widths(a_bits, b_bits)
+    check_op_widths(a_bits, b_bits)
     if not isinstance(top, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
         raise QuantpeError(f"--top must be a Verilog module name, got {top!r}")
     files = [Path(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from quantpe.golden.config import CONFIG_KINDS, _load_kinds, config_from_dict
+from quantpe.kinds import KINDS, config_class, config_from_dict
 from quantpe.golden.errors import QuantpeError
 
 __all__ = ["main"]
@@ -65,7 +65,8 @@ def config_from_args(args):
 
 def _kind_subparsers(cmd: argparse.ArgumentParser, extra) -> None:
     sub = cmd.add_subparsers(dest="kind", metavar="DESIGN", required=True, parser_class=_Parser)
-    for kind, cls in sorted(CONFIG_KINDS.items()):
+    for kind in sorted(KINDS):
+        cls = config_class(kind)
         p = sub.add_parser(kind, help=(cls.__doc__ or "").strip().splitlines()[0])
         _add_design_options(p, cls)
         extra(p)
@@ -249,7 +250,6 @@ def cmd_characterize(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    _load_kinds()
     parser = _Parser(prog="quantpe", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     g = sub.add_parser("generate", help="write a design's Verilog and JSON manifest")

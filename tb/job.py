@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from quantpe.golden.config import DesignConfig, config_from_dict
+from quantpe.golden.config import DesignConfig
+from quantpe.kinds import config_from_dict
 from quantpe.rtl.ports import Port
 
 __all__ = ["Job", "load_job", "JOB_ENV"]

@@ -135,13 +135,3 @@ def stripes_stimulus(cfg: StripesConfig, cycles: int, seed: int):
     if cfg.mode == "static":
         inputs.update(_msb=np.asarray(bricks.msb), _lsb=np.asarray(bricks.lsb))
     return inputs, stripes_coverage(cfg, bricks, s)
-
-
-def stripes_expected(cfg: StripesConfig, inputs: dict) -> dict:
-    """Expected in_ready/out_valid/out_sum per cycle, from the brick stream in `inputs`."""
-    kw = {}
-    if cfg.mode == "static":
-        kw = dict(msb=inputs["_msb"], lsb=inputs["_lsb"])
-    bricks = BrickStream(inputs["_a"], inputs["_w"], inputs["_first"], inputs["_last"], **kw)
-    s = stripes_schedule(cfg, bricks, inputs["_in_valid"], inputs["_out_ready"])
-    return {"in_ready": s.in_ready, "out_valid": s.out_valid, "out_sum": s.out_sum}

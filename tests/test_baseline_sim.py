@@ -2,7 +2,8 @@
 import pytest
 
 from quantpe.golden.baseline import BaselineConfig
-from quantpe.sim.regression import regress, stimulus_for
+from quantpe.kinds import stimulus_for
+from quantpe.sim.regression import regress
 from quantpe.sim.runner import SimulationFailed, run
 from quantpe.tb.stimulus import BASELINE_CORNERS
 
