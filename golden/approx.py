@@ -67,9 +67,9 @@ import numpy as np
 from .config import DesignConfig
 from .dot import MulRule
 from .errors import ConfigError, QuantpeError
-from .intmath import fits, from_unsigned, int_range, round_half_away, to_unsigned
+from .intmath import fits, int_range, round_half_away, to_unsigned, wrap
 
-__all__ = ["check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
+__all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
            "METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
            "exact_table", "pp_keep_mask", "truncation_compensation", "mitchell_frac_bits",
            "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file", "operand_values"]
@@ -235,14 +235,27 @@ class ApproxMulConfig(DesignConfig):
     @classmethod
     def from_table(cls, table, signed: bool, lut_path: str = "") -> "ApproxMulConfig":
         """A "lut" config whose widths come from the table shape (2^a_bits, 2^b_bits)."""
-        arr = np.asarray(table)
-        if arr.ndim != 2 or not all(n >= 1 and n & (n - 1) == 0 for n in arr.shape):
-            raise ConfigError(f"approxmul: LUT shape must be (2^a_bits, 2^b_bits), got {arr.shape}")
-        na, nb = (int(n).bit_length() - 1 for n in arr.shape)
-        return cls(method="lut", a_bits=na, b_bits=nb, signed=signed, lut_table=arr, lut_path=lut_path)
+        na, nb = table_widths(table)
+        return cls(method="lut", a_bits=na, b_bits=nb, signed=signed, lut_table=np.asarray(table),
+                   lut_path=lut_path)
 
 
 # -------------------------------------------------------------------- LUT helpers
+def table_widths(table) -> tuple[int, int]:
+    """(a_bits, b_bits) of an integer truth table of shape (2^a_bits, 2^b_bits), each width in
+    MIN_OP_BITS..MAX_OP_BITS; ConfigError otherwise."""
+    arr = np.asarray(table)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ConfigError(f"multiplier table must hold integers, got dtype {arr.dtype}")
+    if arr.ndim != 2 or not all(n >= 1 and n & (n - 1) == 0 for n in arr.shape):
+        raise ConfigError(f"multiplier table shape must be (2^a_bits, 2^b_bits), got {arr.shape}")
+    na, nb = (int(n).bit_length() - 1 for n in arr.shape)
+    if not (MIN_OP_BITS <= na <= MAX_OP_BITS and MIN_OP_BITS <= nb <= MAX_OP_BITS):
+        raise ConfigError(f"multiplier table shape {arr.shape}: operand widths must be in "
+                          f"{MIN_OP_BITS}..{MAX_OP_BITS} bits")
+    return na, nb
+
+
 def lut_sha256(table) -> str:
     """SHA-256 (hex) of a table's content: its values as little-endian int64, row-major."""
     arr = np.ascontiguousarray(np.asarray(table, dtype=np.int64), dtype="<i8")
@@ -430,7 +443,7 @@ def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
 
 def operand_values(bits: int, signed: bool) -> np.ndarray:
     """Operand values in bit-pattern order: index p holds the value whose pattern is p."""
-    return from_unsigned(np.arange(1 << bits, dtype=np.int64), bits, signed)
+    return wrap(np.arange(1 << bits, dtype=np.int64), bits, signed)
 
 
 def _direct(cfg: ApproxMulConfig, a, b) -> np.ndarray:
@@ -439,9 +452,14 @@ def _direct(cfg: ApproxMulConfig, a, b) -> np.ndarray:
         return cfg.lut_table[to_unsigned(a, cfg.a_bits), to_unsigned(b, cfg.b_bits)]
     if not cfg.signed:
         return unsigned_core(cfg, a, b)
+    return _sign_magnitude(lambda x, y: unsigned_core(cfg, x, y), a, b)
+
+
+def _sign_magnitude(unsigned: MulRule, a, b) -> np.ndarray:
+    """The sign-magnitude rule: y = unsigned(|a|, |b|), negated when exactly one of a, b < 0."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    u = unsigned_core(cfg, np.abs(a), np.abs(b))
+    u = unsigned(np.abs(a), np.abs(b))
     return np.where((a < 0) ^ (b < 0), -u, u)
 
 
@@ -500,10 +518,7 @@ def sign_magnitude_mul(cfg: ApproxMulConfig) -> MulRule:
     unsigned_rule = approx_mul(cfg)
 
     def rule(a, b):
-        a = np.asarray(a)
-        b = np.asarray(b)
-        u = unsigned_rule(np.abs(a), np.abs(b))
-        return np.where((a < 0) ^ (b < 0), -u, u)
+        return _sign_magnitude(unsigned_rule, a, b)
 
     rule.__name__ = f"sign_magnitude_mul[{cfg.short_name()}]"
     return rule

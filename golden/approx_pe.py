@@ -21,12 +21,11 @@ import dataclasses
 
 import numpy as np
 
-from .approx import ApproxMulConfig, approx_mul, mul_table
+from .approx import MAX_OP_BITS, MIN_OP_BITS, ApproxMulConfig, approx_mul
 from .baseline import Expected, frame_schedule
-from .dot import check_acc_bits
 from .config import DesignConfig
+from .dot import LaneWidths, Pipelined
 from .errors import ConfigError
-from .intmath import clog2, int_range
 
 __all__ = ["ApproxPEConfig", "parse_mul_spec", "mul_spec", "approx_pe_lane_sums", "approx_pe_schedule",
            "approx_pe_schedule_ports"]
@@ -77,7 +76,7 @@ def mul_spec(cfg: ApproxMulConfig) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class ApproxPEConfig(DesignConfig):
+class ApproxPEConfig(LaneWidths, Pipelined, DesignConfig):
     """Baseline PE parameters plus per-lane multiplier specs (defaults: 16 lanes, int8, all exact)."""
 
     kind = "approxpe"
@@ -107,14 +106,8 @@ class ApproxPEConfig(DesignConfig):
         return parse_mul_spec(spec, self.a_bits, self.w_bits, self.signed)
 
     def validate(self):
-        if not 1 <= self.lanes <= 256:
-            raise ConfigError(f"approxpe: lanes must be in 1..256, got {self.lanes}")
-        for name in ("a_bits", "w_bits"):
-            v = getattr(self, name)
-            if not 2 <= v <= 8:
-                raise ConfigError(f"approxpe: {name} must be in 2..8, got {v}")
-        if not 0 <= self.pipeline <= 2:
-            raise ConfigError(f"approxpe: pipeline must be 0, 1 or 2, got {self.pipeline}")
+        self.check_lane_widths("approxpe: ", MIN_OP_BITS, MAX_OP_BITS)
+        self.check_pipeline("approxpe: ")
         if self.lane_muls and len(self.lane_muls) != self.lanes:
             raise ConfigError(f"approxpe: lane_muls needs one spec per lane ({self.lanes}), "
                               f"got {len(self.lane_muls)}")
@@ -123,7 +116,7 @@ class ApproxPEConfig(DesignConfig):
         self._parse(self.mul)
         for s in self.lane_muls:
             self._parse(s)
-        check_acc_bits(self.acc_bits, self.sum_bits, self.lanes, self.product_bits, "approxpe: ")
+        self.check_acc_bits("approxpe: ")
 
     # ------------------------------------------------------------ derived
     def lane_configs(self) -> tuple:
@@ -136,14 +129,6 @@ class ApproxPEConfig(DesignConfig):
         """Width of the signed lane terms: the widest lane's y_bits (+1 when unsigned)."""
         return max(c.y_bits + (0 if self.signed else 1) for c in set(self.lane_configs()))
 
-    @property
-    def sum_bits(self) -> int:
-        return self.product_bits + clog2(self.lanes)
-
-    @property
-    def latency(self) -> int:
-        return self.pipeline + 1
-
     # the stimulus generator of the baseline PE duck-types on these
     @property
     def a_signed(self) -> bool:
@@ -152,12 +137,6 @@ class ApproxPEConfig(DesignConfig):
     @property
     def w_signed(self) -> bool:
         return self.signed
-
-    def a_range(self):
-        return int_range(self.a_bits, self.signed)
-
-    def w_range(self):
-        return int_range(self.w_bits, self.signed)
 
     def short_name(self) -> str:
         t = f"{'i' if self.signed else 'u'}"
@@ -193,13 +172,3 @@ def approx_pe_schedule_ports(cfg: ApproxPEConfig, inputs: dict) -> dict:
     exp = approx_pe_schedule(cfg, inputs["valid"], inputs["first"], inputs["last"],
                              inputs["a"], inputs["w"])
     return {"out_valid": exp.out_valid, "out_sum": exp.out_sum}
-
-
-def lane_product_range(cfg: ApproxPEConfig) -> tuple[int, int]:
-    """(min, max) of the lane sum over all operand values (for stimulus sizing)."""
-    lo = hi = 0
-    for c in cfg.lane_configs():
-        t = mul_table(c)
-        lo += int(t.min())
-        hi += int(t.max())
-    return lo, hi

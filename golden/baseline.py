@@ -20,10 +20,9 @@ import dataclasses
 import numpy as np
 
 from .config import DesignConfig
-from .dot import LaneWidths, MulRule, accumulate, exact_mul
+from .dot import LaneWidths, MulRule, Pipelined, accumulate, exact_mul
 from .errors import ConfigError
-from .intmath import int_range, wrap
-from .quantize import MAX_BITS, MIN_BITS
+from .intmath import wrap
 
 __all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule", "baseline_schedule_ports",
            "frame_schedule"]
@@ -31,7 +30,7 @@ __all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule", "basel
 
 
 @dataclasses.dataclass(frozen=True)
-class BaselineConfig(LaneWidths, DesignConfig):
+class BaselineConfig(LaneWidths, Pipelined, DesignConfig):
     """Parameters of the baseline PE (defaults: 16 lanes, int8 x int8, 32-bit accumulator)."""
 
     kind = "baseline"
@@ -45,19 +44,9 @@ class BaselineConfig(LaneWidths, DesignConfig):
     saturate: bool = False
 
     def validate(self):
-        if not 1 <= self.lanes <= 256:
-            raise ConfigError(f"lanes must be in 1..256, got {self.lanes}")
-        for name in ("a_bits", "w_bits"):
-            v = getattr(self, name)
-            if not MIN_BITS <= v <= MAX_BITS:
-                raise ConfigError(f"{name} must be in {MIN_BITS}..{MAX_BITS}, got {v}")
-        if not 0 <= self.pipeline <= 2:
-            raise ConfigError(f"pipeline must be 0, 1 or 2, got {self.pipeline}")
+        self.check_lane_widths()
+        self.check_pipeline()
         self.check_acc_bits()
-
-    @property
-    def latency(self) -> int:
-        return self.pipeline + 1
 
     def short_name(self) -> str:
         def t(bits, signed):
@@ -65,12 +54,6 @@ class BaselineConfig(LaneWidths, DesignConfig):
         sat = "-sat" if self.saturate else ""
         return (f"baseline-l{self.lanes}-a{t(self.a_bits, self.a_signed)}-w{t(self.w_bits, self.w_signed)}"
                 f"-acc{self.acc_bits}-p{self.pipeline}{sat}")
-
-    def a_range(self):
-        return int_range(self.a_bits, self.a_signed)
-
-    def w_range(self):
-        return int_range(self.w_bits, self.w_signed)
 
 
 @dataclasses.dataclass

@@ -20,8 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from .approx import ApproxMulConfig, exact_table, mul_table, operand_values
-from .errors import QuantpeError
+from .approx import ApproxMulConfig, exact_table, mul_table, operand_values, table_widths
 from .intmath import to_unsigned
 
 __all__ = ["MulCharacterization", "characterize_table", "characterize", "table_from_rule", "pattern_index"]
@@ -55,18 +54,10 @@ class MulCharacterization:
         return d
 
 
-def _table_bits(table: np.ndarray) -> tuple[int, int]:
-    if table.ndim != 2 or not all(n >= 2 and n & (n - 1) == 0 for n in table.shape):
-        raise QuantpeError(f"multiplier table shape must be (2^a_bits, 2^b_bits), got {table.shape}")
-    return tuple(int(n).bit_length() - 1 for n in table.shape)
-
-
 def characterize_table(table, signed: bool) -> MulCharacterization:
     """Exhaustive metrics of the multiplier whose truth table is `table` (see module docstring)."""
     t = np.asarray(table)
-    if t.dtype == bool or not np.issubdtype(t.dtype, np.integer):
-        raise QuantpeError(f"multiplier table must hold integers, got dtype {t.dtype}")
-    na, nb = _table_bits(t)
+    na, nb = table_widths(t)
     exact = exact_table(na, nb, signed)
     err = t.astype(np.int64) - exact
     abs_err = np.abs(err)

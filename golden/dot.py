@@ -11,12 +11,16 @@ from typing import Callable
 import numpy as np
 
 from .errors import ConfigError
-from .intmath import clog2, saturate, wrap
+from .intmath import clog2, int_range, saturate, wrap
+from .quantize import MAX_BITS, MIN_BITS
 
-__all__ = ["MulRule", "exact_mul", "product_bits", "sum_bits", "accumulate", "dot",
-           "MAX_ACC_BITS", "check_acc_bits", "LaneWidths"]
+__all__ = ["MulRule", "exact_mul", "product_bits", "sum_bits", "lane_sum_bits", "accumulate", "dot",
+           "MAX_ACC_BITS", "MAX_LANES", "MAX_PIPELINE", "check_in_range", "check_acc_bits",
+           "LaneWidths", "Pipelined"]
 
 MAX_ACC_BITS = 62   # every golden sum stays exact in int64
+MAX_LANES = 256     # a PE's lanes (the adder tree and the stimulus memories stay small)
+MAX_PIPELINE = 2    # registers between the multipliers and the accumulator: 0, 1 or 2
 
 MulRule = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """Elementwise integer product rule: (a codes, w codes) -> products, numpy broadcasting."""
@@ -35,9 +39,20 @@ def product_bits(a_bits: int, w_bits: int, a_signed: bool, w_signed: bool) -> in
     return a_bits + w_bits + (0 if (a_signed or w_signed) else 1)
 
 
+def lane_sum_bits(product_width: int, lanes: int) -> int:
+    """Width of a signed adder-tree output that holds any sum of `lanes` product_width-bit terms."""
+    return product_width + clog2(lanes)
+
+
 def sum_bits(a_bits: int, w_bits: int, a_signed: bool, w_signed: bool, lanes: int) -> int:
     """Width of a signed adder-tree output that holds any sum of `lanes` exact products."""
-    return product_bits(a_bits, w_bits, a_signed, w_signed) + clog2(lanes)
+    return lane_sum_bits(product_bits(a_bits, w_bits, a_signed, w_signed), lanes)
+
+
+def check_in_range(name: str, value: int, lo: int, hi: int, prefix: str = "") -> None:
+    """ConfigError `<prefix><name> must be in lo..hi, got value` unless lo <= value <= hi."""
+    if not lo <= value <= hi:
+        raise ConfigError(f"{prefix}{name} must be in {lo}..{hi}, got {value}")
 
 
 def check_acc_bits(acc_bits: int, need: int, lanes: int, product_width: int, prefix: str = "") -> None:
@@ -56,10 +71,34 @@ class LaneWidths:
 
     @property
     def sum_bits(self) -> int:
-        return sum_bits(self.a_bits, self.w_bits, self.a_signed, self.w_signed, self.lanes)
+        return lane_sum_bits(self.product_bits, self.lanes)
+
+    def a_range(self) -> tuple[int, int]:
+        return int_range(self.a_bits, self.a_signed)
+
+    def w_range(self) -> tuple[int, int]:
+        return int_range(self.w_bits, self.w_signed)
+
+    def check_lane_widths(self, prefix: str = "", min_bits: int = MIN_BITS, max_bits: int = MAX_BITS) -> None:
+        """ConfigError unless 1 <= lanes <= MAX_LANES and a_bits, w_bits in min_bits..max_bits."""
+        check_in_range("lanes", self.lanes, 1, MAX_LANES, prefix)
+        for name in ("a_bits", "w_bits"):
+            check_in_range(name, getattr(self, name), min_bits, max_bits, prefix)
 
     def check_acc_bits(self, prefix: str = "") -> None:
         check_acc_bits(self.acc_bits, self.sum_bits, self.lanes, self.product_bits, prefix)
+
+
+class Pipelined:
+    """Mixin for PEs with a `pipeline` field: latency = pipeline + 1 cycles from input to output."""
+
+    @property
+    def latency(self) -> int:
+        return self.pipeline + 1
+
+    def check_pipeline(self, prefix: str = "") -> None:
+        if not 0 <= self.pipeline <= MAX_PIPELINE:
+            raise ConfigError(f"{prefix}pipeline must be 0, 1 or 2, got {self.pipeline}")
 
 
 def accumulate(acc, x, acc_bits: int, saturating: bool = False):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["int_range", "wrap", "saturate", "fits", "to_unsigned", "from_unsigned",
+__all__ = ["int_range", "wrap", "saturate", "fits", "to_unsigned",
            "round_half_away", "clog2"]
 
 
@@ -28,7 +28,8 @@ def int_range(bits: int, signed: bool) -> tuple[int, int]:
 
 
 def wrap(x, bits: int, signed: bool = True):
-    """Reduce `x` modulo 2^bits into the signed (two's complement) or unsigned range."""
+    """Reduce `x` modulo 2^bits into the signed (two's complement) or unsigned range; on a
+    `bits`-wide bit pattern this is its value read as signed or unsigned."""
     x = np.asarray(x, dtype=np.int64)
     mask = np.int64((1 << bits) - 1)
     u = x & mask
@@ -53,14 +54,6 @@ def fits(x, bits: int, signed: bool) -> bool:
 def to_unsigned(x, bits: int):
     """Two's-complement bit pattern of `x` as a non-negative integer (the value on the wire)."""
     return np.asarray(x, dtype=np.int64) & np.int64((1 << bits) - 1)
-
-
-def from_unsigned(u, bits: int, signed: bool):
-    """Interpret a `bits`-wide bit pattern as signed (two's complement) or unsigned."""
-    u = np.asarray(u, dtype=np.int64) & np.int64((1 << bits) - 1)
-    if signed:
-        return np.where(u >= (1 << (bits - 1)), u - (1 << bits), u)
-    return u
 
 
 def round_half_away(x):

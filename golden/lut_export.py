@@ -12,14 +12,14 @@ Every file is written atomically (temporary file in the same folder, then rename
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .approx import ApproxMulConfig, mul_table, table_y_bits
+from quantpe.atomic import write_bytes
+
+from .approx import ApproxMulConfig, mul_table, table_widths, table_y_bits
 from .errors import QuantpeError
 
 __all__ = ["write_npy", "write_bin", "write_c_header", "read_npy", "read_bin", "export_lut",
@@ -29,37 +29,9 @@ _BIN_DTYPES = {"int32": "<i4", "int16": "<i2"}
 _C_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _atomic_write(path, data: bytes) -> Path:
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise QuantpeError(f"cannot write {path}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise QuantpeError(f"cannot write {path}: {e.strerror or e}") from None
-    return path
-
-
 def _table_bits(table) -> tuple[np.ndarray, int, int]:
-    t = np.asarray(table)
-    if t.dtype == bool or not np.issubdtype(t.dtype, np.integer):
-        raise QuantpeError(f"LUT must hold integers, got dtype {t.dtype}")
-    if t.ndim != 2 or not all(n >= 2 and n & (n - 1) == 0 for n in t.shape):
-        raise QuantpeError(f"LUT shape must be (2^a_bits, 2^b_bits), got {t.shape}")
-    na, nb = (int(n).bit_length() - 1 for n in t.shape)
-    return t.astype(np.int64), na, nb
+    na, nb = table_widths(table)
+    return np.asarray(table).astype(np.int64), na, nb
 
 
 def _as_dtype(t: np.ndarray, dtype: str) -> np.ndarray:
@@ -76,14 +48,14 @@ def write_npy(path, table) -> Path:
     t, _, _ = _table_bits(table)
     buf = io.BytesIO()
     np.save(buf, _as_dtype(t, "int32"), allow_pickle=False)
-    return _atomic_write(path, buf.getvalue())
+    return write_bytes(path, buf.getvalue())
 
 
 def write_bin(path, table, dtype: str = "int32") -> Path:
     """Save `table` flat, row-major (index a_pattern * 2^b_bits + b_pattern), little-endian
     `dtype` ("int32" default, or "int16"), no header."""
     t, _, _ = _table_bits(table)
-    return _atomic_write(path, _as_dtype(t, dtype).tobytes(order="C"))
+    return write_bytes(path, _as_dtype(t, dtype).tobytes(order="C"))
 
 
 def read_npy(path) -> np.ndarray:
@@ -153,7 +125,7 @@ def write_c_header(path, table, name: str, signed: bool, comment: str = "") -> P
     for i in range(0, vals.size, per_line):
         lines.append("    " + ", ".join(str(int(v)) for v in vals[i:i + per_line]) + ",")
     lines += ["};", "", f"#endif /* QUANTPE_{name.upper()}_H */", ""]
-    return _atomic_write(path, "\n".join(lines).encode())
+    return write_bytes(path, "\n".join(lines).encode())
 
 
 def export_lut(cfg: ApproxMulConfig, out_dir, name: str | None = None,

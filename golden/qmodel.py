@@ -41,6 +41,7 @@ from .dot import MulRule, accumulate, dot
 from .errors import ConfigError, QuantpeError
 from .intmath import int_range, round_half_away, saturate, wrap
 from .mlp import MLP, check_batch, load_reference_model
+from .qerror import mse_sqnr
 from .quantize import MAX_BITS, MIN_BITS, QTensor, compute_scale, qmax, quantize
 
 __all__ = ["QLayer", "QModel", "TensorError", "build_qmodel", "fixed_point_multiplier",
@@ -109,12 +110,8 @@ class TensorError:
 
 
 def tensor_error(x, xq, layer: int = -1, bits: int = 0) -> TensorError:
-    x = np.asarray(x, dtype=np.float64)
-    err = x - np.asarray(xq, dtype=np.float64)
-    noise = float(np.sum(err * err))
-    signal = float(np.sum(x * x))
-    sqnr = math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal > 0 else -math.inf)
-    return TensorError(layer=layer, bits=bits, mse=float(np.mean(err * err)), sqnr_db=sqnr)
+    mse, sqnr = mse_sqnr(x, xq)
+    return TensorError(layer=layer, bits=bits, mse=mse, sqnr_db=sqnr)
 
 
 # ---------------------------------------------------------------- layers and model

@@ -44,8 +44,7 @@ import numpy as np
 from .config import DesignConfig
 from .dot import LaneWidths
 from .errors import ConfigError, QuantpeError
-from .intmath import clog2, int_range, wrap
-from .quantize import MAX_BITS, MIN_BITS
+from .intmath import clog2, wrap
 from .stripes_precision import (check_codes, check_window, covering_msb, detect_windows,
                                 window_value)
 
@@ -84,12 +83,7 @@ class StripesConfig(LaneWidths, DesignConfig):
         super().__post_init__()
 
     def validate(self):
-        if not 1 <= self.lanes <= 256:
-            raise ConfigError(f"stripes: lanes must be in 1..256, got {self.lanes}")
-        for name in ("a_bits", "w_bits"):
-            v = getattr(self, name)
-            if not MIN_BITS <= v <= MAX_BITS:
-                raise ConfigError(f"stripes: {name} must be in {MIN_BITS}..{MAX_BITS}, got {v}")
+        self.check_lane_widths("stripes: ")
         if self.mode not in MODES:
             raise ConfigError(f"stripes: mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.group < 1 or self.lanes % self.group:
@@ -122,12 +116,6 @@ class StripesConfig(LaneWidths, DesignConfig):
             mode += f"-g{self.group}" + ("-lt" if self.trailing else "-l")
         return (f"stripes-{mode}-l{self.lanes}-a{t(self.a_bits, self.a_signed)}"
                 f"-w{t(self.w_bits, self.w_signed)}-acc{self.acc_bits}")
-
-    def a_range(self):
-        return int_range(self.a_bits, self.a_signed)
-
-    def w_range(self):
-        return int_range(self.w_bits, self.w_signed)
 
 
 # ----------------------------------------------------------------------------- brick math

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import QuantpeError
-from .intmath import from_unsigned, to_unsigned
+from .intmath import to_unsigned, wrap
 from .strum_config import J_BITS, J_MAX, StrumConfig
 
 __all__ = ["Field", "BlockFields", "block_layout", "block_bits", "storage_figures",
@@ -217,7 +217,7 @@ def unpack_blocks(cfg: StrumConfig, words) -> BlockFields:
         m = (1 << fld.bits) - 1
         u = np.array([[(w >> (fld.offset + i * fld.bits)) & m for i in range(fld.count)]
                       for w in flat], dtype=np.int64).reshape(arr.shape + (fld.count,))
-        out[fld.name] = from_unsigned(u, fld.bits, fld.signed)
+        out[fld.name] = wrap(u, fld.bits, fld.signed)
     f = BlockFields(out["mask"], out["hi"], out["lo"], out["j"][..., 0] if "j" in out else None)
     check_fields(cfg, f, "unpack")
     return f

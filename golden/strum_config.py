@@ -22,7 +22,7 @@ import dataclasses
 import math
 
 from .config import DesignConfig
-from .dot import MAX_ACC_BITS
+from .dot import MAX_ACC_BITS, Pipelined
 from .errors import ConfigError
 from .intmath import int_range
 from .quantize import MAX_BITS, MIN_BITS
@@ -66,7 +66,7 @@ def _union(*rs) -> tuple:
 
 
 @dataclasses.dataclass(frozen=True)
-class StrumConfig(DesignConfig):
+class StrumConfig(Pipelined, DesignConfig):
     """Parameters of a StruM PE (defaults: DLIQ, B=16, K=8, hb=8, lb=4, int8 activations).
 
     variant    "dliq" | "mip2q"
@@ -143,8 +143,7 @@ class StrumConfig(DesignConfig):
             raise ConfigError(f"strum: a_bits must be in {MIN_BITS}..{MAX_BITS}, got {self.a_bits}")
         if self.variant == "mip2q" and self.shift != "block":
             raise ConfigError("strum: shift='layer' applies to DLIQ only (MIP2Q has no shift field)")
-        if not 0 <= self.pipeline <= 2:
-            raise ConfigError(f"strum: pipeline must be 0, 1 or 2, got {self.pipeline}")
+        self.check_pipeline("strum: ")
         need = self.sum_bits
         if not need <= self.acc_bits <= MAX_ACC_BITS:
             raise ConfigError(f"strum: acc_bits must be in {need}..{MAX_ACC_BITS} for this block "
@@ -199,10 +198,6 @@ class StrumConfig(DesignConfig):
     def low_shift_max(self) -> int:
         """Largest left shift a low unit applies: 7 (DLIQ j) or 2^(lb-1)-1 (MIP2Q e)."""
         return J_MAX if self.variant == "dliq" else (1 << self.e_bits) - 1
-
-    @property
-    def latency(self) -> int:
-        return self.pipeline + 1
 
     # ---- code ranges (inclusive) ----------------------------------------------------------
     def a_range(self) -> tuple:

@@ -7,10 +7,9 @@ INT-b is `quantize(w, b, signed=True, axis=0)` (per output channel, symmetric, +
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .qerror import mse_sqnr
 from .quantize import quantize
 from .strum_codec import block_bits
 from .strum_config import StrumConfig
@@ -20,16 +19,9 @@ __all__ = ["error_figures", "strum_error_table"]
 
 
 def error_figures(w, w_hat) -> dict:
-    """{"mse", "sqnr_db"} of w_hat against w."""
-    w = np.asarray(w, dtype=np.float64)
-    err = w - np.asarray(w_hat, dtype=np.float64)
-    noise = float(np.sum(err * err))
-    signal = float(np.sum(w * w))
-    if noise == 0:
-        sqnr = math.inf
-    else:
-        sqnr = 10 * math.log10(signal / noise) if signal > 0 else -math.inf
-    return {"mse": float(np.mean(err * err)), "sqnr_db": sqnr}
+    """{"mse", "sqnr_db"} of w_hat against w (`quantpe.golden.qerror.mse_sqnr`)."""
+    mse, sqnr = mse_sqnr(w, w_hat)
+    return {"mse": mse, "sqnr_db": sqnr}
 
 
 def strum_error_table(w, cfg: StrumConfig | None = None, j: int | None = None) -> dict:

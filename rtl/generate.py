@@ -9,19 +9,19 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from amaranth.back import verilog
 
+from quantpe.atomic import ensure_dir, write_text
 from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError
 from quantpe.kinds import build_component
 
 from .ports import ports_of
 
-__all__ = ["build_component", "generate", "tool_versions", "git_revision", "write_atomic",
+__all__ = ["build_component", "generate", "tool_versions", "git_revision",
            "top_name", "generator_digest"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,35 +67,9 @@ def git_revision() -> str:
         return "unknown"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder, then rename
-    (mode 0644, like a plain write: mkstemp's private 0600 is not kept)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _prepare_dir(out_dir: Path) -> Path:
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise QuantpeError(f"cannot create output directory {out_dir}: {e.strerror}") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise QuantpeError(f"output directory {out_dir} is not writable")
-    return out_dir
-
-
 def generate(cfg: DesignConfig, out_dir: Path) -> dict:
     """Write `<top>.v` and `manifest.json` for `cfg` into `out_dir`; return the manifest."""
-    out_dir = _prepare_dir(out_dir)
+    out_dir = ensure_dir(out_dir, "output directory")
     component = build_component(cfg)
     top = top_name(cfg)
     body = verilog.convert(component, name=top, emit_src=False)
@@ -122,6 +96,6 @@ def generate(cfg: DesignConfig, out_dir: Path) -> dict:
         "git_revision": rev,
         "generator_digest": generator_digest(),
     }
-    write_atomic(verilog_path, header + body)
-    write_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_text(verilog_path, header + body)
+    write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -318,7 +318,7 @@ def _accuracy_rows(rows8: list[dict], cfgs: dict) -> tuple[list[dict], float]:
 def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
     """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section."""
     from quantpe.golden.characterize import characterize
-    from quantpe.rtl.generate import write_atomic
+    from quantpe.atomic import write_text
     t0 = time.monotonic()
     out = Path(out_dir) / "approx"
     out.mkdir(parents=True, exist_ok=True)
@@ -351,12 +351,12 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
             mask = pareto_front([rows[i]["area_saving_pct"] for i in idx], [rows[i][key] for i in idx])
             for i, m in zip(idx, mask):
                 rows[i][f"pareto_{key}"] = bool(m)
-    write_atomic(out / "variants.csv", _csv_text(rows))
+    write_text(out / "variants.csv", _csv_text(rows))
     _plot_pareto(rows, out / "pareto.png")
     by_id = {c.config_id: c for c in cfgs}
     rows8 = [r for r in rows if r["width"] == "8x8"]
     acc_rows, exact_acc = _accuracy_rows(rows8, by_id)
-    write_atomic(out / "accuracy.csv", _csv_text(acc_rows))
+    write_text(out / "accuracy.csv", _csv_text(acc_rows))
     _plot_accuracy(acc_rows, exact_acc, out / "accuracy.png")
     best, met = select_best([r for r in acc_rows if r["method"] != "exact"])
     best_signed, met_signed = select_best([r for r in acc_rows if r["method"] != "exact" and r["signed"]])
@@ -414,7 +414,7 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
     md += _verdict("signed 8x8", best_signed, met_signed)
     md += [f"_Sweep time {elapsed:.0f} s (synthesis and generation {t_synth:.0f} s, cached per config id; "
            f"exhaustive RTL check {t_rtl:.0f} s)._", ""]
-    write_atomic(out / "summary.json", json.dumps({
+    write_text(out / "summary.json", json.dumps({
         "target": TARGET, "met": met, "best": best, "met_signed": met_signed, "best_signed": best_signed,
         "exact_test_acc": exact_acc,
         "rtl_check": {"simulator": "verilator", "variants": len(cfgs), "products": n_pairs, "builds": len(checks),

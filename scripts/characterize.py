@@ -136,7 +136,7 @@ def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
     """
     from amaranth.back import verilog
     from quantpe.rtl.approx_bank import MultiplierBank
-    from quantpe.rtl.generate import write_atomic
+    from quantpe.atomic import write_text
     from quantpe.rtl.ports import ports_of
     from quantpe.sim.capture import capture
     from quantpe.sim.runner import SimulationFailed, build_root, design_dir, ensure_generated
@@ -153,7 +153,7 @@ def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
         d.mkdir(parents=True, exist_ok=True)
         v = d / "bank.v"               # the folder is named by the text's hash
         if not v.exists():
-            write_atomic(v, text)
+            write_text(v, text)
         res = capture([v], "bank", ports_of(bank), exhaustive_inputs(na, nb, sgn), sim)
         y = np.asarray(res.outputs["y"], dtype=np.int64)
         for i, c in enumerate(group):

@@ -25,8 +25,7 @@ def default_real_liberty() -> Path | None:
 
 
 def _write(path: Path, text: str) -> None:
-    from quantpe.rtl.generate import write_atomic
-    write_atomic(path, text)
+    write_text(path, text)
     print(f"wrote {path}")
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.stripes import StripesConfig
 from quantpe.golden.stripes_eval import CYCLE_COLUMNS, evaluate_stripes
-from quantpe.rtl.generate import write_atomic
+from quantpe.atomic import write_text
 
 __all__ = ["stripes_report", "sip_configs", "cached_area", "detector_area"]
 
@@ -86,7 +86,7 @@ def detector_area(cfg: StripesConfig) -> dict:
     v = d / "detector.v"
     if not v.is_file():
         d.mkdir(parents=True, exist_ok=True)
-        write_atomic(v, verilog.convert(stripes_detector(cfg), name="detector", emit_src=False))
+        write_text(v, verilog.convert(stripes_detector(cfg), name="detector", emit_src=False))
     return _synth_cached(v, "detector", d / "synth")
 
 

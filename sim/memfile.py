@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantpe.golden.errors import QuantpeError
-from quantpe.golden.intmath import from_unsigned, to_unsigned
+from quantpe.golden.intmath import to_unsigned, wrap
 
 __all__ = ["word_bits", "streams_to_hex", "hex_to_streams", "streams_to_ints"]
 
@@ -67,7 +67,7 @@ def hex_to_streams(text: str, ports, T: int) -> dict:
     for p in ports:
         chunk = bits[:, pos:pos + p.bits].reshape(T, p.count, p.elem_bits).astype(np.int64)
         u = (chunk << np.arange(p.elem_bits, dtype=np.int64)).sum(axis=2)
-        v = from_unsigned(u, p.elem_bits, p.signed)
+        v = wrap(u, p.elem_bits, p.signed)
         out[p.name] = v[:, 0] if p.count == 1 else v
         pos += p.bits
     return out

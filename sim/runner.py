@@ -25,7 +25,8 @@ import numpy as np
 
 from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError
-from quantpe.rtl.generate import generate, generator_digest, write_atomic
+from quantpe.atomic import write_text
+from quantpe.rtl.generate import generate, generator_digest
 from quantpe.rtl.ports import Port
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports
@@ -132,7 +133,7 @@ def _build(cfg, manifest, sim, bench, depth, waves, log):
         text = harness_verilog(top, [Port(**p) for p in manifest["ports"]], depth, clock, reset)
         with _locked(d / ".harness"):
             if not hv.exists() or hv.read_text() != text:    # unchanged file keeps its mtime
-                write_atomic(hv, text)
+                write_text(hv, text)
         sources.append(hv)
         top = HARNESS_TOP
     args = []

@@ -14,7 +14,7 @@ import numpy as np
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from quantpe.golden.intmath import from_unsigned, to_unsigned
+from quantpe.golden.intmath import to_unsigned, wrap
 from quantpe.sim.memfile import streams_to_ints
 from quantpe.tb.clocking import start_and_reset
 from quantpe.tb.job import load_job
@@ -69,5 +69,5 @@ async def direct_matches_golden(dut):
             e = Mismatch(unknown[0], f"{p.name} holds X/Z bits", len(unknown))
             job.write_result(ok=False, cycle=e.cycle, count=e.count, details=e.details, sim_s=sim_s)
             raise e
-        actual[p.name] = from_unsigned(np.array(rec[p.name], dtype=np.int64), p.bits, p.signed)
+        actual[p.name] = wrap(np.array(rec[p.name], dtype=np.int64), p.bits, p.signed)
     job.check(expected, actual, t0, sim_s)
