@@ -233,7 +233,7 @@ class ApproxMulConfig(DesignConfig):
         return int_range(self.b_bits, self.signed)
 
     @classmethod
-    def from_table(cls, table, signed: bool, lut_path: str = "") -> "ApproxMulConfig":
+    def from_table(cls, table, signed: bool, lut_path: str = "") -> ApproxMulConfig:
         """A "lut" config whose widths come from the table shape (2^a_bits, 2^b_bits)."""
         na, nb = table_widths(table)
         return cls(method="lut", a_bits=na, b_bits=nb, signed=signed, lut_table=np.asarray(table),

@@ -21,7 +21,6 @@ import numpy as np
 
 from .config import DesignConfig
 from .dot import LaneWidths, MulRule, Pipelined, accumulate, exact_mul
-from .errors import ConfigError
 from .intmath import wrap
 
 __all__ = ["BaselineConfig", "Stimulus", "Expected", "baseline_schedule", "baseline_schedule_ports",

@@ -48,5 +48,5 @@ class DesignConfig:
         digest = hashlib.sha256(self.to_json().encode()).hexdigest()[:8]
         return f"{self.short_name()}-{digest}"
 
-    def replace(self, **changes) -> "DesignConfig":
+    def replace(self, **changes) -> DesignConfig:
         return dataclasses.replace(self, **changes)

@@ -6,7 +6,7 @@ the final sum equals wrapping after every addition, so `dot` is order-independen
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .errors import ConfigError
 from .intmath import clog2, int_range, saturate, wrap
 from .quantize import MAX_BITS, MIN_BITS
 
-__all__ = ["MulRule", "exact_mul", "product_bits", "sum_bits", "lane_sum_bits", "accumulate", "dot",
+__all__ = ["MulRule", "exact_mul", "product_bits", "product_range", "sum_bits", "lane_sum_bits", "accumulate", "dot",
            "MAX_ACC_BITS", "MAX_LANES", "MAX_PIPELINE", "check_in_range", "check_acc_bits",
            "LaneWidths", "Pipelined"]
 
@@ -37,6 +37,12 @@ def product_bits(a_bits: int, w_bits: int, a_signed: bool, w_signed: bool) -> in
     more bit because the sum datapath is always signed.
     """
     return a_bits + w_bits + (0 if (a_signed or w_signed) else 1)
+
+
+def product_range(a_range: tuple[int, int], w_range: tuple[int, int]) -> tuple[int, int]:
+    """Inclusive (min, max) of a * w over a in a_range and w in w_range (exact products)."""
+    c = [x * y for x in a_range for y in w_range]
+    return min(c), max(c)
 
 
 def lane_sum_bits(product_width: int, lanes: int) -> int:

@@ -32,7 +32,7 @@ import argparse
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -287,7 +287,7 @@ class QModel:
                 raise QuantpeError(f"layer index must be in 0..{n - 1}, got {i!r}")
         return [int(i) % n for i in idx]
 
-    def with_mul(self, mul: MulRule | None, layers: int | Iterable[int] | None = None) -> "QModel":
+    def with_mul(self, mul: MulRule | None, layers: int | Iterable[int] | None = None) -> QModel:
         """Copy using multiplication rule `mul` (None: exact) in `layers` (None: all)."""
         if mul is not None and not callable(mul):
             raise QuantpeError(f"mul must be a callable (a, w) -> products or None, got {mul!r}")
@@ -296,7 +296,7 @@ class QModel:
                     for i, l in enumerate(self.layers))
         return dataclasses.replace(self, layers=new)
 
-    def with_weights(self, layer: int, codes, scale=None) -> "QModel":
+    def with_weights(self, layer: int, codes, scale=None) -> QModel:
         """Copy with layer `layer`'s integer weight matrix replaced by `codes` (O, K), kept as is
         (no clipping; values beyond the original width are allowed). With scale=None the codes
         are in the existing units s_w[o] and bias/requantizer are unchanged; a new per-channel

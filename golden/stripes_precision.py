@@ -30,7 +30,7 @@ below a layer's covering msb (`covering_msb`), i.e. low-order bits are the ones 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

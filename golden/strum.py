@@ -25,7 +25,7 @@ the hardware result is unspecified.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

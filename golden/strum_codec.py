@@ -68,7 +68,7 @@ class BlockFields:
     lo: np.ndarray
     j: np.ndarray | None = None
 
-    def __getitem__(self, idx) -> "BlockFields":
+    def __getitem__(self, idx) -> BlockFields:
         return BlockFields(self.mask[idx], self.hi[idx], self.lo[idx],
                            None if self.j is None else self.j[idx])
 

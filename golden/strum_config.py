@@ -22,7 +22,7 @@ import dataclasses
 import math
 
 from .config import DesignConfig
-from .dot import MAX_ACC_BITS, Pipelined
+from .dot import MAX_ACC_BITS, Pipelined, product_range
 from .errors import ConfigError
 from .intmath import int_range
 from .quantize import MAX_BITS, MIN_BITS
@@ -46,11 +46,6 @@ def signed_width(lo: int, hi: int) -> int:
     while not (-(1 << (b - 1)) <= lo and hi <= (1 << (b - 1)) - 1):
         b += 1
     return b
-
-
-def _prod_range(x: tuple, y: tuple) -> tuple:
-    c = [x[0] * y[0], x[0] * y[1], x[1] * y[0], x[1] * y[1]]
-    return min(c), max(c)
 
 
 def _scale_range(r: tuple, n: int) -> tuple:
@@ -227,13 +222,13 @@ class StrumConfig(Pipelined, DesignConfig):
     # ---- exact datapath ranges (the RTL sizes its signals from these) ---------------------
     def hi_product_range(self) -> tuple:
         """hb x a_bits multiplier output over the full hb-bit port range."""
-        return _prod_range(int_range(self.hb, True), self.a_range())
+        return product_range(int_range(self.hb, True), self.a_range())
 
     def low_product_range(self) -> tuple:
         """One low unit before any DLIQ shift: q * a (DLIQ) or +-(a << e) (MIP2Q)."""
         if self.variant == "dliq":
-            return _prod_range(int_range(self.lb, True), self.a_range())
-        return _prod_range(self.low_value_range(), self.a_range())
+            return product_range(int_range(self.lb, True), self.a_range())
+        return product_range(self.low_value_range(), self.a_range())
 
     def hi_sum_range(self) -> tuple:
         """Sum of the K high products of one block."""
@@ -243,11 +238,16 @@ class StrumConfig(Pipelined, DesignConfig):
         """Sum of the B-K low units (DLIQ: before the shared shift by j)."""
         return _scale_range(self.low_product_range(), self.n_low)
 
-    def strum_sum_range(self) -> tuple:
-        """One StruM block sum: K high products + B-K low products (shift applied)."""
+    def shifted_low_sum_range(self) -> tuple:
+        """The low sum with the DLIQ shift by j applied (MIP2Q: the low sum itself)."""
         low = self.low_sum_range()
         if self.variant == "dliq":
             low = (low[0] << J_MAX, low[1] << J_MAX)
+        return low
+
+    def strum_sum_range(self) -> tuple:
+        """One StruM block sum: K high products + B-K low products (shift applied)."""
+        low = self.shifted_low_sum_range()
         return _add_range(_scale_range(self.hi_product_range(), self.k), low)
 
     def lane_product_range(self) -> tuple:
@@ -271,6 +271,14 @@ class StrumConfig(Pipelined, DesignConfig):
     @property
     def low_product_bits(self) -> int:
         return signed_width(*self.low_product_range())
+
+    @property
+    def hi_sum_bits(self) -> int:
+        return signed_width(*self.hi_sum_range())
+
+    @property
+    def shifted_low_sum_bits(self) -> int:
+        return signed_width(*self.shifted_low_sum_range())
 
     @property
     def low_sum_bits(self) -> int:

@@ -7,7 +7,6 @@ INT-b is `quantize(w, b, signed=True, axis=0)` (per output channel, symmetric, +
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .qerror import mse_sqnr
 from .quantize import quantize

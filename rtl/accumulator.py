@@ -3,6 +3,9 @@ from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from quantpe.golden.errors import ConfigError
+from quantpe.golden.intmath import int_range
+
 __all__ = ["Accumulator"]
 
 
@@ -17,7 +20,8 @@ class Accumulator(wiring.Component):
     """
 
     def __init__(self, in_bits: int, acc_bits: int, saturate: bool = False):
-        assert in_bits <= acc_bits
+        if not in_bits <= acc_bits:
+            raise ConfigError(f"accumulator: in_bits {in_bits} > acc_bits {acc_bits}")
         self.in_bits, self.acc_bits, self.saturate = in_bits, acc_bits, saturate
         super().__init__({
             "valid": In(1), "first": In(1), "last": In(1),
@@ -34,7 +38,7 @@ class Accumulator(wiring.Component):
         m.d.comb += total.eq(base + self.value)
         nxt = Signal(signed(n))
         if self.saturate:
-            hi, lo = (1 << (n - 1)) - 1, -(1 << (n - 1))
+            lo, hi = int_range(n, True)
             with m.If(total > hi):
                 m.d.comb += nxt.eq(Const(hi, signed(n)))
             with m.Elif(total < lo):

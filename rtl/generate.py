@@ -6,7 +6,6 @@ versions and the git revision; the manifest repeats them with the port list and 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -16,7 +15,6 @@ from amaranth.back import verilog
 
 from quantpe.atomic import ensure_dir, write_text
 from quantpe.golden.config import DesignConfig
-from quantpe.golden.errors import QuantpeError
 from quantpe.kinds import build_component
 
 from .ports import ports_of

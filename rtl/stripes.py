@@ -36,6 +36,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from quantpe.golden.errors import ConfigError
 from quantpe.golden.intmath import clog2
 from quantpe.golden.stripes import StripesConfig
 
@@ -81,7 +82,8 @@ class PrecisionDetector(wiring.Component):
     """
 
     def __init__(self, lanes: int, group: int, a_bits: int, a_signed: bool, trailing: bool):
-        assert lanes % group == 0
+        if group < 1 or lanes % group:
+            raise ConfigError(f"stripes detector: group {group} must divide lanes {lanes}")
         self.lanes, self.group, self.a_bits = lanes, group, a_bits
         self.a_signed, self.trailing = a_signed, trailing
         self.n_groups = lanes // group

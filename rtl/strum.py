@@ -15,11 +15,11 @@ into the LSBs):
 mask|hi|lo|j is the block word of `quantpe.golden.strum_codec` (same order, LSB first).
 
 Static PE (named submodules, for a per-submodule area breakdown):
-  select     StrumSelect (select="prefix": block-wide prefix-count network) or GroupSelect
-             (select="group": one small StrumSelect per group of B/G lanes): routes the B
+  select     StrumSelect (select="prefix": block-wide prefix-count network; select="group":
+             one small network per group of B/G lanes): routes the B
              activations to the K high / B-K low units
-  hmul<i>    K HighMul (hb x a_bits multipliers)
-  lmul<i>    B-K DliqLowMul (lb x a_bits) | Mip2qLowUnit (XOR + shifter: no multiplier, no
+  hmul<i>    K LaneMul (hb x a_bits multipliers)
+  lmul<i>    B-K LaneMul (lb x a_bits, DLIQ) | Mip2qLowUnit (XOR + shifter: no multiplier, no
              negator; its "+1" bit `neg` rides on a free carry-in of the low tree / combine adders)
   high_tree, low_tree   AdderTree of the high / low products (MIP2Q: low_tree takes B-K-1 of the
              neg bits as carries, `combine` the last one)
@@ -27,7 +27,7 @@ Static PE (named submodules, for a per-submodule area breakdown):
              common to the block)
   combine    AdderTree(2): high sum + (shifted) low sum
   acc        Accumulator
-Dynamic PE: scatter (StrumScatter, or GroupScatter for select="group": codes -> lanes), lane<l> (B DynamicLane: mux, hb x a_bits
+Dynamic PE: scatter (StrumScatter, per group for select="group": codes -> lanes), lane<l> (B DynamicLane: mux, hb x a_bits
 multiplier, shifter), tree (AdderTree), acc.
 `strum_parts(cfg)` lists these parts with their counts (for a per-part area breakdown).
 Pipeline: 0 = combinational into the accumulator; 1 = register after the adder tree(s) (after
@@ -38,15 +38,21 @@ from amaranth import Module, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from quantpe.golden.strum_config import J_BITS, J_MAX, StrumConfig, signed_width
+from quantpe.golden.strum_codec import block_layout
+from quantpe.golden.strum_config import J_BITS, StrumConfig, signed_width
 
 from .accumulator import Accumulator
 from .adder_tree import AdderTree
 from .pipeline import accumulate_and_emit, register_stage
-from .strum_select import GroupScatter, GroupSelect, StrumScatter, StrumSelect
-from .strum_units import DliqLowMul, DliqShift, DynamicLane, HighMul, Mip2qLowUnit
+from .strum_select import StrumScatter, StrumSelect
+from .strum_units import DliqShift, DynamicLane, LaneMul, Mip2qLowUnit
 
 __all__ = ["StrumStaticPE", "StrumDynamicPE", "strum_pe", "strum_signature", "strum_parts"]
+
+
+def _groups(cfg: StrumConfig) -> int:
+    """Groups of the selection network: 1 for the block-wide (prefix) network."""
+    return cfg.groups if cfg.select == "group" else 1
 
 
 def _a_shape(cfg: StrumConfig):
@@ -55,16 +61,18 @@ def _a_shape(cfg: StrumConfig):
 
 def strum_signature(cfg: StrumConfig) -> dict:
     """Port members of the PE for `cfg` (order = golden `input_ports`, then outputs)."""
-    B, K = cfg.block, cfg.k
+    B = cfg.block
     ports = {"valid": In(1), "first": In(1), "last": In(1),
              "a": In(data.ArrayLayout(_a_shape(cfg), B))}
     if cfg.dynamic:
         ports["mode"] = In(1)
         ports["w"] = In(data.ArrayLayout(signed(cfg.hb), B))
-    ports["mask"] = In(B)
-    ports["hi"] = In(data.ArrayLayout(signed(cfg.hb), K))
-    ports["lo"] = In(data.ArrayLayout(signed(cfg.lb) if cfg.variant == "dliq" else unsigned(cfg.lb), B - K))
-    if cfg.has_j:
+    for f in block_layout(cfg):            # the block word's fields, one port each (mask: B bits)
+        if f.name == "j":
+            continue
+        elem = signed(f.bits) if f.signed else unsigned(f.bits)
+        ports[f.name] = In(f.count) if f.bits == 1 else In(data.ArrayLayout(elem, f.count))
+    if cfg.has_j:                          # per block (in the word) or per layer
         ports["j"] = In(J_BITS)
     ports["out_valid"] = Out(1)
     ports["out_sum"] = Out(signed(cfg.acc_bits))
@@ -79,23 +87,15 @@ def strum_parts(cfg: StrumConfig) -> list:
     a_shape = _a_shape(cfg)
     acc = ("acc", lambda: Accumulator(cfg.sum_bits, cfg.acc_bits, cfg.saturate), 1)
     if cfg.dynamic:
-        if cfg.select == "group":
-            scatter = lambda: GroupScatter(B, K, cfg.groups, cfg.hb, cfg.lb)  # noqa: E731
-        else:
-            scatter = lambda: StrumScatter(B, K, cfg.hb, cfg.lb)  # noqa: E731
-        return [("scatter", scatter, 1),
+        return [("scatter", lambda: StrumScatter(B, K, cfg.hb, cfg.lb, _groups(cfg)), 1),
                 ("lane", lambda: DynamicLane(cfg.variant, cfg.hb, cfg.lb, a_shape,
                                              cfg.lane_product_bits), B),
                 ("tree", lambda: AdderTree(B, cfg.lane_product_bits, cfg.sum_bits), 1), acc]
-    hi_sum_bits = signed_width(*cfg.hi_sum_range())
-    if cfg.select == "group":
-        select = lambda: GroupSelect(B, K, cfg.groups, cfg.a_bits)  # noqa: E731
-    else:
-        select = lambda: StrumSelect(B, K, cfg.a_bits)  # noqa: E731
-    parts = [("select", select, 1),
-             ("hmul", lambda: HighMul(cfg.hb, a_shape, cfg.hi_product_bits), K)]
+    hi_sum_bits = cfg.hi_sum_bits
+    parts = [("select", lambda: StrumSelect(B, K, cfg.a_bits, _groups(cfg)), 1),
+             ("hmul", lambda: LaneMul(cfg.hb, a_shape, cfg.hi_product_bits), K)]
     if cfg.variant == "dliq":
-        parts.append(("lmul", lambda: DliqLowMul(cfg.lb, a_shape, cfg.low_product_bits), B - K))
+        parts.append(("lmul", lambda: LaneMul(cfg.lb, a_shape, cfg.low_product_bits), B - K))
     else:
         parts.append(("lmul", lambda: Mip2qLowUnit(cfg.lb, a_shape, cfg.low_product_bits), B - K))
     lr = cfg.low_sum_range()
@@ -105,7 +105,7 @@ def strum_parts(cfg: StrumConfig) -> list:
         low_bits = tree_bits                                   # into `combine`
     else:
         carries, tree_bits = 0, cfg.low_sum_bits
-        low_bits = signed_width(lr[0] << J_MAX, lr[1] << J_MAX)   # after the shift by j
+        low_bits = cfg.shifted_low_sum_bits                    # after the shift by j
     parts += [("high_tree", lambda: AdderTree(K, cfg.hi_product_bits, hi_sum_bits), 1),
               ("low_tree", lambda: AdderTree(B - K, cfg.low_product_bits, tree_bits, carries), 1)]
     if cfg.variant == "dliq":
@@ -155,7 +155,7 @@ class StrumStaticPE(_StrumPE):
             hp.append(u.p)
         for i in range(B - K):
             u = self._add(m, parts, "lmul", i)
-            m.d.comb += [(u.q if cfg.variant == "dliq" else u.code).eq(self.lo[i]),
+            m.d.comb += [(u.w if cfg.variant == "dliq" else u.code).eq(self.lo[i]),
                          u.a.eq(act(sel.low[i]))]
             lp.append(u.p)
             if cfg.variant == "mip2q":

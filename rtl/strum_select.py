@@ -7,7 +7,7 @@ ones in the mask, the i-th high lane lies in lanes i..i+B-K and the i-th low lan
 i..i+K, so each output is an AND-OR multiplexer over only those candidates. Outputs for a mask
 with a popcount other than K are unspecified (the golden model rejects such blocks).
 
-GroupSelect / GroupScatter (select="group"): the block is G groups of B/G consecutive lanes with
+With groups = G > 1 (select="group"), the block is G groups of B/G consecutive lanes with
 exactly K/G high lanes each; group g is one StrumSelect / StrumScatter(B/G, K/G) on lanes
 [g*B/G, (g+1)*B/G), high slots [g*K/G, (g+1)*K/G) and low slots [g*(B-K)/G, (g+1)*(B-K)/G)
 (lane order = group-major order, so the ports and the block word are the same as the
@@ -19,7 +19,9 @@ from amaranth import C, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StrumSelect", "StrumScatter", "GroupSelect", "GroupScatter", "prefix_ranks"]
+from quantpe.golden.errors import ConfigError
+
+__all__ = ["StrumSelect", "StrumScatter", "prefix_ranks"]
 
 
 def prefix_ranks(m: Module, mask, block: int) -> list:
@@ -41,17 +43,24 @@ def _or_select(cands):
     return out
 
 
+def _check_groups(block: int, k: int, groups: int) -> None:
+    if not (1 <= k < block and groups >= 1 and block % groups == 0 and k % groups == 0):
+        raise ConfigError(f"selection network: need 1 <= k < block and groups dividing both, "
+                          f"got block={block}, k={k}, groups={groups}")
+
+
 class StrumSelect(wiring.Component):
     """Static PE: route the B lane activations to the K high units and the B-K low units.
 
     Ports: mask (B bits, bit l = lane l is high), lanes (B x width raw bits, lane 0 in the LSBs)
     -> high (K x width): high[i] = lanes[l] of the i-th set mask bit;
        low (B-K x width): low[i] = lanes[l] of the i-th clear mask bit. Combinational.
+    With groups = G, the same per group of B/G lanes (module docstring).
     """
 
-    def __init__(self, block: int, k: int, width: int):
-        assert 1 <= k < block
-        self.block, self.k, self.width = block, k, width
+    def __init__(self, block: int, k: int, width: int, groups: int = 1):
+        _check_groups(block, k, groups)
+        self.block, self.k, self.width, self.groups = block, k, width, groups
         super().__init__({
             "mask": In(block),
             "lanes": In(data.ArrayLayout(unsigned(width), block)),
@@ -61,7 +70,17 @@ class StrumSelect(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        B, K = self.block, self.k
+        B, K, G = self.block, self.k, self.groups
+        if G > 1:
+            L, KG = B // G, K // G
+            NL = L - KG
+            for g in range(G):
+                sub = m.submodules[f"group{g}"] = StrumSelect(L, KG, self.width)
+                m.d.comb += [sub.mask.eq(self.mask[g * L:(g + 1) * L])]
+                m.d.comb += [sub.lanes[i].eq(self.lanes[g * L + i]) for i in range(L)]
+                m.d.comb += [self.high[g * KG + i].eq(sub.high[i]) for i in range(KG)]
+                m.d.comb += [self.low[g * NL + i].eq(sub.low[i]) for i in range(NL)]
+            return m
         rank = prefix_ranks(m, self.mask, B)
         for i in range(K):
             cands = [(self.mask[lane] & (rank[lane] == i), self.lanes[lane])
@@ -80,12 +99,12 @@ class StrumScatter(wiring.Component):
     Ports: mask (B bits), hi (K x hb raw bits), lo (B-K x lb raw bits)
     -> lane_hi (B x hb): lane_hi[l] = hi[rank[l]]  (meaningful where mask[l] = 1)
        lane_lo (B x lb): lane_lo[l] = lo[l - rank[l]]  (meaningful where mask[l] = 0).
-    Combinational.
+    Combinational. With groups = G, the same per group of B/G lanes (module docstring).
     """
 
-    def __init__(self, block: int, k: int, hb: int, lb: int):
-        assert 1 <= k < block
-        self.block, self.k, self.hb, self.lb = block, k, hb, lb
+    def __init__(self, block: int, k: int, hb: int, lb: int, groups: int = 1):
+        _check_groups(block, k, groups)
+        self.block, self.k, self.hb, self.lb, self.groups = block, k, hb, lb, groups
         super().__init__({
             "mask": In(block),
             "hi": In(data.ArrayLayout(unsigned(hb), k)),
@@ -96,7 +115,18 @@ class StrumScatter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        B, K = self.block, self.k
+        B, K, G = self.block, self.k, self.groups
+        if G > 1:
+            L, KG = B // G, K // G
+            NL = L - KG
+            for g in range(G):
+                sub = m.submodules[f"group{g}"] = StrumScatter(L, KG, self.hb, self.lb)
+                m.d.comb += [sub.mask.eq(self.mask[g * L:(g + 1) * L])]
+                m.d.comb += [sub.hi[i].eq(self.hi[g * KG + i]) for i in range(KG)]
+                m.d.comb += [sub.lo[i].eq(self.lo[g * NL + i]) for i in range(NL)]
+                m.d.comb += [self.lane_hi[g * L + i].eq(sub.lane_hi[i]) for i in range(L)]
+                m.d.comb += [self.lane_lo[g * L + i].eq(sub.lane_lo[i]) for i in range(L)]
+            return m
         rank = prefix_ranks(m, self.mask, B)
         for lane in range(B):
             # a high lane l is high slot r = rank[l] with l-(B-K) <= r <= min(l, K-1)
@@ -105,60 +135,4 @@ class StrumScatter(wiring.Component):
             # a low lane l is low slot i = l - rank[l] with l-K <= i <= min(l, B-K-1)
             cands = [(rank[lane] == lane - i, self.lo[i]) for i in range(max(0, lane - K), min(lane, B - K - 1) + 1)]
             m.d.comb += self.lane_lo[lane].eq(_or_select(cands))
-        return m
-
-
-class GroupSelect(wiring.Component):
-    """StrumSelect restricted to G groups (ports and contract of StrumSelect; module docstring)."""
-
-    def __init__(self, block: int, k: int, groups: int, width: int):
-        assert groups >= 1 and block % groups == 0 and k % groups == 0 and 1 <= k < block
-        self.block, self.k, self.groups, self.width = block, k, groups, width
-        super().__init__({
-            "mask": In(block),
-            "lanes": In(data.ArrayLayout(unsigned(width), block)),
-            "high": Out(data.ArrayLayout(unsigned(width), k)),
-            "low": Out(data.ArrayLayout(unsigned(width), block - k)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        G = self.groups
-        L, KG = self.block // G, self.k // G
-        NL = L - KG
-        for g in range(G):
-            sub = m.submodules[f"group{g}"] = StrumSelect(L, KG, self.width)
-            m.d.comb += [sub.mask.eq(self.mask[g * L:(g + 1) * L])]
-            m.d.comb += [sub.lanes[i].eq(self.lanes[g * L + i]) for i in range(L)]
-            m.d.comb += [self.high[g * KG + i].eq(sub.high[i]) for i in range(KG)]
-            m.d.comb += [self.low[g * NL + i].eq(sub.low[i]) for i in range(NL)]
-        return m
-
-
-class GroupScatter(wiring.Component):
-    """StrumScatter restricted to G groups (ports and contract of StrumScatter)."""
-
-    def __init__(self, block: int, k: int, groups: int, hb: int, lb: int):
-        assert groups >= 1 and block % groups == 0 and k % groups == 0 and 1 <= k < block
-        self.block, self.k, self.groups, self.hb, self.lb = block, k, groups, hb, lb
-        super().__init__({
-            "mask": In(block),
-            "hi": In(data.ArrayLayout(unsigned(hb), k)),
-            "lo": In(data.ArrayLayout(unsigned(lb), block - k)),
-            "lane_hi": Out(data.ArrayLayout(unsigned(hb), block)),
-            "lane_lo": Out(data.ArrayLayout(unsigned(lb), block)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        G = self.groups
-        L, KG = self.block // G, self.k // G
-        NL = L - KG
-        for g in range(G):
-            sub = m.submodules[f"group{g}"] = StrumScatter(L, KG, self.hb, self.lb)
-            m.d.comb += [sub.mask.eq(self.mask[g * L:(g + 1) * L])]
-            m.d.comb += [sub.hi[i].eq(self.hi[g * KG + i]) for i in range(KG)]
-            m.d.comb += [sub.lo[i].eq(self.lo[g * NL + i]) for i in range(NL)]
-            m.d.comb += [self.lane_hi[g * L + i].eq(sub.lane_hi[i]) for i in range(L)]
-            m.d.comb += [self.lane_lo[g * L + i].eq(sub.lane_lo[i]) for i in range(L)]
         return m

@@ -8,31 +8,22 @@ from amaranth.lib.wiring import In, Out
 
 from quantpe.golden.strum_config import J_BITS
 
-__all__ = ["HighMul", "DliqLowMul", "Mip2qLowUnit", "DliqShift", "DynamicLane"]
+__all__ = ["LaneMul", "Mip2qLowUnit", "DliqShift", "DynamicLane"]
 
 
-class HighMul(wiring.Component):
-    """Full multiplier: p = w * a. w: signed hb bits; a: a_shape; p: signed out_bits."""
+class LaneMul(wiring.Component):
+    """Full multiplier: p = w * a. w: signed w_bits; a: a_shape; p: signed out_bits.
 
-    def __init__(self, hb: int, a_shape, out_bits: int):
-        super().__init__({"w": In(signed(hb)), "a": In(a_shape), "p": Out(signed(out_bits))})
+    The static PE's high multipliers (w = hb-bit high code) and DLIQ low units (w = lb-bit q:
+    the shift by j is shared after the low adder tree, (sum_i q_i a_i) << j == sum_i (q_i a_i) << j
+    exactly, see DliqShift)."""
+
+    def __init__(self, w_bits: int, a_shape, out_bits: int):
+        super().__init__({"w": In(signed(w_bits)), "a": In(a_shape), "p": Out(signed(out_bits))})
 
     def elaborate(self, platform):
         m = Module()
         m.d.comb += self.p.eq(self.w * self.a)
-        return m
-
-
-class DliqLowMul(wiring.Component):
-    """DLIQ low unit: p = q * a (q: signed lb bits). The shift by j is shared after the low
-    adder tree (sum_i (q_i a_i) << j == (sum_i q_i a_i) << j, exactly), see DliqShift."""
-
-    def __init__(self, lb: int, a_shape, out_bits: int):
-        super().__init__({"q": In(signed(lb)), "a": In(a_shape), "p": Out(signed(out_bits))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.p.eq(self.q * self.a)
         return m
 
 

@@ -482,7 +482,7 @@ def render_quantpe_liberty(sky130_text: str, source_name: str, source_sha256: st
 {table}
  */
 """
-    lib = f"""library (quantpe_cells) {{
+    lib = """library (quantpe_cells) {
   technology (cmos) ;
   delay_model : table_lookup ;
   time_unit : "1ns" ;

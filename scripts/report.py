@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from quantpe.atomic import write_text
 from quantpe.golden.errors import QuantpeError
 
 __all__ = ["run_report", "default_real_liberty"]

@@ -124,13 +124,13 @@ def _strum_parts_area(cfg: StrumConfig) -> list[tuple[str, int, float]]:
 
 
 def _baseline_parts_area(cfg: BaselineConfig) -> list[tuple[str, int, float]]:
-    """The baseline PE's submodules: lane multiplier (the same `a * w` as HighMul), the adder
+    """The baseline PE's submodules: lane multiplier (the same `a * w` as LaneMul), the adder
     tree and the accumulator, with the baseline's own widths."""
     from quantpe.rtl.accumulator import Accumulator
     from quantpe.rtl.adder_tree import AdderTree
-    from quantpe.rtl.strum_units import HighMul
+    from quantpe.rtl.strum_units import LaneMul
     assert cfg.a_signed and cfg.w_signed
-    return [("hmul", cfg.lanes, part_area(lambda: HighMul(cfg.w_bits, signed(cfg.a_bits),
+    return [("hmul", cfg.lanes, part_area(lambda: LaneMul(cfg.w_bits, signed(cfg.a_bits),
                                                           cfg.product_bits))["area_um2"]),
             ("tree", 1, part_area(lambda: AdderTree(cfg.lanes, cfg.product_bits,
                                                     cfg.sum_bits))["area_um2"]),
@@ -302,7 +302,7 @@ def strum_report(out_dir: Path) -> list[str]:
 
     # ---- storage
     st_rows = []
-    for name, cfg in area_configs():
+    for _name, cfg in area_configs():
         if cfg.structure == "static" and (cfg.select == "prefix" or cfg.k != 8):
             f = storage_figures(cfg)
             st_rows.append({"format": f"StruM-{cfg.variant} B16 K{cfg.k} lb4", **{k: f[k] for k in (

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from quantpe.golden.baseline import BaselineConfig
+from quantpe.golden.dot import product_range
+from quantpe.golden.intmath import int_range
 
 __all__ = ["baseline_stimulus", "BASELINE_CORNERS"]
 
@@ -72,8 +74,9 @@ def baseline_stimulus(cfg: BaselineConfig, cycles: int, seed: int):
     s.add(1, 1, 1, _rand(rng, (alo, ahi), L), _rand(rng, (wlo, whi), L))   # ... by a new first
     cov["restart_without_last"] += 1
     # accumulator overflow: the largest-magnitude lane sum, repeated until the range is exceeded
-    big = max(abs(alo * wlo), abs(ahi * whi), abs(alo * whi), abs(ahi * wlo))
-    n_over = -(-(1 << (cfg.acc_bits - 1)) // (big * L)) + 2
+    plo, phi = product_range(cfg.a_range(), cfg.w_range())
+    big = max(-plo, phi)
+    n_over = -(-(int_range(cfg.acc_bits, True)[1] + 1) // (big * L)) + 2
     if len(s.rows) + 2 * n_over + 8 <= cycles:
         a_pick, w_pick = (alo, wlo) if abs(alo * wlo) == big else (ahi, whi)
         for k in range(n_over):

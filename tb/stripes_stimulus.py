@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from quantpe.golden.intmath import fits
 from quantpe.golden.stripes import BrickStream, StripesConfig, brick_cycles, stripes_schedule
 
 __all__ = ["make_stream", "stripes_run", "stripes_stimulus", "stripes_coverage", "STRIPES_CORNERS"]
@@ -110,7 +111,7 @@ def stripes_coverage(cfg: StripesConfig, bricks: BrickStream, s) -> dict:
                               set(range(1, cfg.a_bits + 1)) <= set(s.cycles.tolist())),
     }
     runs = np.split(s.value, np.flatnonzero(bricks.first)[1:])
-    cov["accumulator_wrap"] = sum(int(abs(np.cumsum(r)).max() >= 1 << (cfg.acc_bits - 1)) for r in runs)
+    cov["accumulator_wrap"] = sum(int(not fits(np.cumsum(r), cfg.acc_bits, True)) for r in runs)
     for p in range(1, cfg.a_bits + 1):
         cov[f"precision_{p}"] = int((s.cycles == p).sum())
     return cov

@@ -39,7 +39,8 @@ def _write(tmp_path, name, text):
 
 def _scalar_metrics(f, na, nb, signed):
     """EP, MAE, WCE, MRED, bias of a scalar multiplier f by plain loops (independent reference)."""
-    rng = lambda n: range(-(1 << (n - 1)), 1 << (n - 1)) if signed else range(1 << n)
+    def rng(n):
+        return range(-(1 << (n - 1)), 1 << (n - 1)) if signed else range(1 << n)
     errs, rels = [], []
     for a in rng(na):
         for b in rng(nb):

@@ -25,7 +25,7 @@ def test_breakdown_row_sums_categories_and_remainder():
 
 
 def test_every_part_of_every_area_config_has_a_category():
-    for name, cfg in area_configs():
+    for _name, cfg in area_configs():
         cats = {classify_part(p) for p, _, _ in strum_parts(cfg)}
         assert cats <= set(CATEGORIES)
         assert "select" in cats and "accumulator" in cats and "multipliers" in cats

@@ -17,8 +17,8 @@ from quantpe.golden.strum import StrumConfig, input_ports, strum_schedule_ports
 from quantpe.tb.strum_stimulus import strum_corners, strum_stimulus
 from quantpe.rtl.ports import ports_of
 from quantpe.rtl.strum import StrumDynamicPE, StrumStaticPE, strum_parts, strum_pe
-from quantpe.rtl.strum_select import GroupScatter, GroupSelect, StrumScatter, StrumSelect
-from quantpe.rtl.strum_units import DliqLowMul, DliqShift, DynamicLane, Mip2qLowUnit
+from quantpe.rtl.strum_select import StrumScatter, StrumSelect
+from quantpe.rtl.strum_units import DliqShift, DynamicLane, Mip2qLowUnit
 
 SEED = 0
 
@@ -158,14 +158,18 @@ def test_structure_and_verilog(cfg):
     kinds = {}
     for sub in subs.values():
         kinds[type(sub).__name__] = kinds.get(type(sub).__name__, 0) + 1
-    grouped = cfg.select == "group"
+    groups = cfg.groups if cfg.select == "group" else 1
     if cfg.dynamic:
-        scatter = "GroupScatter" if grouped else "StrumScatter"
-        assert kinds.get("DynamicLane") == B and scatter in kinds and "HighMul" not in kinds
+        assert kinds.get("DynamicLane") == B and kinds.get("StrumScatter") == 1 and "LaneMul" not in kinds
+        assert subs["scatter"].groups == groups
     else:
-        low = DliqLowMul if cfg.variant == "dliq" else Mip2qLowUnit
-        assert kinds.get("HighMul") == K and kinds.get(low.__name__) == B - K
-        assert kinds.get("GroupSelect" if grouped else "StrumSelect") == 1
+        if cfg.variant == "dliq":      # K high multipliers + B-K low multipliers of lb bits
+            assert kinds.get("LaneMul") == B and "Mip2qLowUnit" not in kinds
+            assert sorted({subs[f"lmul{i}"].signature.members["w"].shape.width for i in range(B - K)}) == [cfg.lb]
+        else:
+            assert kinds.get("LaneMul") == K and kinds.get("Mip2qLowUnit") == B - K
+        assert {subs[f"hmul{i}"].signature.members["w"].shape.width for i in range(K)} == {cfg.hb}
+        assert kinds.get("StrumSelect") == 1 and subs["select"].groups == groups
         assert ("DliqShift" in kinds) == (cfg.variant == "dliq")
     expect = set()
     for name, _, count in strum_parts(cfg):
@@ -306,7 +310,7 @@ def test_group_select_and_scatter_exhaustive_masks(B, K, G):
     rng = np.random.default_rng(SEED + B * 100 + K * 10 + G)
     L, KG = B // G, K // G
     w, hb, lb = 5, 6, 3
-    sel, sc = GroupSelect(B, K, G, w), GroupScatter(B, K, G, hb, lb)
+    sel, sc = StrumSelect(B, K, w, groups=G), StrumScatter(B, K, hb, lb, groups=G)
     per_group = list(itertools.combinations(range(L), KG))
     vec_sel, vec_sc, refs = [], [], []
     for choice in itertools.product(per_group, repeat=G):
