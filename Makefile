@@ -8,26 +8,36 @@ BIN    := $(VENV)/bin
 JOBS   ?= 2
 APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: report test test-slow bench venv tools clean
+.PHONY: report test test-slow lint bench venv venv-test tools clean
 
 report: venv tools
 	$(BIN)/quantpe report
 
-test: venv tools
+test: venv-test tools
+	$(BIN)/ruff check -q .
 	$(BIN)/pytest -n $(JOBS) -q
 
-test-slow: venv tools
+test-slow: venv-test tools
 	$(BIN)/pytest -n $(JOBS) -q --slow
+
+lint: venv-test
+	$(BIN)/ruff check .
 
 bench: venv tools
 	$(BIN)/quantpe bench sim
 
 venv: $(VENV)/.installed
 
+venv-test: $(VENV)/.installed-test
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 tools:

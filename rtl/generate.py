@@ -22,17 +22,28 @@ from .ports import ports_of
 __all__ = ["build_component", "generate", "tool_versions", "git_revision",
            "top_name", "generator_digest"]
 
-REPO = Path(__file__).resolve().parent.parent
+
+
+def source_digest(*modules: str) -> str:
+    """SHA-256 (16 hex) of the sources of quantpe modules and packages (e.g. "quantpe.rtl":
+    every .py of the package; "quantpe.kinds": that file), by name and content."""
+    import hashlib
+    import importlib
+    h = hashlib.sha256()
+    for name in modules:
+        mod = importlib.import_module(name)
+        path = Path(mod.__file__).resolve()
+        files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+        for f in files:
+            h.update(f"{name}/{f.name}".encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def generator_digest() -> str:
-    """SHA-256 (16 hex) of the generator sources (rtl/*.py): a build made by other generator
-    code is stale even when the config id is the same."""
-    import hashlib
-    h = hashlib.sha256()
-    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
+    """Digest of every source the generated Verilog depends on: the generators (rtl/), the
+    golden modules they take constants and widths from (golden/) and the registry. A build
+    made from other sources is stale even when the config id is the same."""
+    return source_digest("quantpe.rtl", "quantpe.golden", "quantpe.kinds")
 
 
 def top_name(cfg: DesignConfig) -> str:
@@ -54,11 +65,11 @@ def tool_versions() -> dict:
 def git_revision() -> str:
     """`git describe`-style revision of the repo ('+dirty' when modified), or 'unknown'."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO,
+        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=Path(__file__).resolve().parent,
                              capture_output=True, text=True, timeout=10)
         if rev.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).resolve().parent,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return rev.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):

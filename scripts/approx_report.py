@@ -15,22 +15,21 @@ and returns markdown lines for a "## Approximate multipliers" section (links rel
 
 Every variant is also simulated on every input pair (Verilator, one `MultiplierBank` build per
 width and signedness, `quantpe.characterize.rtl_check_variants`) and must equal its golden
-table bit for bit, or the report stops. Synthesis is cached per config id:
-`design_dir(cfg)/synth/area.json` is reused when it is newer than the generated Verilog. `python -m quantpe.approx_report OUT_DIR` runs it.
+table bit for bit, or the report stops. Synthesis goes through
+`quantpe.flow` (content-keyed). `quantpe report --only approxmul` runs this section alone.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from quantpe.atomic import ensure_dir, save_figure, write_text
+from quantpe.flow import synth_many
 from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table
+from quantpe.tables import csv_text, markdown_table
 
 __all__ = ["WIDTHS", "TARGET", "sweep_variants", "kulkarni_2x2", "pareto_front", "select_best",
            "markdown_table", "variant_row", "approx_report"]
@@ -108,25 +107,6 @@ def params_of(cfg: ApproxMulConfig) -> str:
     return ""
 
 
-# ------------------------------------------------------------------ synthesis (cached)
-def synth_area(cfg: ApproxMulConfig) -> dict:
-    """Yosys result (built-in liberty) of `cfg`'s Verilog, cached in design_dir(cfg)/synth."""
-    from quantpe.sim.runner import design_dir, ensure_generated
-    from quantpe.synth import synthesize
-    mf = ensure_generated(cfg)
-    d = design_dir(cfg)
-    v = d / mf["verilog"]
-    cached = d / "synth" / "area.json"
-    if cached.exists() and cached.stat().st_mtime >= v.stat().st_mtime:
-        return json.loads(cached.read_text())
-    return synthesize(v, mf["top"], d / "synth")
-
-
-def _synth_job(cfg: ApproxMulConfig) -> tuple[float, int]:
-    r = synth_area(cfg)
-    return float(r["area_um2"]), int(r["total_cells"])
-
-
 # ------------------------------------------------------------------ pure helpers
 def variant_row(cfg: ApproxMulConfig, area_um2: float, exact_area_um2: float, metrics) -> dict:
     """One CSV row: identity, area and saving, exhaustive error metrics (percentages as %)."""
@@ -181,42 +161,13 @@ def select_best(rows: list[dict], target: dict = TARGET) -> tuple[dict | None, b
     return min(rows, key=lambda r: (target_shortfall(r, target), -r["area_saving_pct"])), False
 
 
-def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.2f}" if abs(v) >= 0.1 or v == 0 else f"{v:.3g}"
-    return str(v)
-
-
-def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
-    """Markdown table lines: columns = [(row key, header)]; floats with 2 decimals (3 significant
-    digits below 0.1), booleans as yes/no."""
-    lines = ["| " + " | ".join(h for _, h in columns) + " |",
-             "|" + "|".join("---" for _ in columns) + "|"]
-    for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(k, "")) for k, _ in columns) + " |")
-    return lines
-
-
-def _csv_text(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()
-
-
 # ------------------------------------------------------------------ plots
 _COLORS = {"exact": "black", "truncated": "#4c72b0", "broken_array": "#dd8452", "drum": "#55a868", "ssm": "#937860",
            "mitchell": "#c44e52", "perforated": "#8172b3", "lut": "#17becf"}
 
 
 def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=110)
 
 
 def _plot_pareto(rows: list[dict], path: Path) -> None:
@@ -315,22 +266,16 @@ def _accuracy_rows(rows8: list[dict], cfgs: dict) -> tuple[list[dict], float]:
     return out, exact_test
 
 
-def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
+def approx_report(out_dir: Path) -> list[str]:
     """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section."""
     from quantpe.golden.characterize import characterize
-    from quantpe.atomic import write_text
     t0 = time.monotonic()
-    out = Path(out_dir) / "approx"
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_dir(Path(out_dir) / "approx")
     cfgs: list[ApproxMulConfig] = []
     for a, b, signs in WIDTHS:
         for s in signs:
             cfgs.extend(sweep_variants(a, b, s))
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as ex:
-            synth = list(ex.map(_synth_job, cfgs))
-    else:
-        synth = [_synth_job(c) for c in cfgs]
+    synth = [(float(r["area_um2"]), int(r["total_cells"])) for r in synth_many(cfgs, desc="multipliers")]
     t_synth = time.monotonic() - t0
     from quantpe.characterize import rtl_check_variants
     t1 = time.monotonic()
@@ -351,12 +296,12 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
             mask = pareto_front([rows[i]["area_saving_pct"] for i in idx], [rows[i][key] for i in idx])
             for i, m in zip(idx, mask):
                 rows[i][f"pareto_{key}"] = bool(m)
-    write_text(out / "variants.csv", _csv_text(rows))
+    write_text(out / "variants.csv", csv_text(rows))
     _plot_pareto(rows, out / "pareto.png")
     by_id = {c.config_id: c for c in cfgs}
     rows8 = [r for r in rows if r["width"] == "8x8"]
     acc_rows, exact_acc = _accuracy_rows(rows8, by_id)
-    write_text(out / "accuracy.csv", _csv_text(acc_rows))
+    write_text(out / "accuracy.csv", csv_text(acc_rows))
     _plot_accuracy(acc_rows, exact_acc, out / "accuracy.png")
     best, met = select_best([r for r in acc_rows if r["method"] != "exact"])
     best_signed, met_signed = select_best([r for r in acc_rows if r["method"] != "exact" and r["signed"]])
@@ -421,17 +366,3 @@ def approx_report(out_dir: Path, workers: int = 2) -> list[str]:
                       "seconds": round(t_rtl, 1)}, "n_variants": len(rows),
         "elapsed_s": round(elapsed, 1)}, indent=2) + "\n")
     return md
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0] if argv else "reports")
-    lines = approx_report(out)
-    text = "\n".join(lines) + "\n"
-    (out / "approx" / "approx.md").write_text(text)
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

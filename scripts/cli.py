@@ -160,7 +160,13 @@ def cmd_synth(args):
 
 def cmd_report(args):
     from quantpe.report import run_report
-    run_report(args.out, sim=args.sim, cycles=args.cycles, seed=args.seed, liberty=args.liberty)
+    only = None if args.only is None else tuple(s for s in args.only.split(",") if s)
+    run_report(args.out, sim=args.sim, cycles=args.cycles, seed=args.seed, liberty=args.liberty, only=only)
+
+
+def cmd_liberty(args):
+    from quantpe.liberty import write_quantpe_liberty
+    print(f"wrote {write_quantpe_liberty(args.sky130, args.out)}")
 
 
 def cmd_bench(args):
@@ -251,6 +257,12 @@ def cmd_characterize(args):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="quantpe", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"quantpe {_version()}")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="parallel syntheses and simulations [$QUANTPE_JOBS or the machine's cores]")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--build", type=Path, default=None,
+                        help="build cache folder [$QUANTPE_BUILD or ./build]")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     g = sub.add_parser("generate", help="write a design's Verilog and JSON manifest")
     _kind_subparsers(g, _generate_opts)
@@ -267,8 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cycles", type=int, default=2000, help="cycles per design [2000]")
     r.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
     r.add_argument("--liberty", type=Path, default=None,
-                   help="also synthesise with this real library (calibration rows)")
+                   help="also synthesise with this real library (calibration rows) "
+                        "[$QUANTPE_SHARED or ../shared: pdk/sky130hd/...tt_025C_1v80.lib.gz when present]")
+    r.add_argument("--only", metavar="SECTIONS", default=None,
+                   help="only these technique sections, comma-separated (strum, approxmul, stripes); "
+                        "the default-design table and README.md are left as they are")
     r.set_defaults(func=cmd_report)
+    lib = sub.add_parser("liberty", help="rewrite the built-in liberty with the cell areas of sky130_fd_sc_hd")
+    lib.add_argument("--sky130", required=True, type=Path,
+                     help="sky130_fd_sc_hd liberty (.lib or .lib.gz), e.g. tt_025C_1v80")
+    from quantpe.liberty import DEFAULT_LIBERTY
+    lib.add_argument("-o", "--out", type=Path, default=DEFAULT_LIBERTY, help="output liberty [the built-in one]")
+    lib.set_defaults(func=cmd_liberty)
     c = sub.add_parser("characterize", help="exhaustive error metrics + LUT exports of a multiplier "
                        "(golden, generated RTL, or your own Verilog)")
     _characterize_opts(c)
@@ -282,10 +304,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("quantpe")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv=None) -> int:
+    import os
+
+    from quantpe.flow import configure
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        jobs = args.jobs if args.jobs is not None else os.environ.get("QUANTPE_JOBS")
+        if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
+            raise QuantpeError(f"--jobs must be a whole number >= 1, got {jobs}")
+        configure(jobs=None if jobs is None else int(jobs), quiet=args.quiet)
+        if args.build is not None:
+            os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
         args.func(args)
     except QuantpeError as e:
         msg = str(e)

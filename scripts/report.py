@@ -6,22 +6,27 @@ reference PE is also synthesised with it as a calibration row.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from pathlib import Path
 
-from quantpe.atomic import write_text
+from quantpe.atomic import ensure_dir, save_figure, write_text
 from quantpe.golden.errors import QuantpeError
+from quantpe.kinds import KINDS
+from quantpe.synth import format_delta_markdown
+from quantpe.tables import csv_text
 
-__all__ = ["run_report", "default_real_liberty"]
+__all__ = ["run_report", "default_real_liberty", "SECTIONS"]
 
-REPO = Path(__file__).resolve().parent.parent
+SKY130 = Path("pdk") / "sky130hd" / "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
 
 
 def default_real_liberty() -> Path | None:
-    p = REPO.parent / "shared" / "pdk" / "sky130hd" / "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
+    """The sky130_fd_sc_hd liberty of the shared folder: $QUANTPE_SHARED, else ../shared seen from
+    the working directory (the repository root for `make report`); None when absent."""
+    import os
+    shared = Path(os.environ.get("QUANTPE_SHARED", Path.cwd().parent / "shared"))
+    p = shared / SKY130
     return p if p.exists() else None
 
 
@@ -47,81 +52,118 @@ def _plot_area(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("area (µm², sky130hd-calibrated cells)")
     ax.set_title("PE area (Yosys, built-in liberty); % vs the 16-lane int8 baseline")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
-    tmp.replace(path)
     print(f"wrote {path}")
 
 
-def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1,
-               liberty: Path | None = None) -> dict:
-    from quantpe.designs import REFERENCE, default_designs
+def _regress_job(job) -> dict:
+    """Lint and regress one design (module level: runs in a worker process)."""
     from quantpe.sim.regression import regress
     from quantpe.sim.runner import design_dir, ensure_generated
-    from quantpe.sim.toolchain import lint, tool_version
-    from quantpe.synth import delta_table, format_delta_markdown, synthesize
+    from quantpe.sim.toolchain import lint
+    cfg, sim, cycles, seed = job
+    manifest = ensure_generated(cfg)
+    lint(design_dir(cfg) / manifest["verilog"], manifest["top"])
+    r = regress(cfg, sim, cycles, seed)
+    return {"config_id": cfg.config_id, "sim": sim, "cycles": r.checked, "seed": seed, "result": "pass"}
 
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise QuantpeError(f"cannot create report folder {out}: {e.strerror}") from None
+
+def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1,
+               liberty: Path | None = None, only: tuple[str, ...] | None = None) -> dict:
+    """The main job (module docstring); `only` restricts it to some technique sections (the
+    default-design table is then skipped)."""
+    from quantpe.designs import REFERENCE, default_designs
+    from quantpe.flow import parallel_map, synth_design, synth_many
+    from quantpe.sim.toolchain import tool_version
+    from quantpe.synth import delta_table
+
+    out = ensure_dir(Path(out), "report folder")
+    if liberty is not None and not Path(liberty).is_file():
+        raise QuantpeError(f"liberty not found: {liberty}")
+    sections = [(name, load) for name, load in SECTIONS if only is None or name in only]
+    if only is not None:
+        unknown = sorted(set(only) - {name for name, _ in SECTIONS})
+        if unknown:
+            raise QuantpeError(f"unknown report section(s) {', '.join(unknown)} "
+                               f"(choose from {', '.join(n for n, _ in SECTIONS)})")
     t0 = time.perf_counter()
-    rows, sims = [], []
-    for name, cfg, _base in default_designs():
-        manifest = ensure_generated(cfg)
-        vpath = design_dir(cfg) / manifest["verilog"]
-        lint(vpath, manifest["top"])
-        r = regress(cfg, sim, cycles, seed)
-        sims.append({"name": name, "config_id": cfg.config_id, "sim": sim, "cycles": r.checked,
-                     "seed": seed, "result": "pass"})
-        print(f"{name}: {r.checked} cycles match golden on {sim}", flush=True)
-        area = synthesize(vpath, manifest["top"], design_dir(cfg) / "synth")
-        area.update(name=name, config_id=cfg.config_id, config=cfg.to_dict())
-        rows.append(area)
-        print(f"{name}: {area['area_um2']:,.1f} um^2 ({area['gate_equivalents']:,.0f} GE)", flush=True)
-    table = delta_table(rows, REFERENCE)
-    calib = None
-    real = liberty or default_real_liberty()
-    if real is not None:
-        ref_cfg = next(c for n, c, _ in default_designs() if n == REFERENCE)
-        manifest = ensure_generated(ref_cfg)
-        ra = synthesize(design_dir(ref_cfg) / manifest["verilog"], manifest["top"],
-                        design_dir(ref_cfg) / "synth-real", liberty=real)
-        builtin = next(r for r in rows if r["name"] == REFERENCE)
-        calib = {"design": REFERENCE, "liberty": Path(real).name, "liberty_sha256": ra["liberty_sha256"],
-                 "area_um2_real": ra["area_um2"], "area_um2_builtin": builtin["area_um2"],
-                 "ratio_builtin_over_real": builtin["area_um2"] / ra["area_um2"],
-                 "transistors_real_flow": ra["transistors"]}
-    accuracy = _digits_accuracy()
-    summary = {
-        "designs": [{k: r[k] for k in ("name", "config_id", "area_um2", "gate_equivalents",
-                                        "flip_flops", "transistors", "total_cells", "cells",
-                                        "liberty_sha256", "yosys_version", "config")} for r in rows],
-        "deltas": table, "simulation": sims, "calibration": calib, "digits_model": accuracy,
-        "tools": {"yosys": tool_version("yosys"), "iverilog": tool_version("iverilog"),
-                  "verilator": tool_version("verilator")},
-        "wall_time_s": round(time.perf_counter() - t0, 1),
-    }
-    _write(out / "area.json", json.dumps(summary, indent=2) + "\n")
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["name", "config_id", "area_um2", "gate_equivalents", "transistors", "flip_flops",
-                "d_area_pct", "d_transistors_pct"])
-    for r, d in zip(rows, table):
-        w.writerow([r["name"], r["config_id"], f"{r['area_um2']:.2f}", f"{r['gate_equivalents']:.1f}",
-                    r["transistors"], r["flip_flops"], _pct(d["d_area_um2_pct"]), _pct(d["d_transistors_pct"])])
-    _write(out / "area.csv", buf.getvalue())
+    timings = {}
+    summary = None
+    if only is None:
+        designs = default_designs()
+        names = [name for name, _ in designs]
+        cfgs = [cfg for _, cfg in designs]
+        sims = parallel_map(_regress_job, [(c, sim, cycles, seed) for c in cfgs], desc="regressions")
+        for name, r in zip(names, sims):
+            r["name"] = name
+            print(f"{name}: {r['cycles']} cycles match golden on {sim}", flush=True)
+        timings["regressions"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        rows = []
+        for name, cfg, area in zip(names, cfgs, synth_many(cfgs, desc="synthesis")):
+            area = dict(area, name=name, config_id=cfg.config_id, config=cfg.to_dict())
+            rows.append(area)
+            print(f"{name}: {area['area_um2']:,.1f} um^2 ({area['gate_equivalents']:,.0f} GE)", flush=True)
+        table = delta_table(rows, REFERENCE)
+        calib = None
+        real = liberty or default_real_liberty()
+        if real is not None:
+            ref_cfg = dict(designs)[REFERENCE]
+            ra = synth_design(ref_cfg, liberty=real)
+            builtin = next(r for r in rows if r["name"] == REFERENCE)
+            calib = {"design": REFERENCE, "liberty": Path(real).name, "liberty_sha256": ra["liberty_sha256"],
+                     "area_um2_real": ra["area_um2"], "area_um2_builtin": builtin["area_um2"],
+                     "ratio_builtin_over_real": builtin["area_um2"] / ra["area_um2"],
+                     "transistors_real_flow": ra["transistors"]}
+        timings["synthesis"] = time.perf_counter() - t1
+        accuracy = _digits_accuracy()
+        summary = {
+            "designs": [{k: r[k] for k in ("name", "config_id", "area_um2", "gate_equivalents",
+                                            "flip_flops", "transistors", "total_cells", "cells",
+                                            "liberty_sha256", "yosys_version", "config")} for r in rows],
+            "deltas": table, "simulation": sims, "calibration": calib, "digits_model": accuracy,
+            "tools": {"yosys": tool_version("yosys"), "iverilog": tool_version("iverilog"),
+                      "verilator": tool_version("verilator")},
+        }
+        md = _main_section(out, summary, rows, table, cycles, sim, seed, REFERENCE)
+        _plot_area(table, out / "area.png")
+    section_md = []
+    for name, load in sections:
+        t1 = time.perf_counter()
+        section_md += load()(out) + [""]
+        timings[name] = time.perf_counter() - t1
+        print(f"{name} section done in {timings[name]:.1f} s", flush=True)
+    timings = {k: round(v, 1) for k, v in timings.items()}
+    total = round(time.perf_counter() - t0, 1)
+    if summary is not None:
+        summary["timings_s"] = dict(timings, total=total)
+        _write(out / "area.json", json.dumps(summary, indent=2) + "\n")
+        md += section_md
+        md += [f"_Report built in {total:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+               + " (syntheses and simulator builds cached under build/)._", ""]
+        _write(out / "README.md", "\n".join(md))
+    print(f"report done in {total} s (" + ", ".join(f"{k} {v} s" for k, v in timings.items()) + ")")
+    return summary or {"timings_s": dict(timings, total=total)}
+
+
+def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, reference) -> list[str]:
+    """Write area.csv; return the first part of README.md (the default designs' area table)."""
+    csv_rows = [{"name": r["name"], "config_id": r["config_id"], "area_um2": f"{r['area_um2']:.2f}",
+                 "gate_equivalents": f"{r['gate_equivalents']:.1f}", "transistors": r["transistors"],
+                 "flip_flops": r["flip_flops"], "d_area_pct": _pct(d["d_area_um2_pct"]),
+                 "d_transistors_pct": _pct(d["d_transistors_pct"])} for r, d in zip(rows, table)]
+    _write(out / "area.csv", csv_text(csv_rows))
+    calib, accuracy = summary["calibration"], summary["digits_model"]
     md = ["# quantpe report", "",
           f"Generated by `quantpe report` (make report): every design below was generated, linted, "
           f"simulated for {cycles} cycles on {sim} (seed {seed}) with every output compared with the "
           f"golden model on every cycle, and synthesised with Yosys ({summary['tools']['yosys']}) on "
           f"the built-in liberty (cell areas of sky130_fd_sc_hd).", "",
-          "## Area (deltas against " + REFERENCE + ")", "", format_delta_markdown(table), ""]
+          "## Area (deltas against " + reference + ")", "", format_delta_markdown(table), ""]
     if calib:
         md += ["## Calibration against the real sky130_fd_sc_hd library", "",
-               f"{REFERENCE}: built-in liberty {calib['area_um2_builtin']:,.1f} µm², "
+               f"{reference}: built-in liberty {calib['area_um2_builtin']:,.1f} µm², "
                f"{calib['liberty']} {calib['area_um2_real']:,.1f} µm², ratio "
                f"{calib['ratio_builtin_over_real']:.3f}.", ""]
     if accuracy:
@@ -129,20 +171,17 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
                "| model | test accuracy |", "|---|---|"]
         md += [f"| {k} | {v:.4f} |" for k, v in accuracy.items()] + [""]
     md += ["![area](area.png)", ""]
-    for section in _technique_sections():
-        md += section(out) + [""]
-    _write(out / "README.md", "\n".join(md))
-    _plot_area(table, out / "area.png")
-    print(f"report done in {summary['wall_time_s']} s")
-    return summary
+    return md
 
 
-def _technique_sections():
-    """The per-technique report sections, each `f(out_dir) -> markdown lines`."""
-    from quantpe.approx_report import approx_report
-    from quantpe.stripes_report import stripes_report
-    from quantpe.strum_report import strum_report
-    return [strum_report, approx_report, stripes_report]
+def _section(path: str):
+    module, _, attr = path.partition(":")
+    return lambda: getattr(__import__(module, fromlist=[attr]), attr)
+
+
+#: the technique sections of the report, in order: (name, loader of `f(out_dir) -> markdown
+#: lines`), from the registry's report entries
+SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report]
 
 
 def _pct(v):

@@ -17,8 +17,7 @@ XOR-with-sign detector).
                                          fields, G = 16)
   cycles.png                             total cycles per variant, relative to bit-parallel
 and returns the markdown lines of the "## Stripes and Dynamic Stripes" section (links relative
-to out_dir). Synthesis is cached per config id: design_dir(cfg)/synth/area.json is reused when
-it is newer than the generated Verilog (detectors: design_dir(cfg)/detector/).
+to out_dir). Synthesis goes through `quantpe.flow` (cached, parallel; detectors as parts).
 """
 from __future__ import annotations
 
@@ -31,9 +30,10 @@ from pathlib import Path
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.stripes import StripesConfig
 from quantpe.golden.stripes_eval import CYCLE_COLUMNS, evaluate_stripes
-from quantpe.atomic import write_text
+from quantpe.atomic import ensure_dir, save_figure, write_text
+from quantpe.flow import synth_many
 
-__all__ = ["stripes_report", "sip_configs", "cached_area", "detector_area"]
+__all__ = ["stripes_report", "sip_configs"]
 
 A_BITS = (8, 16)
 SIPS = (("unsigned", False), ("signed", True))     # headline first
@@ -57,47 +57,30 @@ def sip_configs(a_bits: int, a_signed: bool = True) -> dict:
             "parallel": StripesConfig(mode="parallel", **base)}
 
 
-def _fresh(area: Path, source: Path) -> bool:
-    return area.is_file() and source.is_file() and area.stat().st_mtime >= source.stat().st_mtime
-
-
-def _synth_cached(verilog: Path, top: str, out: Path) -> dict:
-    from quantpe.synth import AREA_JSON, synthesize
-    area = out / AREA_JSON
-    if _fresh(area, verilog):
-        return json.loads(area.read_text())
-    return synthesize(verilog, top, out)
-
-
-def cached_area(cfg) -> dict:
-    """Area dict of the design `cfg` (any DesignConfig; Yosys, built-in liberty), cached per config id."""
-    from quantpe.sim.runner import design_dir, ensure_generated
-    manifest = ensure_generated(cfg)
-    d = design_dir(cfg)
-    return _synth_cached(d / manifest["verilog"], manifest["top"], d / "synth")
-
-
-def detector_area(cfg: StripesConfig) -> dict:
-    """Area dict of the standalone detector of a dynamic config (`rtl.stripes.stripes_detector`)."""
-    from amaranth.back import verilog
+def _detector_job(cfg: StripesConfig):
+    """The standalone detector of a dynamic config (`rtl.stripes.stripes_detector`)."""
+    from quantpe.flow import part_verilog
     from quantpe.rtl.stripes import stripes_detector
-    from quantpe.sim.runner import design_dir
-    d = design_dir(cfg) / "detector"
-    v = d / "detector.v"
-    if not v.is_file():
-        d.mkdir(parents=True, exist_ok=True)
-        write_text(v, verilog.convert(stripes_detector(cfg), name="detector", emit_src=False))
-    return _synth_cached(v, "detector", d / "synth")
+    return part_verilog(stripes_detector(cfg), top="detector")
 
 
-def _write(path: Path, text: str) -> None:
-    path.write_text(text)
+def _all_areas(keys) -> dict:
+    """{config id or ("detector", config id): µm²} of every design of the section, one batch."""
+    from quantpe.golden.baseline import BaselineConfig
+    cfgs = {c.config_id: c for sip, ab in keys for c in sip_configs(ab, dict(SIPS)[sip]).values()}
+    base = BaselineConfig()
+    cfgs[base.config_id] = base
+    dets = {c.config_id: c for c in cfgs.values() if getattr(c, "mode", "") == "dynamic"}
+    jobs = list(cfgs.values()) + [_detector_job(c) for c in dets.values()]
+    areas = [a["area_um2"] for a in synth_many(jobs, desc="Stripes designs")]
+    names = list(cfgs) + [("detector", k) for k in dets]
+    return dict(zip(names, areas))
 
 
-def _area_rows(a_bits: int, ev) -> dict:
+def _area_rows(a_bits: int, ev, areas: dict) -> dict:
     cfgs = sip_configs(a_bits, ev.a_signed)
-    area = {k: cached_area(c)["area_um2"] for k, c in cfgs.items()}
-    det = {k: detector_area(cfgs[k])["area_um2"] for k in ("dyn_lead", "dyn_trail")}
+    area = {k: areas[c.config_id] for k, c in cfgs.items()}
+    det = {k: areas[("detector", cfgs[k].config_id)] for k in ("dyn_lead", "dyn_trail")}
     st = area["static"]
     overhead = {}
     for k in ("dyn_lead", "dyn_trail"):
@@ -140,7 +123,7 @@ def _plots(evs: dict, sdir: Path) -> None:
                      fontsize=9)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(sdir / "histogram.png", dpi=110)
+    save_figure(fig, sdir / "histogram.png", dpi=110)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 3.6))
     cols = ["serial_full", "stripes", "dyn_lead", "dyn_trail", "dyn_lead_lossless"]
@@ -153,7 +136,7 @@ def _plots(evs: dict, sdir: Path) -> None:
     ax.set_ylabel("SIP cycles / bit-parallel cycles")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(sdir / "cycles.png", dpi=110)
+    save_figure(fig, sdir / "cycles.png", dpi=110)
     plt.close(fig)
 
 
@@ -180,21 +163,17 @@ def stripes_report(out_dir: Path) -> list[str]:
     """Write out_dir/stripes/* (module docstring) and return the markdown section lines."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    sdir = out_dir / "stripes"
-    try:
-        sdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise QuantpeError(f"cannot create report folder {sdir}: {e.strerror}") from None
+    sdir = ensure_dir(out_dir / "stripes", "report folder")
     keys = [(sip, ab) for sip, _ in SIPS for ab in A_BITS]
     signed_of = dict(SIPS)
     evs = {(sip, ab): evaluate_stripes(ab, a_signed=signed_of[sip]) for sip, ab in keys}
     sens = {k: {L: evaluate_stripes(k[1], lanes=L, group=L, a_signed=signed_of[k[0]]) for L in SENS_LANES}
             for k in keys}
     lock16 = {k: evaluate_stripes(k[1], lockstep=16, a_signed=signed_of[k[0]]) for k in keys}
-    areas = {k: _area_rows(k[1], evs[k]) for k in keys}
+    all_areas = _all_areas(keys)
+    areas = {k: _area_rows(k[1], evs[k], all_areas) for k in keys}
     from quantpe.golden.baseline import BaselineConfig
-    base_pe = cached_area(BaselineConfig())
-    base_pe = dict(config_id=BaselineConfig().config_id, area_um2=base_pe["area_um2"])
+    base_pe = dict(config_id=BaselineConfig().config_id, area_um2=all_areas[BaselineConfig().config_id])
     speed = {k: _speedups(evs[k], lock16[k], sens[k]) for k in keys}
     min_code = min(l_["min_code"] for ev in evs.values() for l_ in ev.layers)
     if min_code < 0:            # evaluate_stripes already refuses this for the unsigned SIP
@@ -211,7 +190,7 @@ def stripes_report(out_dir: Path) -> list[str]:
                         l_["precision"], *l_["window"], l_["min_code"], l_["nonzero_bricks"]]
                        + [l_[c] for c in CYCLE_COLUMNS])
         w.writerow([sip, ab, "total"] + [""] * 9 + [ev.totals[c] for c in CYCLE_COLUMNS])
-    _write(sdir / "cycles.csv", buf.getvalue())
+    write_text(sdir / "cycles.csv", buf.getvalue())
     js = {sip: {} for sip, _ in SIPS}
     for (sip, ab), ev in evs.items():
         js[sip][ab] = dict(
@@ -224,9 +203,9 @@ def stripes_report(out_dir: Path) -> list[str]:
             test_accuracy_profiled=ev.test_accuracy_profiled, layers=ev.layers,
             totals=ev.totals, speedups=speed[(sip, ab)], hist_lead=ev.hist_lead,
             hist_trail=ev.hist_trail)
-    _write(sdir / "cycles.json", json.dumps(dict(headline="unsigned", by_sip=js), indent=2) + "\n")
+    write_text(sdir / "cycles.json", json.dumps(dict(headline="unsigned", by_sip=js), indent=2) + "\n")
     by_sip = {sip: {ab: areas[(sip, ab)] for ab in A_BITS} for sip, _ in SIPS}
-    _write(sdir / "area.json", json.dumps(dict(headline="unsigned", by_sip=by_sip, baseline_pe=base_pe),
+    write_text(sdir / "area.json", json.dumps(dict(headline="unsigned", by_sip=by_sip, baseline_pe=base_pe),
                                           indent=2) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -237,7 +216,7 @@ def stripes_report(out_dir: Path) -> list[str]:
             w.writerow([sip, ab, r["variant"], r["design"], f"{r['area_um2']:.1f}", r["cycles"],
                         f"{r['area_x_cycles']:.4g}", f"{r['rel_to_parallel']:.3f}",
                         f"{r['units_to_match_parallel']:.2f}"])
-    _write(sdir / "area.csv", buf.getvalue())
+    write_text(sdir / "area.csv", buf.getvalue())
     _plots(evs, sdir)
 
     # ---- markdown: summary and targets
@@ -383,6 +362,6 @@ def stripes_report(out_dir: Path) -> list[str]:
            "with the same ports, handshake and activation signedness. In the paper one detector serves a "
            "whole tile column (all SIPs that consume the same activation brick); sharing it across 16 "
            "SIPs divides its cost by 16 (\"shared by 16 SIPs\" column).", ""]
-    _write(sdir / "stripes.md", "\n".join(md) + "\n")
+    write_text(sdir / "stripes.md", "\n".join(md) + "\n")
     print(f"stripes report done in {time.perf_counter() - t0:.1f} s", flush=True)
     return md

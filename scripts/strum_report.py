@@ -14,33 +14,32 @@
   storage.csv              bits per weight
 and returns the markdown lines of a "## StruM" section (image links relative to out_dir).
 
-Areas: Yosys with the project's built-in liberty (`quantpe.synth.synthesize`), cached per config
-id in `design_dir(cfg)/synth/area.json` (reused when newer than the generated Verilog).
+Areas: Yosys with the project's built-in liberty through `quantpe.flow` (cached per config id and
+sources, synthesised in parallel).
 Breakdown: every submodule kind listed by `rtl.strum.strum_parts(cfg)` (and, for the baseline,
 its multiplier / adder tree / accumulator built from the same generator classes) is converted
-and synthesised *on its own* (cached under build/strum_parts/<sha of its Verilog>/), then scaled
+and synthesised *on its own* (cached under build/parts/<sha of its Verilog>/), then scaled
 by its instance count. Synthesising alone sees no cross-boundary optimisation (constant inputs,
 unused output bits, sharing), and the flattened PE has pipeline registers the parts do not, so
 the parts' sum differs from the flattened total; the difference is reported as "remainder".
 """
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 from amaranth import signed
-from amaranth.back import verilog as amaranth_verilog
 
+from quantpe.atomic import ensure_dir, save_figure, write_text
+from quantpe.flow import synth_many
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.strum_codec import storage_figures
 from quantpe.golden.strum_config import StrumConfig
+from quantpe.tables import csv_text, markdown_table
 
 __all__ = ["strum_report", "area_configs", "target_lines", "sweep_target_lines", "SELECTIONS", "POINTS", "sweep_configs", "breakdown_row", "CATEGORIES",
-           "sweep_accuracy", "synth_area", "part_area", "classify_part"]
+           "sweep_accuracy", "classify_part"]
 
 #: breakdown categories, in table order
 CATEGORIES = ("multipliers", "low_units", "select", "adder_tree", "accumulator")
@@ -81,61 +80,32 @@ def sweep_configs(variant: str, select: str = "group", ks=SWEEP_KS) -> list[Stru
     return [StrumConfig(variant=variant, k=k, select=select) for k in ks]
 
 
-# ------------------------------------------------------------------ synthesis (cached)
+# ------------------------------------------------------------------ synthesis (quantpe.flow)
 
-def _fresh(area_json: Path, source: Path) -> bool:
-    return area_json.is_file() and area_json.stat().st_mtime >= source.stat().st_mtime
-
-
-def synth_area(cfg) -> dict:
-    """area.json dict of the whole PE for `cfg` (generated + synthesised once per config id)."""
-    from quantpe.sim.runner import design_dir, ensure_generated
-    from quantpe.synth import synthesize
-    manifest = ensure_generated(cfg)
-    d = design_dir(cfg)
-    v = d / manifest["verilog"]
-    out = d / "synth"
-    if _fresh(out / "area.json", v):
-        return json.loads((out / "area.json").read_text())
-    return synthesize(v, manifest["top"], out)
-
-
-def part_area(component_factory, top: str = "part") -> dict:
-    """area.json dict of one submodule synthesised on its own (cached by its Verilog text)."""
-    from quantpe.sim.runner import build_root
-    from quantpe.synth import synthesize
-    text = amaranth_verilog.convert(component_factory(), name=top, emit_src=False)
-    key = hashlib.sha256(text.encode()).hexdigest()[:16]
-    d = build_root() / "strum_parts" / key
-    d.mkdir(parents=True, exist_ok=True)
-    v = d / f"{top}.v"
-    if not v.is_file() or v.read_text() != text:
-        tmp = d / f".{top}.v.{os.getpid()}"
-        tmp.write_text(text)
-        os.replace(tmp, v)
-    if _fresh(d / "synth" / "area.json", v):
-        return json.loads((d / "synth" / "area.json").read_text())
-    return synthesize(v, top, d / "synth")
-
-
-def _strum_parts_area(cfg: StrumConfig) -> list[tuple[str, int, float]]:
+def _strum_part_jobs(cfg: StrumConfig) -> list[tuple[str, int, object]]:
+    from quantpe.flow import part_verilog
     from quantpe.rtl.strum import strum_parts
-    return [(name, count, part_area(factory)["area_um2"]) for name, factory, count in strum_parts(cfg)]
+    return [(name, count, part_verilog(factory())) for name, factory, count in strum_parts(cfg)]
 
 
-def _baseline_parts_area(cfg: BaselineConfig) -> list[tuple[str, int, float]]:
+def _baseline_part_jobs(cfg: BaselineConfig) -> list[tuple[str, int, object]]:
     """The baseline PE's submodules: lane multiplier (the same `a * w` as LaneMul), the adder
     tree and the accumulator, with the baseline's own widths."""
+    from quantpe.flow import part_verilog
     from quantpe.rtl.accumulator import Accumulator
     from quantpe.rtl.adder_tree import AdderTree
     from quantpe.rtl.strum_units import LaneMul
-    assert cfg.a_signed and cfg.w_signed
-    return [("hmul", cfg.lanes, part_area(lambda: LaneMul(cfg.w_bits, signed(cfg.a_bits),
-                                                          cfg.product_bits))["area_um2"]),
-            ("tree", 1, part_area(lambda: AdderTree(cfg.lanes, cfg.product_bits,
-                                                    cfg.sum_bits))["area_um2"]),
-            ("acc", 1, part_area(lambda: Accumulator(cfg.sum_bits, cfg.acc_bits,
-                                                     cfg.saturate))["area_um2"])]
+    return [("hmul", cfg.lanes, part_verilog(LaneMul(cfg.w_bits, signed(cfg.a_bits), cfg.product_bits))),
+            ("tree", 1, part_verilog(AdderTree(cfg.lanes, cfg.product_bits, cfg.sum_bits))),
+            ("acc", 1, part_verilog(Accumulator(cfg.sum_bits, cfg.acc_bits, cfg.saturate)))]
+
+
+def _parts_areas(part_jobs: list[list[tuple[str, int, object]]]) -> list[list[tuple[str, int, float]]]:
+    """(name, count, µm²) per part of each design, all parts synthesised in one parallel batch."""
+    from quantpe.flow import synth_many
+    flat = [job for jobs in part_jobs for _, _, job in jobs]
+    areas = iter(a["area_um2"] for a in synth_many(flat, desc="StruM parts"))
+    return [[(name, count, next(areas)) for name, count, _ in jobs] for jobs in part_jobs]
 
 
 def breakdown_row(name: str, total: float, baseline_total: float, parts) -> dict:
@@ -201,21 +171,6 @@ def sweep_accuracy(variant: str, ks, select: str = "group", block: int = 16, lb:
 
 # ------------------------------------------------------------------ output helpers
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
-def _md_table(rows: list[dict], cols: list[str], fmt=None) -> list[str]:
-    fmt = fmt or {}
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        out.append("| " + " | ".join(fmt.get(c, str)(r[c]) for c in cols) + " |")
-    return out
-
-
 def _plot_sweep(rows: list[dict], baseline_area: float, path: Path,
                 int8_accuracy: float | None = None) -> None:
     import matplotlib
@@ -243,7 +198,7 @@ def _plot_sweep(rows: list[dict], baseline_area: float, path: Path,
     ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower right")
     ax.set_title("StruM static, select=group, B=16 lb=4")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -254,30 +209,34 @@ def strum_report(out_dir: Path) -> list[str]:
     from quantpe.golden.strum_eval import strum_model_accuracy
     t0 = time.monotonic()
     out_dir = Path(out_dir)
-    d = out_dir / "strum"
-    d.mkdir(parents=True, exist_ok=True)
+    d = ensure_dir(out_dir / "strum")
+
+    # ---- every design and part of the section, synthesised in parallel (cached)
+    base_cfg = BaselineConfig()
+    named = area_configs()
+    sweep_cfgs = [(variant, cfg) for variant in ("dliq", "mip2q") for cfg in sweep_configs(variant)]
+    designs = [base_cfg] + [c for _, c in named] + [c for _, c in sweep_cfgs]
+    area = {c.config_id: a["area_um2"] for c, a in zip(designs, synth_many(designs, desc="StruM designs"))}
+    parts = _parts_areas([_baseline_part_jobs(base_cfg)] + [_strum_part_jobs(c) for _, c in named])
 
     # ---- area table with breakdown
-    base_cfg = BaselineConfig()
-    base_total = synth_area(base_cfg)["area_um2"]
-    rows = [breakdown_row("baseline-l16-int8", base_total, base_total, _baseline_parts_area(base_cfg))]
-    for name, cfg in area_configs():
-        rows.append(breakdown_row(f"strum-{name}", synth_area(cfg)["area_um2"], base_total,
-                                  _strum_parts_area(cfg)))
+    base_total = area[base_cfg.config_id]
+    rows = [breakdown_row("baseline-l16-int8", base_total, base_total, parts[0])]
+    for (name, cfg), cfg_parts in zip(named, parts[1:]):
+        rows.append(breakdown_row(f"strum-{name}", area[cfg.config_id], base_total, cfg_parts))
         rows[-1]["config_id"] = cfg.config_id
     rows[0]["config_id"] = base_cfg.config_id
 
     # ---- K sweep (static, select=group)
     sweep = []
-    for variant in ("dliq", "mip2q"):
-        acc = sweep_accuracy(variant, SWEEP_KS)
-        for cfg in sweep_configs(variant):
-            a = synth_area(cfg)["area_um2"]
-            sweep.append({"variant": variant, "k": cfg.k, "groups": cfg.groups,
-                          "area_um2": round(a, 1),
-                          "delta_pct": round(100 * (a / base_total - 1), 2),
-                          "accuracy": acc[cfg.k], "config_id": cfg.config_id})
-    _write_csv(d / "k_sweep.csv", sweep)
+    accs_k = {variant: sweep_accuracy(variant, SWEEP_KS) for variant in ("dliq", "mip2q")}
+    for variant, cfg in sweep_cfgs:
+        a = area[cfg.config_id]
+        sweep.append({"variant": variant, "k": cfg.k, "groups": cfg.groups,
+                      "area_um2": round(a, 1),
+                      "delta_pct": round(100 * (a / base_total - 1), 2),
+                      "accuracy": accs_k[variant][cfg.k], "config_id": cfg.config_id})
+    write_text(d / "k_sweep.csv", csv_text(sweep))
 
     # ---- accuracy (every selection structure of the area table)
     accs = {label: strum_model_accuracy(StrumConfig(acc_bits=62, **kw)) for label, kw in POINTS}
@@ -287,9 +246,9 @@ def strum_report(out_dir: Path) -> list[str]:
         r["acc_loss_pts"] = round(100 * (accs[label]["accuracy"]["int8"] - r["test_accuracy"]), 2) + 0.0
     rows[0]["test_accuracy"] = round(accs["prefix"]["accuracy"]["int8"], 4)
     rows[0]["acc_loss_pts"] = 0.0
-    (d / "accuracy.json").write_text(json.dumps(accs, indent=1))
-    _write_csv(d / "area.csv", rows)
-    (d / "area.json").write_text(json.dumps(rows, indent=1))
+    write_text(d / "accuracy.json", json.dumps(accs, indent=1))
+    write_text(d / "area.csv", csv_text(rows))
+    write_text(d / "area.json", json.dumps(rows, indent=1))
     names = ["float", "int8", "dliq", "mip2q", "int4"]
     acc_rows = [{"select": s, **{n: round(r["accuracy"][n], 4) for n in names}} for s, r in accs.items()]
     sq_rows = []
@@ -297,7 +256,7 @@ def strum_report(out_dir: Path) -> list[str]:
         for lay in r["layers"]:
             sq_rows.append({"select": s, "layer": lay["layer"], "shape": "x".join(map(str, lay["shape"])),
                             **{n: round(lay["sqnr_db"][n], 2) for n in names[1:]}})
-    _write_csv(d / "accuracy.csv", acc_rows)
+    write_text(d / "accuracy.csv", csv_text(acc_rows))
     _plot_sweep(sweep, base_total, d / "k_sweep.png", accs["prefix"]["accuracy"]["int8"])
 
     # ---- storage
@@ -311,7 +270,7 @@ def strum_report(out_dir: Path) -> list[str]:
                     "header_bits": 0, "block_bits": 128, "bits_per_weight": 8.0})
     st_rows.append({"format": "INT4", "mask_bits": 0, "hi_bits": 0, "lo_bits": 64,
                     "header_bits": 0, "block_bits": 64, "bits_per_weight": 4.0})
-    _write_csv(d / "storage.csv", st_rows)
+    write_text(d / "storage.csv", csv_text(st_rows))
 
     # ---- markdown
     pct = lambda v: f"{v:+.1f}"          # noqa: E731
@@ -333,8 +292,8 @@ def strum_report(out_dir: Path) -> list[str]:
           "Synthesis of a part alone sees no cross-boundary optimisation and has no pipeline "
           "registers, so the parts do not add up to the flattened total: `remainder` = total - "
           "sum of parts.", ""]
-    md += _md_table(rows, cols, {"area_um2": um, "delta_pct": pct, **{c: um for c in CATEGORIES},
-                                 "remainder": um})
+    md += markdown_table(rows, cols, {"area_um2": um, "delta_pct": pct, **{c: um for c in CATEGORIES},
+                                     "remainder": um}, default=str)
     md += ["", "Targets (static PE incl. decoder; accuracy loss <= 1 point vs INT8):", ""]
     md += target_lines(rows)
     md += ["",
@@ -344,15 +303,15 @@ def strum_report(out_dir: Path) -> list[str]:
            "saw-tooth in the area curve).", "",
            "![StruM K sweep](strum/k_sweep.png)", "", "Data: [k_sweep.csv](strum/k_sweep.csv).", ""]
     md += sweep_target_lines(sweep, accs["prefix"]["accuracy"]["int8"]) + [""]
-    md += _md_table(sweep, ["variant", "k", "groups", "area_um2", "delta_pct", "accuracy"],
-                    {"area_um2": um, "delta_pct": pct, "accuracy": lambda v: f"{v:.4f}"})
+    md += markdown_table(sweep, ["variant", "k", "groups", "area_um2", "delta_pct", "accuracy"],
+                         {"area_um2": um, "delta_pct": pct, "accuracy": lambda v: f"{v:.4f}"}, default=str)
     md += ["", "### Accuracy (digits MLP, 360 test images, bit-exact integer inference, StruM on "
            "every layer, float-weight encoder)", ""]
-    md += _md_table(acc_rows, ["select", *names], {n: (lambda v: f"{v:.4f}") for n in names})
+    md += markdown_table(acc_rows, ["select", *names], {n: (lambda v: f"{v:.4f}") for n in names}, default=str)
     md += ["", "Per-layer weight SQNR (dB):", ""]
-    md += _md_table(sq_rows, ["select", "layer", "shape", *names[1:]])
+    md += markdown_table(sq_rows, ["select", "layer", "shape", *names[1:]], default=str)
     md += ["", "### Storage", ""]
-    md += _md_table(st_rows, list(st_rows[0]))
+    md += markdown_table(st_rows, list(st_rows[0]), default=str)
     md += ["", "The mask is the same B bits for both selections (a grouped mask could be coded in "
            f"fewer bits, not done). Section built in {time.monotonic() - t0:.0f} s.", ""]
     return md

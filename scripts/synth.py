@@ -18,11 +18,12 @@ LIB is the library to map to with every cell a designer never maps to removed (s
 out_dir (decompressed if the library is gzip), never next to the library. `liberty=None` uses
 the project's own `quantpe_cells.lib` (sky130_fd_sc_hd _1 areas, see quantpe.liberty).
 
-Outputs in out_dir (each written under a temporary name and renamed, so a failed run leaves no
-half-written file; a failed run removes a previous area.json, so a stale result is never read):
-  area.json    the dict returned (fields documented in `synthesize`)
-  netlist.v    the mapped netlist of pass 1
-  yosys.log    the full Yosys log (kept also when Yosys fails)
+Outputs in out_dir, replaced only when the run succeeded (earlier results are kept otherwise;
+area.json records the SHA-256 of the Verilog it was made from, so a stale one is recognised):
+  area.json          the dict returned (fields documented in `synthesize`)
+  netlist.v          the mapped netlist of pass 1
+  yosys.log          the full Yosys log
+  yosys-failed.log   the log of a failed run (removed by the next successful one)
 
 `delta_table(rows, baseline_key)` turns several area dicts into an area delta table against one
 baseline row; `format_delta_markdown` / `format_delta_csv` render it.
@@ -30,6 +31,7 @@ baseline row; `format_delta_markdown` / `format_delta_csv` render it.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -42,11 +44,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from quantpe.atomic import write_text
 from quantpe.golden.errors import QuantpeError
 from quantpe.liberty import DEFAULT_LIBERTY, LibCell, parse_cells, read_liberty_bytes, truth_table
 
 __all__ = ["synthesize", "yosys_version", "excluded_cell_reason", "prepare_liberty", "delta_table",
-           "format_delta_markdown", "format_delta_csv", "AREA_JSON", "SCHEMA_VERSION"]
+           "format_delta_markdown", "format_delta_csv", "AREA_JSON", "SCHEMA_VERSION", "verilog_digest",
+           "file_sha256"]
 
 AREA_JSON = "area.json"
 #: ABC script of both mapping passes: Yosys' `abc -fast` script ("strash; dretime; map") with
@@ -86,9 +90,19 @@ def excluded_cell_reason(cell: LibCell) -> str | None:
     return None
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes as stored (for a liberty: `liberty_sha256`)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def yosys_version(yosys: str = "yosys") -> str:
     """First line of `yosys -V`, e.g. 'Yosys 0.23 (git sha1 7ce5011c24b)'."""
     exe = shutil.which(yosys)
+    return _yosys_version_of(exe, yosys)
+
+
+@functools.lru_cache(maxsize=8)
+def _yosys_version_of(exe: str | None, yosys: str) -> str:
     if exe is None:
         raise QuantpeError(f"yosys executable not found: {yosys!r} (install yosys or pass its path)")
     try:
@@ -234,14 +248,16 @@ def _run_yosys(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, s
         raise
 
 
-def _replace_atomic(src: Path, dst: Path) -> None:
-    os.replace(src, dst)
-
-
-def _write_json_atomic(obj: dict, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, dst)
+def verilog_digest(files) -> str:
+    """SHA-256 of the Verilog sources (contents in order, names and the leading `//` comment
+    header excluded: the generator's header names the git revision, which does not change the
+    logic): what a cached area.json was made from."""
+    h = hashlib.sha256()
+    for f in files:
+        lines = Path(f).read_bytes().splitlines(keepends=True)
+        n = next((i for i, ln in enumerate(lines) if not ln.startswith(b"//")), len(lines))
+        h.update(b"".join(lines[n:]) + b"\0")
+    return h.hexdigest()
 
 
 def _last_error(log: Path) -> str:
@@ -275,7 +291,7 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
       "netlist.v", "log": "yosys.log"}, inside out_dir), wall_time_s (the whole call).
     `timeout` (seconds) bounds the Yosys run; the process group is killed when it expires.
     Raises QuantpeError (one line) if a Verilog file or the liberty is missing or unreadable,
-    yosys is not on PATH, or Yosys fails (the message names out_dir/yosys.log) or times out.
+    yosys is not on PATH, or Yosys fails (the message names out_dir/yosys-failed.log) or times out.
     """
     t0 = time.monotonic()
     files = [verilog] if isinstance(verilog, (str, Path)) else list(verilog)
@@ -295,10 +311,9 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
     except OSError as exc:
         raise QuantpeError(f"cannot create output directory {out_dir}: {exc.strerror or exc}") from None
     final_json = out_dir / AREA_JSON
+    # Earlier results stay until this run has succeeded; then all three are replaced. A failed
+    # run leaves its log as yosys-failed.log.
     log_final = out_dir / "yosys.log"
-    # From here on a failure leaves no result: remove the products of an earlier run first.
-    for name in (AREA_JSON, "netlist.v", "yosys.log"):
-        (out_dir / name).unlink(missing_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".synth-", dir=out_dir))
     try:
         lib = prepare_liberty(liberty, work)
@@ -306,9 +321,10 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
         (work / "flow.ys").write_text(script)
         log = work / "yosys.log"
         rc, err = _run_yosys([exe, "-q", "-l", str(log), "-s", str(work / "flow.ys")], work, timeout)
-        if log.exists():
-            _replace_atomic(log, log_final)
         if rc != 0:
+            log_final = out_dir / "yosys-failed.log"
+            if log.exists():
+                os.replace(log, log_final)
             first_error = next((ln.strip() for ln in err.splitlines() if ln.startswith("ERROR")), "")
             detail = first_error or _last_error(log_final) or (err.strip().splitlines() or [""])[-1] \
                 or f"exit status {rc}"
@@ -361,9 +377,12 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
             "yosys_script": script,
             "files": {"netlist": "netlist.v", "log": "yosys.log"},
         }
-        _replace_atomic(work / "netlist.v", out_dir / "netlist.v")
+        result["verilog_sha256"] = verilog_digest(files)
         result["wall_time_s"] = round(time.monotonic() - t0, 3)
-        _write_json_atomic(result, final_json)
+        os.replace(work / "netlist.v", out_dir / "netlist.v")
+        os.replace(log, log_final)
+        write_text(final_json, json.dumps(result, indent=2, sort_keys=False) + "\n")
+        (out_dir / "yosys-failed.log").unlink(missing_ok=True)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -4,10 +4,11 @@ import itertools
 import numpy as np
 import pytest
 
-from quantpe.approx_report import (TARGET, kulkarni_2x2, markdown_table, pareto_front, select_best,
+from quantpe.approx_report import (TARGET, kulkarni_2x2, pareto_front, select_best,
                                    sweep_variants, variant_row)
 from quantpe.golden.approx import approx_mul
 from quantpe.golden.characterize import characterize
+from quantpe.tables import markdown_table
 
 
 def _brute_front(s, e):

@@ -281,8 +281,14 @@ def test_report_headline_and_target_verdicts(tmp_path, monkeypatch):
         if cfg.mode == "parallel":
             return {"area_um2": 3000.0}
         return {"area_um2": 1200.0 if cfg.trailing else lead[(cfg.a_signed, cfg.a_bits)]}
-    monkeypatch.setattr(sr, "cached_area", fake_area)
-    monkeypatch.setattr(sr, "detector_area", lambda cfg: {"area_um2": 10.0})
+    def fake_all_areas(keys):
+        out = {BaselineConfig().config_id: 50000.0}
+        for sip, ab in keys:
+            for c in sr.sip_configs(ab, dict(sr.SIPS)[sip]).values():
+                out[c.config_id] = fake_area(c)["area_um2"]
+                out[("detector", c.config_id)] = 10.0
+        return out
+    monkeypatch.setattr(sr, "_all_areas", fake_all_areas)
     md = "\n".join(sr.stripes_report(tmp_path))
     assert (tmp_path / "stripes" / "stripes.md").read_text() == md + "\n"
     assert ("met by unsigned 8-bit lead, unsigned 16-bit lead; NOT met by unsigned 8-bit lead+trail, "
