@@ -278,8 +278,8 @@ def load_lut_file(path, a_bits: int, b_bits: int) -> np.ndarray:
             raise ConfigError(f"approxmul: LUT file must be .npy or .bin, got {p}")
     except OSError as e:
         raise ConfigError(f"approxmul: cannot read LUT file {p}: {e.strerror or e}") from None
-    except ValueError as e:
-        raise ConfigError(f"approxmul: cannot read LUT file {p}: {e}") from None
+    except (ValueError, EOFError) as e:
+        raise ConfigError(f"approxmul: cannot read LUT file {p}: {str(e) or 'empty or truncated file'}") from None
     return arr
 
 

@@ -14,7 +14,16 @@ from typing import ClassVar
 
 from .errors import ConfigError
 
-__all__ = ["DesignConfig"]
+__all__ = ["DesignConfig", "shown"]
+
+
+def shown(v, limit: int = 40) -> str:
+    """repr(v) cut to `limit` characters (a 5,000-digit integer must not flood an error line)."""
+    try:
+        text = repr(v)
+    except ValueError:                     # ints beyond Python's str conversion limit
+        text = f"<integer of about {int(v.bit_length() * 0.30103)} digits>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,9 +34,9 @@ class DesignConfig:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if f.type in ("int", int) and (isinstance(v, bool) or not isinstance(v, int)):
-                raise ConfigError(f"{self.kind}: {f.name} must be an integer, got {v!r}")
+                raise ConfigError(f"{self.kind}: {f.name} must be an integer, got {shown(v)}")
             if f.type in ("bool", bool) and not isinstance(v, bool):
-                raise ConfigError(f"{self.kind}: {f.name} must be true or false, got {v!r}")
+                raise ConfigError(f"{self.kind}: {f.name} must be true or false, got {shown(v)}")
         self.validate()
 
     def validate(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .config import shown
 from .errors import ConfigError
 from .intmath import clog2, int_range, saturate, wrap
 from .quantize import MAX_BITS, MIN_BITS
@@ -58,7 +59,7 @@ def sum_bits(a_bits: int, w_bits: int, a_signed: bool, w_signed: bool, lanes: in
 def check_in_range(name: str, value: int, lo: int, hi: int, prefix: str = "") -> None:
     """ConfigError `<prefix><name> must be in lo..hi, got value` unless lo <= value <= hi."""
     if not lo <= value <= hi:
-        raise ConfigError(f"{prefix}{name} must be in {lo}..{hi}, got {value}")
+        raise ConfigError(f"{prefix}{name} must be in {lo}..{hi}, got {shown(value)}")
 
 
 def check_acc_bits(acc_bits: int, need: int, lanes: int, product_width: int, prefix: str = "") -> None:

@@ -5,6 +5,7 @@ versions and the git revision; the manifest repeats them with the port list and 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import subprocess
@@ -27,7 +28,6 @@ __all__ = ["build_component", "generate", "tool_versions", "git_revision",
 def source_digest(*modules: str) -> str:
     """SHA-256 (16 hex) of the sources of quantpe modules and packages (e.g. "quantpe.rtl":
     every .py of the package; "quantpe.kinds": that file), by name and content."""
-    import hashlib
     import importlib
     h = hashlib.sha256()
     for name in modules:
@@ -104,6 +104,7 @@ def generate(cfg: DesignConfig, out_dir: Path) -> dict:
         "tools": tools,
         "git_revision": rev,
         "generator_digest": generator_digest(),
+        "verilog_sha256": hashlib.sha256((header + body).encode()).hexdigest(),
     }
     write_text(verilog_path, header + body)
     write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")

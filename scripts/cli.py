@@ -44,16 +44,53 @@ def _add_design_options(p: argparse.ArgumentParser, cls) -> None:
                    "options given on the command line override its fields")
 
 
+MAX_SEED = (1 << 32) - 1       # numpy's SeedSequence and the simulators take 32-bit seeds
+#: the longest regression: the stimulus, the HDL memories and the capture of 10^7 cycles of a
+#: 16-lane PE take a few GB; longer runs are split by the user into several seeds
+MAX_CYCLES = 10_000_000
+
+
+def _bounded_int(name: str, lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text[:40]!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be in {lo}..{hi}, got {text[:40]}")
+        return v
+    return parse
+
+
+seed_type = _bounded_int("--seed", 0, MAX_SEED)
+cycles_type = _bounded_int("--cycles", 1, MAX_CYCLES)
+
+MAX_JSON_BYTES = 1 << 20      # a config or manifest is a few kB; anything larger is not one
+
+
+def read_json(path: Path, what: str):
+    """The JSON document in `path`; one-line QuantpeError for anything that is not one."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise QuantpeError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise QuantpeError(f"{what} {path} is larger than {MAX_JSON_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise QuantpeError(f"{what} {path} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise QuantpeError(f"{what} {path} is not valid JSON: {e.msg} (line {e.lineno})") from None
+    except (ValueError, RecursionError) as e:     # 5,000-digit integers, 10^5 nested brackets
+        raise QuantpeError(f"{what} {path} is not a usable JSON document: {str(e).splitlines()[0][:80]}") from None
+
+
 def config_from_args(args):
     """The design config named by --config and/or the design options."""
     fields = {}
     if args.config is not None:
-        try:
-            data = json.loads(args.config.read_text())
-        except OSError as e:
-            raise QuantpeError(f"cannot read config {args.config}: {e.strerror}") from None
-        except json.JSONDecodeError as e:
-            raise QuantpeError(f"config {args.config} is not valid JSON: {e.msg} (line {e.lineno})") from None
+        data = read_json(args.config, "config")
         data = data.get("config", data) if isinstance(data, dict) else data
         if not isinstance(data, dict) or data.get("kind") != args.kind:
             raise QuantpeError(f"config {args.config} is not a {args.kind} design config")
@@ -106,8 +143,8 @@ def cmd_generate(args):
 
 def _sim_opts(p):
     p.add_argument("--sim", default="verilator", help="icarus | verilator [verilator]")
-    p.add_argument("--cycles", type=int, default=10000, help="cycles of stimulus [10000]")
-    p.add_argument("--seed", type=int, default=None, help="stimulus seed [fresh, printed]")
+    p.add_argument("--cycles", type=cycles_type, default=10000, help="cycles of stimulus [10000]")
+    p.add_argument("--seed", type=seed_type, default=None, help="stimulus seed [fresh, printed]")
     p.add_argument("--scoreboard", default="memory",
                    help="memory (HDL-memory harness) | record | per-cycle [memory]")
     p.add_argument("--waves", action="store_true", help="record a waveform (FST/VCD)")
@@ -261,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-j", "--jobs", type=int, default=None,
                         help="parallel syntheses and simulations [$QUANTPE_JOBS or the machine's cores]")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     parser.add_argument("--build", type=Path, default=None,
                         help="build cache folder [$QUANTPE_BUILD or ./build]")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
@@ -276,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="main job: the default design set -> reports/")
     r.add_argument("-o", "--out", type=Path, default=Path("reports"), help="report folder [reports]")
     r.add_argument("--sim", default="icarus", help="simulator for the regression [icarus]")
-    r.add_argument("--cycles", type=int, default=2000, help="cycles per design [2000]")
-    r.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
+    r.add_argument("--cycles", type=cycles_type, default=2000, help="cycles per design [2000]")
+    r.add_argument("--seed", type=seed_type, default=1, help="stimulus seed [1]")
     r.add_argument("--liberty", type=Path, default=None,
                    help="also synthesise with this real library (calibration rows) "
                         "[$QUANTPE_SHARED or ../shared: pdk/sky130hd/...tt_025C_1v80.lib.gz when present]")
@@ -298,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks (not tests)")
     bsub = b.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=_Parser)
     bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")
-    bs.add_argument("--cycles", type=int, default=100000, help="cycles per run [100000]")
-    bs.add_argument("--seed", type=int, default=1)
+    bs.add_argument("--cycles", type=cycles_type, default=100000, help="cycles per run [100000]")
+    bs.add_argument("--seed", type=seed_type, default=1)
     b.set_defaults(func=cmd_bench)
     return parser
 
@@ -312,12 +350,42 @@ def _version() -> str:
         return "unknown"
 
 
-def main(argv=None) -> int:
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that every `finally` (temporary folders, child
+    processes) runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _end_children() -> None:
+    """Terminate what this run started (simulators, compilers, yosys) when quantpe leads its
+    process group (a shell job); otherwise the children end with their own `finally`."""
     import os
+    import signal
+    if os.getpgrp() == os.getpid():
+        old = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+        except OSError:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, old)
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 verification failure, 2 bad input,
+    3 missing or broken tool, 130 interrupted). One line on stderr for every failure; --debug
+    adds the traceback."""
+    import os
+    import signal
+    import traceback
 
     from quantpe.flow import configure
     parser = build_parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         jobs = args.jobs if args.jobs is not None else os.environ.get("QUANTPE_JOBS")
         if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
@@ -327,12 +395,29 @@ def main(argv=None) -> int:
             os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
         args.func(args)
     except QuantpeError as e:
-        msg = str(e)
-        print(f"quantpe: error: {msg}", file=sys.stderr)
-        return 2
+        if args.debug:
+            traceback.print_exc()
+        first, *rest = str(e).splitlines() or [""]
+        if e.exit_code == 1:          # verification failure: the whole mismatch summary
+            print(f"quantpe: FAIL: {first}", *rest, sep="\n", file=sys.stderr)
+        else:
+            print(f"quantpe: error: {first}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
+        _end_children()
         print("quantpe: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print("quantpe: error: input nested too deeply", file=sys.stderr)
+        return 2
+    except Exception as e:      # a bug: one line (the traceback with --debug)
+        if args.debug:
+            traceback.print_exc()
+        print(f"quantpe: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 4
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return 0
 
 

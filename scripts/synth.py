@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from quantpe.atomic import write_text
-from quantpe.golden.errors import QuantpeError
+from quantpe.golden.errors import QuantpeError, ToolError
 from quantpe.liberty import DEFAULT_LIBERTY, LibCell, parse_cells, read_liberty_bytes, truth_table
 
 __all__ = ["synthesize", "yosys_version", "excluded_cell_reason", "prepare_liberty", "delta_table",
@@ -104,14 +104,14 @@ def yosys_version(yosys: str = "yosys") -> str:
 @functools.lru_cache(maxsize=8)
 def _yosys_version_of(exe: str | None, yosys: str) -> str:
     if exe is None:
-        raise QuantpeError(f"yosys executable not found: {yosys!r} (install yosys or pass its path)")
+        raise ToolError(f"yosys executable not found: {yosys!r} (apt-get install yosys, or run `make tools`)")
     try:
         out = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise QuantpeError(f"cannot run {exe} -V: {exc}") from None
+        raise ToolError(f"cannot run {exe} -V: {exc}") from None
     line = (out.stdout.strip().splitlines() or [""])[0]
     if out.returncode != 0 or not line.startswith("Yosys"):
-        raise QuantpeError(f"{exe} -V did not print a Yosys version (exit {out.returncode})")
+        raise ToolError(f"{exe} -V did not print a Yosys version (exit {out.returncode})")
     return line
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import sys
 import json
 import os
 import shlex
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from quantpe.golden.config import DesignConfig
-from quantpe.golden.errors import QuantpeError
+from quantpe.golden.errors import QuantpeError, ToolError, VerificationError
 from quantpe.atomic import write_text
 from quantpe.rtl.generate import generate, generator_digest
 from quantpe.rtl.ports import Port
@@ -39,7 +41,7 @@ __all__ = ["build_root", "design_dir", "ensure_generated", "run", "SimResult", "
 SCOREBOARDS = {"memory": "harness", "record": "direct", "per-cycle": "direct"}
 
 
-class SimulationFailed(QuantpeError):
+class SimulationFailed(VerificationError):
     """The RTL disagreed with the golden model (or the simulation did not finish)."""
 
 
@@ -71,8 +73,13 @@ def design_dir(cfg: DesignConfig) -> Path:
 
 @contextlib.contextmanager
 def _locked(path: Path):
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "w") as f:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        f = open(path / ".lock", "w")
+    except OSError as e:
+        raise QuantpeError(f"cannot write to the build folder {path}: {e.strerror or e} "
+                           f"(choose another with --build or $QUANTPE_BUILD)") from None
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -80,16 +87,34 @@ def _locked(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _cached_manifest(d: Path) -> dict | None:
+    """The manifest in `d` if it was made by the current sources and its Verilog is unchanged;
+    None (with a warning for a corrupt or edited entry) when it must be generated again."""
+    mf = d / "manifest.json"
+    if not mf.exists():
+        return None
+    try:
+        manifest = json.loads(mf.read_text())
+        verilog = d / manifest["verilog"]
+        text = verilog.read_bytes()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"quantpe: warning: corrupt cache entry {d} ({type(e).__name__}); generating again",
+              file=sys.stderr)
+        return None
+    if manifest.get("generator_digest") != generator_digest():
+        return None
+    if manifest.get("verilog_sha256") != hashlib.sha256(text).hexdigest():
+        print(f"quantpe: warning: {verilog} differs from what was generated; generating again",
+              file=sys.stderr)
+        return None
+    return manifest
+
+
 def ensure_generated(cfg: DesignConfig) -> dict:
-    """Generate the Verilog of `cfg` once (per config id) and return its manifest."""
+    """Generate the Verilog of `cfg` once (per config id and sources) and return its manifest."""
     d = design_dir(cfg)
     with _locked(d):
-        mf = d / "manifest.json"
-        if mf.exists():
-            manifest = json.loads(mf.read_text())
-            if manifest.get("generator_digest") == generator_digest():
-                return manifest
-        return generate(cfg, d)
+        return _cached_manifest(d) or generate(cfg, d)
 
 
 def _depth_for(cycles: int) -> int:
@@ -150,7 +175,7 @@ def _build(cfg, manifest, sim, bench, depth, waves, log):
                          build_args=args, timescale=("1ns", "1ps"), waves=waves,
                          always=not fresh, log_file=str(bdir / "build.log") if log else None)
         except SystemExit as e:
-            raise QuantpeError(f"{sim} build of {cfg.config_id} failed (exit {e.code}); "
+            raise ToolError(f"{sim} build of {cfg.config_id} failed (exit {e.code}); "
                                f"log: {bdir / 'build.log'}") from None
         stamp.touch()
     return runner, bdir, top, time.perf_counter() - t0

