@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
+from quantpe.tb.amaranth_sim import run_comb
 
 from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table, operand_values, pp_keep_mask
 from quantpe.golden.errors import ConfigError
@@ -23,21 +23,10 @@ from quantpe.rtl.approx import approx_multiplier
 
 def simulate(cfg: ApproxMulConfig, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
     """y of the RTL for operand bit patterns pa[i], pb[i] (combinational: set, then read)."""
-    dut = approx_multiplier(cfg)
     av = operand_values(cfg.a_bits, cfg.signed)[pa].tolist()
     bv = operand_values(cfg.b_bits, cfg.signed)[pb].tolist()
-    out = []
-
-    async def tb(ctx):
-        for a, b in zip(av, bv):
-            ctx.set(dut.a, a)
-            ctx.set(dut.b, b)
-            out.append(ctx.get(dut.y))
-
-    sim = Simulator(dut)
-    sim.add_testbench(tb)
-    sim.run()
-    return np.array(out, dtype=np.int64)
+    got = run_comb(approx_multiplier(cfg), [{"a": a, "b": b} for a, b in zip(av, bv)], ["y"])
+    return np.array([g["y"] for g in got], dtype=np.int64)
 
 
 def all_pairs(cfg):
@@ -232,18 +221,10 @@ def test_compressor_tree_any_column_profile(heights, seed):
 
     weights = [1 << c for c, h in enumerate(heights) for _ in range(h)]
     xs = range(1 << total) if total <= 12 else np.random.default_rng(seed).integers(0, 1 << total, 3000).tolist()
-    dut, bad = Top(), []
-
-    async def tb(ctx):
-        for x in xs:
-            ctx.set(dut.x, x)
-            want = sum(w for i, w in enumerate(weights) if (x >> i) & 1)
-            if ctx.get(dut.y) != want:
-                bad.append((x, ctx.get(dut.y), want))
-
-    sim = Simulator(dut)
-    sim.add_testbench(tb)
-    sim.run()
+    xs = list(xs)
+    got = run_comb(Top(), [{"x": x} for x in xs], ["y"])
+    bad = [(x, g["y"], want) for x, g in zip(xs, got)
+           if g["y"] != (want := sum(w for i, w in enumerate(weights) if (x >> i) & 1))]
     assert not bad, f"seed={seed}: {bad[:3]}"
 
 

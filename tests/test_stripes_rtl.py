@@ -10,50 +10,27 @@ import re
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from quantpe.golden.stripes import StripesConfig, stripes_schedule
 from quantpe.golden.stripes_precision import detect_windows
 from quantpe.rtl.ports import ports_of
 from quantpe.sim.toolchain import lint
 from quantpe.rtl.stripes import PrecisionDetector, stripes_detector, stripes_pe
+from quantpe.tb.amaranth_sim import run_clocked, run_comb
 from quantpe.tb.stripes_stimulus import make_stream, stripes_coverage, stripes_run
-
-def pack(values, bits):
-    v = 0
-    for i, x in enumerate(values):
-        v |= (int(x) & ((1 << bits) - 1)) << (i * bits)
-    return v
-
 
 def simulate(cfg, s):
     """Drive `s` (a StripesSchedule) into the RTL; return the list of mismatches."""
-    dut = stripes_pe(cfg)
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    errors = []
-    static = cfg.mode == "static"
-
-    async def bench(ctx):
-        for t in range(len(s)):
-            ctx.set(dut.in_valid, int(s.in_valid[t]))
-            ctx.set(dut.first, int(s.first[t]))
-            ctx.set(dut.last, int(s.last[t]))
-            ctx.set(dut.a.as_value(), pack(s.a[t], cfg.a_bits))
-            ctx.set(dut.w.as_value(), pack(s.w[t], cfg.w_bits))
-            if static:
-                ctx.set(dut.win_msb, int(s.win_msb[t]))
-                ctx.set(dut.win_lsb, int(s.win_lsb[t]))
-            ctx.set(dut.out_ready, int(s.out_ready[t]))
-            got = (ctx.get(dut.in_ready), ctx.get(dut.out_valid), ctx.get(dut.out_sum))
-            exp = (int(s.in_ready[t]), int(s.out_valid[t]), int(s.out_sum[t]))
-            if got != exp:
-                errors.append(f"cycle {t}: (in_ready, out_valid, out_sum) = {got}, golden {exp}")
-            await ctx.tick()
-
-    sim.add_testbench(bench)
-    sim.run()
-    return errors
+    ins = {"in_valid": s.in_valid, "first": s.first, "last": s.last, "a": s.a, "w": s.w,
+           "out_ready": s.out_ready}
+    if cfg.mode == "static":
+        ins.update(win_msb=s.win_msb, win_lsb=s.win_lsb)
+    names = ("in_ready", "out_valid", "out_sum")
+    got = run_clocked(stripes_pe(cfg), ins, list(names))
+    exp = {"in_ready": s.in_ready, "out_valid": s.out_valid, "out_sum": s.out_sum}
+    return [f"cycle {t}: (in_ready, out_valid, out_sum) = {tuple(int(got[n][t]) for n in names)}, "
+            f"golden {tuple(int(exp[n][t]) for n in names)}"
+            for t in range(len(s)) if any(got[n][t] != exp[n][t] for n in names)]
 
 
 RTL_CFGS = [
@@ -113,19 +90,11 @@ def test_detector_exhaustive_4bit_pairs(signed, group):
     lo, hi = (-8, 7) if signed else (0, 15)
     pairs = np.array([(x, y) for x in range(lo, hi + 1) for y in range(lo, hi + 1)])
     exp_msb, exp_lsb = detect_windows(pairs, 4, signed, group, True)
-    bad = []
-    sim = Simulator(det)
-
-    async def bench(ctx):
-        for i, (x, y) in enumerate(pairs):
-            ctx.set(det.a.as_value(), pack([x, y], 4))
-            for j in range(det.n_groups):
-                got = (ctx.get(det.msb[j]), ctx.get(det.lsb[j]))
-                if got != (exp_msb[i, j], exp_lsb[i, j]):
-                    bad.append((x, y, j, got))
-
-    sim.add_testbench(bench)
-    sim.run()
+    got = run_comb(det, [{"a": [x, y]} for x, y in pairs], ["msb", "lsb"])      # packed groups
+    mask = (1 << det.win_bits) - 1
+    bad = [(x, y, j, g) for i, ((x, y), g) in enumerate(zip(pairs, got)) for j in range(det.n_groups)
+           if ((g["msb"] >> (j * det.win_bits)) & mask, (g["lsb"] >> (j * det.win_bits)) & mask)
+           != (exp_msb[i, j], exp_lsb[i, j])]
     assert not bad, bad[:5]
 
 

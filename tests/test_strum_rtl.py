@@ -7,15 +7,13 @@ import itertools
 
 import numpy as np
 import pytest
-from amaranth import ClockDomain, Module, Value
 from amaranth.back import verilog
 from amaranth.hdl import Fragment
-from amaranth.sim import Simulator
 
-from quantpe.golden.intmath import to_unsigned
 from quantpe.golden.strum import StrumConfig, input_ports, strum_schedule_ports
 from quantpe.tb.strum_stimulus import strum_corners, strum_stimulus
 from quantpe.rtl.ports import ports_of
+from quantpe.tb.amaranth_sim import run_clocked, run_comb
 from quantpe.rtl.strum import StrumDynamicPE, StrumStaticPE, strum_parts, strum_pe
 from quantpe.rtl.strum_select import StrumScatter, StrumSelect
 from quantpe.rtl.strum_units import DliqShift, DynamicLane, Mip2qLowUnit
@@ -54,40 +52,9 @@ CASES = [
 IDS = [c.short_name() for c in CASES]
 
 
-def _port_int(port, value) -> int:
-    """Python int for an Amaranth port: array ports flatten element 0 into the LSBs."""
-    v = np.asarray(value)
-    if v.ndim == 0:
-        return int(v)
-    bits = len(Value.cast(port)) // len(v)
-    return sum(int(u) << (i * bits) for i, u in enumerate(to_unsigned(v, bits)))
-
-
 def simulate(dut, inputs: dict, T: int, reset_at=()):
-    """Drive `inputs` cycle by cycle; return the outputs seen during every cycle.
-
-    `reset_at`: cycles during which rst is held high (the DUT is wrapped in a `sync` domain).
-    """
-    top = Module()
-    top.domains.sync = cd = ClockDomain("sync")
-    top.submodules.dut = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-6, domain="sync")
-    got = {"out_valid": np.zeros(T, np.int64), "out_sum": np.zeros(T, np.int64)}
-    drive = {n: [_port_int(getattr(dut, n), inputs[n][t]) for t in range(T)] for n in inputs}
-
-    async def bench(ctx):
-        for t in range(T):
-            ctx.set(cd.rst, int(t in reset_at))
-            for n, vals in drive.items():
-                ctx.set(Value.cast(getattr(dut, n)), vals[t])
-            got["out_valid"][t] = ctx.get(dut.out_valid)
-            got["out_sum"][t] = ctx.get(dut.out_sum)
-            await ctx.tick("sync")
-
-    sim.add_testbench(bench)
-    sim.run()
-    return got
+    """Outputs of the PE during every cycle of `inputs` (rst held high during `reset_at`)."""
+    return run_clocked(dut, {n: v[:T] for n, v in inputs.items()}, ["out_valid", "out_sum"], reset_at)
 
 
 def _first_mismatch(exp, got):
@@ -189,18 +156,7 @@ def test_structure_and_verilog(cfg):
 
 def _run_comb(dut, vectors, outs):
     """Apply each input vector (dict port -> int) and read the named outputs (raw ints)."""
-    results = []
-    sim = Simulator(dut)
-
-    async def bench(ctx):
-        for vec in vectors:
-            for n, v in vec.items():
-                ctx.set(Value.cast(getattr(dut, n)), v)
-            results.append({n: ctx.get(Value.cast(getattr(dut, n)).as_unsigned()) for n in outs})
-
-    sim.add_testbench(bench)
-    sim.run()
-    return results
+    return run_comb(dut, vectors, outs, raw=True)
 
 
 def _legal_masks(B, K):
