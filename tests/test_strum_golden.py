@@ -23,18 +23,8 @@ from quantpe.golden.strum_codec import BlockFields, bits_to_mask, mask_to_bits
 from quantpe.golden.strum_config import signed_width
 from quantpe.tb.strum_stimulus import strum_stimulus
 
-SEED = 0
-
-
-@pytest.fixture(autouse=True)
-def _session_seed(seed):
-    """Every test uses the session seed (conftest `seed` fixture prints it)."""
-    global SEED
-    SEED = seed
-
-
-def rng(extra=0):
-    return np.random.default_rng(SEED + extra)
+def rng(seed, extra=0):
+    return np.random.default_rng(seed + extra)
 
 
 # ---------------------------------------------------------------- scalar references
@@ -246,8 +236,8 @@ def test_pack_matches_hand_built_bits():
     StrumConfig(block=4, k=1, hb=3, lb=2), StrumConfig(block=8, k=7, lb=3),
     StrumConfig(block=32, k=16), StrumConfig(variant="mip2q", block=32, k=5, lb=5),
 ], ids=lambda c: c.short_name())
-def test_pack_unpack_roundtrip_random(cfg):
-    r = rng(1)
+def test_pack_unpack_roundtrip_random(cfg, seed):
+    r = rng(seed, 1)
     n, B, K = 200, cfg.block, cfg.k
     mask = np.zeros((n, B), np.int64)
     for i in range(n):
@@ -330,9 +320,9 @@ CODERS = [StrumConfig(), StrumConfig(variant="mip2q"), StrumConfig(block=8, k=3,
 
 
 @pytest.mark.parametrize("cfg", CODERS, ids=lambda c: c.short_name())
-def test_encode_int_matches_brute_force(cfg):
+def test_encode_int_matches_brute_force(cfg, seed):
     """Integer weights (exact ties everywhere) against scalar brute force, every code."""
-    r = rng(2)
+    r = rng(seed, 2)
     hmax = cfg.hi_range()[1]
     w = r.integers(-hmax, hmax + 1, (6, 4 * cfg.block))
     w[0, :cfg.block] = 5                      # all-tie block
@@ -377,8 +367,8 @@ def test_encode_int_matches_brute_force(cfg):
 
 
 @pytest.mark.parametrize("cfg", CODERS[:3], ids=lambda c: c.short_name())
-def test_encode_float_matches_brute_force(cfg):
-    r = rng(3)
+def test_encode_float_matches_brute_force(cfg, seed):
+    r = rng(seed, 3)
     w = r.standard_normal((4, 2 * cfg.block)) * r.uniform(0.01, 3, (4, 1))
     t = encode(w, cfg)
     q = quantize(w, cfg.hb, signed=True, axis=0)
@@ -421,9 +411,9 @@ def test_decode_is_not_clipped():
     assert block_values(StrumConfig(block=4, k=1), f).tolist() == [127, -1024, 896, -1024]
 
 
-def test_layer_shift_j_handling():
+def test_layer_shift_j_handling(seed):
     c = StrumConfig(shift="layer")
-    w = rng(4).standard_normal((4, 32))
+    w = rng(seed, 4).standard_normal((4, 32))
     t = encode(w, c, j=3)
     assert t.layer_j == 3 and np.all(t.fields.j == 3)
     assert t.storage_bits == 4 * 2 * 112 + 3
@@ -461,8 +451,8 @@ def test_encoder_input_errors():
 
 
 @pytest.mark.parametrize("cfg", CODERS, ids=lambda c: c.short_name())
-def test_strum_dot_equals_hardware_formulas(cfg):
-    r = rng(5)
+def test_strum_dot_equals_hardware_formulas(cfg, seed):
+    r = rng(seed, 5)
     w = r.standard_normal((5, 3 * cfg.block))
     t = encode(w, cfg)
     alo, ahi = cfg.a_range()
@@ -482,8 +472,8 @@ def test_strum_dot_equals_hardware_formulas(cfg):
 
 # ---------------------------------------------------------------- error figures
 
-def test_error_figures_and_table():
-    r = rng(6)
+def test_error_figures_and_table(seed):
+    r = rng(seed, 6)
     w = r.standard_normal((16, 64)) * np.geomspace(0.01, 1, 16)[:, None]
     e = error_figures([3.0, 4.0], [3.0, 3.0])
     assert e["mse"] == 0.5 and e["sqnr_db"] == pytest.approx(10 * np.log10(25.0))
@@ -512,20 +502,20 @@ SCHED = [StrumConfig(), StrumConfig(variant="mip2q", structure="dynamic", pipeli
 
 
 @pytest.mark.parametrize("cfg", SCHED, ids=lambda c: c.short_name())
-def test_schedule_matches_scalar_reference(cfg):
-    inputs, cov = strum_stimulus(cfg, 400, SEED)
+def test_schedule_matches_scalar_reference(cfg, seed):
+    inputs, cov = strum_stimulus(cfg, 400, seed)
     got = strum_schedule_ports(cfg, inputs)
     ov, osum = ref_schedule(cfg, inputs)
-    assert np.array_equal(got["out_valid"], ov) and np.array_equal(got["out_sum"], osum), f"seed {SEED}"
+    assert np.array_equal(got["out_valid"], ov) and np.array_equal(got["out_sum"], osum), f"seed {seed}"
     assert ov.sum() > 30
     e = strum_schedule(cfg, inputs)
     assert np.array_equal(e.out_sum, osum)
 
 
-def test_schedule_streams_a_whole_channel():
+def test_schedule_streams_a_whole_channel(seed):
     """Blocks of encoded channels streamed first..last emit exactly strum_dot."""
     for cfg in (StrumConfig(pipeline=2), StrumConfig(variant="mip2q", structure="dynamic")):
-        r = rng(7)
+        r = rng(seed, 7)
         w = r.standard_normal((3, 64))
         t = encode(w, cfg)
         a = r.integers(-128, 128, 64)
@@ -547,9 +537,9 @@ def test_schedule_streams_a_whole_channel():
         assert emitted.tolist() == want.tolist()
 
 
-def test_schedule_rejects_illegal_valid_blocks_only():
+def test_schedule_rejects_illegal_valid_blocks_only(seed):
     cfg = StrumConfig(structure="dynamic")
-    inputs, _ = strum_stimulus(cfg, 60, SEED)
+    inputs, _ = strum_stimulus(cfg, 60, seed)
     strum_schedule(cfg, inputs)               # idle and plain rows already carry garbage fields
     t = int(np.flatnonzero((inputs["valid"] == 1) & (inputs["mode"] == 1))[0])
     bad = {k: v.copy() for k, v in inputs.items()}
@@ -652,8 +642,8 @@ def test_group_config_ids_and_errors():
 
 
 @pytest.mark.parametrize("cfg", GROUPED[:5], ids=lambda c: c.short_name())
-def test_group_codec_roundtrip_and_validity(cfg):
-    r = rng(11)
+def test_group_codec_roundtrip_and_validity(cfg, seed):
+    r = rng(seed, 11)
     n, B, K, G = 100, cfg.block, cfg.k, cfg.groups
     L = B // G
     mask = np.zeros((n, B), np.int64)
@@ -695,8 +685,8 @@ def test_group_codec_roundtrip_and_validity(cfg):
 
 
 @pytest.mark.parametrize("cfg", GROUPED, ids=lambda c: c.short_name())
-def test_group_encode_int_matches_brute_force(cfg):
-    r = rng(12)
+def test_group_encode_int_matches_brute_force(cfg, seed):
+    r = rng(seed, 12)
     hmax = cfg.hi_range()[1]
     w = r.integers(-hmax, hmax + 1, (5, 3 * cfg.block))
     w[0, :cfg.block] = 5                      # all-tie block
@@ -730,8 +720,8 @@ def test_group_encode_int_matches_brute_force(cfg):
 
 
 @pytest.mark.parametrize("cfg", GROUPED[:2], ids=lambda c: c.short_name())
-def test_group_encode_float_matches_brute_force(cfg):
-    r = rng(13)
+def test_group_encode_float_matches_brute_force(cfg, seed):
+    r = rng(seed, 13)
     w = r.standard_normal((3, 2 * cfg.block)) * r.uniform(0.01, 3, (3, 1))
     t = encode(w, cfg)
     B, K, G = cfg.block, cfg.k, cfg.groups
@@ -747,8 +737,8 @@ def test_group_encode_float_matches_brute_force(cfg):
                                  StrumConfig(variant="mip2q", structure="dynamic", select="group",
                                              k=4, acc_bits=22, saturate=True)],
                          ids=lambda c: c.short_name())
-def test_group_schedule_matches_scalar_reference(cfg):
-    inputs, cov = strum_stimulus(cfg, 300, SEED)
+def test_group_schedule_matches_scalar_reference(cfg, seed):
+    inputs, cov = strum_stimulus(cfg, 300, seed)
     G, L = cfg.groups, cfg.block // cfg.groups
     on = (inputs["valid"] == 1) & ((inputs["mode"] == 1) if cfg.dynamic else True)
     for m in inputs["mask"][on]:                       # every valid mask is grouped-legal
@@ -756,5 +746,5 @@ def test_group_schedule_matches_scalar_reference(cfg):
         assert all(sum(bits[g * L:(g + 1) * L]) == cfg.group_k for g in range(G))
     got = strum_schedule_ports(cfg, inputs)
     ov, osum = ref_schedule(cfg, inputs)
-    assert np.array_equal(got["out_valid"], ov) and np.array_equal(got["out_sum"], osum), f"seed {SEED}"
+    assert np.array_equal(got["out_valid"], ov) and np.array_equal(got["out_sum"], osum), f"seed {seed}"
     assert ov.sum() > 20

@@ -18,16 +18,6 @@ from quantpe.rtl.strum import StrumDynamicPE, StrumStaticPE, strum_parts, strum_
 from quantpe.rtl.strum_select import StrumScatter, StrumSelect
 from quantpe.rtl.strum_units import DliqShift, DynamicLane, Mip2qLowUnit
 
-SEED = 0
-
-
-@pytest.fixture(autouse=True)
-def _session_seed(seed):
-    """Every test uses the session seed (conftest `seed` fixture prints it)."""
-    global SEED
-    SEED = seed
-
-
 def _cfg(variant, structure, small_acc=False, **kw):
     cfg = StrumConfig(variant=variant, structure=structure, acc_bits=62, **kw)
     return cfg.replace(acc_bits=cfg.sum_bits + 2 if small_acc else 32)
@@ -67,9 +57,9 @@ def _first_mismatch(exp, got):
 
 
 @pytest.mark.parametrize("cfg", CASES, ids=IDS)
-def test_pe_matches_golden_every_cycle(cfg):
+def test_pe_matches_golden_every_cycle(cfg, seed):
     T = 300
-    inputs, cov = strum_stimulus(cfg, T, SEED)
+    inputs, cov = strum_stimulus(cfg, T, seed)
     assert tuple(inputs) == input_ports(cfg)
     missed = [n for n, c in cov.items() if c == 0]
     if cfg.acc_bits > cfg.sum_bits + 2:       # a 32-bit accumulator needs thousands of cycles
@@ -79,7 +69,7 @@ def test_pe_matches_golden_every_cycle(cfg):
     assert exp["out_valid"].sum() > 20
     got = simulate(strum_pe(cfg), inputs, T)
     err = _first_mismatch(exp, got)
-    assert err is None, f"{cfg.short_name()} seed {SEED}: {err} (rerun: --seed {SEED})"
+    assert err is None, f"{cfg.short_name()} seed {seed}: {err} (rerun: --seed {seed})"
 
 
 def test_corner_list_is_complete_for_each_case():
@@ -90,25 +80,25 @@ def test_corner_list_is_complete_for_each_case():
 
 
 @pytest.mark.parametrize("cfg", [CASES[0], CASES[6]], ids=[IDS[0], IDS[6]])
-def test_synchronous_reset_clears_state(cfg):
+def test_synchronous_reset_clears_state(cfg, seed):
     """Reset mid-stream: afterwards the PE behaves as if freshly reset at that point."""
     T, R = 120, 60
-    inputs, _ = strum_stimulus(cfg, T, SEED + 1)
+    inputs, _ = strum_stimulus(cfg, T, seed + 1)
     got = simulate(strum_pe(cfg), inputs, T, reset_at=(R,))
     tail = {n: v[R + 1:] for n, v in inputs.items()}
     exp_tail = strum_schedule_ports(cfg, tail)
     assert got["out_valid"][R + 1] == 0 and got["out_sum"][R + 1] == 0
     for n in ("out_valid", "out_sum"):
-        assert np.array_equal(got[n][R + 1:], exp_tail[n]), f"seed {SEED}"
+        assert np.array_equal(got[n][R + 1:], exp_tail[n]), f"seed {seed}"
     head = strum_schedule_ports(cfg, {n: v[:R + 1] for n, v in inputs.items()})
     for n in ("out_valid", "out_sum"):
-        assert np.array_equal(got[n][:R + 1], head[n]), f"seed {SEED}"
+        assert np.array_equal(got[n][:R + 1], head[n]), f"seed {seed}"
 
 
-def test_a_mutated_golden_is_caught():
+def test_a_mutated_golden_is_caught(seed):
     """The comparison can fail: an off-by-one latency in the expectation must mismatch."""
     cfg = CASES[0]
-    inputs, _ = strum_stimulus(cfg, 120, SEED)
+    inputs, _ = strum_stimulus(cfg, 120, seed)
     got = simulate(strum_pe(cfg), inputs, 120)
     wrong = strum_schedule_ports(cfg.replace(pipeline=0), inputs)
     assert _first_mismatch(wrong, got) is not None
@@ -165,9 +155,9 @@ def _legal_masks(B, K):
 
 
 @pytest.mark.parametrize("B", [4, 8])
-def test_select_and_scatter_exhaustive_masks(B):
+def test_select_and_scatter_exhaustive_masks(B, seed):
     """Every legal mask of B = 4 and 8 for every K, against a plain Python routing reference."""
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     for K in range(1, B):
         w, hb, lb = 5, 6, 3
         sel, sc = StrumSelect(B, K, w), StrumScatter(B, K, hb, lb)
@@ -260,10 +250,10 @@ def test_units_exhaustive_small():
 
 
 @pytest.mark.parametrize("B,K,G", [(8, 4, 4), (8, 4, 2), (8, 6, 2), (16, 8, 8), (16, 12, 4)])
-def test_group_select_and_scatter_exhaustive_masks(B, K, G):
+def test_group_select_and_scatter_exhaustive_masks(B, K, G, seed):
     """Every mask with exactly K/G ones per group (all of them: at most 4^4 = 256 masks here)
     against the plain Python routing reference (i-th set bit -> high slot i, lane order)."""
-    rng = np.random.default_rng(SEED + B * 100 + K * 10 + G)
+    rng = np.random.default_rng(seed + B * 100 + K * 10 + G)
     L, KG = B // G, K // G
     w, hb, lb = 5, 6, 3
     sel, sc = StrumSelect(B, K, w, groups=G), StrumScatter(B, K, hb, lb, groups=G)
