@@ -70,12 +70,15 @@ def save_figure(fig, path: Path, **savefig_kw) -> Path:
 def staged_dir(out: Path):
     """Yield a hidden staging folder inside `out`; on success move every file written into it
     to `out` (replacing earlier ones), on any failure or interrupt delete it and keep `out` as
-    it was."""
+    it was (a folder `out` this call created is removed again when it stayed empty)."""
+    out = Path(out)
+    created = not out.exists()
     out = ensure_dir(out)
     try:
         stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=out))
     except OSError as e:
         raise QuantpeError(f"cannot write to {out}: {e.strerror or e}") from None
+    ok = False
     try:
         yield stage
         for src in sorted(stage.rglob("*")):
@@ -83,5 +86,9 @@ def staged_dir(out: Path):
                 dst = out / src.relative_to(stage)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
+        ok = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if not ok and created:
+            with contextlib.suppress(OSError):
+                out.rmdir()                  # only when empty: a folder this run made

@@ -60,7 +60,15 @@ def approx_config(kind: str, a_bits: int = 8, b_bits: int = 8, signed: bool = Fa
               "perf_rows": perf_rows, "perf_start": perf_start,
               "lut_path": None if lut is None else str(lut)}
     if method == "lut" and lut is None:
-        raise ConfigError("kind lut needs --lut FILE (.npy or flat little-endian int32 .bin)")
+        raise ConfigError("method lut needs --lut-path FILE (.npy or flat little-endian int32 .bin)")
+    needed = {"truncated": ("t",), "broken_array": ("hbl", "vbl"), "drum": ("k",), "ssm": ("k",),
+              "perforated": ("perf_rows",)}.get(method, ())
+    missing = [n for n in needed if fields[n] is None]
+    if method == "broken_array" and len(missing) == 1:
+        missing = []                         # one break level is enough; the other stays 0
+    if missing:
+        raise ConfigError(f"method {method} needs " + " and ".join("--" + n.replace("_", "-") for n in missing)
+                          + " (without it the multiplier would be exact)")
     given = {name: v for name, v in fields.items() if v is not None}
     return ApproxMulConfig(method=method, a_bits=a_bits, b_bits=b_bits, signed=bool(signed), **given)
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from quantpe.kinds import KINDS, config_class, config_from_dict
+from quantpe.atomic import staged_dir
 from quantpe.golden.errors import QuantpeError
 
 __all__ = ["main"]
@@ -26,16 +25,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_design_options(p: argparse.ArgumentParser, cls) -> None:
-    """One option per config field, named after it (a_bits -> --a-bits)."""
+    """One option per config field, named after it (a_bits -> --a-bits); the help shows the
+    value the default config really has (fields whose 0 means "derived" show the derived one)."""
     g = p.add_argument_group(f"{cls.kind} design parameters (defaults in brackets)")
+    try:
+        defaults = cls()
+    except QuantpeError:          # a kind without a complete default config
+        defaults = None
     for f in dataclasses.fields(cls):
         if not f.repr:          # in-memory only (e.g. a LUT array): no command-line spelling
             continue
         flag = "--" + f.name.replace("_", "-")
-        default = f.default
+        default = getattr(defaults, f.name, f.default)
         if f.type in (bool, "bool"):
             g.add_argument(flag, dest=f"design_{f.name}", action=argparse.BooleanOptionalAction,
                            default=None, help=f"[{default}]")
+        elif f.type in (tuple, "tuple"):
+            g.add_argument(flag, dest=f"design_{f.name}", action="append", default=None,
+                           metavar=f.name.upper()[:-1],
+                           help=f"one element per occurrence, in order (repeat the option) [{list(default)}]")
         else:
             conv = int if f.type in (int, "int") else str
             g.add_argument(flag, dest=f"design_{f.name}", type=conv, default=None,
@@ -97,6 +105,9 @@ def config_from_args(args):
         fields.update({k: v for k, v in data.items() if k != "kind"})
     fields.update({k[len("design_"):]: v for k, v in vars(args).items()
                    if k.startswith("design_") and v is not None})
+    for name, v in fields.items():         # file fields: absolute, so simulator runs find them
+        if name.endswith("_path") and isinstance(v, str) and v:
+            fields[name] = str(Path(v).resolve())
     return config_from_dict({"kind": args.kind, **fields})
 
 
@@ -122,19 +133,10 @@ def cmd_generate(args):
     from quantpe.sim.toolchain import lint
     cfg = config_from_args(args)
     out = args.out or design_dir(cfg)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".quantpe-", dir=out))
-    except OSError as e:
-        raise QuantpeError(f"cannot write to output directory {out}: {e.strerror}") from None
-    try:
+    with staged_dir(out) as stage:
         manifest = generate(cfg, stage)
         if not args.no_lint:
             lint(stage / manifest["verilog"], manifest["top"])
-        for name in (manifest["verilog"], "manifest.json"):
-            (stage / name).replace(out / name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     print(f"{cfg.config_id}: wrote {out / manifest['verilog']} and {out / 'manifest.json'}"
           f"{'' if args.no_lint else ' (verilator lint clean)'}")
 
@@ -162,7 +164,7 @@ def cmd_sim(args):
     if args.cycles < 1:
         raise QuantpeError(f"--cycles must be >= 1, got {args.cycles}")
     seed = new_seed() if args.seed is None else args.seed
-    print(f"{cfg.config_id}: {args.cycles} cycles on {args.sim}, seed {seed}", flush=True)
+    print(f"{cfg.config_id}: regression on {args.sim}, seed {seed}", flush=True)
     r = regress(cfg, args.sim, args.cycles, seed, scoreboard=args.scoreboard, waves=args.waves)
     cov = ", ".join(f"{k}={v}" for k, v in r.coverage.items())
     print(f"PASS: {r.checked} cycles match the golden model on every output "
@@ -218,8 +220,9 @@ _METHOD_OPTS = ("t", "compensate", "hbl", "vbl", "k", "perf_rows", "perf_start",
 
 def _characterize_opts(p):
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--kind", help="approximate multiplier kind: exact, truncated, broken_array (bam), "
-                     "drum, ssm, mitchell, perforated, lut")
+    src.add_argument("--method", "--kind", dest="kind",
+                     help="approximate multiplier method (the approxmul `method` field): exact, truncated, "
+                          "broken_array (bam), drum, ssm, mitchell, perforated, lut")
     src.add_argument("--verilog", type=Path, action="append", metavar="FILE",
                      help="a combinational multiplier module (ports a, b, y) to characterise; repeat "
                           "for more files")
@@ -229,9 +232,9 @@ def _characterize_opts(p):
     p.add_argument("--signed", action="store_true", help="two's-complement operands and product")
     p.add_argument("-o", "--out", type=Path, help="output folder [characterize/<name>]")
     p.add_argument("--rtl", action="store_true", help="also simulate the generated RTL on every pair "
-                   "and check it against golden (with --kind)")
+                   "and check it against golden (with --method)")
     p.add_argument("--sim", default="verilator", help="icarus | verilator [verilator]")
-    g = p.add_argument_group("method parameters (--kind)")
+    g = p.add_argument_group("method parameters (--method)")
     g.add_argument("--t", type=int, help="truncated: product columns < T dropped; ssm: core columns < T dropped")
     g.add_argument("--compensate", action="store_true", default=None,
                    help="truncated, ssm: add the rounded expected value of the dropped bits")
@@ -240,7 +243,8 @@ def _characterize_opts(p):
     g.add_argument("--k", type=int, help="drum, ssm: segment width")
     g.add_argument("--perf-rows", type=int, help="perforated: rows dropped")
     g.add_argument("--perf-start", type=int, help="perforated: first dropped row")
-    g.add_argument("--lut", type=Path, help="lut: truth table (.npy, or flat little-endian int32 .bin)")
+    g.add_argument("--lut-path", "--lut", dest="lut", type=Path,
+                   help="lut: truth table (.npy, or flat little-endian int32 .bin)")
 
 
 def cmd_characterize(args):
@@ -255,7 +259,7 @@ def cmd_characterize(args):
         given = [o for o in _METHOD_OPTS if getattr(args, o) is not None]
         if given or args.rtl:
             bad = ", ".join("--" + o.replace("_", "-") for o in given + (["rtl"] if args.rtl else []))
-            raise QuantpeError(f"{bad} apply to --kind only, not to --verilog")
+            raise QuantpeError(f"{bad} apply to --method only, not to --verilog")
         if not args.top:
             raise QuantpeError("--verilog needs --top NAME (the multiplier module)")
         table, metrics, res = external_characterize(args.verilog, args.top, args.a_bits, args.b_bits,

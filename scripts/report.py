@@ -78,7 +78,6 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
     from quantpe.sim.toolchain import tool_version
     from quantpe.synth import delta_table
 
-    out = ensure_dir(Path(out), "report folder")
     if liberty is not None and not Path(liberty).is_file():
         raise QuantpeError(f"liberty not found: {liberty}")
     sections = [(name, load) for name, load in SECTIONS if only is None or name in only]
@@ -87,6 +86,7 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         if unknown:
             raise QuantpeError(f"unknown report section(s) {', '.join(unknown)} "
                                f"(choose from {', '.join(n for n, _ in SECTIONS)})")
+    out = ensure_dir(Path(out), "report folder")
     t0 = time.perf_counter()
     timings = {}
     summary = None

@@ -306,6 +306,9 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
     version = yosys_version(yosys)
     exe = shutil.which(yosys)
     out_dir = Path(out_dir).expanduser().resolve()
+    if liberty is not None and not Path(liberty).expanduser().is_file():
+        raise QuantpeError(f"liberty file not found: {liberty}")
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -386,6 +389,8 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()                      # nothing of a failed run is left behind
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import sys
 import json
 import os
 import shlex
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,10 +207,10 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
     T = len(inputs[next(p.name for p in ports if p.direction == "in")])
     depth = _depth_for(T)
     runner, bdir, top, build_s = _build(cfg, manifest, sim, bench, depth, waves, quiet)
-    run_dir = design_dir(cfg) / "runs" / (name or f"{sim}-{scoreboard}-s{seed}-c{T}{'-waves' if waves else ''}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("result.json", "capture.hex"):
-        (run_dir / stale).unlink(missing_ok=True)
+    runs = design_dir(cfg) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)       # one fresh folder per run: concurrent runs never share
+    run_dir = Path(tempfile.mkdtemp(prefix=(name or f"{sim}-{scoreboard}-s{seed}-c{T}{'-waves' if waves else ''}")
+                                    + "-", dir=runs))
     np.savez(run_dir / "inputs.npz", **inputs)
     (run_dir / "config.json").write_text(cfg.to_json() + "\n")
     (run_dir / "job.json").write_text(json.dumps({

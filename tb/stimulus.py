@@ -14,9 +14,9 @@ from quantpe.golden.intmath import int_range
 
 __all__ = ["baseline_stimulus", "BASELINE_CORNERS"]
 
-BASELINE_CORNERS = ("all_min", "all_max", "min_times_min", "zeros", "acc_wrap_or_saturate",
-                    "back_to_back_first_last", "idle_gap", "continue_without_first",
-                    "restart_without_last")
+BASELINE_CORNERS = ("continue_from_reset", "all_min", "all_max", "min_times_min", "zeros",
+                    "acc_wrap_or_saturate", "back_to_back_first_last", "idle_gap",
+                    "continue_without_first", "restart_without_last")
 
 
 class _Stream:
@@ -58,6 +58,8 @@ def baseline_stimulus(cfg: BaselineConfig, cycles: int, seed: int):
     cov = dict.fromkeys(BASELINE_CORNERS, 0)
     s = _Stream(L)
     s.idle(2, rng, cfg)
+    # the first valid cycle after reset has no `first`: the sum continues from the reset value 0
+    s.add(1, 0, 1, _rand(rng, (alo, ahi), L), _rand(rng, (wlo, whi), L)); cov["continue_from_reset"] += 1
     # corners, each framed as its own sum
     s.add(1, 1, 1, alo, wlo); cov["all_min"] += 1; cov["min_times_min"] += 1
     s.add(1, 1, 1, ahi, whi); cov["all_max"] += 1

@@ -62,3 +62,20 @@ def test_dot_wraps_like_repeated_addition():
     a = np.full(1000, 127)
     w = np.full(1000, 127)
     assert dot(a, w, acc_bits=16) == ((127 * 127 * 1000 + 2**15) % 2**16) - 2**15
+
+
+def test_quantize_rounds_exact_halves_away_from_zero():
+    """The contract is round half away from zero (not to even): every .5 below is a tie."""
+    from quantpe.golden.quantize import quantize
+    q = quantize([0.5, 1.5, 2.5, -0.5, -2.5, 126.5, -126.5], 8, scale=1.0)
+    assert q.codes.tolist() == [1, 2, 3, -1, -3, 127, -127]
+
+
+def test_accumulator_bounds_hand_computed():
+    """acc_bits = 8: the signed range is -128..127 exactly (wrap and saturation bounds)."""
+    from quantpe.golden.dot import accumulate
+    assert accumulate(127, 1, 8).tolist() == -128 and accumulate(-128, -1, 8).tolist() == 127
+    assert accumulate(127, 1, 8, saturating=True).tolist() == 127
+    assert accumulate(-128, -1, 8, saturating=True).tolist() == -128
+    assert accumulate(126, 1, 8, saturating=True).tolist() == 127
+    assert accumulate(100, 100, 8).tolist() == 200 - 256

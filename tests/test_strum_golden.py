@@ -748,3 +748,14 @@ def test_group_schedule_matches_scalar_reference(cfg, seed):
     ov, osum = ref_schedule(cfg, inputs)
     assert np.array_equal(got["out_valid"], ov) and np.array_equal(got["out_sum"], osum), f"seed {seed}"
     assert ov.sum() > 20
+
+
+@pytest.mark.parametrize("shift", ["block", "layer"])
+def test_dliq_encoder_reaches_the_largest_shift(shift):
+    """lb=2 codes q in -2..1: [120, 127, 126] as low weights are best coded as q=1 at j=7 (value
+    128, errors 8, 1, 2); any j <= 6 gives at most 64. The search must include j = 7."""
+    from quantpe.golden.strum_encode import encode_int
+    cfg = StrumConfig(block=4, k=1, lb=2, shift=shift, acc_bits=62)
+    t = encode_int(np.array([[127, 120, 127, 126]]), cfg)
+    assert t.fields.j.tolist() == [[7]]
+    assert t.values().tolist() == [[127, 128, 128, 128]]
