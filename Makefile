@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 JOBS   ?= 2
 APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: report test test-slow lint bench venv venv-test tools clean
+.PHONY: report test test-slow lint mutate bench venv venv-test tools clean
 
 report: venv tools
 	$(BIN)/quantpe report
@@ -22,6 +22,9 @@ test-slow: venv-test tools
 
 lint: venv-test
 	$(BIN)/ruff check .
+
+mutate: venv-test tools
+	$(BIN)/python tests/mutation.py
 
 bench: venv tools
 	$(BIN)/quantpe bench sim
