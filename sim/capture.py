@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -54,18 +55,26 @@ def verilog_ports(files, top: str) -> dict[str, tuple[str, int]]:
     for f in files:
         if not f.is_file():
             raise QuantpeError(f"Verilog file {f} not found")
+        if any(c in str(f.resolve()) for c in '"\n'):
+            raise QuantpeError(f"Verilog path {str(f)!r} contains a double quote or a newline (rename it)")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top or ""):
+        raise QuantpeError(f"bad top module name: {top!r}")
     yosys = require("yosys")
     with tempfile.TemporaryDirectory(prefix="quantpe-ports-") as tmp:
         out = Path(tmp) / "ports.json"
+        # proc: processes (always blocks) are fine; flatten + check -assert: a combinational loop
+        # (which would hang or not converge in simulation) is refused here, with its name
         script = "; ".join([*(f'read_verilog -sv "{f.resolve()}"' for f in files),
-                            f"hierarchy -check -top {top}", f'write_json "{out}"'])
+                            f"hierarchy -check -top {top}", "proc", f'write_json "{out}"',
+                            "flatten", "check -assert"])
         try:
             r = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, timeout=120)
         except subprocess.TimeoutExpired:
             raise QuantpeError(f"yosys took too long to read {', '.join(map(str, files))}") from None
         if r.returncode != 0 or not out.exists():
             lines = (r.stderr + "\n" + r.stdout).splitlines()
-            err = next((ln.strip() for ln in lines if "ERROR" in ln), "") or next(
+            loop = next((ln.strip() for ln in lines if "logic loop" in ln), "")
+            err = loop or next((ln.strip() for ln in lines if "ERROR" in ln), "") or next(
                 (ln.strip() for ln in lines if ln.strip()), f"yosys exit {r.returncode}")
             raise QuantpeError(f"cannot read Verilog module {top!r} from "
                                f"{', '.join(map(str, files))}: {err}")

@@ -65,7 +65,12 @@ class SimResult:
 
 
 def build_root() -> Path:
-    return Path(os.environ.get("QUANTPE_BUILD", "build")).resolve()
+    """The build cache: $QUANTPE_BUILD (the CLI's --build) or ./build."""
+    root = Path(os.environ.get("QUANTPE_BUILD", "build")).resolve()
+    if any(c in str(root) for c in '"\n'):
+        raise QuantpeError(f"build folder {str(root)!r} contains a double quote or a newline "
+                           f"(simulator and Yosys scripts cannot name it): choose another with --build")
+    return root
 
 
 def design_dir(cfg: DesignConfig) -> Path:
