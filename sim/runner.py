@@ -176,6 +176,9 @@ def _build(cfg, manifest, sim, bench, depth, waves, log):
     with _locked(bdir):
         stamp = bdir / ".built"
         fresh = stamp.exists() and all(stamp.stat().st_mtime >= Path(s).stat().st_mtime for s in sources)
+        from quantpe.flow import settings
+        if not fresh and not settings.quiet:
+            print(f"quantpe: building {cfg.config_id} for {sim} ({tag}) ...", file=sys.stderr, flush=True)
         try:
             runner.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=str(bdir),
                          build_args=args, timescale=("1ns", "1ps"), waves=waves,
