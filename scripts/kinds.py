@@ -9,7 +9,9 @@ A row names, by import path (loaded on first use, so `import quantpe.kinds` is c
   ``inputs`` a ``{input port: per-cycle array}`` and ``coverage`` a ``{corner: count}``;
 - ``expected``: the golden expected outputs, ``(cfg, inputs) -> {output port: per-cycle array}``
   (every output port, every cycle: the scoreboard compares all of them);
-- ``report``: the report section, ``(out_dir) -> markdown lines``, or None.
+- ``report``: the report section, ``(out_dir) -> markdown lines``, or None;
+- ``plan``: the `quantpe.tb.plan.RegressionPlan` that tests/test_regression.py runs (configs,
+  simulators, cycles, required corners), or None.
 
 generate, sim, synth, characterize, report, bench and the tests look kinds up here. A new
 technique is one golden module, one rtl module, one tb module and one row below.
@@ -35,6 +37,7 @@ class Kind:
     stimulus: str
     expected: str
     report: str | None = None
+    plan: str | None = None
 
     def load(self, what: str):
         """The object named by field `what` ("config", "component", ...)."""
@@ -49,12 +52,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("baseline", config="quantpe.golden.baseline:BaselineConfig",
          component="quantpe.rtl.baseline:BaselinePE",
          stimulus="quantpe.tb.stimulus:baseline_stimulus",
-         expected="quantpe.golden.baseline:baseline_schedule_ports"),
+         expected="quantpe.golden.baseline:baseline_schedule_ports",
+         plan="quantpe.tb.stimulus:BASELINE_PLAN"),
     Kind("strum", config="quantpe.golden.strum_config:StrumConfig",
          component="quantpe.rtl.strum:strum_pe",
          stimulus="quantpe.tb.strum_stimulus:strum_stimulus",
          expected="quantpe.golden.strum:strum_schedule_ports",
-         report="quantpe.strum_report:strum_report"),
+         report="quantpe.strum_report:strum_report", plan="quantpe.tb.strum_stimulus:STRUM_PLAN"),
     Kind("approxmul", config="quantpe.golden.approx:ApproxMulConfig",
          component="quantpe.rtl.approx:approx_multiplier",
          stimulus="quantpe.tb.approx_stimulus:approx_mul_stimulus",
@@ -63,12 +67,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("approxpe", config="quantpe.golden.approx_pe:ApproxPEConfig",
          component="quantpe.rtl.approx_pe:approx_pe",
          stimulus="quantpe.tb.approx_pe_stimulus:approx_pe_stimulus",
-         expected="quantpe.golden.approx_pe:approx_pe_schedule_ports"),
+         expected="quantpe.golden.approx_pe:approx_pe_schedule_ports",
+         plan="quantpe.tb.approx_pe_stimulus:APPROX_PE_PLAN"),
     Kind("stripes", config="quantpe.golden.stripes:StripesConfig",
          component="quantpe.rtl.stripes:stripes_pe",
          stimulus="quantpe.tb.stripes_stimulus:stripes_stimulus",
          expected="quantpe.golden.stripes:stripes_schedule_ports",
-         report="quantpe.stripes_report:stripes_report"),
+         report="quantpe.stripes_report:stripes_report", plan="quantpe.tb.stripes_stimulus:STRIPES_PLAN"),
 ]}
 
 

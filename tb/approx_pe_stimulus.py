@@ -7,9 +7,10 @@ import numpy as np
 from quantpe.golden.approx import exact_table, mul_table, operand_values
 from quantpe.golden.approx_pe import ApproxPEConfig
 
+from .plan import RegressionPlan
 from .stimulus import BASELINE_CORNERS, baseline_stimulus
 
-__all__ = ["approx_pe_stimulus", "APPROX_PE_CORNERS"]
+__all__ = ["approx_pe_stimulus", "APPROX_PE_CORNERS", "APPROX_PE_PLAN"]
 
 APPROX_PE_CORNERS = BASELINE_CORNERS + ("worst_error_pairs",)
 
@@ -38,3 +39,19 @@ def approx_pe_stimulus(cfg: ApproxPEConfig, cycles: int, seed: int):
         cov["worst_error_pairs"] += 1
     assert inputs["a"].shape == (cycles, L)
     return inputs, cov
+
+
+APPROX_PE_PLAN = RegressionPlan(
+    configs={
+        # int8, four different lane kinds, default pipeline
+        "l4-i8-mix": ApproxPEConfig(lanes=4, lane_muls=("truncated:t=6,compensate=1", "drum:k=3", "mitchell",
+                                                        "broken_array:hbl=1,vbl=6")),
+        # unsigned 4x4, pipeline 2, saturating small accumulator
+        "l4-u4-mix-sat": ApproxPEConfig(lanes=4, a_bits=4, w_bits=4, signed=False, acc_bits=11, pipeline=2,
+                                        saturate=True, lane_muls=("perforated:perf_rows=1", "exact", "drum:k=2",
+                                                                  "ssm:k=3,t=1")),
+        # signed 6x3 (asymmetric), combinational, one kind for all lanes (DRUM k=2 overshoots: y_bits 10)
+        "l5-i6x3-drum": ApproxPEConfig(lanes=5, a_bits=6, w_bits=3, acc_bits=14, pipeline=0, mul="drum:k=2"),
+    },
+    cycles={"verilator": 6000, "icarus": 2000},
+    corners=lambda cfg: [c for c in APPROX_PE_CORNERS if c != "acc_wrap_or_saturate"])

@@ -12,7 +12,9 @@ from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.dot import product_range
 from quantpe.golden.intmath import int_range
 
-__all__ = ["baseline_stimulus", "BASELINE_CORNERS"]
+from .plan import RegressionPlan
+
+__all__ = ["baseline_stimulus", "BASELINE_CORNERS", "BASELINE_PLAN"]
 
 BASELINE_CORNERS = ("continue_from_reset", "all_min", "all_max", "min_times_min", "zeros",
                     "acc_wrap_or_saturate", "back_to_back_first_last", "idle_gap",
@@ -95,3 +97,19 @@ def baseline_stimulus(cfg: BaselineConfig, cycles: int, seed: int):
                 cov["idle_gap"] += 1
             s.add(1, int(k == 0), int(k == n - 1), _rand(rng, (alo, ahi), L), _rand(rng, (wlo, whi), L))
     return s.arrays(cycles), cov
+
+
+def _baseline_corners(cfg) -> list[str]:
+    # wrap/saturate needs a narrow accumulator within the run (checked by the stimulus count)
+    return [c for c in BASELINE_CORNERS if c != "acc_wrap_or_saturate"]
+
+
+BASELINE_PLAN = RegressionPlan(
+    configs={
+        "l16-int8": BaselineConfig(),                                        # the reference PE
+        "l4-int4xuint4": BaselineConfig(lanes=4, a_bits=4, w_bits=4, w_signed=False, acc_bits=12,
+                                        pipeline=2),
+        "l8-int2-sat": BaselineConfig(lanes=8, a_bits=2, w_bits=2, acc_bits=7, pipeline=0,
+                                      saturate=True),
+    },
+    cycles={"verilator": 20000, "icarus": 4000}, corners=_baseline_corners)

@@ -14,7 +14,10 @@ import numpy as np
 from quantpe.golden.intmath import fits
 from quantpe.golden.stripes import BrickStream, StripesConfig, brick_cycles, stripes_schedule
 
-__all__ = ["make_stream", "stripes_run", "stripes_stimulus", "stripes_coverage", "STRIPES_CORNERS"]
+from .plan import RegressionPlan
+
+__all__ = ["make_stream", "stripes_run", "stripes_stimulus", "stripes_coverage", "STRIPES_CORNERS",
+           "STRIPES_PLAN"]
 
 STRIPES_CORNERS = ("output_backpressure_stall", "input_stall_while_ready", "back_to_back",
                    "accumulator_wrap", "all_precisions")
@@ -136,3 +139,19 @@ def stripes_stimulus(cfg: StripesConfig, cycles: int, seed: int):
     if cfg.mode == "static":
         inputs.update(_msb=np.asarray(bricks.msb), _lsb=np.asarray(bricks.lsb))
     return inputs, stripes_coverage(cfg, bricks, s)
+
+
+def _stripes_corners(cfg: StripesConfig) -> list[str]:
+    need = ["output_backpressure_stall", "input_stall_while_ready", "back_to_back", "all_precisions"]
+    return need + (["accumulator_wrap"] if cfg.acc_bits == cfg.sum_bits else [])
+
+
+STRIPES_PLAN = RegressionPlan(
+    configs={
+        "static-i8": StripesConfig(),
+        "dynamic-lead-u8": StripesConfig(mode="dynamic", lanes=8, a_signed=False, acc_bits=20),
+        "dynamic-trail-g4": StripesConfig(mode="dynamic", trailing=True, group=4),
+        "parallel-l3": StripesConfig(mode="parallel", lanes=3, a_bits=5, a_signed=False, w_bits=4,
+                                     w_signed=False, acc_bits=12),
+    },
+    cycles={"verilator": 6000, "icarus": 2500}, corners=_stripes_corners)

@@ -18,7 +18,9 @@ from quantpe.golden.strum import input_ports
 from quantpe.golden.strum_codec import BlockFields, bits_to_mask, mip2q_code, pack_blocks, unpack_blocks
 from quantpe.golden.strum_config import J_MAX, StrumConfig
 
-__all__ = ["strum_stimulus", "strum_corners", "corner_masks"]
+from .plan import RegressionPlan
+
+__all__ = ["strum_stimulus", "strum_corners", "corner_masks", "STRUM_PLAN"]
 
 
 def strum_corners(cfg: StrumConfig) -> tuple[str, ...]:
@@ -265,3 +267,39 @@ def _block_sum_bound(cfg: StrumConfig, a_ext: int, f: dict) -> int:
     from quantpe.golden.strum_codec import block_values
     fields = BlockFields(f["mask"], f["hi"], f["lo"], np.int64(f["j"]) if cfg.has_j else None)
     return int(abs(np.sum(block_values(cfg, fields) * a_ext)))
+
+
+def _strum_run_corners(cfg: StrumConfig) -> list[str]:
+    # a 32-bit accumulator needs ~10^4 cycles of maximal sums to overflow: the wrap/saturate
+    # corner is required of the configs with a narrow accumulator (the B=8 ones)
+    return [c for c in strum_corners(cfg) if c != "acc_wrap_or_saturate" or cfg.acc_bits <= 22]
+
+
+_STRUM_CONFIGS = {
+    "dliq-static-b16k8": StrumConfig(variant="dliq", structure="static"),
+    "mip2q-static-b16k8": StrumConfig(variant="mip2q", structure="static"),
+    "dliq-dynamic-b16k8": StrumConfig(variant="dliq", structure="dynamic"),
+    "mip2q-dynamic-b16k8": StrumConfig(variant="mip2q", structure="dynamic"),
+    "dliq-static-b8k2-layer": StrumConfig(variant="dliq", structure="static", block=8, k=2,
+                                          shift="layer", pipeline=2, acc_bits=21),
+    "mip2q-static-b4k3": StrumConfig(variant="mip2q", structure="static", block=4, k=3, lb=3,
+                                     hb=6, pipeline=0),
+    "dliq-dynamic-b8k6-sat": StrumConfig(variant="dliq", structure="dynamic", block=8, k=6,
+                                         acc_bits=20, saturate=True),
+    "mip2q-dynamic-b32k16": StrumConfig(variant="mip2q", structure="dynamic", block=32, k=16),
+    # the cheaper grouped selection network (K/G high lanes in each of G lane groups)
+    "mip2q-static-b16k8-g4": StrumConfig(variant="mip2q", structure="static", select="group", groups=4),
+    "dliq-static-b16k6-g2": StrumConfig(variant="dliq", structure="static", k=6, select="group"),
+    "dliq-dynamic-b16k8-g8": StrumConfig(variant="dliq", structure="dynamic", select="group", groups=8),
+    # the K=6 operating point of the report's targets; and MIP2Q's carry-in path with product
+    # registers (pipeline 2), unsigned activations and a narrow wrapping accumulator
+    "mip2q-static-b16k6-g2": StrumConfig(variant="mip2q", structure="static", k=6, select="group"),
+    "mip2q-static-b8k5-p2-u": StrumConfig(variant="mip2q", structure="static", block=8, k=5, pipeline=2,
+                                          a_signed=False, acc_bits=20),
+}
+# Verilator builds cost ~20 s each: the four B=16 points, the grouped g4 and the K=6 point run on
+# both simulators, the others on Icarus (their RTL is the same generator with other parameters)
+_BOTH = {*list(_STRUM_CONFIGS)[:4], "mip2q-static-b16k8-g4", "mip2q-static-b16k6-g2"}
+STRUM_PLAN = RegressionPlan(
+    configs=_STRUM_CONFIGS, cycles={"verilator": 6000, "icarus": 1500}, corners=_strum_run_corners,
+    sims={n: (("icarus", "verilator") if n in _BOTH else ("icarus",)) for n in _STRUM_CONFIGS})

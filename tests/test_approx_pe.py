@@ -8,32 +8,11 @@ from quantpe.golden.approx_pe import (ApproxPEConfig, approx_pe_lane_sums, appro
 from quantpe.golden.baseline import BaselineConfig, Stimulus, baseline_schedule
 from quantpe.kinds import config_from_dict
 from quantpe.golden.errors import ConfigError
-from quantpe.sim.regression import regress
-from quantpe.tb.approx_pe_stimulus import APPROX_PE_CORNERS, approx_pe_stimulus
+from quantpe.tb.approx_pe_stimulus import APPROX_PE_PLAN, approx_pe_stimulus
 from quantpe.tb.stimulus import baseline_stimulus
 
-CONFIGS = {
-    # int8, four different lane kinds, default pipeline
-    "l4-i8-mix": ApproxPEConfig(lanes=4, lane_muls=("truncated:t=6,compensate=1", "drum:k=3", "mitchell",
-                                                    "broken_array:hbl=1,vbl=6")),
-    # unsigned 4x4, pipeline 2, saturating small accumulator
-    "l4-u4-mix-sat": ApproxPEConfig(lanes=4, a_bits=4, w_bits=4, signed=False, acc_bits=11, pipeline=2,
-                                    saturate=True, lane_muls=("perforated:perf_rows=1", "exact", "drum:k=2",
-                                                              "ssm:k=3,t=1")),
-    # signed 6x3 (asymmetric), combinational, one kind for all lanes (DRUM k=2 overshoots: y_bits 10)
-    "l5-i6x3-drum": ApproxPEConfig(lanes=5, a_bits=6, w_bits=3, acc_bits=14, pipeline=0, mul="drum:k=2"),
-}
-CYCLES = {"verilator": 6000, "icarus": 2000}
-
-
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_approx_pe_matches_golden(name, sim, seed):
-    cfg = CONFIGS[name]
-    r = regress(cfg, sim, CYCLES[sim], seed)
-    print(f"{cfg.config_id} {sim}: {r.checked} cycles checked, coverage {r.coverage}")
-    missed = [c for c in APPROX_PE_CORNERS if r.coverage[c] == 0 and c != "acc_wrap_or_saturate"]
-    assert not missed, f"corners not driven: {missed}"
+CONFIGS = APPROX_PE_PLAN.configs
+CYCLES = APPROX_PE_PLAN.cycles
 
 
 def test_wrap_and_saturation_corner_driven(seed):

@@ -1,30 +1,14 @@
-"""cocotb regression of the baseline PE on Icarus and Verilator, every cycle against golden."""
+"""The baseline PE beyond the shared regression (tests/test_regression.py): the per-cycle driver,
+the wrap/saturation corners, and a wrong golden rule that must fail."""
 import pytest
 
-from quantpe.golden.baseline import BaselineConfig
 from quantpe.kinds import stimulus_for
 from quantpe.sim.regression import regress
 from quantpe.sim.runner import SimulationFailed, run
-from quantpe.tb.stimulus import BASELINE_CORNERS
+from quantpe.tb.stimulus import BASELINE_PLAN
 
-CONFIGS = {
-    "l16-int8": BaselineConfig(),                                        # the reference PE
-    "l4-int4xuint4": BaselineConfig(lanes=4, a_bits=4, w_bits=4, w_signed=False, acc_bits=12,
-                                    pipeline=2),
-    "l8-int2-sat": BaselineConfig(lanes=8, a_bits=2, w_bits=2, acc_bits=7, pipeline=0,
-                                  saturate=True),
-}
-CYCLES = {"verilator": 20000, "icarus": 4000}
-
-
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_baseline_matches_golden(name, sim, seed):
-    cfg = CONFIGS[name]
-    r = regress(cfg, sim, CYCLES[sim], seed)
-    print(f"{cfg.config_id} {sim}: {r.checked} cycles checked, coverage {r.coverage}")
-    missed = [c for c in BASELINE_CORNERS if r.coverage[c] == 0 and c != "acc_wrap_or_saturate"]
-    assert not missed, f"corners not driven: {missed}"
+CONFIGS = BASELINE_PLAN.configs
+CYCLES = BASELINE_PLAN.cycles
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
