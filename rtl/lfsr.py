@@ -11,18 +11,21 @@ from quantpe.golden.lfsr import taps_of
 __all__ = ["lfsr_next", "LFSR"]
 
 
-def lfsr_next(state: Value, width: int, poly: int, kind: str, steps: int = 1) -> Value:
+def lfsr_next(m, state: Value, width: int, poly: int, kind: str, steps: int = 1) -> Value:
     """Combinational state after `steps` steps (fibonacci: shift towards the MSB, parity of the
-    taps enters at bit 0; galois: shift towards the LSB, bit 0 toggles the taps)."""
+    taps enters at bit 0; galois: shift towards the LSB, bit 0 toggles the taps). Each step is
+    a named comb signal, so unrolled steps do not duplicate expressions."""
     taps = [i for i in range(width) if taps_of(poly) >> i & 1]
-    bits = [state[i] for i in range(width)]
-    for _ in range(steps):
+    for n in range(steps):
+        bits = [state[i] for i in range(width)]
         if kind == "fibonacci":
             bits = [reduce(xor, [bits[i] for i in taps])] + bits[:-1]
         else:
             out, shifted = bits[0], bits[1:] + [Const(0, 1)]
             bits = [b ^ out if i in taps else b for i, b in enumerate(shifted)]
-    return Cat(*bits)
+        state = Signal(width, name=f"step{n + 1}")
+        m.d.comb += state.eq(Cat(*bits))
+    return state
 
 
 class LFSR(wiring.Component):
@@ -43,5 +46,5 @@ class LFSR(wiring.Component):
         with m.If(self.load):
             m.d.sync += self.state.eq(self.load_value | (self.load_value == 0))
         with m.Elif(self.advance):
-            m.d.sync += self.state.eq(lfsr_next(self.state, self.width, self.poly, self.kind, self.steps))
+            m.d.sync += self.state.eq(lfsr_next(m, self.state, self.width, self.poly, self.kind, self.steps))
         return m
