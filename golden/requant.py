@@ -39,7 +39,8 @@ from .errors import ConfigError
 from .fixedpoint import FixedFormat, check_mode, requantize
 from .lfsr import LFSR_KINDS, MAXIMAL_POLYS, check_lfsr, lane_seed, step_int
 
-__all__ = ["RequantConfig", "requant_schedule", "requant_schedule_ports", "MAX_ACC_BITS", "MAX_COLUMNS"]
+__all__ = ["RequantConfig", "requant_schedule", "requant_schedule_ports", "rounding_statistics",
+           "MAX_ACC_BITS", "MAX_COLUMNS"]
 
 MAX_ACC_BITS = 62
 MAX_COLUMNS = 64
@@ -173,3 +174,38 @@ def requant_schedule(cfg: RequantConfig, inputs: dict) -> dict:
 def requant_schedule_ports(cfg: RequantConfig, inputs: dict) -> dict:
     """Every output port per cycle (the registry's expected outputs)."""
     return requant_schedule(cfg, inputs)
+
+
+def rounding_statistics(cfg: RequantConfig, n: int, seed: int) -> dict:
+    """Mean rounding error of `cfg`'s rounding over n valid cycles after reset (its LFSR stream).
+
+    Two data sets of n accumulators per lane (inside the output range, so no saturation):
+    "uniform" (uniform fraction) and "ties" (fraction exactly 1/2). Errors are in units of the
+    output step eps: e = Y - Z / 2^k. Returns per set: mean, the standard error from 100 batch
+    means (robust to the correlation of successive LFSR draws), the naive std / sqrt(n N), and
+    z = mean / SE (batch means); with N > 1 lanes also the mean correlation of lane pairs' errors.
+    """
+    rng = np.random.default_rng(seed)
+    T, N, k = n, cfg.columns, cfg.k
+    span = 1 << max(cfg.wl - 2, 0)
+    y0 = rng.integers(-span, span, size=(T, N), dtype=np.int64)
+    sets = {"uniform": y0 * (1 << k) + rng.integers(0, 1 << k, size=(T, N), dtype=np.int64),
+            "ties": y0 * (1 << k) + ((1 << (k - 1)) if k else 0)}
+    out = {}
+    for name, z in sets.items():
+        inputs = {"valid": np.ones(T + 1, np.int64), "acc": np.concatenate([z, z[:1]])}
+        if cfg.stochastic:
+            inputs.update(seed_load=np.zeros(T + 1, np.int64), seed=np.zeros((T + 1, cfg.n_lfsr), np.int64))
+        y = requant_schedule(cfg, inputs)["out"][1:]
+        e = y - z / float(1 << k)
+        mean = float(e.mean())
+        batches = e[: T - T % 100].reshape(100, -1).mean(axis=1)
+        se = float(batches.std(ddof=1) / 10.0)
+        z = mean / se if se else (0.0 if mean == 0 else float(np.sign(mean)) * float("inf"))
+        d = {"samples": int(e.size), "mean_eps": mean, "se_eps": se,
+             "se_naive_eps": float(e.std() / np.sqrt(e.size)), "z": z}
+        if N > 1:
+            c = np.corrcoef(e.T)
+            d["lane_corr"] = float(c[~np.eye(N, dtype=bool)].mean())
+        out[name] = d
+    return out
