@@ -37,6 +37,9 @@ REQUANT_VARIANTS = {
     "stochastic (16-bit fibonacci LFSR)": RequantConfig(),
     "stochastic (32-bit galois LFSR, 14 steps)": RequantConfig(lfsr_bits=32, lfsr_kind="galois",
                                                                lfsr_steps=14),
+    "column of 28, nearest": RequantConfig(columns=28, mode="nearest"),
+    "column of 28, stochastic, 28 independent LFSRs": RequantConfig(columns=28),
+    "column of 28, stochastic, one shared LFSR": RequantConfig(columns=28, lfsr_shared=True),
 }
 SR_KEY, RN_KEY = "stochastic (16-bit fibonacci LFSR)", "nearest"
 
@@ -87,7 +90,7 @@ def training_table(runs) -> list[dict]:
     for r in runs:
         out.append(dict(label=r.label, wl=r.wl, fl=r.fl, mode=r.mode or "float",
                         activations="float" if r.wl is None else (
-                            "same format" if r.act_il is None else f"<{r.act_il},{r.fl}>"),
+                            "same format" if r.act_il is None else f"<{r.act_il},FL>"),
                         final_accuracy=r.final_accuracy, vs_float_pts=100 * (r.final_accuracy - base.final_accuracy),
                         best_accuracy=1 - min(r.test_error), updates_zeroed=r.updates_zeroed,
                         updates_proposed=r.updates_proposed, zeroed_pct=100 * r.zeroed_fraction,
@@ -120,7 +123,7 @@ def _plot_training(runs, path: Path) -> None:
                      f"weights/gradients <WL-FL, FL>, activations/errors <{act_il}, FL>")
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("test error (%)")
-    axes[0][-1].legend(fontsize=7, ncol=2, loc="upper right")
+    axes[0][-1].legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("Digits MLP, SGD in fixed point: round-to-nearest (dashed) vs stochastic (solid)")
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")

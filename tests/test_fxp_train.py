@@ -131,5 +131,32 @@ def test_claims_and_overheads_follow_the_numbers():
 def test_training_table_counts(short_runs):
     runs = [short_runs["float"], short_runs["rn8"], short_runs["sr8"]]
     t = training_table(runs)
-    assert t[0]["vs_float_pts"] == 0 and t[1]["activations"] == "<6,8>"
+    assert t[0]["vs_float_pts"] == 0 and t[1]["activations"] == "<6,FL>"
     assert t[1]["updates_zeroed"] == short_runs["rn8"].updates_zeroed
+
+
+def test_report_section_writes_its_files(tmp_path, monkeypatch, short_runs):
+    """fxp_report end to end with the synthesis and the long experiment replaced by small stand-ins."""
+    import quantpe.fxp_report as fr
+    import quantpe.golden.fxp_train as ft
+    rows = [dict(name=n, config_id=n, area_um2=a, gate_equivalents=a / 3.75, flip_flops=1, transistors=1, cells=1)
+            for n, a in [("truncate", 900.0), ("nearest", 1700.0), (fr.SR_KEY, 2700.0),
+                         ("stochastic (32-bit galois LFSR, 14 steps)", 3500.0), ("column of 28, nearest", 1.0),
+                         ("column of 28, stochastic, 28 independent LFSRs", 1.0),
+                         ("column of 28, stochastic, one shared LFSR", 1.0),
+                         ("PE 16 x int16 x int16, acc 48", 188000.0)]]
+    monkeypatch.setattr(fr, "area_rows", lambda: rows)
+    monkeypatch.setattr(ft, "run_experiment", lambda *a, **k: [short_runs["float"], short_runs["rn8"],
+                                                              short_runs["sr8"]])
+    monkeypatch.setattr(fr, "rounding_statistics", lambda cfg, n, seed: {
+        "uniform": dict(mean_eps=0.0, se_eps=1e-3, z=0.0), "ties": dict(mean_eps=-0.5, se_eps=0.0, z=-1.0)})
+    md = fr.fxp_report(tmp_path)
+    assert md[0].startswith("## Fixed point and stochastic rounding")
+    text = "\n".join(md)
+    assert "of a column of 28 PEs" in text and "(target <= 3.0%: met)" in text
+    assert "WL16 FL8 stochastic actIL6" in text and "![training](fxp/training.png)" in text
+    names = {p.name for p in (tmp_path / "fxp").iterdir()}
+    assert names == {"area.csv", "area.json", "overhead.json", "rounding.json", "training.csv",
+                     "training.json", "training.png", "fxp.md"}
+    assert json.loads((tmp_path / "fxp" / "overhead.json").read_text())["vs_nearest_pct"] == pytest.approx(
+        100 * 1000 / 1700)
