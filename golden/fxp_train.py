@@ -68,6 +68,8 @@ class RunResult:
     grads_nonzero: int
     updates_below_half_eps: int     # proposed updates with 0 < |lr * g| < eps/2 (RN always drops them)
     update_applied_ratio: float     # sum((old - new) * sign(lr g)) / sum|lr g|: 1 = nothing lost
+    max_abs_hidden: float           # largest hidden ReLU output seen in training
+    max_abs_logit: float            # largest |logit| seen in training
     seconds: float
 
     @property
@@ -135,7 +137,7 @@ def train_fixed(fmt: FixedFormat | None, mode: str | None, setup: TrainSetup = T
     n_layers = len(params) // 2
     test_error, train_loss = [], []
     upd_zero = upd_prop = g_zero = g_nz = below = 0
-    applied = proposed = 0.0
+    applied = proposed = max_h = max_z = 0.0
     half_eps = 0.0 if fmt is None else fmt.eps / 2
     t0 = time.perf_counter()
     for _ in range(setup.epochs):
@@ -146,6 +148,8 @@ def train_fixed(fmt: FixedFormat | None, mode: str | None, setup: TrainSetup = T
             xb, yb = x_tr[idx], y_tr[idx]
             nb = len(idx)
             acts, logits = _forward(params, xb, qa)
+            max_h = max(max_h, max(float(a.max()) for a in acts[1:]))
+            max_z = max(max_z, float(np.abs(logits).max()))
             zc = logits - logits.max(axis=1, keepdims=True)
             logp = zc - np.log(np.sum(np.exp(zc), axis=1, keepdims=True))
             losses.append(-np.mean(logp[np.arange(nb), yb]))
@@ -184,6 +188,7 @@ def train_fixed(fmt: FixedFormat | None, mode: str | None, setup: TrainSetup = T
                      updates_zeroed=upd_zero, updates_proposed=upd_prop, grads_zeroed=g_zero,
                      grads_nonzero=g_nz, updates_below_half_eps=below,
                      update_applied_ratio=applied / proposed if proposed else 1.0,
+                     max_abs_hidden=max_h, max_abs_logit=max_z,
                      seconds=time.perf_counter() - t0)
 
 
