@@ -71,6 +71,7 @@ def test_flipped_polynomial_bit_in_golden_fails(seed):
     assert e.value.wave and os.path.getsize(e.value.wave) > 0
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_lfsr_only_in_stochastic_mode():
     """Nearest/truncate requantisers have no LFSR and no seed ports (their area has none)."""
     sr = build_component(CONFIGS["sr-default"]).signature.members
