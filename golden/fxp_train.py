@@ -181,7 +181,8 @@ def train_fixed(fmt: FixedFormat | None, mode: str | None, setup: TrainSetup = T
         _, logits = _forward(params, x_te, q_eval)
         test_error.append(float(np.mean(np.argmax(logits, axis=1) != y_te)))
     if label is None:
-        label = "float" if fmt is None else f"WL{fmt.wl} FL{fmt.fl} {mode}" + (f" actIL{act_il}" if act_il else "")
+        label = "float" if fmt is None else (f"WL{fmt.wl} FL{fmt.fl} {mode}"
+                                             + (f" actIL{act_il}" if act_il else ""))
     return RunResult(label=label, wl=None if fmt is None else fmt.wl, fl=None if fmt is None else fmt.fl,
                      act_il=None if fmt is None else act_il,
                      mode=None if fmt is None else mode, test_error=test_error, train_loss=train_loss,

@@ -85,7 +85,8 @@ class RequantConfig(DesignConfig):
                               f"(built in: {min(MAXIMAL_POLYS)}..{max(MAXIMAL_POLYS)}); give lfsr_poly")
         check_lfsr(self.lfsr_bits, self.poly, self.lfsr_kind, self.lfsr_seed, self.lfsr_maximal)
         if not 1 <= self.lfsr_steps <= self.lfsr_bits:
-            raise ConfigError(f"lfsr_steps must be in 1..lfsr_bits = 1..{self.lfsr_bits}, got {self.lfsr_steps}")
+            raise ConfigError(f"lfsr_steps must be in 1..lfsr_bits = 1..{self.lfsr_bits}, "
+                              f"got {self.lfsr_steps}")
         if self.mode == "stochastic" and k > self.lfsr_bits:
             raise ConfigError(f"stochastic rounding drops k = {k} bits but the LFSR has only "
                               f"{self.lfsr_bits}")

@@ -91,7 +91,8 @@ def training_table(runs) -> list[dict]:
         out.append(dict(label=r.label, wl=r.wl, fl=r.fl, mode=r.mode or "float",
                         activations="float" if r.wl is None else (
                             "same format" if r.act_il is None else f"<{r.act_il},FL>"),
-                        final_accuracy=r.final_accuracy, vs_float_pts=100 * (r.final_accuracy - base.final_accuracy),
+                        final_accuracy=r.final_accuracy,
+                        vs_float_pts=100 * (r.final_accuracy - base.final_accuracy),
                         best_accuracy=1 - min(r.test_error), updates_zeroed=r.updates_zeroed,
                         updates_proposed=r.updates_proposed, zeroed_pct=100 * r.zeroed_fraction,
                         below_half_eps=r.updates_below_half_eps, applied_ratio=r.update_applied_ratio,
@@ -187,7 +188,8 @@ def claims(table: list[dict]) -> list[dict]:
 
 
 def _fmt_claims(cl: list[dict]) -> list[str]:
-    return [f"- [{'holds' if c['holds'] else 'does NOT hold'}] ({c['activations']} activations) {c['claim']}: "
+    return [f"- [{'holds' if c['holds'] else 'does NOT hold'}] ({c['activations']} activations) "
+            f"{c['claim']}: "
             + ", ".join(f"{k} {v}" for k, v in c["detail"].items()) for c in cl]
 
 
@@ -232,18 +234,21 @@ def fxp_report(out_dir: Path) -> list[str]:
     for name, st in stats.items():
         for set_name, s in st.items():
             md.append(f"| {name} | {set_name} | {s['mean_eps']:+.5f} | {s['se_eps']:.5f} | {s['z']:+.2f} |")
-    md += ["", f"Training (golden only): digits MLP 64-64-32-10, SGD lr {setup.lr}, batch {setup.batch_size}, "
+    md += ["", f"Training (golden only): digits MLP 64-64-32-10, SGD lr {setup.lr}, "
+           f"batch {setup.batch_size}, "
            f"{setup.epochs} epochs, seed {setup.seed} (float baseline identical), test error after every "
            f"epoch with round-to-nearest fixed-point inference; {len(runs)} runs in {train_s:.0f} s. "
            "Command: `quantpe train --experiment`.", "",
            "| run | activations | final acc | vs float (pts) | updates rounded to zero | "
            "updates < eps/2 | applied/proposed |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in table:
-        md.append(f"| {r['label']} | {r['activations']} | {r['final_accuracy']:.4f} | {r['vs_float_pts']:+.2f} | "
+        md.append(f"| {r['label']} | {r['activations']} | {r['final_accuracy']:.4f} | "
+                  f"{r['vs_float_pts']:+.2f} | "
                   f"{r['updates_zeroed']:,} / {r['updates_proposed']:,} ({r['zeroed_pct']:.1f}%) | "
                   f"{r['below_half_eps']:,} | {r['applied_ratio']:.3f} |")
     fl = runs[0]
-    md += ["", f"Range: in the float run the hidden ReLU outputs reach {fl.max_abs_hidden:.1f} and the logits "
+    md += ["", f"Range: in the float run the hidden ReLU outputs reach {fl.max_abs_hidden:.1f} and the "
+           "logits "
            f"{fl.max_abs_logit:.1f}. With everything in one format, WL=16 FL=14 / FL=12 leave IL = 2 / 4 "
            "(range +-2 / +-8), so activations and logits saturate under either rounding and training "
            "collapses: a range failure, not a precision one. The second half of the table keeps "

@@ -22,7 +22,8 @@ def add_train_parser(subparsers) -> None:
     d = TrainSetup()
     t = subparsers.add_parser("train", help="train the digits MLP in <IL,FL> fixed point with nearest or "
                               "stochastic rounding (golden)")
-    t.add_argument("--rounding", default="both", help=f"{' | '.join(ROUNDINGS)} [both = nearest and stochastic]")
+    t.add_argument("--rounding", default="both",
+                   help=f"{' | '.join(ROUNDINGS)} [both = nearest and stochastic]")
     t.add_argument("--wl", type=int, default=16, help="word length IL + FL, <= 32 [16]")
     t.add_argument("--fl", type=int, default=8, help="fractional bits [8]")
     t.add_argument("--act-il", type=int, default=None,
@@ -30,9 +31,11 @@ def add_train_parser(subparsers) -> None:
     t.add_argument("--epochs", type=int, default=d.epochs, help=f"[{d.epochs}]")
     t.add_argument("--lr", type=float, default=d.lr, help=f"SGD learning rate [{d.lr}]")
     t.add_argument("--batch-size", type=int, default=d.batch_size, help=f"[{d.batch_size}]")
-    t.add_argument("--seed", type=int, default=d.seed, help=f"initialisation, shuffle and rounding seed [{d.seed}]")
+    t.add_argument("--seed", type=int, default=d.seed,
+                   help=f"initialisation, shuffle and rounding seed [{d.seed}]")
     t.add_argument("--experiment", action="store_true", help="run the whole experiment (float + every "
-                   "default WL/FL point x nearest/stochastic x activation format) and write OUT/fxp/training.*")
+                   "default WL/FL point x nearest/stochastic x activation format) and write "
+                   "OUT/fxp/training.*")
     t.add_argument("--long", action="store_true", help="with --experiment: the long sweep (WL 8..16, "
                    "every FL 2..WL-2)")
     t.add_argument("-o", "--out", type=Path, default=Path("reports"), help="report folder [reports]")

@@ -146,7 +146,8 @@ def _coverage(cfg: RequantConfig, inputs: dict) -> dict:
     v = valid[:, None]
     if cfg.stochastic:
         states = requant_schedule(cfg, inputs)["lfsr"]
-        r = np.broadcast_to(states & ((1 << k) - 1), acc.shape) if cfg.n_lfsr == 1 else states & ((1 << k) - 1)
+        r = states & ((1 << k) - 1)
+        r = np.broadcast_to(r, acc.shape) if cfg.n_lfsr == 1 else r
     else:
         r = None
     y = round_shift(acc, k, cfg.mode, r)

@@ -74,7 +74,8 @@ def test_fixed_point_values_stay_on_the_grid(monkeypatch):
     assert len(seen) > 500
     for out, fmt in seen[::50]:
         codes = out / fmt.eps
-        assert np.array_equal(codes, np.round(codes)) and codes.min() >= fmt.code_min and codes.max() <= fmt.code_max
+        assert np.array_equal(codes, np.round(codes))
+        assert codes.min() >= fmt.code_min and codes.max() <= fmt.code_max
 
 
 def test_nan_in_training_data_is_one_line_error():
@@ -88,7 +89,8 @@ def test_nan_in_training_data_is_one_line_error():
 
 
 @pytest.mark.parametrize("argv, msg", [
-    (["--wl", "40", "--fl", "8"], "WL = IL + FL must be <= 32"), (["--wl", "16", "--fl", "16"], "IL must be >= 1"),
+    (["--wl", "40", "--fl", "8"], "WL = IL + FL must be <= 32"),
+    (["--wl", "16", "--fl", "16"], "IL must be >= 1"),
     (["--fl", "-2"], "FL must be >= 0"), (["--rounding", "even"], "--rounding must be one of"),
     (["--lr", "nan"], "learning rate"), (["--long"], "--long applies to --experiment only"),
     (["--act-il", "0"], "IL must be >= 1")])
@@ -111,7 +113,8 @@ def test_cli_single_run_writes_json(tmp_path, capsys):
 
 def test_claims_and_overheads_follow_the_numbers():
     def row(label, wl, fl, mode, acc, applied=1.0):
-        return dict(label=label, wl=wl, fl=fl, mode=mode, activations="float" if wl is None else "same format",
+        return dict(label=label, wl=wl, fl=fl, mode=mode,
+                    activations="float" if wl is None else "same format",
                     final_accuracy=acc, applied_ratio=applied)
     t = [row("float", None, None, "float", 0.97)]
     for fl, rn, sr in ((14, 0.97, 0.97), (8, 0.80, 0.96)):
@@ -121,7 +124,8 @@ def test_claims_and_overheads_follow_the_numbers():
     assert len(res) == 4 and all(x["holds"] for x in res), res
     t[4]["final_accuracy"] = 0.90            # SR at FL8 now 7 points below float
     assert not claims(t)[0]["holds"]
-    rows = [dict(name="nearest", area_um2=100.0), dict(name="stochastic (16-bit fibonacci LFSR)", area_um2=150.0),
+    rows = [dict(name="nearest", area_um2=100.0),
+            dict(name="stochastic (16-bit fibonacci LFSR)", area_um2=150.0),
             dict(name="PE 16 x int16 x int16, acc 48", area_um2=1000.0)]
     ov = overheads(rows)
     assert ov["vs_nearest_pct"] == pytest.approx(50.0) and ov["vs_pe_pct"] == pytest.approx(5.0)
@@ -139,9 +143,11 @@ def test_report_section_writes_its_files(tmp_path, monkeypatch, short_runs):
     """fxp_report end to end with the synthesis and the long experiment replaced by small stand-ins."""
     import quantpe.fxp_report as fr
     import quantpe.golden.fxp_train as ft
-    rows = [dict(name=n, config_id=n, area_um2=a, gate_equivalents=a / 3.75, flip_flops=1, transistors=1, cells=1)
+    rows = [dict(name=n, config_id=n, area_um2=a, gate_equivalents=a / 3.75, flip_flops=1, transistors=1,
+                 cells=1)
             for n, a in [("truncate", 900.0), ("nearest", 1700.0), (fr.SR_KEY, 2700.0),
-                         ("stochastic (32-bit galois LFSR, 14 steps)", 3500.0), ("column of 28, nearest", 1.0),
+                         ("stochastic (32-bit galois LFSR, 14 steps)", 3500.0),
+                         ("column of 28, nearest", 1.0),
                          ("column of 28, stochastic, 28 independent LFSRs", 1.0),
                          ("column of 28, stochastic, one shared LFSR", 1.0),
                          ("PE 16 x int16 x int16, acc 48", 188000.0)]]
