@@ -27,7 +27,8 @@ def short_runs():
 def test_float_baseline_is_plain_sgd_from_the_same_init():
     """The float run equals an independent SGD written here with golden.mlp's gradients."""
     from quantpe.golden.mlp import LAYER_SIZES, MLP, loss_and_grads
-    data = load_digits_split()
+    full = load_digits_split()
+    data = dataclasses.replace(full, x_train=full.x_train[:480], y_train=full.y_train[:480])
     setup = TrainSetup(epochs=1)
     rng = np.random.default_rng(setup.seed)
     params = []
@@ -39,7 +40,7 @@ def test_float_baseline_is_plain_sgd_from_the_same_init():
         _, gw, gb = loss_and_grads(MLP(params[0::2], params[1::2]), data.x_train[idx], data.y_train[idx])
         params = [p - setup.lr * g for p, g in zip(params, [g for pair in zip(gw, gb) for g in pair])]
     want = 1 - MLP(params[0::2], params[1::2]).accuracy(data.x_test, data.y_test)
-    got = train_fixed(None, None, setup).test_error[0]
+    got = train_fixed(None, None, setup, data=data).test_error[0]
     assert got == pytest.approx(want, abs=1 / 360 + 1e-12)
 
 
@@ -70,8 +71,10 @@ def test_fixed_point_values_stay_on_the_grid(monkeypatch):
         seen.append((out, fmt))
         return out
     monkeypatch.setattr(ft, "quantize", spy)
-    ft.train_fixed(FixedFormat.from_wl(12, 6), "stochastic", TrainSetup(epochs=1))
-    assert len(seen) > 500
+    full = load_digits_split()
+    data = dataclasses.replace(full, x_train=full.x_train[:320], y_train=full.y_train[:320])
+    ft.train_fixed(FixedFormat.from_wl(12, 6), "stochastic", TrainSetup(epochs=1), data=data)
+    assert len(seen) > 150
     for out, fmt in seen[::50]:
         codes = out / fmt.eps
         assert np.array_equal(codes, np.round(codes))
@@ -102,13 +105,13 @@ def test_cli_bad_input(argv, msg, tmp_path, capsys):
 
 
 def test_cli_single_run_writes_json(tmp_path, capsys):
-    assert main(["train", "--rounding", "stochastic", "--wl", "12", "--fl", "6", "--epochs", "2",
+    assert main(["train", "--rounding", "stochastic", "--wl", "12", "--fl", "6", "--epochs", "1",
                  "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "WL12 FL6 stochastic" in out and "float" in out
     d = json.loads((tmp_path / "fxp" / "train-wl12-fl6-stochastic.json").read_text())
     assert [r["label"] for r in d["runs"]] == ["float", "WL12 FL6 stochastic"]
-    assert d["setup"]["epochs"] == 2
+    assert d["setup"]["epochs"] == 1
 
 
 def test_claims_and_overheads_follow_the_numbers():
