@@ -25,7 +25,8 @@ import numpy as np
 from .errors import ConfigError
 
 __all__ = ["MAXIMAL_TAPS", "MAXIMAL_POLYS", "LFSR_KINDS", "poly_from_taps", "taps_of", "is_maximal",
-           "check_lfsr", "lfsr_step", "step_int", "lfsr_states", "lane_seed", "MIN_WIDTH", "MAX_WIDTH"]
+           "check_lfsr", "lfsr_step", "step_int", "lfsr_states", "lfsr_jump",
+           "lane_seeds", "MIN_WIDTH", "MAX_WIDTH"]
 
 LFSR_KINDS = ("fibonacci", "galois")
 MIN_WIDTH, MAX_WIDTH = 2, 32
@@ -159,13 +160,30 @@ def lfsr_states(seed: int, n: int, width: int, poly: int, kind: str, steps: int 
     return out
 
 
-def lane_seed(seed: int, lane: int, width: int) -> int:
-    """Reset seed of lane `lane` of a column of independent LFSRs: lane 0 gets `seed`; lane i > 0
-    gets the low `width` bits of splitmix64(seed * 2^32 + i), 0 replaced by 1."""
-    if lane == 0:
-        return seed
-    z = (seed * (1 << 32) + lane + 0x9E3779B97F4A7C15) & ((1 << 64) - 1)
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
-    z ^= z >> 31
-    return (z & ((1 << width) - 1)) or 1
+def lfsr_jump(state: int, n: int, width: int, poly: int, kind: str) -> int:
+    """The state n steps after `state`, in O(width^2 log n): both steps are linear maps over GF(2)
+    (invertible, since the constant term is 1), so M^n is formed by repeated squaring."""
+    cols = [step_int(1 << j, width, poly, kind) for j in range(width)]      # M e_j
+
+    def apply(m, v):
+        out, j = 0, 0
+        while v:
+            if v & 1:
+                out ^= m[j]
+            v >>= 1
+            j += 1
+        return out
+    while n:
+        if n & 1:
+            state = apply(cols, state)
+        cols = [apply(cols, c) for c in cols]                                # M <- M M
+        n >>= 1
+    return state
+
+
+def lane_seeds(seed: int, lanes: int, width: int, poly: int, kind: str) -> list[int]:
+    """Reset states of `lanes` independent LFSRs: lane j starts j * floor((2^width - 1) / lanes)
+    steps after `seed` on the same m-sequence (equally spaced phases: with a maximal polynomial no
+    two lanes share a state within that many steps). Lane 0 gets `seed`."""
+    gap = ((1 << width) - 1) // lanes
+    return [lfsr_jump(seed, j * gap, width, poly, kind) for j in range(lanes)]

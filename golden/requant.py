@@ -18,12 +18,13 @@ Random bits (stochastic mode): in a valid cycle lane i uses R = lfsr[j] & (2^k -
 (j = 0 when shared, j = i when independent): the state *before* the update. The LFSR then makes
 `lfsr_steps` steps (golden.lfsr), only on valid cycles; a seed_load cycle loads instead (the
 valid input of that cycle still uses the old state). Reset (synchronous, active high) sets
-out = 0, out_valid = 0 and LFSR j to lane_seed(lfsr_seed, j).
+out = 0, out_valid = 0 and LFSR j to lane_seeds(lfsr_seed, M, ...)[j] (golden.lfsr: LFSR j starts
+j * floor((2^lfsr_bits - 1) / M) steps after lfsr_seed).
 
 Shared vs independent: a shared LFSR gives every lane of a cycle the same R, so the rounding
 errors of the lanes are positively correlated (lane i and lane j round up together whenever both
-fractions exceed 1 - R/2^k); independent LFSRs (same polynomial, different seeds, i.e. distant
-phases of one m-sequence) make them practically uncorrelated at N times the LFSR cost. With
+fractions exceed 1 - R/2^k); independent LFSRs (same polynomial, phases (2^lfsr_bits - 1) / N
+apart on one m-sequence) make them practically uncorrelated at N times the LFSR cost. With
 lfsr_steps < k consecutive draws of one LFSR overlap (R_{t+1} = 2 R_t mod 2^k + new bit for
 fibonacci, steps = 1), so successive roundings of one lane are correlated; lfsr_steps >= k
 makes successive draws use fresh bits.
@@ -37,7 +38,7 @@ import numpy as np
 from .config import DesignConfig
 from .errors import ConfigError
 from .fixedpoint import FixedFormat, check_mode, requantize
-from .lfsr import LFSR_KINDS, MAXIMAL_POLYS, check_lfsr, lane_seed, step_int
+from .lfsr import LFSR_KINDS, MAXIMAL_POLYS, check_lfsr, lane_seeds, step_int
 
 __all__ = ["RequantConfig", "requant_schedule", "requant_schedule_ports", "rounding_statistics",
            "MAX_ACC_BITS", "MAX_COLUMNS"]
@@ -63,7 +64,7 @@ class RequantConfig(DesignConfig):
     lfsr_maximal: bool = True      # require a maximal-length polynomial
     lfsr_steps: int = 1            # LFSR steps per draw
     lfsr_shared: bool = False      # one LFSR for all lanes (else one per lane)
-    lfsr_seed: int = 1             # reset seed (lane 0; other lanes: golden.lfsr.lane_seed)
+    lfsr_seed: int = 1             # reset seed (lane 0; other lanes: golden.lfsr.lane_seeds)
 
     def validate(self):
         if not 1 <= self.columns <= MAX_COLUMNS:
@@ -116,7 +117,7 @@ class RequantConfig(DesignConfig):
         return 1 if self.lfsr_shared or self.columns == 1 else self.columns
 
     def reset_seeds(self) -> list[int]:
-        return [lane_seed(self.lfsr_seed, j, self.lfsr_bits) for j in range(self.n_lfsr)]
+        return lane_seeds(self.lfsr_seed, self.n_lfsr, self.lfsr_bits, self.poly, self.lfsr_kind)
 
     @property
     def latency(self) -> int:

@@ -8,8 +8,8 @@ import pytest
 
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.fixedpoint import FixedFormat, fixed_dot, quantize, requantize, round_shift, to_fixed
-from quantpe.golden.lfsr import (MAXIMAL_POLYS, MAXIMAL_TAPS, check_lfsr, is_maximal, lfsr_states,
-                                 lfsr_step, step_int)
+from quantpe.golden.lfsr import (MAXIMAL_POLYS, MAXIMAL_TAPS, check_lfsr, is_maximal, lane_seeds, lfsr_jump,
+                                 lfsr_states, lfsr_step, step_int)
 from quantpe.golden.requant import RequantConfig, requant_schedule, rounding_statistics
 
 # -- format --------------------------------------------------------------------------------------
@@ -200,6 +200,29 @@ def test_builtin_polys_are_maximal_by_matrix_order(kind):
         assert _matpow_apply(rows, order, 1, n) == 1
         for q in primes:
             assert _matpow_apply(rows, order // q, 1, n) != 1, (n, q)
+
+
+@pytest.mark.parametrize("kind", ["fibonacci", "galois"])
+def test_jump_and_lane_seeds_match_stepping(kind, seed):
+    rng = np.random.default_rng(seed)
+    p = MAXIMAL_POLYS[10]
+    s = lfsr_states(5, 1023, 10, p, kind)
+    for n in [0, 1, 2, 7, 500, 1022, *rng.integers(0, 1023, size=5)]:
+        assert lfsr_jump(5, int(n), 10, p, kind) == s[n]
+    assert lfsr_jump(5, 1023, 10, p, kind) == 5                     # full period
+    assert lane_seeds(5, 4, 10, p, kind) == [s[0], s[255], s[510], s[765]]
+    w = 32                                                         # wide: only the algebra
+    a = lfsr_jump(1, 12345, w, MAXIMAL_POLYS[w], kind)
+    assert lfsr_jump(a, 54321, w, MAXIMAL_POLYS[w], kind) == lfsr_jump(1, 66666, w, MAXIMAL_POLYS[w], kind)
+    assert lfsr_jump(1, 3, w, MAXIMAL_POLYS[w], kind) == lfsr_step(1, w, MAXIMAL_POLYS[w], kind, steps=3)
+
+
+def test_column_reset_seeds_are_spaced_phases():
+    cfg = RequantConfig(columns=28)
+    seeds = cfg.reset_seeds()
+    assert len(set(seeds)) == 28 and seeds[0] == cfg.lfsr_seed
+    assert seeds[1] == lfsr_jump(1, 65535 // 28, 16, MAXIMAL_POLYS[16], "fibonacci")
+    assert RequantConfig(columns=28, lfsr_shared=True).reset_seeds() == [1]
 
 
 def test_non_maximal_polynomials_are_detected():

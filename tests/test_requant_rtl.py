@@ -24,11 +24,12 @@ CONFIGS = {
     "col4-indep-gal32": RequantConfig(columns=4, lfsr_bits=32, lfsr_kind="galois", lfsr_steps=14,
                                       lfsr_seed=0xDEADBEEF),
     "col3-shared-fib24": RequantConfig(columns=3, lfsr_bits=24, lfsr_steps=3, lfsr_shared=True),
+    "col3-indep-fib16": RequantConfig(columns=3),
 }
 CYCLES = {"verilator": 20000, "icarus": 4000}
 # default (non-slow) runs; every other (config, simulator) pair runs with --slow
 DEFAULT = {("sr-default", "icarus"), ("sr-default", "verilator"), ("nearest-k0", "icarus"),
-           ("sr-kmax", "icarus"), ("col3-shared-fib24", "icarus")}
+           ("sr-kmax", "icarus"), ("col3-shared-fib24", "icarus"), ("col3-indep-fib16", "icarus")}
 PAIRS = [pytest.param(n, s, marks=() if (n, s) in DEFAULT else pytest.mark.slow)
          for n in CONFIGS for s in ("icarus", "verilator")]
 
