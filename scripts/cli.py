@@ -337,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(golden, generated RTL, or your own Verilog)")
     _characterize_opts(c)
     c.set_defaults(func=cmd_characterize)
+    from quantpe.train_cli import add_train_parser
+    add_train_parser(sub)
     b = sub.add_parser("bench", help="benchmarks (not tests)")
     bsub = b.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=_Parser)
     bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")

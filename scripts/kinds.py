@@ -74,6 +74,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          stimulus="quantpe.tb.stripes_stimulus:stripes_stimulus",
          expected="quantpe.golden.stripes:stripes_schedule_ports",
          report="quantpe.stripes_report:stripes_report", plan="quantpe.tb.stripes_stimulus:STRIPES_PLAN"),
+    Kind("requant", config="quantpe.golden.requant:RequantConfig",
+         component="quantpe.rtl.requant:Requantizer",
+         stimulus="quantpe.tb.requant_stimulus:requant_stimulus",
+         expected="quantpe.golden.requant:requant_schedule_ports", report="quantpe.fxp_report:fxp_report",
+         plan="quantpe.tb.requant_stimulus:REQUANT_PLAN"),
 ]}
 
 
