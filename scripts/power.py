@@ -1,0 +1,371 @@
+"""`quantpe power DESIGN`: power and energy of a design from simulated gate-level toggles.
+
+Flow (`measure_power(cfg, inputs)`):
+1. RTL: the design's Verilog (quantpe.rtl.generate).
+2. Gate netlist, one Yosys run (`build_gate_netlist`), the STA/simulation-ready recipe:
+     synth -noabc -flatten; dfflibmap -liberty L; abc -script ABC_SCRIPT -liberty L; opt_clean;
+     setundef -zero; splitnets; opt_clean -purge; hilomap -singleton (tie cell);
+     insbuf -buf (smallest buffer); opt_clean -purge;
+     write_verilog -noattr -noexpr -nohex -nodec netlist.v
+   then netlist.v is read back (with the liberty cells as blackboxes) and written as
+   netlist.json (same names), and cells.v = the used cells' Verilog models written by Yosys from
+   the liberty (`read_liberty -ignore_miss_func`), for event-driven simulators and `sta`.
+3. Zero-delay gate simulation (`GateSim`, a levelised numpy engine): every net's value in every
+   cycle, vectorised over cycles; flip-flop outputs are relaxed to a fixed point (Q[t] =
+   next_state(t-1)), so feedback loops (accumulators) converge in as many sweeps as the longest
+   chain of cycles a value depends on (reported as `sweeps`). Cell functions are the liberty
+   `function` / `ff` groups (truth tables). Timing contract = the HDL-memory harness
+   (quantpe.sim.harness): 2 reset cycles (rst = 1, inputs = stim[0], flops start at 0), then
+   cycle t shows stim[t] on the inputs; outputs are sampled in every cycle.
+4. CHECK: every output port in every cycle equals the golden model (quantpe.kinds.expected_outputs,
+   i.e. what the RTL regression checks); a mismatch raises SimulationFailed naming the first cycle.
+5. Toggles per net over the N = T - 1 cycle boundaries of the stimulus (the clock: 2 N), then
+   quantpe.energy.EnergyModel: switching, internal, leakage (W at the stated clock), energy per
+   cycle and per MAC (lanes x valid cycles) or per multiplication (combinational multipliers).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from quantpe.energy import EnergyModel, GateNetlist, PowerLibrary
+from quantpe.golden.errors import QuantpeError
+from quantpe.golden.intmath import from_unsigned, to_unsigned
+from quantpe.liberty import truth_table
+from quantpe.synth import ABC_SCRIPT, prepare_liberty
+
+__all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "add_power_parser",
+           "cmd_power", "RESET_CYCLES"]
+
+SKY130_LIBERTY = Path(os.environ.get("QUANTPE_SKY130_LIB",
+                                     "/work/shared/pdk/sky130hd/sky130_fd_sc_hd__tt_025C_1v80.lib.gz"))
+RESET_CYCLES = 2
+TIE_CELL = ("sky130_fd_sc_hd__conb_1", "HI", "LO")
+BUF_CELL = ("sky130_fd_sc_hd__buf_2", "A", "X")
+
+
+def _yosys(script: str, cwd: Path, timeout: float = 1800.0) -> None:
+    (cwd / "power.ys").write_text(script)
+    try:
+        out = subprocess.run(["yosys", "-q", "-l", "yosys.log", "-s", "power.ys"], cwd=cwd, capture_output=True,
+                             text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise QuantpeError("yosys not found on PATH (apt-get install yosys)") from None
+    except subprocess.TimeoutExpired:
+        raise QuantpeError(f"yosys timed out after {timeout:g} s (log: {cwd / 'yosys.log'})") from None
+    if out.returncode != 0:
+        err = next((ln for ln in out.stderr.splitlines() if ln.startswith("ERROR")), out.stderr.strip()[-200:])
+        raise QuantpeError(f"yosys failed: {err} (log: {cwd / 'yosys.log'})")
+
+
+def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = SKY130_LIBERTY) -> dict:
+    """Map `top` to `liberty` with the STA/simulation-ready recipe (module docstring).
+
+    Writes out_dir/{netlist.v, netlist.json, cells.v, liberty_mapped.lib}; returns their paths,
+    the top and the build time. The liberty must have the tie cell and buffer named above.
+    """
+    t0 = time.monotonic()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lib = prepare_liberty(liberty, out_dir)
+    for cell in (TIE_CELL[0], BUF_CELL[0]):
+        if cell not in lib["cells"]:
+            raise QuantpeError(f"liberty {liberty} has no usable cell {cell} (needed by the power flow)")
+    libn = lib["mapped_path"].name
+    _yosys(f"""read_verilog -sv "{Path(verilog).resolve()}"
+hierarchy -check -top {top}
+synth -noabc -flatten -top {top}
+dfflibmap -liberty {libn}
+abc -script {ABC_SCRIPT} -liberty {libn}
+opt_clean
+setundef -zero
+splitnets
+opt_clean -purge
+hilomap -singleton -hicell {TIE_CELL[0]} {TIE_CELL[1]} -locell {TIE_CELL[0]} {TIE_CELL[2]}
+insbuf -buf {' '.join(BUF_CELL)}
+opt_clean -purge
+write_verilog -noattr -noexpr -nohex -nodec netlist.v
+design -reset
+read_liberty -lib {libn}
+read_verilog netlist.v
+hierarchy -top {top}
+write_json netlist.json
+""", out_dir)
+    nl = GateNetlist.from_yosys_json(out_dir / "netlist.json", top)
+    sel = " ".join(sorted(nl.cell_types))
+    _yosys(f"read_liberty -ignore_miss_func {libn}\nselect {sel}\nwrite_verilog -selected -noattr cells.v\n",
+           out_dir)
+    return {"netlist_v": out_dir / "netlist.v", "netlist_json": out_dir / "netlist.json",
+            "cells_v": out_dir / "cells.v", "liberty_mapped": lib["mapped_path"], "top": top,
+            "build_s": time.monotonic() - t0}
+
+
+# ----------------------------------------------------------------------------------------------
+# The zero-delay gate engine
+# ----------------------------------------------------------------------------------------------
+
+
+class GateSim:
+    """Levelised, cycle-vectorised zero-delay simulation of a GateNetlist (module docstring)."""
+
+    def __init__(self, nl: GateNetlist, lib: PowerLibrary, clock: str = "clk"):
+        self.nl = nl
+        clk = nl.ports.get(clock, (None, [None]))[1][0]
+        comb, self.flops = [], []
+        luts = {}
+        for ci, (name, typ, conns) in enumerate(nl.cells):
+            cell = lib.cells[typ]
+            if cell.ff is not None:
+                ff = cell.ff
+                if ff["kind"] != "ff":
+                    raise QuantpeError(f"cell {name} ({typ}): {ff['kind']} not supported by the gate engine")
+                if conns.get(ff.get("clocked_on", "").strip()) != clk:
+                    raise QuantpeError(f"flop {name} is not clocked by the clock port {clock!r}")
+                for key in ("clear", "preset"):
+                    if key in ff:
+                        raise QuantpeError(f"flop {name} ({typ}) has an asynchronous {key}: not supported")
+                state, state_n = ff["vars"][0], ff["vars"][1] if len(ff["vars"]) > 1 else None
+                ins = [p for p in cell.inputs if p in conns and p not in cell.clock_pins]
+                lut = self._lut(ff["next_state"], ins)
+                outs = []
+                for o in cell.outputs:
+                    if o in conns:
+                        f = cell.functions.get(o, "").strip().strip('"')
+                        if f not in (state, state_n):
+                            raise QuantpeError(f"flop {name}: output {o} = {f!r} not supported")
+                        outs.append((conns[o], f == state_n))
+                self.flops.append(([conns[p] for p in ins], lut, outs))
+                continue
+            for o in cell.outputs:
+                if o not in conns:
+                    continue
+                ins = [p for p in cell.inputs if p in conns]
+                key = (typ, o)
+                if key not in luts:
+                    luts[key] = self._lut(cell.functions[o], ins)
+                comb.append((typ, o, [conns[p] for p in ins], conns[o]))
+        # levelise the combinational cells
+        level = np.zeros(nl.n_nets, np.int64)
+        driver = {c[3]: i for i, c in enumerate(comb)}
+        fanout: dict[int, list[int]] = {}
+        indeg = np.zeros(len(comb), np.int64)
+        for i, (_, _, ins, _) in enumerate(comb):
+            for n in ins:
+                if n in driver:
+                    fanout.setdefault(n, []).append(i)
+                    indeg[i] += 1
+        ready = [i for i in range(len(comb)) if indeg[i] == 0]
+        order = []
+        while ready:
+            i = ready.pop()
+            order.append(i)
+            out = comb[i][3]
+            level[out] = 1 + max((level[n] for n in comb[i][2]), default=0)
+            for j in fanout.get(out, []):
+                indeg[j] -= 1
+                if indeg[j] == 0:
+                    ready.append(j)
+        if len(order) != len(comb):
+            raise QuantpeError("the gate netlist has a combinational loop")
+        groups: dict[tuple, list[int]] = {}
+        for i in order:
+            typ, o, ins, out = comb[i]
+            groups.setdefault((int(level[out]), typ, o), []).append(i)
+        self.groups = []
+        for (lv, typ, o), idx in sorted(groups.items()):
+            ins = np.array([comb[i][2] for i in idx], np.int64).T       # (n_inputs, cells)
+            outs = np.array([comb[i][3] for i in idx], np.int64)
+            self.groups.append((ins, outs, luts[(typ, o)]))
+        self.levels = int(level.max(initial=0))
+
+    @staticmethod
+    def _lut(function: str, inputs: list[str]) -> np.ndarray:
+        tt = truth_table(function.strip().strip('"'), inputs)
+        return np.array([(tt >> k) & 1 for k in range(1 << len(inputs))], np.uint8)
+
+    def _eval_comb(self, V: np.ndarray) -> None:
+        for ins, outs, lut in self.groups:
+            idx = V[ins[0]].copy()
+            for k in range(1, ins.shape[0]):
+                idx |= V[ins[k]] << k
+            V[outs] = lut[idx]
+
+    def run(self, port_bits: dict[str, np.ndarray], max_sweeps: int | None = None) -> tuple[np.ndarray, int]:
+        """Values (n_nets, cycles) uint8 for input port bits {port: (cycles, width) 0/1}; and the
+        number of sweeps until the flip-flop outputs were a fixed point."""
+        T = len(next(iter(port_bits.values())))
+        V = np.zeros((self.nl.n_nets, T), np.uint8)
+        V[1] = 1
+        for name, bits in port_bits.items():
+            d, nets = self.nl.ports[name]
+            V[nets] = np.asarray(bits, np.uint8).T
+        limit = max_sweeps or T + 2
+        for sweep in range(1, limit + 1):
+            self._eval_comb(V)
+            changed = False
+            for ins, lut, outs in self.flops:
+                idx = np.zeros(T, np.uint8)
+                for k, n in enumerate(ins):
+                    idx |= V[n] << k
+                nxt = np.empty(T, np.uint8)
+                nxt[0] = 0
+                nxt[1:] = lut[idx[:-1]]
+                for net, inv in outs:
+                    val = nxt ^ 1 if inv else nxt
+                    if not changed and not np.array_equal(V[net], val):
+                        changed = True
+                    V[net] = val
+            if not changed:
+                return V, sweep
+        raise QuantpeError(f"gate simulation did not settle in {limit} sweeps")
+
+
+# ----------------------------------------------------------------------------------------------
+# The flow
+# ----------------------------------------------------------------------------------------------
+
+
+def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
+    v = np.asarray(values, dtype=np.int64).reshape(T, count)
+    u = to_unsigned(v, elem_bits)
+    return ((u[:, :, None] >> np.arange(elem_bits)) & 1).reshape(T, count * elem_bits).astype(np.uint8)
+
+
+def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
+    """(unit, operations over the stimulus): MACs of valid cycles for PEs, products otherwise."""
+    T = len(next(iter(inputs.values())))
+    lanes = getattr(cfg, "lanes", None) or getattr(cfg, "block", None)
+    if "valid" in inputs and lanes:
+        return "MAC", float(np.count_nonzero(inputs["valid"])) * lanes
+    return "multiplication", float(T)
+
+
+def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LIBERTY,
+                  clock_mhz: float = 100.0, stimulus: str = "given") -> dict:
+    """Power of `cfg` on the per-cycle input streams `inputs` (module docstring); returns a dict
+    (powers in mW at `clock_mhz`, energy per cycle and per operation in pJ, timings in s)."""
+    from quantpe.kinds import expected_outputs
+    from quantpe.rtl.generate import generate
+    from quantpe.rtl.ports import Port
+    from quantpe.sim.runner import SimulationFailed
+    if clock_mhz <= 0:
+        raise QuantpeError(f"clock must be > 0 MHz, got {clock_mhz}")
+    times = {}
+    t0 = time.monotonic()
+    out_dir = Path(out_dir).resolve()
+    rtl_dir = out_dir / "rtl"
+    manifest = generate(cfg, rtl_dir)
+    times["generate_s"] = time.monotonic() - t0
+    gate_dir = out_dir / "gate"
+    built = build_gate_netlist(rtl_dir / manifest["verilog"], manifest["top"], gate_dir, liberty)
+    times["synth_s"] = built["build_s"]
+    t1 = time.monotonic()
+    nl = GateNetlist.from_yosys_json(built["netlist_json"], manifest["top"])
+    lib = PowerLibrary.read(built["liberty_mapped"], nl.cell_types)
+    model = EnergyModel(lib, nl)
+    gsim = GateSim(nl, lib)
+    times["load_s"] = time.monotonic() - t1
+    ports = [Port(**p) for p in manifest["ports"]]
+    T = len(inputs[next(p.name for p in ports if p.direction == "in")])
+    if T < 2:
+        raise QuantpeError("power needs a stimulus of at least 2 cycles")
+    R = RESET_CYCLES
+    bits = {}
+    for p in ports:
+        if p.direction == "in":
+            b = _port_bits(inputs[p.name], p.count, p.elem_bits, T)
+            bits[p.name] = np.concatenate([np.repeat(b[:1], R, axis=0), b])
+    if "rst" in nl.ports:
+        bits["rst"] = np.concatenate([np.ones((R, 1), np.uint8), np.zeros((T, 1), np.uint8)])
+    t2 = time.monotonic()
+    V, sweeps = gsim.run(bits)
+    times["gate_sim_s"] = time.monotonic() - t2
+    # check every output on every cycle against the golden model
+    t3 = time.monotonic()
+    expected = expected_outputs(cfg, inputs)
+    W = V[:, R:]
+    for p in ports:
+        if p.direction != "out":
+            continue
+        nets = nl.ports[p.name][1]
+        raw = W[nets].T.astype(np.int64).reshape(T, p.count, p.elem_bits)
+        u = (raw << np.arange(p.elem_bits, dtype=np.int64)).sum(axis=2)
+        got = from_unsigned(u, p.elem_bits, p.signed).reshape(np.asarray(expected[p.name]).shape)
+        bad = np.flatnonzero((got != np.asarray(expected[p.name])).reshape(T, -1).any(axis=1))
+        if bad.size:
+            t = int(bad[0])
+            raise SimulationFailed(f"{cfg.config_id}: gate netlist output {p.name} differs from golden in "
+                                   f"{bad.size} cycles, first cycle {t}: got {got[t]}, expected "
+                                   f"{np.asarray(expected[p.name])[t]} (netlist: {built['netlist_v']})")
+    times["check_s"] = time.monotonic() - t3
+    t4 = time.monotonic()
+    toggles = np.count_nonzero(W[:, 1:] != W[:, :-1], axis=1)
+    period = 1e-6 / clock_mhz
+    res = model.energy(toggles, T - 1, period)
+    times["energy_s"] = time.monotonic() - t4
+    unit, ops = _macs_per_cycle(cfg, inputs)
+    d = res.as_dict()
+    ops_window = ops * (T - 1) / T
+    total_j = res.dynamic_j + res.leakage_w * res.time_s
+    out = {"design": cfg.config_id, "kind": cfg.kind, "stimulus": stimulus, "cycles": T,
+           "cells": len(nl.cells), "flip_flops": len(gsim.flops), "levels": gsim.levels, "sweeps": sweeps,
+           "liberty": str(Path(liberty)), "voltage_v": lib.voltage, "wire_load": "none",
+           "delay_model": "zero-delay", **d, "op_unit": unit, "ops": ops,
+           "energy_per_op_pj": 1e12 * total_j / ops_window if ops_window else None,
+           "toggles": int(toggles.sum()), "times_s": {k: round(v, 3) for k, v in times.items()},
+           "by_cell_type_uw": {k: [1e6 * v[0] / res.time_s, 1e6 * v[1] / res.time_s]
+                               for k, v in sorted(res.by_cell_type.items())}}
+    out["times_s"]["total_s"] = round(time.monotonic() - t0, 3)
+    tmp = out_dir / f".power.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    os.replace(tmp, out_dir / "power.json")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+
+
+def add_power_parser(subparsers) -> None:
+    """`quantpe power DESIGN [design options] --stimulus real|random --cycles N --seed S`."""
+    from quantpe.cli import _kind_subparsers
+    p = subparsers.add_parser("power", help="power/energy from gate-level toggles (sky130 liberty tables)")
+
+    def opts(q):
+        q.add_argument("--stimulus", default="real", help="real (digits-model trace) | random [real]")
+        q.add_argument("--cycles", type=int, default=10000, help="cycles of stimulus [10000]")
+        q.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
+        q.add_argument("--clock-mhz", type=float, default=100.0, help="clock frequency [100]")
+        q.add_argument("--liberty", type=Path, default=SKY130_LIBERTY, help=f"liberty [{SKY130_LIBERTY}]")
+        q.add_argument("-o", "--out", type=Path, help="output folder [build/power/<config-id>]")
+    _kind_subparsers(p, opts)
+    p.set_defaults(func=cmd_power)
+
+
+def cmd_power(args) -> None:
+    from quantpe.cli import config_from_args
+    from quantpe.kinds import stimulus_for
+    cfg = config_from_args(args)
+    if args.stimulus == "random":
+        inputs, _ = stimulus_for(cfg, args.cycles, args.seed)
+    elif args.stimulus == "real":
+        from quantpe.tb.power_traces import real_trace
+        inputs = real_trace(cfg, args.cycles, args.seed)
+    else:
+        raise QuantpeError(f"unknown stimulus {args.stimulus!r} (real | random)")
+    out = args.out or Path("build") / "power" / cfg.config_id
+    r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
+                      stimulus=args.stimulus)
+    print(f"{cfg.config_id} ({args.stimulus}, {r['cycles']} cycles, gate outputs == golden on every cycle): "
+          f"{r['total_mw']:.4f} mW at {args.clock_mhz:g} MHz (switching {r['switching_mw']:.4f}, internal "
+          f"{r['internal_mw']:.4f}, leakage {r['leakage_mw']:.6f}); {r['energy_per_cycle_pj']:.3f} pJ/cycle, "
+          f"{r['energy_per_op_pj']:.4f} pJ/{r['op_unit']}; {r['times_s']['total_s']:.1f} s; wrote {out / 'power.json'}")
