@@ -25,12 +25,11 @@ Flow (`measure_power(cfg, inputs)`):
 """
 from __future__ import annotations
 
-import argparse
+import functools
+import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -69,12 +68,22 @@ def _yosys(script: str, cwd: Path, timeout: float = 1800.0) -> None:
 def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = SKY130_LIBERTY) -> dict:
     """Map `top` to `liberty` with the STA/simulation-ready recipe (module docstring).
 
-    Writes out_dir/{netlist.v, netlist.json, cells.v, liberty_mapped.lib}; returns their paths,
-    the top and the build time. The liberty must have the tie cell and buffer named above.
+    Writes out_dir/{netlist.v, netlist.json, cells.v, liberty_mapped.lib, build.key}; returns
+    their paths, the top, the build time and `cached` (True: an earlier build with the same
+    Verilog, liberty and recipe was reused). The liberty must have the tie cell and buffer above.
     """
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    liberty = Path(liberty).resolve()
+    key = hashlib.sha256("\0".join([Path(verilog).read_text(), str(liberty), str(liberty.stat().st_mtime_ns),
+                                     top, ABC_SCRIPT, repr(TIE_CELL), repr(BUF_CELL)]).encode()).hexdigest()
+    paths = {"netlist_v": out_dir / "netlist.v", "netlist_json": out_dir / "netlist.json",
+             "cells_v": out_dir / "cells.v", "liberty_mapped": out_dir / "liberty_mapped.lib", "top": top}
+    stamp = out_dir / "build.key"
+    if stamp.exists() and stamp.read_text() == key and all(Path(v).exists() for k, v in paths.items() if k != "top"):
+        return {**paths, "build_s": time.monotonic() - t0, "cached": True}
+    stamp.unlink(missing_ok=True)
     lib = prepare_liberty(liberty, out_dir)
     for cell in (TIE_CELL[0], BUF_CELL[0]):
         if cell not in lib["cells"]:
@@ -103,9 +112,8 @@ write_json netlist.json
     sel = " ".join(sorted(nl.cell_types))
     _yosys(f"read_liberty -ignore_miss_func {libn}\nselect {sel}\nwrite_verilog -selected -noattr cells.v\n",
            out_dir)
-    return {"netlist_v": out_dir / "netlist.v", "netlist_json": out_dir / "netlist.json",
-            "cells_v": out_dir / "cells.v", "liberty_mapped": lib["mapped_path"], "top": top,
-            "build_s": time.monotonic() - t0}
+    stamp.write_text(key)
+    return {**paths, "build_s": time.monotonic() - t0, "cached": False}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,16 +199,27 @@ class GateSim:
         tt = truth_table(function.strip().strip('"'), inputs)
         return np.array([(tt >> k) & 1 for k in range(1 << len(inputs))], np.uint8)
 
-    def _eval_comb(self, V: np.ndarray) -> None:
+    def _eval_comb(self, V: np.ndarray, dirty: np.ndarray | None) -> None:
+        """Evaluate the cells in level order; with `dirty` (bool per net) only the cells with a
+        changed input, marking the outputs that change."""
         for ins, outs, lut in self.groups:
+            if dirty is not None:
+                m = dirty[ins].any(axis=0)
+                if not m.any():
+                    continue
+                ins, outs = ins[:, m], outs[m]
             idx = V[ins[0]].copy()
             for k in range(1, ins.shape[0]):
                 idx |= V[ins[k]] << k
-            V[outs] = lut[idx]
+            new = lut[idx]
+            if dirty is not None:
+                dirty[outs[(new != V[outs]).any(axis=1)]] = True
+            V[outs] = new
 
     def run(self, port_bits: dict[str, np.ndarray], max_sweeps: int | None = None) -> tuple[np.ndarray, int]:
         """Values (n_nets, cycles) uint8 for input port bits {port: (cycles, width) 0/1}; and the
-        number of sweeps until the flip-flop outputs were a fixed point."""
+        number of sweeps until the flip-flop outputs were a fixed point (sweeps after the first
+        re-evaluate only the cells downstream of flip-flops whose output changed)."""
         T = len(next(iter(port_bits.values())))
         V = np.zeros((self.nl.n_nets, T), np.uint8)
         V[1] = 1
@@ -208,9 +227,10 @@ class GateSim:
             d, nets = self.nl.ports[name]
             V[nets] = np.asarray(bits, np.uint8).T
         limit = max_sweeps or T + 2
+        dirty = None
         for sweep in range(1, limit + 1):
-            self._eval_comb(V)
-            changed = False
+            self._eval_comb(V, dirty)
+            dirty = np.zeros(self.nl.n_nets, bool)
             for ins, lut, outs in self.flops:
                 idx = np.zeros(T, np.uint8)
                 for k, n in enumerate(ins):
@@ -220,10 +240,10 @@ class GateSim:
                 nxt[1:] = lut[idx[:-1]]
                 for net, inv in outs:
                     val = nxt ^ 1 if inv else nxt
-                    if not changed and not np.array_equal(V[net], val):
-                        changed = True
-                    V[net] = val
-            if not changed:
+                    if not np.array_equal(V[net], val):
+                        dirty[net] = True
+                        V[net] = val
+            if not dirty.any():
                 return V, sweep
         raise QuantpeError(f"gate simulation did not settle in {limit} sweeps")
 
@@ -231,6 +251,11 @@ class GateSim:
 # ----------------------------------------------------------------------------------------------
 # The flow
 # ----------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _library(path: str, mtime_ns: int, cells: frozenset) -> PowerLibrary:
+    return PowerLibrary.read(path, cells)
 
 
 def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
@@ -249,9 +274,11 @@ def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
 
 
 def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LIBERTY,
-                  clock_mhz: float = 100.0, stimulus: str = "given") -> dict:
+                  clock_mhz: float = 100.0, stimulus: str = "given", name: str = "power") -> dict:
     """Power of `cfg` on the per-cycle input streams `inputs` (module docstring); returns a dict
-    (powers in mW at `clock_mhz`, energy per cycle and per operation in pJ, timings in s)."""
+    (powers in mW at `clock_mhz`, energy per cycle and per operation in pJ, timings in s) and
+    writes it to out_dir/<name>.json. The gate netlist in out_dir/gate is reused by later calls
+    with other stimuli (many stimulus streams per build)."""
     from quantpe.kinds import expected_outputs
     from quantpe.rtl.generate import generate
     from quantpe.rtl.ports import Port
@@ -269,7 +296,8 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     times["synth_s"] = built["build_s"]
     t1 = time.monotonic()
     nl = GateNetlist.from_yosys_json(built["netlist_json"], manifest["top"])
-    lib = PowerLibrary.read(built["liberty_mapped"], nl.cell_types)
+    lib = _library(str(built["liberty_mapped"]), Path(built["liberty_mapped"]).stat().st_mtime_ns,
+                   frozenset(nl.cell_types))
     model = EnergyModel(lib, nl)
     gsim = GateSim(nl, lib)
     times["load_s"] = time.monotonic() - t1
@@ -324,9 +352,10 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
            "by_cell_type_uw": {k: [1e6 * v[0] / res.time_s, 1e6 * v[1] / res.time_s]
                                for k, v in sorted(res.by_cell_type.items())}}
     out["times_s"]["total_s"] = round(time.monotonic() - t0, 3)
-    tmp = out_dir / f".power.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
-    os.replace(tmp, out_dir / "power.json")
+    out["synth_cached"] = built["cached"]
+    tmp = out_dir / f".{name}.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    os.replace(tmp, out_dir / f"{name}.json")
     return out
 
 

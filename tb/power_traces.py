@@ -1,0 +1,87 @@
+"""Real-model stimulus for power measurements: what a PE sees running the digits MLP.
+
+`real_trace(cfg, cycles, seed) -> {input port: per-cycle array}`:
+- baseline (and any `lanes`-wide dot-product PE with the baseline ports): output-stationary
+  dataflow, one PE computing the whole int8 inference: test samples in order (starting at
+  sample `seed % N`), for each sample layers 0, 1, 2, for each output neuron o its K / lanes
+  blocks in order: a = the layer's captured input codes a[n, block], w = the int8 weight codes
+  w[o, block], first on block 0, last on the final block, valid every cycle (K not a multiple of
+  lanes: the last block is zero-padded). Codes are the model's 8-bit codes (a in 0..127, w in
+  -127..127), so a_bits/w_bits must be 8 and signed.
+- strum: quantpe.tb.strum_model_stimulus (StruM-encoded real weights, real activation codes).
+- approxmul: the same (a, w) operand pairs in the same order, one product per cycle (w as |w|
+  for an unsigned multiplier; a is never negative).
+Other kinds raise ConfigError (use the random stimulus).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from quantpe.golden.errors import ConfigError
+
+__all__ = ["real_trace", "model_pairs"]
+
+
+@functools.cache
+def _model():
+    from quantpe.golden.digits import load_digits_split
+    from quantpe.golden.qmodel import build_qmodel
+    qm = build_qmodel()
+    return qm, qm.capture(load_digits_split().x_test)
+
+
+def _blocks(lanes: int, cycles: int, seed: int):
+    """(a, w, first, last) arrays of `cycles` cycles in the dataflow order of the module doc."""
+    qm, traces = _model()
+    N = traces[0].shape[0]
+    a_rows, w_rows, first, last = [], [], [], []
+    n = seed % N
+    total = 0
+    while total < cycles:
+        for layer, trace in zip(qm.layers, traces):
+            w = layer.weight.codes
+            O, K = w.shape
+            nb = -(-K // lanes)
+            pad = nb * lanes - K
+            a = np.pad(trace[n], (0, pad)).reshape(nb, lanes)
+            wp = np.pad(w, ((0, 0), (0, pad))).reshape(O, nb, lanes)
+            a_rows.append(np.tile(a, (O, 1)))
+            w_rows.append(wp.reshape(O * nb, lanes))
+            f = np.zeros((O, nb), np.int64)
+            f[:, 0] = 1
+            e = np.zeros((O, nb), np.int64)
+            e[:, -1] = 1
+            first.append(f.reshape(-1))
+            last.append(e.reshape(-1))
+            total += O * nb
+        n = (n + 1) % N
+    cat = [np.concatenate(x)[:cycles] for x in (a_rows, w_rows, first, last)]
+    return cat
+
+
+def model_pairs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` (activation code, weight code) operand pairs in dataflow order (8-bit codes)."""
+    a, w, _, _ = _blocks(16, -(-count // 16), seed)
+    return a.reshape(-1)[:count], w.reshape(-1)[:count]
+
+
+def real_trace(cfg, cycles: int, seed: int = 0) -> dict:
+    if cycles < 1:
+        raise ConfigError(f"cycles must be >= 1, got {cycles}")
+    kind = cfg.kind
+    if kind == "strum":
+        from quantpe.tb.strum_model_stimulus import strum_model_stimulus
+        return strum_model_stimulus(cfg, cycles, seed)[0]
+    if kind == "approxmul":
+        if cfg.a_bits != 8 or cfg.b_bits != 8:
+            raise ConfigError("real traces need an 8x8 multiplier (the model's codes are 8-bit)")
+        a, w = model_pairs(cycles, seed)
+        return {"a": a, "b": w if cfg.signed else np.abs(w)}
+    if kind == "baseline":
+        if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
+            raise ConfigError("real traces need a signed int8 x int8 baseline PE (the model's codes)")
+        a, w, first, last = _blocks(cfg.lanes, cycles, seed)
+        return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a, "w": w}
+    raise ConfigError(f"no real-trace builder for {kind} (use the random stimulus)")
