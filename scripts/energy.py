@@ -66,7 +66,7 @@ from quantpe.liberty import (LibGroup, group_tree, library_group, parse_cells, r
 from quantpe.liberty import _brace_map  # noqa: PLC2701  (one brace pass for all cell groups)
 
 __all__ = ["Table", "PowerArc", "TimingArc", "CellPower", "PowerLibrary", "GateNetlist", "EnergyModel",
-           "EnergyResult"]
+           "EnergyResult", "liberty_without_wire_load"]
 
 _UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15,
          "w": 1.0, "mw": 1e-3, "uw": 1e-6, "nw": 1e-9, "pw": 1e-12, "fw": 1e-15,
@@ -739,3 +739,15 @@ def _when_duty(when: str, cell: CellPower, duty: float) -> float:
             ones = bin(k).count("1")
             prob += duty ** ones * (1 - duty) ** (len(used) - ones)
     return prob
+
+
+def liberty_without_wire_load(src: Path | str, dst: Path | str) -> Path:
+    """Copy a liberty (.lib or .gz) as plain text without its `default_wire_load` attribute, so
+    that OpenSTA uses the same zero-wire loads as this model (for the replay validation)."""
+    import re
+    text = read_liberty_text(src)
+    dst = Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_text(re.sub(r"^\s*default_wire_load\s*:[^;]*;", "", text, flags=re.M))
+    tmp.replace(dst)
+    return dst
