@@ -53,6 +53,7 @@ clock port; measured on that build with its power debug output (`sta::set_debug 
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -204,9 +205,7 @@ class PowerLibrary:
     def read(cls, path: Path | str, cells=None) -> "PowerLibrary":
         """Read `path` (.lib or .lib.gz); `cells` limits the cells parsed (names), None = all."""
         path = Path(path)
-        text = read_liberty_text(path)
-        braces = _brace_map(text)
-        lib = library_group(text, braces)
+        text, braces, lib, all_cells = _parsed(str(path.resolve()), path.stat().st_mtime_ns)
         templates = {g.args[0]: tuple(g.attrs[k] for k in ("variable_1", "variable_2", "variable_3")
                                       if k in g.attrs)
                      for g in lib.children if g.kind.endswith("template") and g.args}
@@ -225,7 +224,7 @@ class PowerLibrary:
             raise QuantpeError(f"liberty {path.name}: no supply voltage (operating_conditions or nom_voltage)")
         want = None if cells is None else set(cells)
         out = {}
-        for c in parse_cells(text):
+        for c in all_cells:
             if want is not None and c.name not in want:
                 continue
             out[c.name] = _cell_power(group_tree(text, c.span, braces), templates, c)
@@ -233,6 +232,14 @@ class PowerLibrary:
             raise QuantpeError(f"liberty {path.name} has no cell(s) {', '.join(sorted(want - set(out)))}")
         return cls(path, voltage * volt_unit, _unit(lib.attrs.get("time_unit"), 1e-9), cap_unit,
                    _unit(lib.attrs.get("leakage_power_unit"), 1e-9), out)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: str, mtime_ns: int):
+    """(text, brace map, library group, cells) of a liberty file, cached per path and mtime."""
+    text = read_liberty_text(path)
+    braces = _brace_map(text)
+    return text, braces, library_group(text, braces), parse_cells(text)
 
 
 def _table(g: LibGroup, templates) -> Table:

@@ -25,7 +25,6 @@ Flow (`measure_power(cfg, inputs)`):
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -253,11 +252,6 @@ class GateSim:
 # ----------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=8)
-def _library(path: str, mtime_ns: int, cells: frozenset) -> PowerLibrary:
-    return PowerLibrary.read(path, cells)
-
-
 def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
     v = np.asarray(values, dtype=np.int64).reshape(T, count)
     u = to_unsigned(v, elem_bits)
@@ -298,8 +292,7 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     times["synth_s"] = built["build_s"]
     t1 = time.monotonic()
     nl = GateNetlist.from_yosys_json(built["netlist_json"], manifest["top"])
-    lib = _library(str(built["liberty_mapped"]), Path(built["liberty_mapped"]).stat().st_mtime_ns,
-                   frozenset(nl.cell_types))
+    lib = PowerLibrary.read(liberty, nl.cell_types)    # the mapped copy only drops unused cells
     model = EnergyModel(lib, nl)
     gsim = GateSim(nl, lib)
     times["load_s"] = time.monotonic() - t1
@@ -467,6 +460,8 @@ def cmd_power(args) -> None:
     from quantpe.cli import config_from_args
     from quantpe.kinds import stimulus_for
     cfg = config_from_args(args)
+    if args.cycles < 2:
+        raise QuantpeError(f"--cycles must be >= 2, got {args.cycles}")
     if args.stimulus == "random":
         inputs, _ = stimulus_for(cfg, args.cycles, args.seed)
     elif args.stimulus == "real":

@@ -12,6 +12,11 @@
 - approxmul: the same (a, w) operand pairs in the same order, one product per cycle (w as |w|
   for an unsigned multiplier; a is never negative).
 Other kinds raise ConfigError (use the random stimulus).
+
+`strum_and_baseline_traces(strum_cfg, cycles, seed)`: the StruM trace and the baseline-PE trace
+of the SAME frames (same layer, sample, neuron, block order, idle cycles and activations; the
+baseline gets the layer's int8 weight codes where StruM gets its encoded block words), cut after
+the last complete frame: the "same data" for a StruM vs INT8-baseline power comparison.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import numpy as np
 
 from quantpe.golden.errors import ConfigError
 
-__all__ = ["real_trace", "model_pairs"]
+__all__ = ["real_trace", "model_pairs", "strum_and_baseline_traces"]
 
 
 @functools.cache
@@ -85,3 +90,28 @@ def real_trace(cfg, cycles: int, seed: int = 0) -> dict:
         a, w, first, last = _blocks(cfg.lanes, cycles, seed)
         return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a, "w": w}
     raise ConfigError(f"no real-trace builder for {kind} (use the random stimulus)")
+
+
+def strum_and_baseline_traces(cfg, cycles: int, seed: int = 0) -> tuple[dict, dict]:
+    """(StruM inputs, baseline inputs with lanes = cfg.block) over the same frames (module doc)."""
+    from quantpe.tb.strum_model_stimulus import strum_model_stimulus
+    qm, _ = _model()
+    ins, frames = strum_model_stimulus(cfg, cycles, seed)
+    B = cfg.block
+    if not frames:
+        raise ConfigError(f"{cycles} cycles hold no complete StruM frame")
+    end = frames[-1][4] + 1
+    valid = np.asarray(ins["valid"])[:end]
+    w = np.zeros((end, B), np.int64)
+    for layer, _n, o, _mode, emit in frames:
+        codes = qm.layers[layer].weight.codes[o]
+        nb = len(codes) // B
+        t, b = emit, nb - 1
+        while b >= 0:
+            if valid[t]:
+                w[t] = codes[b * B:(b + 1) * B]
+                b -= 1
+            t -= 1
+    strum = {k: np.asarray(v)[:end] for k, v in ins.items()}
+    base = {"valid": valid, "first": strum["first"], "last": strum["last"], "a": strum["a"], "w": w}
+    return strum, base

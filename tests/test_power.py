@@ -1,6 +1,8 @@
 """The power flow (quantpe.power): gate outputs == golden on every cycle, the numpy gate engine
 against Icarus on the same netlist, the power ordering constant < sparse < random, real traces."""
 import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -102,6 +104,33 @@ def test_multiplier_real_pairs(root):
     r = measure_power(cfg, inputs, out_dir=root / cfg.config_id, stimulus="real", name="real")
     assert r["op_unit"] == "multiplication" and r["flip_flops"] == 0
     assert r["energy_per_op_pj"] == pytest.approx(r["energy_per_cycle_pj"], rel=1e-3)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "quantpe.cli", "power", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["baseline", "--stimulus", "bogus"], "unknown stimulus 'bogus'"),
+    (["baseline", "--cycles", "1"], "--cycles must be >= 2"),
+    (["stripes", "--stimulus", "real"], "no real-trace builder for stripes"),
+    (["baseline", "--lanes", "2", "--a-bits", "4", "--stimulus", "real"], "signed int8 x int8"),
+])
+def test_cli_power_rejects_bad_input(args, needle):
+    r = _cli(*args)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quantpe: error:") and needle in lines[0], r.stderr
+
+
+def test_cli_power_runs(root):
+    out = root / TINY_PE.config_id
+    r = _cli("baseline", "--lanes", "2", "--a-bits", "4", "--w-bits", "4", "--acc-bits", "12", "--stimulus",
+             "random", "--cycles", "300", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "gate outputs == golden on every cycle" in r.stdout and "pJ/MAC" in r.stdout
+    assert (out / "power.json").exists()
 
 
 @pytest.mark.slow
