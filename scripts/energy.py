@@ -14,8 +14,8 @@ Net load (pF), wire-load assumption NONE (no wire capacitance, no parasitics), a
 Slews (ns), a zero-wire table-lookup STA: top-level inputs and the clock have slew `input_slew`
 (default 0, an ideal source); a cell output's rise (fall) slew is the max over its timing arcs
 (`timing()` groups with rise_transition/fall_transition) of the table at (slew of the related
-pin in the unateness-matching direction (both for non_unate), C_r (C_f) of the output net); levelised, with
-flip-flop outputs from their clock arc. Tables are interpolated bilinearly and extrapolated
+pin in the unateness-matching direction (both for non_unate), C_r (C_f) of the output net);
+levelised, with flip-flop outputs from their clock arc. Tables are interpolated bilinearly and extrapolated
 linearly beyond their axes (OpenSTA's rule).
 
 Toggle model (`EnergyModel.energy`), per window:
@@ -23,7 +23,8 @@ Toggle model (`EnergyModel.energy`), per window:
     E_internal  = sum over cell outputs o:  TC[o] * sum_i w_i * E_arc(i -> o)
                   with E_arc(i -> o) = mean over the internal_power groups of o related to input
                   i (when-conditions are averaged) of (rise_power + fall_power) / 2 at (slew of
-                  i, C[o]), and w_i = TC[i] / sum_j TC[j] over the related inputs j of o (each
+                  i in the direction that causes the output edge, by the sense of the first
+                  timing arc i -> o; C[o]), and w_i = TC[i] / sum_j TC[j] over the related inputs j of o (each
                   arc weighted by its input pin's toggles; a flop's Q arcs relate to its clock)
                 + sum over cell input pins p with internal_power groups (e.g. a flop's CLK and
                   D): TC[p] * mean over the groups of (rise_power + fall_power) / 2 at slew(p)
@@ -221,7 +222,8 @@ class PowerLibrary:
         if voltage is None:
             voltage = float(lib.attrs.get("nom_voltage", "nan"))
         if not math.isfinite(voltage):
-            raise QuantpeError(f"liberty {path.name}: no supply voltage (operating_conditions or nom_voltage)")
+            raise QuantpeError(f"liberty {path.name}: no supply voltage "
+                               "(operating_conditions or nom_voltage)")
         want = None if cells is None else set(cells)
         out = {}
         for c in all_cells:
@@ -393,7 +395,8 @@ class EnergyResult:
                 "switching_mw": 1e3 * self.switching_j / t, "internal_mw": 1e3 * self.internal_j / t,
                 "dynamic_mw": 1e3 * dyn_w, "leakage_mw": 1e3 * self.leakage_w,
                 "total_mw": 1e3 * (dyn_w + self.leakage_w),
-                "energy_per_cycle_pj": 1e12 * (self.dynamic_j / self.periods + self.leakage_w * self.period_s)}
+                "energy_per_cycle_pj": 1e12 * (self.dynamic_j / self.periods
+                                               + self.leakage_w * self.period_s)}
 
 
 class EnergyModel:
@@ -536,7 +539,8 @@ class EnergyModel:
                 wsum = sum(tc[conns[r]] for r in by_rel)
                 if wsum == 0:
                     continue
-                e_int += tc[conns[o]] * sum(tc[conns[r]] / wsum * (sum(es) / len(es)) for r, es in by_rel.items())
+                e_int += tc[conns[o]] * sum(tc[conns[r]] / wsum * (sum(es) / len(es))
+                                            for r, es in by_rel.items())
             for p, arcs in cell.in_power.items():
                 if p not in conns or tc[conns[p]] == 0:
                     continue

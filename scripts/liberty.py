@@ -34,7 +34,8 @@ from pathlib import Path
 from quantpe.golden.errors import QuantpeError
 
 __all__ = ["LibCell", "LibPin", "CellSpec", "QUANTPE_CELLS", "DEFAULT_LIBERTY", "read_liberty_bytes",
-           "read_liberty_text", "parse_cells", "LibGroup", "group_tree", "library_group", "truth_table", "same_function", "render_quantpe_liberty",
+           "read_liberty_text", "parse_cells", "LibGroup", "group_tree", "library_group", "truth_table",
+           "same_function", "render_quantpe_liberty",
            "write_quantpe_liberty", "main"]
 
 #: The committed library written by this module (inside the `quantpe` package, i.e. scripts/).

@@ -40,7 +40,8 @@ from quantpe.golden.intmath import from_unsigned, to_unsigned
 from quantpe.liberty import truth_table
 from quantpe.synth import ABC_SCRIPT, prepare_liberty
 
-__all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "icarus_gate_sim", "add_power_parser",
+__all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "icarus_gate_sim",
+           "add_power_parser",
            "cmd_power", "RESET_CYCLES"]
 
 SKY130_LIBERTY = Path(os.environ.get("QUANTPE_SKY130_LIB",
@@ -53,23 +54,25 @@ BUF_CELL = ("sky130_fd_sc_hd__buf_2", "A", "X")
 def _yosys(script: str, cwd: Path, timeout: float = 1800.0) -> None:
     (cwd / "power.ys").write_text(script)
     try:
-        out = subprocess.run(["yosys", "-q", "-l", "yosys.log", "-s", "power.ys"], cwd=cwd, capture_output=True,
-                             text=True, timeout=timeout)
+        out = subprocess.run(["yosys", "-q", "-l", "yosys.log", "-s", "power.ys"], cwd=cwd,
+                             capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
         raise QuantpeError("yosys not found on PATH (apt-get install yosys)") from None
     except subprocess.TimeoutExpired:
         raise QuantpeError(f"yosys timed out after {timeout:g} s (log: {cwd / 'yosys.log'})") from None
     if out.returncode != 0:
-        err = next((ln for ln in out.stderr.splitlines() if ln.startswith("ERROR")), out.stderr.strip()[-200:])
+        err = next((ln for ln in out.stderr.splitlines() if ln.startswith("ERROR")),
+                   out.stderr.strip()[-200:])
         raise QuantpeError(f"yosys failed: {err} (log: {cwd / 'yosys.log'})")
 
 
 def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = SKY130_LIBERTY) -> dict:
     """Map `top` to `liberty` with the STA/simulation-ready recipe (module docstring).
 
-    Writes out_dir/{netlist.v, netlist.json, cells.v, liberty_mapped.lib, build.key}; returns
-    their paths, the top, the build time and `cached` (True: an earlier build with the same
-    Verilog, liberty and recipe was reused). The liberty must have the tie cell and buffer above.
+    Writes out_dir/{netlist.v, netlist.json, cells.v, build.key} (the filtered liberty copy Yosys
+    maps to is removed afterwards); returns their paths, the liberty, the top, the build time and
+    `cached` (True: an earlier build with the same Verilog, liberty and recipe was reused). The
+    liberty must have the tie cell and buffer above.
     """
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
@@ -78,9 +81,10 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     key = hashlib.sha256("\0".join([Path(verilog).read_text(), str(liberty), str(liberty.stat().st_mtime_ns),
                                      top, ABC_SCRIPT, repr(TIE_CELL), repr(BUF_CELL)]).encode()).hexdigest()
     paths = {"netlist_v": out_dir / "netlist.v", "netlist_json": out_dir / "netlist.json",
-             "cells_v": out_dir / "cells.v", "liberty_mapped": out_dir / "liberty_mapped.lib", "top": top}
+             "cells_v": out_dir / "cells.v", "liberty": liberty, "top": top}
     stamp = out_dir / "build.key"
-    if stamp.exists() and stamp.read_text() == key and all(Path(v).exists() for k, v in paths.items() if k != "top"):
+    files = [paths[k] for k in ("netlist_v", "netlist_json", "cells_v")]
+    if stamp.exists() and stamp.read_text() == key and all(f.exists() for f in files):
         return {**paths, "build_s": time.monotonic() - t0, "cached": True}
     stamp.unlink(missing_ok=True)
     lib = prepare_liberty(liberty, out_dir)
@@ -111,6 +115,7 @@ write_json netlist.json
     sel = " ".join(sorted(nl.cell_types))
     _yosys(f"read_liberty -ignore_miss_func {libn}\nselect {sel}\nwrite_verilog -selected -noattr cells.v\n",
            out_dir)
+    lib["mapped_path"].unlink(missing_ok=True)          # a 12 MB copy, only Yosys needs it
     stamp.write_text(key)
     return {**paths, "build_s": time.monotonic() - t0, "cached": False}
 
@@ -207,18 +212,23 @@ class GateSim:
                 if not m.any():
                     continue
                 ins, outs = ins[:, m], outs[m]
-            idx = V[ins[0]].copy()
-            for k in range(1, ins.shape[0]):
-                idx |= V[ins[k]] << k
-            new = lut[idx]
+            if ins.shape[0] == 0:                       # tie cells: constant outputs
+                new = np.full((len(outs), V.shape[1]), lut[0], np.uint8)
+            else:
+                idx = V[ins[0]].copy()
+                for k in range(1, ins.shape[0]):
+                    idx |= V[ins[k]] << k
+                new = lut[idx]
             if dirty is not None:
                 dirty[outs[(new != V[outs]).any(axis=1)]] = True
             V[outs] = new
 
-    def run(self, port_bits: dict[str, np.ndarray], max_sweeps: int | None = None) -> tuple[np.ndarray, int]:
+    def run(self, port_bits: dict[str, np.ndarray], max_sweeps: int | None = None,
+            incremental: bool = True) -> tuple[np.ndarray, int]:
         """Values (n_nets, cycles) uint8 for input port bits {port: (cycles, width) 0/1}; and the
         number of sweeps until the flip-flop outputs were a fixed point (sweeps after the first
-        re-evaluate only the cells downstream of flip-flops whose output changed)."""
+        re-evaluate only the cells downstream of flip-flops whose output changed; `incremental=False`
+        re-evaluates every cell in every sweep, for benchmarking)."""
         T = len(next(iter(port_bits.values())))
         V = np.zeros((self.nl.n_nets, T), np.uint8)
         V[1] = 1
@@ -228,7 +238,7 @@ class GateSim:
         limit = max_sweeps or T + 2
         dirty = None
         for sweep in range(1, limit + 1):
-            self._eval_comb(V, dirty)
+            self._eval_comb(V, dirty if incremental else None)
             dirty = np.zeros(self.nl.n_nets, bool)
             for ins, lut, outs in self.flops:
                 idx = np.zeros(T, np.uint8)
@@ -356,7 +366,8 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     return out
 
 
-def icarus_gate_sim(built: dict, ports, inputs: dict, work: Path, timeout: float = 600.0) -> tuple[dict, dict]:
+def icarus_gate_sim(built: dict, ports, inputs: dict, work: Path,
+                    timeout: float = 600.0) -> tuple[dict, dict]:
     """Reference: the same gate netlist on Icarus (event-driven, zero delay) in the HDL-memory
     harness, with the cell models from the liberty. Returns (captured outputs {port: per-cycle},
     toggles {VCD net name: count over the same window as GateSim}). For cross-checking GateSim."""
@@ -388,8 +399,9 @@ endmodule
     subprocess.run(["iverilog", "-g2012", "-o", str(work / "sim.vvp"), "-s", "tb", str(work / "tb.v"),
                     str(work / "harness.v"), str(built["netlist_v"]), str(built["cells_v"])],
                    check=True, capture_output=True, timeout=timeout)
-    subprocess.run(["vvp", "-n", str(work / "sim.vvp"), f"+stim={work / 'stim.hex'}", f"+cap={work / 'cap.hex'}",
-                    f"+cycles={T}"], check=True, capture_output=True, timeout=timeout, cwd=work)
+    subprocess.run(["vvp", "-n", str(work / "sim.vvp"), f"+stim={work / 'stim.hex'}",
+                    f"+cap={work / 'cap.hex'}", f"+cycles={T}"], check=True, capture_output=True,
+                   timeout=timeout, cwd=work)
     outs = [p for p in ports if p.direction == "out"]
     captured = hex_to_streams((work / "cap.hex").read_text(), outs, T)
     # toggles at the posedges that separate stimulus cycles 0..T-1 (posedge k at 10 k - 5 ns,
@@ -475,4 +487,5 @@ def cmd_power(args) -> None:
     print(f"{cfg.config_id} ({args.stimulus}, {r['cycles']} cycles, gate outputs == golden on every cycle): "
           f"{r['total_mw']:.4f} mW at {args.clock_mhz:g} MHz (switching {r['switching_mw']:.4f}, internal "
           f"{r['internal_mw']:.4f}, leakage {r['leakage_mw']:.6f}); {r['energy_per_cycle_pj']:.3f} pJ/cycle, "
-          f"{r['energy_per_op_pj']:.4f} pJ/{r['op_unit']}; {r['times_s']['total_s']:.1f} s; wrote {out / 'power.json'}")
+          f"{r['energy_per_op_pj']:.4f} pJ/{r['op_unit']}; {r['times_s']['total_s']:.1f} s; "
+          f"wrote {out / 'power.json'}")

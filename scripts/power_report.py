@@ -70,7 +70,8 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool = Tru
         s_in, b_in = strum_and_baseline_traces(cfg, cycles, seed)
         rb = measure_power(base_cfg, b_in, out_dir=base_dir, stimulus=f"real, frames of {name}",
                            name=f"same-as-{name}")
-        rs = measure_power(cfg, s_in, out_dir=work / cfg.config_id, stimulus="real (StruM frames)", name="real")
+        rs = measure_power(cfg, s_in, out_dir=work / cfg.config_id, stimulus="real (StruM frames)",
+                           name="real")
         pe_rows.append({**_row("baseline-l16-int8", rb), "vs": None, "delta_pct": None})
         pe_rows.append({**_row(name, rs), "vs": "baseline-l16-int8 on the same frames",
                         "delta_pct": _pct(rs["total_mw"], rb["total_mw"]),
@@ -87,7 +88,8 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool = Tru
             rnd = {"a": rng.integers(lo, hi + 1, mul_cycles), "b": rng.integers(lo, hi + 1, mul_cycles)}
             d = work / cfg.config_id
             rr = measure_power(cfg, rnd, out_dir=d, stimulus="random", name="random")
-            rt = measure_power(cfg, real_trace(cfg, mul_cycles, seed), out_dir=d, stimulus="real", name="real")
+            rt = measure_power(cfg, real_trace(cfg, mul_cycles, seed), out_dir=d, stimulus="real",
+                               name="real")
             row = {"name": cfg.short_name(), "cells": rr["cells"], "random_pj": float(rr["energy_per_op_pj"]),
                    "real_pj": float(rt["energy_per_op_pj"]), "random_mw": float(rr["total_mw"]),
                    "real_mw": float(rt["total_mw"])}
@@ -127,16 +129,18 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall) -> list[str]:
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in pe_rows:
         lines.append(f"| {r['name']} | {r['stimulus']} | {_f(r['total_mw'])} | {_f(r['switching_mw'])} | "
-                     f"{_f(r['internal_mw'])} | {_f(r['energy_per_cycle_pj'], 2)} | {_f(r['energy_per_op_pj'])} | "
+                     f"{_f(r['internal_mw'])} | {_f(r['energy_per_cycle_pj'], 2)} | "
+                     f"{_f(r['energy_per_op_pj'])} | "
                      f"{_f(r.get('delta_pct'), 1, True)} | {_f(r.get('delta_per_mac_pct'), 1, True)} | "
                      f"{r['cells']} | {r['times_s']['total_s']:.0f} |")
     pairs = [(pe_rows[i - 1], r) for i, r in enumerate(pe_rows) if r.get("delta_pct") is not None]
     if pairs:
         deltas = [r["delta_pct"] for _, r in pairs]
         tog = [100.0 * (r["toggles"] / b["toggles"] - 1) for b, r in pairs]
-        lines += ["", f"StruM vs the INT8 baseline PE on the same real frames (same layers, samples, neurons, "
-                  f"idle cycles and activations): {min(deltas):+.1f} .. {max(deltas):+.1f} % PE power; the "
-                  f"paper claims -31 .. -34 %. Net toggles differ by {min(tog):+.1f} .. {max(tog):+.1f} %, "
+        lines += ["", "StruM vs the INT8 baseline PE on the same real frames (same layers, samples, "
+                  f"neurons, idle cycles and activations): {min(deltas):+.1f} .. {max(deltas):+.1f} % PE "
+                  f"power; the paper claims -31 .. -34 %. Net toggles differ by {min(tog):+.1f} .. "
+                  f"{max(tog):+.1f} %, "
                   "and the combinational logic dominates both designs' power, so the comparison is "
                   "decided by how much the StruM datapath (block decode, lane selection, shifted low "
                   "lanes, and for dynamic PEs the INT8 fallback) switches compared with 16 full int8 "
@@ -151,6 +155,7 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall) -> list[str]:
                   "|---|---:|---:|---:|---:|---:|"]
         for r in mul_rows:
             lines.append(f"| {r['name']} | {r['cells']} | {_f(r['random_pj'], 4)} | "
-                         f"{_f(r['d_random_pct'], 1, True)} | {_f(r['real_pj'], 4)} | {_f(r['d_real_pct'], 1, True)} |")
+                         f"{_f(r['d_random_pct'], 1, True)} | {_f(r['real_pj'], 4)} | "
+                         f"{_f(r['d_real_pct'], 1, True)} |")
     lines += ["", f"Energy section measured in {wall:.0f} s."]
     return lines

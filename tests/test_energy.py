@@ -28,9 +28,10 @@ def built(tmp_path_factory):
     out = {}
     for name, cfg in (("mul8", MUL8), ("pe", TINY_PE)):
         m = generate(cfg, root / cfg.config_id / "rtl")
-        b = build_gate_netlist(root / cfg.config_id / "rtl" / m["verilog"], m["top"], root / cfg.config_id / "gate")
+        d = root / cfg.config_id
+        b = build_gate_netlist(d / "rtl" / m["verilog"], m["top"], d / "gate")
         nl = GateNetlist.from_yosys_json(b["netlist_json"], m["top"])
-        lib = PowerLibrary.read(b["liberty_mapped"], nl.cell_types)
+        lib = PowerLibrary.read(SKY130_LIBERTY, nl.cell_types)
         out[name] = (b, nl, lib)
     return out
 
@@ -68,7 +69,7 @@ def test_opensta_2019_replay_matches_sta(built, name, tmp_path):
             pytest.fail("sta (Debian package opensta) is required in CI")
         pytest.skip("sta not installed (apt-get install opensta)")
     b, nl, lib = built[name]
-    nowl = liberty_without_wire_load(b["liberty_mapped"], tmp_path / "nowl.lib")
+    nowl = liberty_without_wire_load(SKY130_LIBERTY, tmp_path / "nowl.lib")
     clocked = "clk" in nl.ports
     sta = _sta_power(b["netlist_v"], b["top"], nowl, clocked)
     ours = EnergyModel(lib, nl).opensta_2019(0.1, 0.5, period_s=10e-9)

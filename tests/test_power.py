@@ -44,7 +44,8 @@ def test_gate_engine_matches_icarus_and_golden(root, seed):
     inputs, _ = stimulus_for(TINY_PE, 400, seed)
     keep = {}
     measure_power(TINY_PE, inputs, out_dir=root / TINY_PE.config_id, keep=keep, name="xcheck")
-    cap, tog = icarus_gate_sim(keep["built"], keep["ports"], inputs, root / TINY_PE.config_id / f"icarus{seed}")
+    cap, tog = icarus_gate_sim(keep["built"], keep["ports"], inputs,
+                               root / TINY_PE.config_id / f"icarus{seed}")
     exp = expected_outputs(TINY_PE, inputs)
     for k in exp:
         assert np.array_equal(cap[k], exp[k]), k
@@ -99,16 +100,20 @@ def test_real_trace_power_tiny_int8_pe(root):
 
 
 def test_multiplier_real_pairs(root):
-    cfg = ApproxMulConfig(method="exact")
+    """A signed truncated multiplier (its netlist has tie cells) on the model's operand pairs."""
+    cfg = ApproxMulConfig(method="truncated", t=4, signed=True)
     inputs = real_trace(cfg, 3000, 0)
-    r = measure_power(cfg, inputs, out_dir=root / cfg.config_id, stimulus="real", name="real")
+    assert inputs["b"].min() < 0 <= inputs["a"].min()
+    keep = {}
+    r = measure_power(cfg, inputs, out_dir=root / cfg.config_id, stimulus="real", name="real", keep=keep)
+    assert any(t == "sky130_fd_sc_hd__conb_1" for _, t, _ in keep["netlist"].cells)
     assert r["op_unit"] == "multiplication" and r["flip_flops"] == 0
     assert r["energy_per_op_pj"] == pytest.approx(r["energy_per_cycle_pj"], rel=1e-3)
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "quantpe.cli", "power", *args], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([sys.executable, "-m", "quantpe.cli", "power", *args], capture_output=True,
+                          text=True, timeout=600)
 
 
 @pytest.mark.parametrize("args, needle", [
