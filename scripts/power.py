@@ -269,7 +269,10 @@ def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
 
 
 def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
-    """(unit, operations over the stimulus): MACs of valid cycles for PEs, products otherwise."""
+    """(unit, operations over the stimulus): inputs["_ops"] MACs when the trace gives them (the
+    bit-serial Stripes PE), else MACs of valid cycles for PEs, one product per cycle otherwise."""
+    if "_ops" in inputs:
+        return "MAC", float(inputs["_ops"])
     T = len(next(iter(inputs.values())))
     lanes = getattr(cfg, "lanes", None) or getattr(cfg, "block", None)
     if "valid" in inputs and lanes:

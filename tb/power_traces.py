@@ -9,6 +9,11 @@
   lanes: the last block is zero-padded). Codes are the model's 8-bit codes (a in 0..127, w in
   -127..127), so a_bits/w_bits must be 8 and signed.
 - strum: quantpe.tb.strum_model_stimulus (StruM-encoded real weights, real activation codes).
+- stripes: the same bricks (16 activations, 16 weights, first/last) in the same order, offered
+  back to back (in_valid = 1, out_ready = 1) and scheduled by the golden model (bit-serial: a
+  brick takes P cycles); static mode uses one window per layer, [covering msb of the layer's
+  codes over the test split .. 0]. The key "_ops" holds the MACs of the bricks finished within
+  the trace (lanes per brick), used for energy per MAC.
 - approxmul: the same (a, w) operand pairs in the same order, one product per cycle (w as |w|
   for an unsigned multiplier; a is never negative).
 Other kinds raise ConfigError (use the random stimulus).
@@ -41,7 +46,7 @@ def _blocks(lanes: int, cycles: int, seed: int):
     """(a, w, first, last) arrays of `cycles` cycles in the dataflow order of the module doc."""
     qm, traces = _model()
     N = traces[0].shape[0]
-    a_rows, w_rows, first, last = [], [], [], []
+    a_rows, w_rows, first, last, layers = [], [], [], [], []
     n = seed % N
     total = 0
     while total < cycles:
@@ -60,15 +65,15 @@ def _blocks(lanes: int, cycles: int, seed: int):
             e[:, -1] = 1
             first.append(f.reshape(-1))
             last.append(e.reshape(-1))
+            layers.append(np.full(O * nb, layer.index if hasattr(layer, "index") else len(layers)))
             total += O * nb
         n = (n + 1) % N
-    cat = [np.concatenate(x)[:cycles] for x in (a_rows, w_rows, first, last)]
-    return cat
+    return [np.concatenate(x)[:cycles] for x in (a_rows, w_rows, first, last, layers)]
 
 
 def model_pairs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` (activation code, weight code) operand pairs in dataflow order (8-bit codes)."""
-    a, w, _, _ = _blocks(16, -(-count // 16), seed)
+    a, w, _, _, _ = _blocks(16, -(-count // 16), seed)
     return a.reshape(-1)[:count], w.reshape(-1)[:count]
 
 
@@ -87,9 +92,42 @@ def real_trace(cfg, cycles: int, seed: int = 0) -> dict:
     if kind == "baseline":
         if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
             raise ConfigError("real traces need a signed int8 x int8 baseline PE (the model's codes)")
-        a, w, first, last = _blocks(cfg.lanes, cycles, seed)
+        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed)
         return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a, "w": w}
+    if kind == "stripes":
+        return _stripes_trace(cfg, cycles, seed)
     raise ConfigError(f"no real-trace builder for {kind} (use the random stimulus)")
+
+
+def _stripes_trace(cfg, cycles: int, seed: int) -> dict:
+    from quantpe.golden.stripes import BrickStream, brick_cycles, stripes_schedule
+    from quantpe.golden.stripes_precision import covering_msb
+    if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
+        raise ConfigError("real traces need a signed int8 x int8 Stripes PE (the model's codes)")
+    _, traces = _model()
+    a, w, first, last, layer = _blocks(cfg.lanes, cycles, seed)
+    kw = {}
+    if cfg.mode == "static":
+        msbs = np.array([covering_msb(t, cfg.a_bits, True) for t in traces])
+        kw = dict(msb=msbs[layer], lsb=np.zeros(len(layer), np.int64))
+    P = brick_cycles(cfg, a, kw.get("msb"), kw.get("lsb"))
+    n = int(np.searchsorted(np.cumsum(P), cycles - 8, side="right"))
+    n = max(n, 1)
+    bricks = BrickStream(a[:n], w[:n], first[:n], last[:n],
+                         **{k: v[:n] for k, v in kw.items()})
+    ones = np.ones(cycles, np.int64)
+    s = stripes_schedule(cfg, bricks, ones, ones)
+    inputs = {"in_valid": s.in_valid, "first": s.first, "last": s.last, "a": s.a, "w": s.w,
+              "out_ready": s.out_ready}
+    if cfg.mode == "static":
+        inputs.update(win_msb=s.win_msb, win_lsb=s.win_lsb)
+    inputs.update({"_a": bricks.a, "_w": bricks.w, "_first": bricks.first, "_last": bricks.last,
+                   "_in_valid": s.in_valid, "_out_ready": s.out_ready})
+    if cfg.mode == "static":
+        inputs.update(_msb=np.asarray(bricks.msb), _lsb=np.asarray(bricks.lsb))
+    done = int(np.count_nonzero((s.finish >= 0) & (s.finish < cycles)))
+    inputs["_ops"] = np.array(done * cfg.lanes)
+    return inputs
 
 
 def strum_and_baseline_traces(cfg, cycles: int, seed: int = 0) -> tuple[dict, dict]:

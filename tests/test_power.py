@@ -111,6 +111,17 @@ def test_multiplier_real_pairs(root):
     assert r["energy_per_op_pj"] == pytest.approx(r["energy_per_cycle_pj"], rel=1e-3)
 
 
+def test_stripes_real_bricks_power(root):
+    """Bit-serial Stripes on the model's bricks: in_ready/out_valid/out_sum checked every cycle,
+    energy per MAC over the bricks that finished."""
+    from quantpe.golden.stripes import StripesConfig
+    cfg = StripesConfig(lanes=2, mode="dynamic")
+    inputs = real_trace(cfg, 500, 0)
+    r = measure_power(cfg, inputs, out_dir=root / cfg.config_id, stimulus="real")
+    assert r["op_unit"] == "MAC" and 0 < r["ops"] <= 2 * 500 / 2
+    assert r["ops"] == float(inputs["_ops"]) and r["energy_per_op_pj"] > 0
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "quantpe.cli", "power", *args], capture_output=True,
                           text=True, timeout=600)
