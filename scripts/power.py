@@ -78,7 +78,9 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     liberty = Path(liberty).resolve()
-    key = hashlib.sha256("\0".join([Path(verilog).read_text(), str(liberty), str(liberty.stat().st_mtime_ns),
+    # the key ignores // comment lines (the generator header names the git revision and tools)
+    body = "\n".join(ln for ln in Path(verilog).read_text().splitlines() if not ln.lstrip().startswith("//"))
+    key = hashlib.sha256("\0".join([body, str(liberty), str(liberty.stat().st_mtime_ns),
                                      top, ABC_SCRIPT, repr(TIE_CELL), repr(BUF_CELL)]).encode()).hexdigest()
     paths = {"netlist_v": out_dir / "netlist.v", "netlist_json": out_dir / "netlist.json",
              "cells_v": out_dir / "cells.v", "liberty": liberty, "top": top}
