@@ -127,6 +127,45 @@ write_json netlist.json
 # ----------------------------------------------------------------------------------------------
 
 
+def _sccs(n: int, succ: dict) -> list[list[int]]:
+    """Strongly connected components of the graph 0..n-1 (iterative Tarjan)."""
+    index, low, on, stack, out = {}, {}, set(), [], []
+    counter = 0
+    for root in range(n):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on.add(v)
+            nbrs = succ.get(v, [])
+            if i < len(nbrs):
+                work.append((v, i + 1))
+                w = nbrs[i]
+                if w not in index:
+                    work.append((w, 0))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            for w in nbrs:
+                if w in on and index[w] > index[v]:
+                    low[v] = min(low[v], low[w])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
+    return out
+
+
 class GateSim:
     """Levelised, cycle-vectorised zero-delay simulation of a GateNetlist (module docstring)."""
 
@@ -199,6 +238,88 @@ class GateSim:
             outs = np.array([comb[i][3] for i in idx], np.int64)
             self.groups.append((ins, outs, luts[(typ, o)]))
         self.levels = int(level.max(initial=0))
+        self._find_loops(comb, order, luts)
+
+    def _find_loops(self, comb, order, luts) -> None:
+        """Flip-flops in sequential feedback loops (strongly connected components of the
+        flop -> flop graph through combinational logic) get an exact cycle-by-cycle simulation
+        of their loop region (generated Python); the other flops are relaxed (Q = shifted D)."""
+        driver = {c[3]: i for i, c in enumerate(comb)}
+        q_of = {}
+        for fi, (_, _, outs) in enumerate(self.flops):
+            for net, _ in outs:
+                q_of[net] = fi
+        cones = []                      # per flop: (comb cells in the D cone, fan-in flops)
+        for ins, _, _ in self.flops:
+            cells, flops, stack, seen = set(), set(), list(ins), set()
+            while stack:
+                n = stack.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                if n in q_of:
+                    flops.add(q_of[n])
+                elif n in driver:
+                    cells.add(driver[n])
+                    stack.extend(comb[driver[n]][2])
+            cones.append((cells, flops))
+        succ = {fi: [] for fi in range(len(self.flops))}
+        for fi, (_, fl) in enumerate(cones):
+            for fj in fl:
+                succ[fj].append(fi)
+        sccs = _sccs(len(self.flops), succ)
+        pos = {c: k for k, c in enumerate(order)}
+        self.loops = []
+        in_loop = set()
+        for scc in sccs:
+            if len(scc) == 1 and scc[0] not in cones[scc[0]][1]:
+                continue
+            members = set(scc)
+            qnets = {net for fi in scc for net, _ in self.flops[fi][2]}
+            cone = set().union(*(cones[fi][0] for fi in scc))
+            region, produced = [], set(qnets)
+            for c in sorted(cone, key=pos.__getitem__):
+                if any(n in produced for n in comb[c][2]):
+                    region.append(c)
+                    produced.add(comb[c][3])
+            ext = sorted({n for c in region for n in comb[c][2] if n not in produced}
+                         | {n for fi in scc for n in self.flops[fi][0] if n not in produced})
+            self.loops.append(self._loop_sim(sorted(members), region, ext, comb, luts))
+            in_loop |= members
+        self.plain_flops = [f for fi, f in enumerate(self.flops) if fi not in in_loop]
+
+    def _loop_sim(self, flops, region, ext, comb, luts):
+        lut_ids, lut_list = {}, []
+
+        def lut_var(key, lut):
+            if key not in lut_ids:
+                lut_ids[key] = len(lut_list)
+                lut_list.append(tuple(int(x) for x in lut))
+            return f"l{lut_ids[key]}"
+
+        def index(nets):
+            return " | ".join(f"v{n}" if k == 0 else f"(v{n} << {k})" for k, n in enumerate(nets)) or "0"
+        body = ["def sim(T, E, L):"]
+        body += [f"    e{k} = E[{k}]" for k in range(len(ext))]
+        body += [f"    s{i} = 0\n    o{i} = [0] * T" for i in flops]
+        luts_code = []
+        for c in region:
+            typ, o, ins, out = comb[c]
+            luts_code.append(f"        v{out} = {lut_var((typ, o), luts[(typ, o)])}[{index(ins)}]")
+        nxt = [f"        n{i} = {lut_var(('ff', i), self.flops[i][1])}[{index(self.flops[i][0])}]" for i in flops]
+        body += [f"    {v} = L[{k}]" for v, k in ((f"l{k}", k) for k in range(len(lut_list)))]
+        body += ["    for t in range(T):"]
+        body += [f"        o{i}[t] = s{i}" for i in flops]
+        for i in flops:
+            for net, inv in self.flops[i][2]:
+                body.append(f"        v{net} = s{i} ^ 1" if inv else f"        v{net} = s{i}")
+        body += [f"        v{n} = e{k}[t]" for k, n in enumerate(ext)]
+        body += luts_code + nxt + [f"        s{i} = n{i}" for i in flops]
+        body += ["    return [" + ", ".join(f"o{i}" for i in flops) + "]"]
+        scope: dict = {}
+        exec(compile("\n".join(body), "<quantpe loop region>", "exec"), scope)
+        return {"flops": flops, "ext": np.array(ext, np.int64), "luts": lut_list, "sim": scope["sim"],
+                "cells": len(region)}
 
     @staticmethod
     def _lut(function: str, inputs: list[str]) -> np.ndarray:
@@ -240,9 +361,21 @@ class GateSim:
         limit = max_sweeps or T + 2
         dirty = None
         for sweep in range(1, limit + 1):
-            self._eval_comb(V, dirty if incremental else None)
+            changed = dirty if incremental else None
+            self._eval_comb(V, changed)
             dirty = np.zeros(self.nl.n_nets, bool)
-            for ins, lut, outs in self.flops:
+            for loop in self.loops:
+                if changed is not None and not changed[loop["ext"]].any():
+                    continue                    # its inputs did not change: its Q streams stand
+                qs = loop["sim"](T, [V[n].tolist() for n in loop["ext"]], loop["luts"])
+                for fi, q in zip(loop["flops"], qs):
+                    q = np.array(q, np.uint8)
+                    for net, inv in self.flops[fi][2]:
+                        val = q ^ 1 if inv else q
+                        if not np.array_equal(V[net], val):
+                            dirty[net] = True
+                            V[net] = val
+            for ins, lut, outs in self.plain_flops:
                 idx = np.zeros(T, np.uint8)
                 for k, n in enumerate(ins):
                     idx |= V[n] << k

@@ -41,7 +41,7 @@ def test_gate_engine_matches_icarus_and_golden(root, seed):
     every net's toggle count == the numpy engine's."""
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog not installed")
-    inputs, _ = stimulus_for(TINY_PE, 400, seed)
+    inputs, _ = stimulus_for(TINY_PE, 250, seed)
     keep = {}
     measure_power(TINY_PE, inputs, out_dir=root / TINY_PE.config_id, keep=keep, name="xcheck")
     cap, tog = icarus_gate_sim(keep["built"], keep["ports"], inputs,
@@ -92,7 +92,7 @@ def test_power_ordering_constant_sparse_random(root, seed):
 
 def test_real_trace_power_tiny_int8_pe(root):
     inputs = real_trace(TINY_INT8_PE, 600, 0)
-    assert inputs["first"].sum() - inputs["last"].sum() in (0, 1) and inputs["last"].sum() > 100
+    assert inputs["first"].sum() - inputs["last"].sum() in (0, 1) and inputs["last"].sum() > 10
     assert inputs["a"].min() >= 0 and inputs["w"].min() < 0
     r = measure_power(TINY_INT8_PE, inputs, out_dir=root / TINY_INT8_PE.config_id, stimulus="real")
     assert r["op_unit"] == "MAC" and r["ops"] == 2 * 600
@@ -129,8 +129,7 @@ def _cli(*args):
 
 @pytest.mark.parametrize("args, needle", [
     (["baseline", "--stimulus", "bogus"], "unknown stimulus 'bogus'"),
-    (["baseline", "--cycles", "1"], "--cycles must be >= 2"),
-    (["stripes", "--stimulus", "real"], "no real-trace builder for stripes"),
+    (["approxpe", "--stimulus", "real"], "no real-trace builder for approxpe"),
     (["baseline", "--lanes", "2", "--a-bits", "4", "--stimulus", "real"], "signed int8 x int8"),
 ])
 def test_cli_power_rejects_bad_input(args, needle):
