@@ -11,9 +11,12 @@ Flow (`measure_power(cfg, inputs)`):
    netlist.json (same names), and cells.v = the used cells' Verilog models written by Yosys from
    the liberty (`read_liberty -ignore_miss_func`), for event-driven simulators and `sta`.
 3. Zero-delay gate simulation (`GateSim`, a levelised numpy engine): every net's value in every
-   cycle, vectorised over cycles; flip-flop outputs are relaxed to a fixed point (Q[t] =
-   next_state(t-1)), so feedback loops (accumulators) converge in as many sweeps as the longest
-   chain of cycles a value depends on (reported as `sweeps`). Cell functions are the liberty
+   cycle, vectorised over cycles. Flip-flops in sequential feedback loops (strongly connected
+   components of the flop graph: accumulators, FSMs, hold registers) are simulated exactly,
+   cycle by cycle, with only their loop region's cells (generated straight-line Python); every
+   other flop is relaxed (Q[t] = next_state(t-1)) and the whole is swept until no flop output
+   changes (`sweeps` ~ the depth of the flop-SCC graph; later sweeps re-evaluate only cells
+   downstream of changed nets). Cell functions are the liberty
    `function` / `ff` groups (truth tables). Timing contract = the HDL-memory harness
    (quantpe.sim.harness): 2 reset cycles (rst = 1, inputs = stim[0], flops start at 0), then
    cycle t shows stim[t] on the inputs; outputs are sampled in every cycle.
@@ -306,7 +309,8 @@ class GateSim:
         for c in region:
             typ, o, ins, out = comb[c]
             luts_code.append(f"        v{out} = {lut_var((typ, o), luts[(typ, o)])}[{index(ins)}]")
-        nxt = [f"        n{i} = {lut_var(('ff', i), self.flops[i][1])}[{index(self.flops[i][0])}]" for i in flops]
+        nxt = [f"        n{i} = {lut_var(('ff', i), self.flops[i][1])}[{index(self.flops[i][0])}]"
+               for i in flops]
         body += [f"    {v} = L[{k}]" for v, k in ((f"l{k}", k) for k in range(len(lut_list)))]
         body += ["    for t in range(T):"]
         body += [f"        o{i}[t] = s{i}" for i in flops]
