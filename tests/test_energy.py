@@ -17,7 +17,7 @@ from quantpe.rtl.generate import generate
 
 pytestmark = pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
 
-MUL8 = ApproxMulConfig(method="exact")
+MUL8 = ApproxMulConfig(method="truncated", t=4, signed=True)     # has tie cells; shared with test_power
 TINY_PE = BaselineConfig(lanes=2, a_bits=4, w_bits=4, acc_bits=12)
 
 
