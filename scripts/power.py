@@ -351,11 +351,14 @@ class GateSim:
             V[outs] = new
 
     def run(self, port_bits: dict[str, np.ndarray], max_sweeps: int | None = None,
-            incremental: bool = True) -> tuple[np.ndarray, int]:
+            incremental: bool = True, relax_sweeps: int = 16) -> tuple[np.ndarray, int]:
         """Values (n_nets, cycles) uint8 for input port bits {port: (cycles, width) 0/1}; and the
         number of sweeps until the flip-flop outputs were a fixed point (sweeps after the first
         re-evaluate only the cells downstream of flip-flops whose output changed; `incremental=False`
-        re-evaluates every cell in every sweep, for benchmarking)."""
+        re-evaluates every cell in every sweep, for benchmarking). The first `relax_sweeps` sweeps
+        relax every flop (cheap, and enough when the loops' dependence chains are short, e.g.
+        short accumulation frames); if that has not converged, the loop flops switch to their exact
+        cycle-by-cycle simulation (same result: the trajectory from reset is unique)."""
         T = len(next(iter(port_bits.values())))
         V = np.zeros((self.nl.n_nets, T), np.uint8)
         V[1] = 1
@@ -368,7 +371,10 @@ class GateSim:
             changed = dirty if incremental else None
             self._eval_comb(V, changed)
             dirty = np.zeros(self.nl.n_nets, bool)
-            for loop in self.loops:
+            exact = sweep > relax_sweeps
+            if sweep == relax_sweeps + 1:
+                changed = None                  # first exact sweep: simulate every loop
+            for loop in (self.loops if exact else ()):
                 if changed is not None and not changed[loop["ext"]].any():
                     continue                    # its inputs did not change: its Q streams stand
                 qs = loop["sim"](T, [V[n].tolist() for n in loop["ext"]], loop["luts"])
@@ -379,7 +385,7 @@ class GateSim:
                         if not np.array_equal(V[net], val):
                             dirty[net] = True
                             V[net] = val
-            for ins, lut, outs in self.plain_flops:
+            for ins, lut, outs in (self.plain_flops if exact else self.flops):
                 idx = np.zeros(T, np.uint8)
                 for k, n in enumerate(ins):
                     idx |= V[n] << k
