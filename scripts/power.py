@@ -25,6 +25,14 @@ Flow (`measure_power(cfg, inputs)`):
 5. Toggles per net over the N = T - 1 cycle boundaries of the stimulus (the clock: 2 N), then
    quantpe.energy.EnergyModel: switching, internal, leakage (W at the stated clock), energy per
    cycle and per MAC (lanes x valid cycles) or per multiplication (combinational multipliers).
+
+Measured (2-core machine shared with other jobs, load ~5; 16-lane int8 baseline PE, 8245 cells,
+88 flops, 10,000 cycles): whole flow on the real trace 25 s (synthesis 18 s, liberty 4 s, gate
+simulation 1.2-2.9 s, energy 1 s); a second stimulus on the same build 17-20 s. Gate engine
+options, same netlist and values: real trace, relax-then-exact 2.9 s (9 sweeps), exact loops
+from the first sweep 10.2 s, every cell every sweep 19.0 s; random stimulus 8.1 / 11.2 / 36.3 s.
+Icarus on the same netlist with the liberty cell models: 1,000 cycles in 341 s (compile, run,
+80 MB VCD, toggle count), every net's toggle count equal to the engine's (8450 nets).
 """
 from __future__ import annotations
 
