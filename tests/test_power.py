@@ -122,6 +122,36 @@ def test_stripes_real_bricks_power(root):
     assert r["ops"] == float(inputs["_ops"]) and r["energy_per_op_pj"] > 0
 
 
+def test_strum_and_baseline_traces_share_frames():
+    """The baseline trace carries the int8 codes of the SAME frames: on the dynamic StruM PE's
+    INT8-mode frames the two golden models emit identical sums, and all sums stay close."""
+    from quantpe.golden.strum import StrumConfig
+    from quantpe.tb.power_traces import strum_and_baseline_traces
+    cfg = StrumConfig(structure="dynamic")
+    s, b = strum_and_baseline_traces(cfg, 3000, 0)
+    assert np.array_equal(s["a"], b["a"]) and np.array_equal(s["valid"], b["valid"])
+    es, eb = expected_outputs(cfg, s), expected_outputs(BaselineConfig(), b)
+    vs, vb = np.flatnonzero(es["out_valid"]), np.flatnonzero(eb["out_valid"])
+    assert len(vs) == len(vb) > 50
+    sums_s, sums_b = es["out_sum"][vs], eb["out_sum"][vb]
+    lasts = np.flatnonzero(s["last"] & s["valid"])[:len(vs)]
+    int8 = s["mode"][lasts] == 0
+    assert int8.any() and (~int8).any()
+    assert np.array_equal(sums_s[int8], sums_b[int8])
+    assert np.corrcoef(sums_s, sums_b)[0, 1] > 0.99
+
+
+@pytest.mark.slow
+def test_strum_static_power_on_same_frames(tmp_path):
+    from quantpe.golden.strum import StrumConfig
+    from quantpe.tb.power_traces import strum_and_baseline_traces
+    cfg = StrumConfig()
+    s, b = strum_and_baseline_traces(cfg, 3000, 0)
+    rs = measure_power(cfg, s, out_dir=tmp_path / "strum")
+    rb = measure_power(BaselineConfig(), b, out_dir=tmp_path / "base")
+    assert rs["ops"] == rb["ops"] and 0 < rs["total_mw"] and 0 < rb["total_mw"]
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "quantpe.cli", "power", *args], capture_output=True,
                           text=True, timeout=600)
