@@ -50,6 +50,7 @@ tools:
 	command -v make >/dev/null || missing="$$missing make"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v perl >/dev/null || missing="$$missing perl"; \
+	command -v sta >/dev/null || missing="$$missing opensta"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from the distribution:$$missing"; \
 	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; \

@@ -345,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--cycles", type=cycles_type, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=seed_type, default=1)
     b.set_defaults(func=cmd_bench)
+    from quantpe.power import add_power_parser
+    add_power_parser(sub)
     return parser
 
 

@@ -32,8 +32,8 @@ from pathlib import Path
 from quantpe.golden.errors import QuantpeError
 
 __all__ = ["LibCell", "LibPin", "CellSpec", "QUANTPE_CELLS", "DEFAULT_LIBERTY", "read_liberty_bytes",
-           "read_liberty_text", "parse_cells", "truth_table", "same_function", "render_quantpe_liberty",
-           "write_quantpe_liberty"]
+           "read_liberty_text", "parse_cells", "LibGroup", "group_tree", "library_group", "truth_table",
+           "same_function", "render_quantpe_liberty", "write_quantpe_liberty"]
 
 #: The committed library written by this module (inside the `quantpe` package, i.e. scripts/).
 DEFAULT_LIBERTY = Path(__file__).resolve().with_name("quantpe_cells.lib")
@@ -232,6 +232,57 @@ def parse_cells(text: str) -> list[LibCell]:
                 others.append(s.kind)
         cells.append(LibCell(g.args[0], area, pins, attrs, seq, seq_kind, (g.start, g.end), others))
     return cells
+
+
+_COMPLEX_ATTR = re.compile(r'([A-Za-z_][\w.]*)\s*\(((?:[^()";]|"[^"]*")*)\)\s*;')
+
+
+@dataclass
+class LibGroup:
+    """A liberty group as a tree: simple attributes (`name : value ;`), complex attributes
+    (`name ("a", "b") ;` -> list of unquoted strings, line continuations removed) and children."""
+    kind: str
+    args: list[str]
+    attrs: dict[str, str]
+    complex: dict[str, list[str]]
+    children: list[LibGroup]
+
+    def groups(self, kind: str) -> list[LibGroup]:
+        return [g for g in self.children if g.kind == kind]
+
+
+def group_tree(text: str, span: tuple[int, int], braces: dict[int, int] | None = None) -> LibGroup:
+    """The group starting at text[span[0]] (e.g. a `LibCell.span`) with all its subgroups."""
+    braces = _brace_map(text) if braces is None else braces
+    m = _GROUP_HEAD.match(text, span[0])
+    if m is None or m.end() - 1 not in braces:
+        raise QuantpeError(f"liberty: no group at offset {span[0]}")
+    args = [_unquote(a) for a in m.group(2).split(",")] if m.group(2).strip() else []
+    return _tree(text, braces, _Group(m.group(1), args, m.start(), m.end(), braces[m.end() - 1]))
+
+
+def _tree(text: str, braces: dict[int, int], g: _Group) -> LibGroup:
+    children, flat = _children(text, braces, g.body_start, g.body_end)
+    flat = flat.replace("\\\n", " ").replace("\\\r\n", " ")
+    cplx = {m.group(1): [_unquote(a) for a in re.findall(r'"[^"]*"|[^,\s][^,]*', m.group(2))]
+            for m in _COMPLEX_ATTR.finditer(flat)}
+    return LibGroup(g.kind, g.args, _attrs(flat), cplx, [_tree(text, braces, c) for c in children])
+
+
+def library_group(text: str, braces: dict[int, int] | None = None) -> LibGroup:
+    """The first library group with its attributes and its non-cell children (templates,
+    operating conditions, ...); cells are left out (read them with `group_tree`)."""
+    braces = _brace_map(text) if braces is None else braces
+    top, _ = _children(text, braces, 0, len(text))
+    libs = [g for g in top if g.kind == "library"]
+    if not libs:
+        raise QuantpeError("liberty syntax error: no library(...) { } group")
+    lib = libs[0]
+    groups, flat = _children(text, braces, lib.body_start, lib.body_end)
+    cplx = {m.group(1): [_unquote(a) for a in re.findall(r'"[^"]*"|[^,\s][^,]*', m.group(2))]
+            for m in _COMPLEX_ATTR.finditer(flat)}
+    kids = [_tree(text, braces, c) for c in groups if c.kind != "cell"]
+    return LibGroup(lib.kind, lib.args, _attrs(flat), cplx, kids)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,764 @@
+"""Energy of a mapped gate netlist from per-net toggle counts and the liberty's own tables.
+
+Inputs: a `GateNetlist` (Yosys JSON of the mapped, STA-ready netlist), a `PowerLibrary` read
+from any liberty (`PowerLibrary.read`, units from the library header: time_unit,
+capacitive_load_unit, voltage_unit, leakage_power_unit; internal-power tables are energies in
+capacitive_load_unit * voltage_unit^2, i.e. pJ for sky130), and for the toggle model the
+number of 0<->1 transitions TC[n] of every net n over a window of N clock periods (period T0).
+V = the supply (voltage of the default operating conditions, else nom_voltage).
+
+Net load (pF), wire-load assumption NONE (no wire capacitance, no parasitics), as OpenSTA:
+    C_r[n] (C_f[n]) = sum of the liberty rise_capacitance (fall_capacitance; `capacitance` when
+           absent) of every cell input pin on n (+ `output_load` on a top-level output port);
+    C[n] = max(C_r[n], C_f[n]). The library's `default_wire_load` is ignored.
+Slews (ns), a zero-wire table-lookup STA: top-level inputs and the clock have slew `input_slew`
+(default 0, an ideal source); a cell output's rise (fall) slew is the max over its timing arcs
+(`timing()` groups with rise_transition/fall_transition) of the table at (slew of the related
+pin in the unateness-matching direction (both for non_unate), C_r (C_f) of the output net);
+levelised, with flip-flop outputs from their clock arc. Tables are interpolated bilinearly and extrapolated
+linearly beyond their axes (OpenSTA's rule).
+
+Toggle model (`EnergyModel.energy`), per window:
+    E_switching = sum_n TC[n] * C[n] * V^2 / 2
+    E_internal  = sum over cell outputs o:  TC[o] * sum_i w_i * E_arc(i -> o)
+                  with E_arc(i -> o) = mean over the internal_power groups of o related to input
+                  i (when-conditions are averaged) of (rise_power + fall_power) / 2 at (slew of
+                  i in the direction that causes the output edge, by the sense of the first
+                  timing arc i -> o; C[o]), and w_i = TC[i] / sum_j TC[j] over the related inputs j of o (each
+                  arc weighted by its input pin's toggles; a flop's Q arcs relate to its clock)
+                + sum over cell input pins p with internal_power groups (e.g. a flop's CLK and
+                  D): TC[p] * mean over the groups of (rise_power + fall_power) / 2 at slew(p)
+    E_leakage   = sum over cells of cell_leakage_power * N * T0
+    The clock net toggles twice per period: TC[clk] = 2 N.
+    Power = E / (N * T0); energy per cycle = E / N.
+
+OpenSTA 2.0.17 (Debian opensta 0~20191111) replay (`EnergyModel.opensta_2019`), global activity
+A and duty D (`set_power_activity -global -activity A -duty D`), clock period T0 on the
+clock port; measured on that build with its power debug output (`sta::set_debug power 3`):
+    P_switching = sum over cell outputs o of 0.5 * C[o] * V^2 * a(o)
+    P_internal  = sum over cell outputs o of a(o) * sum over ALL internal_power groups g of o
+                  of 2 d_g (rise + fall) / 2 at (slew of g's related pin in the SAME direction
+                  as the output edge, C[o])                       [arcs summed, not averaged]
+                  d_g = 1 for an arc from the clock; for the function `L op R` (op | or &,
+                  parsed binary, left-assoc.) with R (L) the literal of the related pin, d_g =
+                  P(!L) / P(L) (P(!R) / P(R)); 1 if the function is that literal; else 0.5
+                + sum over cell input pins p with groups of a(p) * sum_g 2 d_g (r + f)/2 at
+                  slew(p), d_g = P(when) (every pin at duty D) or 1 on the clock net, else 0.5
+    P_leakage   = sum over cells of cell_leakage_power
+    where a(pin) = A (or 2 on the clock net) divided by the clock period in seconds when the
+    cell is clocked (has a pin on the clock net or in the fanout of a flop), else A per second.
+    Net loads and slews as above (so `sta` must read the liberty without default_wire_load,
+    see `liberty_without_wire_load`). Validated against `sta` in
+    tests/test_energy.py (within 1e-4 relative).
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from quantpe.golden.errors import QuantpeError
+from quantpe.liberty import (LibGroup, group_tree, library_group, parse_cells, read_liberty_text,
+                             truth_table)
+from quantpe.liberty import _brace_map  # noqa: PLC2701  (one brace pass for all cell groups)
+
+__all__ = ["Table", "PowerArc", "TimingArc", "CellPower", "PowerLibrary", "GateNetlist", "EnergyModel",
+           "EnergyResult", "liberty_without_wire_load"]
+
+_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15,
+         "w": 1.0, "mw": 1e-3, "uw": 1e-6, "nw": 1e-9, "pw": 1e-12, "fw": 1e-15,
+         "f": 1.0, "mf": 1e-3, "uf": 1e-6, "nf": 1e-9, "pf": 1e-12, "ff": 1e-15,
+         "v": 1.0, "mv": 1e-3}
+
+
+def _unit(text: str | None, default: float) -> float:
+    """'1ns' -> 1e-9, '1nW' -> 1e-9 (SI value of one library unit)."""
+    if not text:
+        return default
+    import re
+    m = re.fullmatch(r"\s*([0-9.eE+-]*)\s*([A-Za-z]+)\s*", text)
+    if m is None or m.group(2).lower() not in _UNIT:
+        raise QuantpeError(f"liberty: unknown unit {text!r}")
+    return float(m.group(1) or 1) * _UNIT[m.group(2).lower()]
+
+
+def _floats(items: list[str]) -> list[float]:
+    out = []
+    for s in items:
+        out += [float(x) for x in s.replace(",", " ").split()]
+    return out
+
+
+@dataclass
+class Table:
+    """A liberty lookup table: values over up to two axes named by the template's variables."""
+    variables: tuple[str, ...]
+    axes: tuple[tuple[float, ...], ...]
+    values: np.ndarray
+
+    @staticmethod
+    def _seg(axis, x):
+        n = len(axis)
+        if n == 1:
+            return 0, 0.0
+        if x <= axis[0]:
+            i = 0
+        elif x >= axis[-1]:
+            i = n - 2
+        else:
+            i = bisect.bisect_right(axis, x) - 1
+        return i, (x - axis[i]) / (axis[i + 1] - axis[i])
+
+    def lookup(self, **point: float) -> float:
+        """Value at `point` (variable name -> value); linear inter- and extrapolation."""
+        xs = [point[_canon(v)] for v in self.variables]
+        if not self.axes:
+            return float(self.values.reshape(-1)[0])
+        if len(self.axes) == 1:
+            i, f = self._seg(self.axes[0], xs[0])
+            v = self.values.reshape(-1)
+            return float(v[i] if len(v) == 1 else (1 - f) * v[i] + f * v[i + 1])
+        (i, f), (j, g) = self._seg(self.axes[0], xs[0]), self._seg(self.axes[1], xs[1])
+        v = self.values
+        if v.shape[0] == 1:
+            i, f = 0, 0.0
+        if v.shape[1] == 1:
+            j, g = 0, 0.0
+        i1, j1 = min(i + 1, v.shape[0] - 1), min(j + 1, v.shape[1] - 1)
+        return float((1 - f) * (1 - g) * v[i, j] + f * (1 - g) * v[i1, j] + f * g * v[i1, j1]
+                     + (1 - f) * g * v[i, j1])
+
+
+def _canon(variable: str) -> str:
+    """Template variable -> 'slew' | 'load'."""
+    if "transition" in variable:
+        return "slew"
+    if "capacitance" in variable:
+        return "load"
+    raise QuantpeError(f"liberty: table variable {variable!r} not supported")
+
+
+@dataclass
+class PowerArc:
+    """One internal_power group: `related` input pin (None on input pins), `when` condition."""
+    related: str | None
+    when: str | None
+    rise: Table | None
+    fall: Table | None
+
+    def energy(self, slew_rise: float, slew_fall: float, load_rise: float = 0.0,
+               load_fall: float | None = None) -> float:
+        """(rise + fall) / 2, each table at its own slew and load (energy units of the library)."""
+        load_fall = load_rise if load_fall is None else load_fall
+        vals = [t.lookup(slew=s, load=c) for t, s, c in ((self.rise, slew_rise, load_rise),
+                                                          (self.fall, slew_fall, load_fall)) if t is not None]
+        return sum(vals) / len(vals) if vals else 0.0
+
+
+@dataclass
+class TimingArc:
+    related: str
+    sense: str            # positive_unate | negative_unate | non_unate
+    kind: str             # timing_type (combinational, rising_edge, ...)
+    rise_transition: Table | None
+    fall_transition: Table | None
+
+
+@dataclass
+class CellPower:
+    """The power-relevant part of one liberty cell."""
+    name: str
+    leakage: float                                     # cell_leakage_power, library units
+    pin_cap: dict[str, float]                          # input pin -> capacitance (library units)
+    pin_cap_rf: dict[str, tuple[float, float]]         # input pin -> (rise_, fall_capacitance)
+    directions: dict[str, str]
+    functions: dict[str, str]                          # output pin -> function
+    clock_pins: set[str]
+    out_arcs: dict[str, list[PowerArc]] = field(default_factory=dict)
+    in_power: dict[str, list[PowerArc]] = field(default_factory=dict)
+    timing: dict[str, list[TimingArc]] = field(default_factory=dict)
+    ff: dict | None = None                             # clocked_on, next_state, clear, preset, vars
+
+    @property
+    def inputs(self) -> list[str]:
+        return [p for p, d in self.directions.items() if d == "input"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return [p for p, d in self.directions.items() if d == "output"]
+
+
+class PowerLibrary:
+    """Cells of a liberty with their energy tables, timing transition tables and leakage."""
+
+    def __init__(self, path: Path, voltage: float, time_unit: float, cap_unit: float, leak_unit: float,
+                 cells: dict[str, CellPower]):
+        self.path, self.voltage, self.cells = path, voltage, cells
+        self.time_unit, self.cap_unit, self.leak_unit = time_unit, cap_unit, leak_unit
+        self.energy_unit = cap_unit * 1.0 ** 2          # cap_unit * volt_unit^2 (volt_unit = 1 V)
+
+    @classmethod
+    def read(cls, path: Path | str, cells=None) -> PowerLibrary:
+        """Read `path` (.lib or .lib.gz); `cells` limits the cells parsed (names), None = all."""
+        path = Path(path)
+        text, braces, lib, all_cells = _parsed(str(path.resolve()), path.stat().st_mtime_ns)
+        templates = {g.args[0]: tuple(g.attrs[k] for k in ("variable_1", "variable_2", "variable_3")
+                                      if k in g.attrs)
+                     for g in lib.children if g.kind.endswith("template") and g.args}
+        volt_unit = _unit(lib.attrs.get("voltage_unit"), 1.0)
+        cu = lib.complex.get("capacitive_load_unit")
+        cap_unit = float(cu[0]) * _UNIT[cu[1].lower()] if cu else 1e-12
+        voltage = None
+        default_oc = lib.attrs.get("default_operating_conditions")
+        for g in lib.groups("operating_conditions"):
+            if default_oc is None or g.args == [default_oc]:
+                voltage = float(g.attrs["voltage"]) if "voltage" in g.attrs else None
+                break
+        if voltage is None:
+            voltage = float(lib.attrs.get("nom_voltage", "nan"))
+        if not math.isfinite(voltage):
+            raise QuantpeError(f"liberty {path.name}: no supply voltage "
+                               "(operating_conditions or nom_voltage)")
+        want = None if cells is None else set(cells)
+        out = {}
+        for c in all_cells:
+            if want is not None and c.name not in want:
+                continue
+            out[c.name] = _cell_power(group_tree(text, c.span, braces), templates, c)
+        if want is not None and want - set(out):
+            raise QuantpeError(f"liberty {path.name} has no cell(s) {', '.join(sorted(want - set(out)))}")
+        return cls(path, voltage * volt_unit, _unit(lib.attrs.get("time_unit"), 1e-9), cap_unit,
+                   _unit(lib.attrs.get("leakage_power_unit"), 1e-9), out)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: str, mtime_ns: int):
+    """(text, brace map, library group, cells) of a liberty file, cached per path and mtime."""
+    text = read_liberty_text(path)
+    braces = _brace_map(text)
+    return text, braces, library_group(text, braces), parse_cells(text)
+
+
+def _table(g: LibGroup, templates) -> Table:
+    var = templates.get(g.args[0], ()) if g.args else ()
+    axes = tuple(tuple(_floats(g.complex[k])) for k in ("index_1", "index_2") if k in g.complex)
+    vals = np.array(_floats(g.complex.get("values", ["0"])), dtype=float)
+    if not axes and g.args and g.args[0] != "scalar":
+        raise QuantpeError(f"liberty: table {g.kind} without index (template {g.args[0]})")
+    if axes:
+        shape = tuple(len(a) for a in axes)
+        if vals.size != int(np.prod(shape)):
+            raise QuantpeError(f"liberty: table {g.kind} has {vals.size} values for axes {shape}")
+        vals = vals.reshape(shape)
+    return Table(tuple(var[:len(axes)]), axes, vals)
+
+
+def _power_arc(g: LibGroup, templates) -> PowerArc:
+    rise = [_table(t, templates) for t in g.groups("rise_power")]
+    fall = [_table(t, templates) for t in g.groups("fall_power")]
+    return PowerArc(g.attrs.get("related_pin"), g.attrs.get("when"), rise[0] if rise else None,
+                    fall[0] if fall else None)
+
+
+def _cell_power(g: LibGroup, templates, cell) -> CellPower:
+    cp = CellPower(cell.name, float(g.attrs.get("cell_leakage_power", 0.0)), {}, {}, {}, {}, set())
+    for pin in [p for p in g.children if p.kind == "pin"] + [p for b in g.children if b.kind == "bus"
+                                                              for p in b.groups("pin")]:
+        for name in pin.args:
+            d = pin.attrs.get("direction", "").lower()
+            cp.directions[name] = d
+            if "capacitance" in pin.attrs:
+                c = cp.pin_cap[name] = float(pin.attrs["capacitance"])
+                cp.pin_cap_rf[name] = (float(pin.attrs.get("rise_capacitance", c)),
+                                       float(pin.attrs.get("fall_capacitance", c)))
+            if pin.attrs.get("clock", "false").lower() == "true":
+                cp.clock_pins.add(name)
+            if "function" in pin.attrs:
+                cp.functions[name] = pin.attrs["function"]
+            arcs = [_power_arc(ip, templates) for ip in pin.groups("internal_power")]
+            if d == "output":
+                cp.out_arcs[name] = [a for a in arcs if a.related]
+                tims = []
+                for t in pin.groups("timing"):
+                    rt, ft = t.groups("rise_transition"), t.groups("fall_transition")
+                    for rel in t.attrs.get("related_pin", "").split():
+                        tims.append(TimingArc(rel, t.attrs.get("timing_sense", "non_unate"),
+                                              t.attrs.get("timing_type", "combinational"),
+                                              _table(rt[0], templates) if rt else None,
+                                              _table(ft[0], templates) if ft else None))
+                cp.timing[name] = tims
+            elif arcs:
+                cp.in_power[name] = arcs
+    for s in g.children:
+        if s.kind in ("ff", "latch"):
+            cp.ff = dict(s.attrs, kind=s.kind, vars=tuple(s.args))
+        elif s.kind in ("ff_bank", "latch_bank", "statetable"):
+            cp.ff = dict(s.attrs, kind=s.kind, vars=tuple(s.args))
+    return cp
+
+
+# ----------------------------------------------------------------------------------------------
+# The gate netlist
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GateNetlist:
+    """A flat mapped netlist: nets 0..n_nets-1 (net 0 = constant 0, net 1 = constant 1).
+
+    cells: (instance name, cell type, {pin: net}); ports: name -> (direction, [net per bit,
+    LSB first]); names: net -> a readable name (a port bit `a[3]`, else the Yosys net name).
+    """
+    top: str
+    n_nets: int
+    cells: list[tuple[str, str, dict[str, int]]]
+    ports: dict[str, tuple[str, list[int]]]
+    names: list[str]
+
+    @classmethod
+    def from_yosys_json(cls, path: Path | str, top: str) -> GateNetlist:
+        data = json.loads(Path(path).read_text())
+        mod = data.get("modules", {}).get(top)
+        if mod is None:
+            raise QuantpeError(f"netlist {path} has no module {top!r}")
+        ids: dict = {"0": 0, "1": 1, "x": 0, "z": 0}
+        names = ["1'b0", "1'b1"]
+
+        def nid(bit) -> int:
+            if bit not in ids:
+                ids[bit] = len(names)
+                names.append(f"n{bit}")
+            return ids[bit]
+
+        ports = {}
+        for pname, p in mod["ports"].items():
+            nets = [nid(b) for b in p["bits"]]
+            ports[pname] = (p["direction"], nets)
+            for i, n in enumerate(nets):
+                names[n] = pname if len(nets) == 1 else f"{pname}[{i}]"
+        port_named = {n for _, nets in ports.values() for n in nets}
+        for nname, info in sorted(mod.get("netnames", {}).items(), key=lambda kv: kv[1].get("hide_name", 0)):
+            bits = info["bits"]
+            for i, b in enumerate(bits):
+                if isinstance(b, int):
+                    n = nid(b)
+                    if n not in port_named and names[n].startswith("n"):
+                        names[n] = nname if len(bits) == 1 else f"{nname}[{i}]"
+                        port_named.add(n)
+        cells = []
+        for cname, c in mod["cells"].items():
+            conns = {}
+            for pin, bits in c["connections"].items():
+                if len(bits) != 1:
+                    raise QuantpeError(f"cell {cname}: pin {pin} has {len(bits)} bits (not a flat netlist)")
+                conns[pin] = nid(bits[0])
+            cells.append((cname, c["type"], conns))
+        return cls(top, len(names), cells, ports, names)
+
+    @property
+    def cell_types(self) -> set[str]:
+        return {t for _, t, _ in self.cells}
+
+
+# ----------------------------------------------------------------------------------------------
+# The energy model
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EnergyResult:
+    """Energies (J) over a window of `periods` clock periods of `period_s` seconds."""
+    switching_j: float
+    internal_j: float
+    leakage_w: float
+    periods: int
+    period_s: float
+    by_cell_type: dict = field(default_factory=dict)    # type -> [switching J, internal J]
+
+    @property
+    def dynamic_j(self) -> float:
+        return self.switching_j + self.internal_j
+
+    @property
+    def time_s(self) -> float:
+        return self.periods * self.period_s
+
+    def as_dict(self) -> dict:
+        t = self.time_s
+        dyn_w = self.dynamic_j / t
+        return {"periods": self.periods, "clock_mhz": 1e-6 / self.period_s,
+                "switching_mw": 1e3 * self.switching_j / t, "internal_mw": 1e3 * self.internal_j / t,
+                "dynamic_mw": 1e3 * dyn_w, "leakage_mw": 1e3 * self.leakage_w,
+                "total_mw": 1e3 * (dyn_w + self.leakage_w),
+                "energy_per_cycle_pj": 1e12 * (self.dynamic_j / self.periods
+                                               + self.leakage_w * self.period_s)}
+
+
+class EnergyModel:
+    """Loads, slews and energies of `netlist` with the tables of `lib` (see the module docstring)."""
+
+    def __init__(self, lib: PowerLibrary, netlist: GateNetlist, *, clock: str | None = "clk",
+                 input_slew: float = 0.0, output_load: float = 0.0):
+        self.lib, self.nl = lib, netlist
+        missing = netlist.cell_types - set(lib.cells)
+        if missing:
+            raise QuantpeError(f"liberty {lib.path.name} lacks cell(s) {', '.join(sorted(missing))}")
+        self.clock_net = None
+        if clock is not None and clock in netlist.ports:
+            self.clock_net = netlist.ports[clock][1][0]
+        n = netlist.n_nets
+        self.driver: dict[int, tuple[int, str]] = {}
+        self.load_rise = np.zeros(n)            # library cap units
+        self.load_fall = np.zeros(n)
+        for ci, (_, typ, conns) in enumerate(netlist.cells):
+            cell = lib.cells[typ]
+            for pin, net in conns.items():
+                d = cell.directions.get(pin)
+                if d == "input":
+                    r, f = cell.pin_cap_rf.get(pin, (0.0, 0.0))
+                    self.load_rise[net] += r
+                    self.load_fall[net] += f
+                elif d == "output":
+                    self.driver[net] = (ci, pin)
+        for d, nets in netlist.ports.values():
+            if d == "output":
+                for net in nets:
+                    self.load_rise[net] += output_load
+                    self.load_fall[net] += output_load
+        self.load = np.maximum(self.load_rise, self.load_fall)
+        self.input_slew = input_slew
+        self.slew_rise, self.slew_fall = self._slews()
+
+    # -- slews ---------------------------------------------------------------------------------
+    def _slews(self):
+        nl, lib = self.nl, self.lib
+        n = nl.n_nets
+        rise = np.full(n, np.nan)
+        fall = np.full(n, np.nan)
+        for d, nets in nl.ports.values():
+            if d == "input":
+                rise[nets] = fall[nets] = self.input_slew
+        rise[[0, 1]] = fall[[0, 1]] = self.input_slew
+        pending = []
+        for ci, (_, typ, conns) in enumerate(nl.cells):
+            cell = lib.cells[typ]
+            for o in cell.outputs:
+                if o in conns:
+                    pending.append((ci, o))
+        # Evaluate an output once all its related (non-sequential-edge) inputs have slews.
+        for _ in range(len(pending) + 1):
+            if not pending:
+                break
+            rest = []
+            for ci, o in pending:
+                _, typ, conns = nl.cells[ci]
+                arcs = [a for a in lib.cells[typ].timing.get(o, []) if a.related in conns]
+                ins = [conns[a.related] for a in arcs]
+                if any(np.isnan(rise[i]) for i in ins):
+                    rest.append((ci, o))
+                    continue
+                net = conns[o]
+                r = f = 0.0
+                for a in arcs:
+                    i = conns[a.related]
+                    src_r = {"positive_unate": [rise[i]], "negative_unate": [fall[i]]}.get(
+                        a.sense, [rise[i], fall[i]])
+                    src_f = {"positive_unate": [fall[i]], "negative_unate": [rise[i]]}.get(
+                        a.sense, [rise[i], fall[i]])
+                    if a.rise_transition is not None:
+                        r = max([r] + [a.rise_transition.lookup(slew=s, load=self.load_rise[net])
+                                       for s in src_r])
+                    if a.fall_transition is not None:
+                        f = max([f] + [a.fall_transition.lookup(slew=s, load=self.load_fall[net])
+                                       for s in src_f])
+                rise[net], fall[net] = r, f
+            if len(rest) == len(pending):
+                # combinational loop or arcs from unconnected pins: settle what is left at 0
+                for ci, o in rest:
+                    net = nl.cells[ci][2][o]
+                    rise[net] = fall[net] = 0.0
+                rest = []
+            pending = rest
+        rise[np.isnan(rise)] = 0.0
+        fall[np.isnan(fall)] = 0.0
+        return rise, fall
+
+    def _is_pos_unate(self, typ, rel, out) -> bool:
+        for a in self.lib.cells[typ].timing.get(out, []):
+            if a.related == rel:
+                return a.sense in ("positive_unate", "non_unate")
+        return True
+
+    def _arc_energy(self, typ, arc: PowerArc, conns, out, unate: bool = True) -> float:
+        """Arc energy at the related pin's slews: an output rise (fall) takes the input slew in the
+        direction that causes it (by the first timing arc's sense); `unate=False` takes the same
+        direction, as OpenSTA 2.0.17 does."""
+        net_i, net_o = conns[arc.related], conns[out]
+        pos = (not unate) or self._is_pos_unate(typ, arc.related, out)
+        sr, sf = (self.slew_rise[net_i], self.slew_fall[net_i]) if pos else \
+            (self.slew_fall[net_i], self.slew_rise[net_i])
+        return arc.energy(sr, sf, self.load[net_o])
+
+    # -- the toggle model ----------------------------------------------------------------------
+    def energy(self, toggles: np.ndarray, periods: int, period_s: float) -> EnergyResult:
+        """Energies of a window of `periods` clock periods in which net n toggled toggles[n] times
+        (the clock net's count is forced to 2 * periods)."""
+        tc = np.asarray(toggles, dtype=float).copy()
+        if tc.shape != (self.nl.n_nets,):
+            raise QuantpeError(f"toggles must have one count per net ({self.nl.n_nets}), got {tc.shape}")
+        if self.clock_net is not None:
+            tc[self.clock_net] = 2.0 * periods
+        lib = self.lib
+        v2 = lib.voltage ** 2
+        cap_f = lib.cap_unit
+        e_unit = lib.energy_unit
+        by_type: dict[str, list[float]] = {}
+        sw_net = 0.5 * tc * self.load * cap_f * v2
+        internal = 0.0
+        leak = 0.0
+        for _, typ, conns in self.nl.cells:
+            cell = lib.cells[typ]
+            leak += cell.leakage
+            e_int = 0.0
+            e_sw = 0.0
+            for o in cell.outputs:
+                if o not in conns:
+                    continue
+                e_sw += sw_net[conns[o]]
+                arcs = [a for a in cell.out_arcs.get(o, []) if a.related in conns]
+                if not arcs or tc[conns[o]] == 0:
+                    continue
+                by_rel: dict[str, list[float]] = {}
+                for a in arcs:
+                    by_rel.setdefault(a.related, []).append(self._arc_energy(typ, a, conns, o))
+                wsum = sum(tc[conns[r]] for r in by_rel)
+                if wsum == 0:
+                    continue
+                e_int += tc[conns[o]] * sum(tc[conns[r]] / wsum * (sum(es) / len(es))
+                                            for r, es in by_rel.items())
+            for p, arcs in cell.in_power.items():
+                if p not in conns or tc[conns[p]] == 0:
+                    continue
+                net = conns[p]
+                es = [a.energy(self.slew_rise[net], self.slew_fall[net]) for a in arcs]
+                e_int += tc[net] * sum(es) / len(es)
+            internal += e_int * e_unit
+            acc = by_type.setdefault(typ, [0.0, 0.0])
+            acc[0] += e_sw
+            acc[1] += e_int * e_unit
+        # switching of nets driven by top-level inputs (no cell output drives them)
+        driven = np.zeros(self.nl.n_nets, bool)
+        driven[list(self.driver)] = True
+        driven[[0, 1]] = True
+        port_sw = float(sw_net[~driven].sum())
+        if port_sw:
+            by_type["(input ports)"] = [port_sw, 0.0]
+        switching = float(sw_net[driven].sum()) + port_sw
+        return EnergyResult(switching, internal, leak * lib.leak_unit, periods, period_s, by_type)
+
+    # -- OpenSTA 2.0.17 replay -----------------------------------------------------------------
+    def clocked_cells(self) -> np.ndarray:
+        """Cells OpenSTA sees a clock on: a pin on the clock net or in the fanout of a flop."""
+        nl, lib = self.nl, self.lib
+        clocked_net = np.zeros(nl.n_nets, bool)
+        if self.clock_net is not None:
+            clocked_net[self.clock_net] = True
+        fanout: dict[int, list[int]] = {}
+        for ci, (_, typ, conns) in enumerate(nl.cells):
+            for pin, net in conns.items():
+                if lib.cells[typ].directions.get(pin) == "input":
+                    fanout.setdefault(net, []).append(ci)
+        stack = []
+        for ci, (_, typ, _conns) in enumerate(nl.cells):
+            if lib.cells[typ].ff is not None:
+                stack.append(ci)
+        seen = np.zeros(len(nl.cells), bool)
+        for ci in stack:
+            seen[ci] = True
+        while stack:
+            ci = stack.pop()
+            _, typ, conns = nl.cells[ci]
+            for o in lib.cells[typ].outputs:
+                if o in conns:
+                    clocked_net[conns[o]] = True
+                    for cj in fanout.get(conns[o], []):
+                        if not seen[cj]:
+                            seen[cj] = True
+                            stack.append(cj)
+        out = np.zeros(len(nl.cells), bool)
+        for ci, (_, _, conns) in enumerate(nl.cells):
+            out[ci] = any(clocked_net[n] for n in conns.values())
+        return out
+
+    def opensta_2019(self, activity: float, duty: float = 0.5, period_s: float = 1e-8) -> dict:
+        """Powers (W) as Debian's opensta 0~20191111 reports them with a clock of `period_s` on
+        the clock port and `set_power_activity -global -activity A -duty D` (module docstring).
+
+        Returns {"internal", "switching", "leakage", "total", "by_instance": {name: (i, s, l)}}.
+        """
+        lib = self.lib
+        v2 = lib.voltage ** 2
+        eu = lib.energy_unit
+        res = {"internal": 0.0, "switching": 0.0, "leakage": 0.0, "by_instance": {}}
+        clocked = self.clocked_cells()
+        for ci, (name, typ, conns) in enumerate(self.nl.cells):
+            cell = lib.cells[typ]
+            scale = 1.0 / period_s if clocked[ci] else 1.0
+
+            def act(net, scale=scale):
+                return (2.0 if net == self.clock_net else activity) * scale
+            p_int = p_sw = 0.0
+            for o in cell.outputs:
+                if o not in conns:
+                    continue
+                net = conns[o]
+                p_sw += 0.5 * self.load[net] * lib.cap_unit * v2 * act(net)
+                tree = _parse_function(cell.functions[o]) if o in cell.functions else None
+                for arc in cell.out_arcs.get(o, []):
+                    if arc.related not in conns:
+                        continue
+                    if conns[arc.related] == self.clock_net:
+                        d = 1.0
+                    else:
+                        d = _sensitization_duty(tree, arc.related, duty)
+                    p_int += act(net) * 2.0 * d * self._arc_energy(typ, arc, conns, o, False) * eu
+            for p, arcs in cell.in_power.items():
+                if p not in conns:
+                    continue
+                net = conns[p]
+                for arc in arcs:
+                    if arc.when is not None:
+                        d = _tree_prob(_parse_function(arc.when), duty)
+                    else:
+                        d = 1.0 if net == self.clock_net else 0.5
+                    p_int += act(net) * 2.0 * d * arc.energy(self.slew_rise[net], self.slew_fall[net]) * eu
+            p_leak = cell.leakage * lib.leak_unit
+            res["by_instance"][name] = (p_int, p_sw, p_leak)
+            res["internal"] += p_int
+            res["switching"] += p_sw
+            res["leakage"] += p_leak
+        res["total"] = res["internal"] + res["switching"] + res["leakage"]
+        return res
+
+
+# A liberty function as OpenSTA's parser builds it: binary, left-associative; precedence
+# (loosest first) | +, then & * (and juxtaposition), then ^; ! and postfix ' negate.
+def _parse_function(expr: str):
+    import re
+    toks = re.findall(r"[A-Za-z_][\w\[\].]*|[01]|[!'&*|+^()]", expr)
+    pos = 0
+
+    def peek():
+        return toks[pos] if pos < len(toks) else ""
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return toks[pos - 1]
+
+    def or_():
+        v = and_()
+        while peek() in ("|", "+"):
+            take()
+            v = ("or", v, and_())
+        return v
+
+    def and_():
+        v = xor_()
+        while peek() in ("&", "*") or (peek() and peek() not in ("|", "+", ")", "^", "'")):
+            if peek() in ("&", "*"):
+                take()
+            v = ("and", v, xor_())
+        return v
+
+    def xor_():
+        v = un()
+        while peek() == "^":
+            take()
+            v = ("xor", v, un())
+        return v
+
+    def un():
+        if peek() == "!":
+            take()
+            return ("not", un())
+        t = take()
+        if t == "(":
+            v = or_()
+            take()
+        elif t in ("0", "1"):
+            v = ("const", int(t))
+        else:
+            v = ("port", t)
+        while peek() == "'":
+            take()
+            v = ("not", v)
+        return v
+
+    return or_()
+
+
+def _is_literal(t, pin) -> bool:
+    return t == ("port", pin) or t == ("not", ("port", pin))
+
+
+def _tree_prob(t, duty: float) -> float:
+    op = t[0]
+    if op == "port":
+        return duty
+    if op == "const":
+        return float(t[1])
+    if op == "not":
+        return 1.0 - _tree_prob(t[1], duty)
+    p1, p2 = _tree_prob(t[1], duty), _tree_prob(t[2], duty)
+    if op == "and":
+        return p1 * p2
+    if op == "or":
+        return 1.0 - (1.0 - p1) * (1.0 - p2)
+    return p1 * (1.0 - p2) + p2 * (1.0 - p1)
+
+
+def _sensitization_duty(tree, pin: str, duty: float) -> float:
+    """OpenSTA 2.0.17's duty of an output arc from `pin`: 1 if the function is the literal
+    `pin`; for `L or R` / `L and R` with R (or L) the literal `pin`, the probability of !L / L
+    (!R / R); otherwise 0.5 (measured on the Debian build, see the module docstring)."""
+    if tree is None:
+        return 0.5
+    if _is_literal(tree, pin):
+        return 1.0
+    if tree[0] in ("and", "or"):
+        for lit, other in ((tree[2], tree[1]), (tree[1], tree[2])):
+            if _is_literal(lit, pin):
+                p = _tree_prob(other, duty)
+                return 1.0 - p if tree[0] == "or" else p
+    return 0.5
+
+
+def _when_duty(when: str, cell: CellPower, duty: float) -> float:
+    """Probability that `when` holds with every pin independently 1 with probability `duty`."""
+    pins = sorted(set(cell.directions), key=len, reverse=True)
+    used = [p for p in pins if p in when]
+    tt = truth_table(when, used)
+    prob = 0.0
+    for k in range(1 << len(used)):
+        if (tt >> k) & 1:
+            ones = bin(k).count("1")
+            prob += duty ** ones * (1 - duty) ** (len(used) - ones)
+    return prob
+
+
+def liberty_without_wire_load(src: Path | str, dst: Path | str) -> Path:
+    """Copy a liberty (.lib or .gz) as plain text without its `default_wire_load` attribute, so
+    that OpenSTA uses the same zero-wire loads as this model (for the replay validation)."""
+    import re
+    text = read_liberty_text(src)
+    dst = Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_text(re.sub(r"^\s*default_wire_load\s*:[^;]*;", "", text, flags=re.M))
+    tmp.replace(dst)
+    return dst

@@ -1,0 +1,155 @@
+"""Real-model stimulus for power measurements: what a PE sees running the digits MLP.
+
+`real_trace(cfg, cycles, seed) -> {input port: per-cycle array}`:
+- baseline (and any `lanes`-wide dot-product PE with the baseline ports): output-stationary
+  dataflow, one PE computing the whole int8 inference: test samples in order (starting at
+  sample `seed % N`), for each sample layers 0, 1, 2, for each output neuron o its K / lanes
+  blocks in order: a = the layer's captured input codes a[n, block], w = the int8 weight codes
+  w[o, block], first on block 0, last on the final block, valid every cycle (K not a multiple of
+  lanes: the last block is zero-padded). Codes are the model's 8-bit codes (a in 0..127, w in
+  -127..127), so a_bits/w_bits must be 8 and signed.
+- strum: quantpe.tb.strum_model_stimulus (StruM-encoded real weights, real activation codes).
+- stripes: the same bricks (16 activations, 16 weights, first/last) in the same order, offered
+  back to back (in_valid = 1, out_ready = 1) and scheduled by the golden model (bit-serial: a
+  brick takes P cycles); static mode uses one window per layer, [covering msb of the layer's
+  codes over the test split .. 0]. The key "_ops" holds the MACs of the bricks finished within
+  the trace (lanes per brick), used for energy per MAC.
+- approxmul: the same (a, w) operand pairs in the same order, one product per cycle (w as |w|
+  for an unsigned multiplier; a is never negative).
+Other kinds raise ConfigError (use the random stimulus).
+
+`strum_and_baseline_traces(strum_cfg, cycles, seed)`: the StruM trace and the baseline-PE trace
+of the SAME frames (same layer, sample, neuron, block order, idle cycles and activations; the
+baseline gets the layer's int8 weight codes where StruM gets its encoded block words), cut after
+the last complete frame: the "same data" for a StruM vs INT8-baseline power comparison.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from quantpe.golden.errors import ConfigError
+
+__all__ = ["real_trace", "model_pairs", "strum_and_baseline_traces"]
+
+
+@functools.cache
+def _model():
+    from quantpe.golden.digits import load_digits_split
+    from quantpe.golden.qmodel import build_qmodel
+    qm = build_qmodel()
+    return qm, qm.capture(load_digits_split().x_test)
+
+
+def _blocks(lanes: int, cycles: int, seed: int):
+    """(a, w, first, last) arrays of `cycles` cycles in the dataflow order of the module doc."""
+    qm, traces = _model()
+    N = traces[0].shape[0]
+    a_rows, w_rows, first, last, layers = [], [], [], [], []
+    n = seed % N
+    total = 0
+    while total < cycles:
+        for layer, trace in zip(qm.layers, traces):
+            w = layer.weight.codes
+            O, K = w.shape
+            nb = -(-K // lanes)
+            pad = nb * lanes - K
+            a = np.pad(trace[n], (0, pad)).reshape(nb, lanes)
+            wp = np.pad(w, ((0, 0), (0, pad))).reshape(O, nb, lanes)
+            a_rows.append(np.tile(a, (O, 1)))
+            w_rows.append(wp.reshape(O * nb, lanes))
+            f = np.zeros((O, nb), np.int64)
+            f[:, 0] = 1
+            e = np.zeros((O, nb), np.int64)
+            e[:, -1] = 1
+            first.append(f.reshape(-1))
+            last.append(e.reshape(-1))
+            layers.append(np.full(O * nb, layer.index if hasattr(layer, "index") else len(layers)))
+            total += O * nb
+        n = (n + 1) % N
+    return [np.concatenate(x)[:cycles] for x in (a_rows, w_rows, first, last, layers)]
+
+
+def model_pairs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` (activation code, weight code) operand pairs in dataflow order (8-bit codes)."""
+    a, w, _, _, _ = _blocks(16, -(-count // 16), seed)
+    return a.reshape(-1)[:count], w.reshape(-1)[:count]
+
+
+def real_trace(cfg, cycles: int, seed: int = 0) -> dict:
+    if cycles < 1:
+        raise ConfigError(f"cycles must be >= 1, got {cycles}")
+    kind = cfg.kind
+    if kind == "strum":
+        from quantpe.tb.strum_model_stimulus import strum_model_stimulus
+        return strum_model_stimulus(cfg, cycles, seed)[0]
+    if kind == "approxmul":
+        if cfg.a_bits != 8 or cfg.b_bits != 8:
+            raise ConfigError("real traces need an 8x8 multiplier (the model's codes are 8-bit)")
+        a, w = model_pairs(cycles, seed)
+        return {"a": a, "b": w if cfg.signed else np.abs(w)}
+    if kind == "baseline":
+        if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
+            raise ConfigError("real traces need a signed int8 x int8 baseline PE (the model's codes)")
+        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed)
+        return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a, "w": w}
+    if kind == "stripes":
+        return _stripes_trace(cfg, cycles, seed)
+    raise ConfigError(f"no real-trace builder for {kind} (use the random stimulus)")
+
+
+def _stripes_trace(cfg, cycles: int, seed: int) -> dict:
+    from quantpe.golden.stripes import BrickStream, brick_cycles, stripes_schedule
+    from quantpe.golden.stripes_precision import covering_msb
+    if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
+        raise ConfigError("real traces need a signed int8 x int8 Stripes PE (the model's codes)")
+    _, traces = _model()
+    a, w, first, last, layer = _blocks(cfg.lanes, cycles, seed)
+    kw = {}
+    if cfg.mode == "static":
+        msbs = np.array([covering_msb(t, cfg.a_bits, True) for t in traces])
+        kw = dict(msb=msbs[layer], lsb=np.zeros(len(layer), np.int64))
+    P = brick_cycles(cfg, a, kw.get("msb"), kw.get("lsb"))
+    n = int(np.searchsorted(np.cumsum(P), cycles - 8, side="right"))
+    n = max(n, 1)
+    bricks = BrickStream(a[:n], w[:n], first[:n], last[:n],
+                         **{k: v[:n] for k, v in kw.items()})
+    ones = np.ones(cycles, np.int64)
+    s = stripes_schedule(cfg, bricks, ones, ones)
+    inputs = {"in_valid": s.in_valid, "first": s.first, "last": s.last, "a": s.a, "w": s.w,
+              "out_ready": s.out_ready}
+    if cfg.mode == "static":
+        inputs.update(win_msb=s.win_msb, win_lsb=s.win_lsb)
+    inputs.update({"_a": bricks.a, "_w": bricks.w, "_first": bricks.first, "_last": bricks.last,
+                   "_in_valid": s.in_valid, "_out_ready": s.out_ready})
+    if cfg.mode == "static":
+        inputs.update(_msb=np.asarray(bricks.msb), _lsb=np.asarray(bricks.lsb))
+    done = int(np.count_nonzero((s.finish >= 0) & (s.finish < cycles)))
+    inputs["_ops"] = np.array(done * cfg.lanes)
+    return inputs
+
+
+def strum_and_baseline_traces(cfg, cycles: int, seed: int = 0) -> tuple[dict, dict]:
+    """(StruM inputs, baseline inputs with lanes = cfg.block) over the same frames (module doc)."""
+    from quantpe.tb.strum_model_stimulus import strum_model_stimulus
+    qm, _ = _model()
+    ins, frames = strum_model_stimulus(cfg, cycles, seed)
+    B = cfg.block
+    if not frames:
+        raise ConfigError(f"{cycles} cycles hold no complete StruM frame")
+    end = frames[-1][4] + 1
+    valid = np.asarray(ins["valid"])[:end]
+    w = np.zeros((end, B), np.int64)
+    for layer, _n, o, _mode, emit in frames:
+        codes = qm.layers[layer].weight.codes[o]
+        nb = len(codes) // B
+        t, b = emit, nb - 1
+        while b >= 0:
+            if valid[t]:
+                w[t] = codes[b * B:(b + 1) * B]
+                b -= 1
+            t -= 1
+    strum = {k: np.asarray(v)[:end] for k, v in ins.items()}
+    base = {"valid": valid, "first": strum["first"], "last": strum["last"], "a": strum["a"], "w": w}
+    return strum, base
