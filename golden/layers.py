@@ -68,6 +68,7 @@ INPUT = "input"
 INF = math.inf
 _MUL_CHUNK = 1 << 21          # products per call of a custom MulRule (bounds memory)
 _NEG = -(1 << 62)             # MaxPool padding code: never the maximum
+CHUNK = 256                   # samples per inference chunk in predict / logits
 
 
 def _frozen(a, what: str) -> np.ndarray:
@@ -569,7 +570,10 @@ class Graph:
         return (vals[self.output], vals) if capture else vals[self.output]
 
     def predict(self, x) -> np.ndarray:
-        out = self.forward(x)
+        """argmax of the flattened output per sample (ties: lowest index), in chunks."""
+        x = self.check_input(x)
+        out = np.concatenate([self.forward(x[s:s + CHUNK]) for s in range(0, len(x), CHUNK)]) \
+            if len(x) > CHUNK else self.forward(x)
         return np.argmax(out.reshape(len(out), -1), axis=1)
 
     def accuracy(self, x, y) -> float:
@@ -676,7 +680,7 @@ class QWeight:
         n, g, p, k = cols.shape
         w = self.weight.codes
         if self.mul is None:
-            y = wrap(grouped_matmul(cols, w, int_matmul), acc_bits)
+            y = grouped_matmul(cols, w, int_matmul)        # exact; wrapped once below
         else:
             og = w.shape[0] // g
             y = np.zeros((n, w.shape[0], p), np.int64)
@@ -862,8 +866,12 @@ class QGraph:
         return (out, vals) if capture else out
 
     def logits(self, x) -> np.ndarray:
-        """Integer output for float input x (raw accumulators when a weight layer is the output)."""
-        return self.run_codes(self.quantize_input(x))
+        """Integer output for float input x (raw accumulators when a weight layer is the output);
+        computed in chunks of CHUNK samples (same result, less memory traffic)."""
+        a = self.quantize_input(x)
+        if len(a) <= CHUNK:
+            return self.run_codes(a)
+        return np.concatenate([self.run_codes(a[s:s + CHUNK]) for s in range(0, len(a), CHUNK)])
 
     def capture(self, x) -> dict:
         """Integer codes of every tensor for float input x: {"input": ..., node name: ...}."""
