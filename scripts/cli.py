@@ -279,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--cycles", type=int, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_bench)
+    from quantpe.model_cli import add_model_parser
+    add_model_parser(sub)
     return parser
 
 

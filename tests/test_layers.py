@@ -408,3 +408,14 @@ def test_save_load_round_trip_is_byte_stable(tmp_path, seed):
     (tmp_path / "bad.npz").write_bytes(b"junk")
     with pytest.raises(QuantpeError, match="cannot read"):
         load_graph(tmp_path / "bad.npz")
+
+
+def test_unsigned_quantize_refuses_negative_values():
+    from quantpe.golden.quantize import quantize
+    q = quantize(np.array([0.0, 0.5, 1.0]), 8, signed=False)
+    assert q.codes.tolist() == [0, 128, 255]                          # 0.5 * 255 = 127.5 -> 128
+    with pytest.raises(QuantpeError, match=r"2 negative value\(s\) \(most negative -0.25\)"):
+        quantize(np.array([0.5, -0.1, -0.25]), 8, signed=False)
+    with pytest.raises(QuantpeError, match="negative"):
+        quantize(np.array([-1.0, 1.0]), 4, signed=False, scale=0.1)
+    assert quantize(np.array([-1.0, 1.0]), 8, signed=True).codes.tolist() == [-127, 127]

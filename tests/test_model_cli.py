@@ -1,0 +1,55 @@
+"""`quantpe model ...` commands: train/eval/import outputs and one-line errors with exit 2."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from quantpe.cli import main
+from quantpe.golden.cnn import model_data, reference_graph
+
+
+def test_eval_reference_models(capsys):
+    assert main(["model", "eval", "--model", "mlp"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy: float 0.9722, integer 0.9667" in out          # the MLP figures of qmodel
+
+
+def test_import_and_eval_onnx(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from quantpe.golden.onnx_io import export_onnx
+    _, _, xte, yte = model_data("cnn")
+    p = export_onnx(reference_graph("cnn"), tmp_path / "cnn.onnx")
+    np.save(tmp_path / "x.npy", xte[:120])
+    np.save(tmp_path / "y.npy", yte[:120])
+    assert main(["model", "import", str(p), "--inputs", str(tmp_path / "x.npy"), "--labels",
+                 str(tmp_path / "y.npy"), "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "imported" in out and (tmp_path / "out" / "model.npz").exists()
+    summary = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert summary["calibration"]["samples"] == 120 and len(summary["layers"]) == 13
+    assert main(["model", "eval", "--model", str(tmp_path / "out" / "model.npz"), "--inputs",
+                 str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")]) == 0
+    assert "accuracy: float" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["model", "eval", "--model", "resnet"], "--model must be"),
+    (["model", "eval", "--model", "x.onnx"], "does not exist"),
+    (["model", "eval", "--model", "cnn", "--inputs", "x.npy"], "apply to file models"),
+])
+def test_errors_exit_2(argv, match, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("quantpe: error:") and match in err and err.count("\n") == 1
+
+
+def test_import_wrong_shape_exit_2(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from quantpe.golden.onnx_io import export_onnx
+    p = export_onnx(reference_graph("mlp"), tmp_path / "mlp.onnx")
+    np.save(tmp_path / "x.npy", np.zeros((3, 63)))
+    assert main(["model", "import", str(p), "--inputs", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "must have shape (n, 64), got (3, 63)" in err and err.count("\n") == 1
