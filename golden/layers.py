@@ -865,6 +865,25 @@ class QGraph:
         out = vals[self.output]
         return (out, vals) if capture else out
 
+    def resume(self, vals: dict, start: str, transform: dict | None = None):
+        """Output when every node before weight layer `start` keeps its value in `vals` (a capture
+        of the same batch) and the nodes from `start` on are recomputed (cached-prefix inference:
+        same result as run_codes when only `start` and later layers change)."""
+        names = [nd.name for nd in self.nodes]
+        if start not in names:
+            raise QuantpeError(f"no node named {start!r}")
+        vals = dict(vals)
+        transform = transform or {}
+        for nd in self.nodes[names.index(start):]:
+            xs = [vals[i] for i in nd.inputs]
+            if isinstance(nd, QWeight):
+                if nd.name in transform:
+                    xs[0] = transform[nd.name](xs[0])
+                vals[nd.name] = nd.run(xs[0], self.acc_bits)
+            else:
+                vals[nd.name] = nd.run(xs, self.acc_bits)
+        return vals[self.output]
+
     def logits(self, x) -> np.ndarray:
         """Integer output for float input x (raw accumulators when a weight layer is the output);
         computed in chunks of CHUNK samples (same result, less memory traffic)."""
