@@ -13,6 +13,11 @@ Input: the digits split (`digits.load_digits_split`) as (N, 1, 8, 8) images in [
     flat   Flatten                                  (128,)
     fc     Linear 128->10 (logits)
 
+Test accuracy (360 images; integer: w8 a8 per-channel weights, per-tensor activations, calibrated
+on the training split, argmax of the integer logits), checked by tests/test_cnn.py:
+    digits CNN  float 0.9778  int8 0.9778      (8 epochs, 17.8 s on one core)
+    digits MLP  float 0.9722  int8 0.9667      (for comparison, `qmodel`)
+
 Training (`train_graph`): He-normal initialisation (fan_in = C_g*KH*KW), zero biases, mini-batch
 Adam on the mean softmax cross-entropy, fixed seed (numpy default_rng) for the initialisation
 and the per-epoch shuffles, float64, single-threaded BLAS. On a given machine the same seed gives bit-identical

@@ -49,6 +49,8 @@ def test_accuracy_float_and_int8(cnn, q8):
     f, i = cnn.accuracy(xte, yte), q8.accuracy(xte, yte)
     print(f"digits CNN test accuracy: float {f:.4f}, int8 {i:.4f} (n={len(yte)})")
     assert f >= 0.97 and i >= 0.97
+    import quantpe.golden.cnn as cnn_mod
+    assert f"digits CNN  float {f:.4f}  int8 {i:.4f}" in cnn_mod.__doc__            # the stated figures
     # calibration: every scale is max |float tensor| / 127 over the training split
     _, floats = cnn.forward(xtr, capture=True)
     assert q8.scales[INPUT] == np.abs(xtr).max() / 127

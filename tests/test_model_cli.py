@@ -53,3 +53,20 @@ def test_import_wrong_shape_exit_2(tmp_path, capsys):
     assert main(["model", "import", str(p), "--inputs", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "must have shape (n, 64), got (3, 63)" in err and err.count("\n") == 1
+
+
+def test_techniques_on_a_file_model(tmp_path, capsys):
+    """`model techniques` on a user model file with its own samples and labels (small, fast)."""
+    from quantpe.golden.layers import save_graph
+    xtr, ytr, xte, yte = model_data("cnn")
+    p = save_graph(reference_graph("cnn"), tmp_path / "cnn.npz")
+    np.save(tmp_path / "x.npy", xte[:48])
+    np.save(tmp_path / "y.npy", yte[:48])
+    assert main(["model", "techniques", "--model", str(p), "--inputs", str(tmp_path / "x.npy"), "--labels",
+                 str(tmp_path / "y.npy"), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "StruM accuracy" in out and "[worse than INT8]" in out and "DStripes/Stripes" in out
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["stripes"]["selected"] == ["conv1", "conv2", "dw3", "pw4"]
+    assert main(["model", "techniques", "--model", str(p), "--inputs", str(tmp_path / "x.npy")]) == 2
+    assert "need labels" in capsys.readouterr().err
