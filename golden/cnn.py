@@ -20,8 +20,8 @@ on the training split, argmax of the integer logits), checked by tests/test_cnn.
 
 Training (`train_graph`): He-normal initialisation (fan_in = C_g*KH*KW), zero biases, mini-batch
 Adam on the mean softmax cross-entropy, fixed seed (numpy default_rng) for the initialisation
-and the per-epoch shuffles, float64, single-threaded BLAS. On a given machine the same seed gives bit-identical
-weights; `python -m quantpe.golden.cnn` rebuilds golden/data/digits_cnn.npz byte for byte
+and the per-epoch shuffles, float64, single-threaded BLAS. On a given machine the same seed gives
+bit-identical weights; `python -m quantpe.golden.cnn` rebuilds golden/data/digits_cnn.npz byte for byte
 (`layers.save_graph`: fixed zip timestamps), which `load_reference_cnn()` returns.
 """
 from __future__ import annotations

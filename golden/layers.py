@@ -47,7 +47,7 @@ import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Iterable, Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
@@ -309,7 +309,8 @@ class _Pool(Layer):
         (kh, kw), (sh, sw) = self.kernel, self.stride
         pt, pl, pb, pr = self.padding
         if max(pt, pb) >= kh or max(pl, pr) >= kw:
-            raise QuantpeError(f"{self.op} padding {self.padding} must be smaller than the kernel {self.kernel}")
+            raise QuantpeError(f"{self.op} padding {self.padding} must be smaller than the kernel "
+                               f"{self.kernel}")
         return c, conv_output_size(h, kh, sh, pt, pb), conv_output_size(w, kw, sw, pl, pr)
 
     def cols(self, x, pad_value):
@@ -824,10 +825,12 @@ class QGraph:
                 if it not in names:
                     raise QuantpeError(f"{it!r} is not a weight layer (have: {', '.join(names)})")
                 out.append(it)
-            elif isinstance(it, (int, np.integer)) and not isinstance(it, bool) and -len(names) <= it < len(names):
+            elif isinstance(it, (int, np.integer)) and not isinstance(it, bool) \
+                    and -len(names) <= it < len(names):
                 out.append(names[int(it)])
             else:
-                raise QuantpeError(f"weight layer must be a name or an index in 0..{len(names) - 1}, got {it!r}")
+                raise QuantpeError(f"weight layer must be a name or an index in 0..{len(names) - 1}, "
+                                   f"got {it!r}")
         return out
 
     @property
@@ -847,8 +850,8 @@ class QGraph:
         if a.size and not np.issubdtype(a.dtype, np.integer):
             raise QuantpeError(f"input codes must be integers, got dtype {a.dtype}")
         if a.ndim < 1 or tuple(a.shape[1:]) != self.graph.input_shape:
-            raise QuantpeError(f"input codes must have shape (n, {', '.join(map(str, self.graph.input_shape))}), "
-                               f"got {a.shape}")
+            dims = ", ".join(map(str, self.graph.input_shape))
+            raise QuantpeError(f"input codes must have shape (n, {dims}), got {a.shape}")
         q = qmax(self.a_bits, True)
         if a.size and (a.min() < -q - 1 or a.max() > q):
             raise QuantpeError(f"input codes outside the signed {self.a_bits}-bit range")
@@ -922,7 +925,8 @@ class QGraph:
         """Copy using product rule `mul` (None: exact) in `layers` (names/indices; None: all)."""
         if mul is not None and not callable(mul):
             raise QuantpeError(f"mul must be a callable (a, w) -> products or None, got {mul!r}")
-        return self._replace_nodes({n: dataclasses.replace(self._get(n), mul=mul) for n in self._names(layers)})
+        return self._replace_nodes({n: dataclasses.replace(self._get(n), mul=mul)
+                                    for n in self._names(layers)})
 
     def with_weights(self, layer, codes, scale=None) -> "QGraph":
         """Copy with weight layer `layer`'s integer weights replaced by `codes`, the lowered (O, K)
@@ -938,10 +942,12 @@ class QGraph:
         if old.is_conv and c.shape == old.layer.weight.shape:
             c = lower_weights(c)
         if c.shape != shape:
-            raise QuantpeError(f"layer {name}: replacement weights must have shape {shape}"
-                               f"{' or ' + str(old.layer.weight.shape) if old.is_conv else ''}, got {c.shape}")
+            alt = f" or {old.layer.weight.shape}" if old.is_conv else ""
+            raise QuantpeError(f"layer {name}: replacement weights must have shape {shape}{alt}, "
+                               f"got {c.shape}")
         if np.issubdtype(c.dtype, np.floating):
-            if not np.all(np.isfinite(c)) or np.any(c != np.round(c)) or np.max(np.abs(c), initial=0) >= 2.0 ** 62:
+            if not np.all(np.isfinite(c)) or np.any(c != np.round(c)) \
+                    or np.max(np.abs(c), initial=0) >= 2.0 ** 62:
                 raise QuantpeError(f"layer {name}: replacement weights must be finite integers")
         elif not np.issubdtype(c.dtype, np.integer):
             raise QuantpeError(f"layer {name}: replacement weights must be integers, got {c.dtype}")
@@ -1073,7 +1079,8 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
             qnodes.append(_QOp(nd.name, ins, lay, "gap", lo, hi, (m,), (s,)))
         elif isinstance(lay, AvgPool):
             _, h, w = graph.shapes[ins[0]]
-            pairs = [fixed_point_multiplier(scales[ins[0]] / (d * s_o), mult_bits) for d in lay.divisors(h, w)]
+            pairs = [fixed_point_multiplier(scales[ins[0]] / (d * s_o), mult_bits)
+                     for d in lay.divisors(h, w)]
             qnodes.append(_QOp(nd.name, ins, lay, "avgpool", lo, hi, tuple(p[0] for p in pairs),
                                tuple(p[1] for p in pairs)))
         else:                                        # pragma: no cover - LAYER_TYPES is closed
@@ -1153,7 +1160,8 @@ def load_graph(path) -> tuple[Graph, dict]:
                 cls = LAYER_TYPES.get(nd["op"])
                 params = cls.params if cls else ()
                 arrays = {p: f[f"{nd['name']}.{p}"] for p in params}
-                nodes.append(Node(nd["name"], _layer_from(nd["op"], nd["attrs"], arrays), tuple(nd["inputs"])))
+                layer = _layer_from(nd["op"], nd["attrs"], arrays)
+                nodes.append(Node(nd["name"], layer, tuple(nd["inputs"])))
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as e:
         raise QuantpeError(f"cannot read a layer graph from {path}: {e}") from None
     return Graph(tuple(struct["input_shape"]), tuple(nodes), struct["output"]), meta

@@ -48,7 +48,8 @@ def pair4(padding) -> tuple:
     elif len(p) == 2:
         p = (p[0], p[1], p[0], p[1])
     if len(p) != 4 or any(int(v) != v or v < 0 for v in p):
-        raise QuantpeError(f"padding must be non-negative integers (top, left, bottom, right), got {padding!r}")
+        raise QuantpeError(f"padding must be non-negative integers (top, left, bottom, right), "
+                           f"got {padding!r}")
     return tuple(int(v) for v in p)
 
 
@@ -87,7 +88,8 @@ def im2col(x, kh: int, kw: int, stride=(1, 1), padding=0, dilation=(1, 1), group
     taps = [xp[:, :, ky * dh: ky * dh + sh * (oh - 1) + 1: sh, kx * dw: kx * dw + sw * (ow - 1) + 1: sw]
             for ky in range(kh) for kx in range(kw)]
     t = np.stack(taps, axis=1).reshape(n, kh * kw, groups, c // groups, oh * ow)
-    return np.ascontiguousarray(t.transpose(0, 2, 4, 1, 3)).reshape(n, groups, oh * ow, kh * kw * (c // groups))
+    cols = np.ascontiguousarray(t.transpose(0, 2, 4, 1, 3))
+    return cols.reshape(n, groups, oh * ow, kh * kw * (c // groups))
 
 
 def col2im(cols, x_shape, kh: int, kw: int, stride=(1, 1), padding=0, dilation=(1, 1),

@@ -37,7 +37,7 @@ from .errors import QuantpeError
 from .layers import Graph, QGraph, QWeight, build_qgraph
 from .lowering import bricks, pad_reduction
 from .strum_codec import block_bits
-from .strum_config import J_BITS, StrumConfig
+from .strum_config import StrumConfig
 from .strum_encode import encode
 from .stripes_precision import (covering_msb, detect_windows, profile_precisions, static_window,
                                 window_value)
@@ -92,7 +92,8 @@ def strum_eval_model(graph: Graph, q8: QGraph, calib_x, x, y, cfg: StrumConfig |
     Warns (StrumPaddingWarning) for each layer whose padded format costs more than INT8."""
     cfg = cfg or StrumConfig()
     if cfg.hb != 8 or set(q8.w_bits) != {8}:
-        raise QuantpeError(f"StruM evaluation needs an INT8 model and hb=8, got w_bits {q8.w_bits}, hb={cfg.hb}")
+        raise QuantpeError(f"StruM evaluation needs an INT8 model and hb=8, got w_bits {q8.w_bits}, "
+                           f"hb={cfg.hb}")
     names = q8._names(layers)
     variants = {v: cfg.replace(variant=v, shift=cfg.shift if v == "dliq" else "block", structure="static",
                                acc_bits=62) for v in ("dliq", "mip2q")}
@@ -125,8 +126,8 @@ def strum_eval_model(graph: Graph, q8: QGraph, calib_x, x, y, cfg: StrumConfig |
     acc["int4"] = _acc(q4, x, y)
     bpw = {"int8": 8.0, "int4": 4.0}
     bpw.update({v: block_bits(vc) / vc.block for v, vc in variants.items()})
-    return {"accuracy": acc, "layers": rows, "bits_per_weight_unpadded": bpw, "config": variants["dliq"].to_dict(),
-            "strum_layers": names, "n": int(len(y))}
+    return {"accuracy": acc, "layers": rows, "bits_per_weight_unpadded": bpw,
+            "config": variants["dliq"].to_dict(), "strum_layers": names, "n": int(len(y))}
 
 
 # =============================================================================== approximate multipliers
@@ -144,7 +145,8 @@ def approx_eval_model(q8: QGraph, x, y, configs=DEFAULT_APPROX) -> list:
     out = []
     for cfg in configs:
         rule = approx_mul(cfg) if cfg.signed else sign_magnitude_mul(cfg)
-        out.append(dict(config_id=cfg.config_id, name=cfg.short_name(), accuracy=_acc(q8.with_mul(rule), x, y)))
+        out.append(dict(config_id=cfg.config_id, name=cfg.short_name(),
+                        accuracy=_acc(q8.with_mul(rule), x, y)))
     return out
 
 
@@ -158,7 +160,8 @@ def layer_bricks(layer: QWeight, a, lanes: int = 16) -> np.ndarray:
     return np.stack([bricks(cols[:, gi].reshape(n * p, k), cg, taps, lanes) for gi in range(g)])
 
 
-def brick_precisions(b: np.ndarray, a_bits: int, group: int, trailing: bool, signed: bool = True) -> np.ndarray:
+def brick_precisions(b: np.ndarray, a_bits: int, group: int, trailing: bool,
+                     signed: bool = True) -> np.ndarray:
     """Detected cycles per brick (same leading shape as b without the lane axis)."""
     lanes = b.shape[-1]
     m, l_ = detect_windows(b.reshape(-1, lanes), a_bits, signed, group, trailing)
@@ -305,11 +308,13 @@ def format_report(r: dict) -> list:
     """Human-readable lines of `evaluate_model`'s result."""
     s, a, st, stl = r["strum"], r["approx"], r["stripes"], r["stripes_lockstep"]
     acc = s["accuracy"]
-    lines = [f"{r['model']}: {r['n_test']} test samples, w{r['w_bits']} a{r['a_bits']} ({r['seconds']:.1f} s)",
+    lines = [f"{r['model']}: {r['n_test']} test samples, w{r['w_bits']} a{r['a_bits']} "
+             f"({r['seconds']:.1f} s)",
              "StruM accuracy: " + ", ".join(f"{k} {v:.4f}" for k, v in acc.items())]
     for row in s["layers"]:
         lines.append(f"  {row['variant']:5} {row['layer']:8} K={row['shape'][1]:4} pad {row['pad']:2} -> "
-                     f"{row['padded_k']:4}: {row['bits_per_weight']:.2f} bits/weight, SQNR {row['sqnr_db']:.2f} dB"
+                     f"{row['padded_k']:4}: {row['bits_per_weight']:.2f} bits/weight, "
+                     f"SQNR {row['sqnr_db']:.2f} dB"
                      + ("  [worse than INT8]" if row["worse_than_int8"] else ""))
     lines += [f"  warning: {w}" for w in s["warnings"]]
     lines.append("approximate multipliers (every weight layer): " +
@@ -317,15 +322,18 @@ def format_report(r: dict) -> list:
     p = st["profile"]
     lines.append(f"Stripes profile (100% relative accuracy on the calibration split): precisions "
                  f"{p['precisions']} (independent {p['independent']}), {p['evaluations']} evaluations; "
-                 f"test accuracy full {st['test_accuracy_full']:.4f}, profiled {st['test_accuracy_profiled']:.4f}")
+                 f"test accuracy full {st['test_accuracy_full']:.4f}, "
+                 f"profiled {st['test_accuracy_profiled']:.4f}")
     for row in st["layers"]:
-        lines.append(f"  {row['layer']:8} groups {row['groups']:2} rows {row['rows']:6} bricks {row['bricks']:3} "
-                     f"lane use {row['lane_use']:.2f} p={row['precision']} cycles: parallel {row['parallel']:,} "
-                     f"Stripes {row['stripes']:,} DStripes {row['dyn_lead']:,} (lossless {row['dyn_lead_lossless']:,})")
+        lines.append(f"  {row['layer']:8} groups {row['groups']:2} rows {row['rows']:6} "
+                     f"bricks {row['bricks']:3} lane use {row['lane_use']:.2f} p={row['precision']} "
+                     f"cycles: parallel {row['parallel']:,} Stripes {row['stripes']:,} "
+                     f"DStripes {row['dyn_lead']:,} (lossless {row['dyn_lead_lossless']:,})")
     for label, e in (("independent columns", st), (f"lockstep {stl['lockstep']} windows", stl)):
         sp = e["speedups"]
         lines.append(f"layers {', '.join(e['selected'])} ({label}): DStripes/Stripes lead "
-                     f"{sp['dstripes_lead_over_stripes']:.3f}x, trail {sp['dstripes_trail_over_stripes']:.3f}x, "
+                     f"{sp['dstripes_lead_over_stripes']:.3f}x, "
+                     f"trail {sp['dstripes_trail_over_stripes']:.3f}x, "
                      f"lossless {sp['dstripes_lossless_over_stripes_lossless']:.3f}x; Stripes over full-word "
                      f"serial {sp['stripes_over_serial_full']:.3f}x; Stripes cycles / bit-parallel "
                      f"{sp['stripes_cycles_vs_parallel']:.2f}")

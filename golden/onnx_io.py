@@ -63,7 +63,8 @@ def _load_model(src):
     except FileNotFoundError:
         raise QuantpeError(f"ONNX model {path} does not exist") from None
     except Exception as e:                                   # protobuf decode errors vary by version
-        raise QuantpeError(f"cannot read ONNX model {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise QuantpeError(f"cannot read ONNX model {path}: {type(e).__name__}: {first}") from None
 
 
 def _check_supported(nodes) -> None:
@@ -75,8 +76,10 @@ def _check_supported(nodes) -> None:
             bad[key] += 1
             names.setdefault(key, nd.name or (nd.output[0] if nd.output else "?"))
     if bad:
-        parts = [f"{op} ({n} node{'s' if n > 1 else ''}, e.g. {names[op]!r})" for op, n in sorted(bad.items())]
-        raise QuantpeError(f"unsupported ONNX operators: {', '.join(parts)}; supported: {', '.join(SUPPORTED_OPS)}")
+        parts = [f"{op} ({n} node{'s' if n > 1 else ''}, e.g. {names[op]!r})"
+                 for op, n in sorted(bad.items())]
+        raise QuantpeError(f"unsupported ONNX operators: {', '.join(parts)}; "
+                           f"supported: {', '.join(SUPPORTED_OPS)}")
 
 
 def _input_shape(model, inits, override) -> tuple[str, tuple]:
@@ -229,7 +232,8 @@ def _convert(b: _Builder, nd) -> None:
         b.add(out, MaxPool(k, s, p), [b.src(nd.input[0])])
     elif op == "AveragePool":
         k, s, p = _pool_geometry(a, where)
-        b.add(out, AvgPool(k, s, p, count_include_pad=bool(a.get("count_include_pad", 0))), [b.src(nd.input[0])])
+        pool = AvgPool(k, s, p, count_include_pad=bool(a.get("count_include_pad", 0)))
+        b.add(out, pool, [b.src(nd.input[0])])
     elif op == "GlobalAveragePool":
         b.add(out, GlobalAvgPool(), [b.src(nd.input[0])])
     elif op == "Add":
@@ -352,12 +356,13 @@ def export_onnx(graph: Graph, path, dtype: str = "float64", producer: str = "qua
     for nd in graph.nodes:
         lay, ins, out = nd.layer, [t(i) for i in nd.inputs], nd.name
         if isinstance(lay, Conv2d):
-            nodes.append(helper.make_node("Conv", ins + [init(f"{out}.weight", lay.weight), init(f"{out}.bias", lay.bias)],
-                                          [out], name=out, kernel_shape=list(lay.kernel), strides=list(lay.stride),
-                                          pads=list(lay.padding), dilations=list(lay.dilation), group=lay.groups))
+            wb = [init(f"{out}.weight", lay.weight), init(f"{out}.bias", lay.bias)]
+            nodes.append(helper.make_node("Conv", ins + wb, [out], name=out, kernel_shape=list(lay.kernel),
+                                          strides=list(lay.stride), pads=list(lay.padding),
+                                          dilations=list(lay.dilation), group=lay.groups))
         elif isinstance(lay, Linear):
-            nodes.append(helper.make_node("Gemm", ins + [init(f"{out}.weight", lay.weight), init(f"{out}.bias", lay.bias)],
-                                          [out], name=out, transB=1))
+            wb = [init(f"{out}.weight", lay.weight), init(f"{out}.bias", lay.bias)]
+            nodes.append(helper.make_node("Gemm", ins + wb, [out], name=out, transB=1))
         elif isinstance(lay, Clip):
             if lay.lo == 0.0 and lay.hi == np.inf:
                 nodes.append(helper.make_node("Relu", ins, [out], name=out))

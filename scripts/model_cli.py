@@ -54,7 +54,8 @@ def _bits_opts(p):
 
 
 def _model_opts(p):
-    p.add_argument("--model", default="cnn", help="mlp | cnn | FILE.npz (model import output) | FILE.onnx [cnn]")
+    p.add_argument("--model", default="cnn",
+                   help="mlp | cnn | FILE.npz (model import output) | FILE.onnx [cnn]")
     p.add_argument("--inputs", type=Path, default=None, help="input samples .npy (file models)")
     p.add_argument("--labels", type=Path, default=None, help="labels .npy (file models)")
     _bits_opts(p)
@@ -88,7 +89,8 @@ def resolve_model(spec: str, inputs=None, labels=None):
     elif path.suffix == ".npz":
         graph = load_graph(path)[0]
     else:
-        raise QuantpeError(f"--model must be {', '.join(REFERENCE_MODELS)}, a .npz or an .onnx file, got {spec!r}")
+        raise QuantpeError(f"--model must be {', '.join(REFERENCE_MODELS)}, a .npz or an .onnx file, "
+                           f"got {spec!r}")
     if inputs is None:
         raise QuantpeError(f"model file {path} needs --inputs X.npy (calibration / evaluation samples)")
     x = load_samples(inputs, graph)
@@ -132,7 +134,8 @@ def _cmd_eval(args):
           f"{r['samples']} samples")
     if "float_accuracy" in r:
         print(f"accuracy: float {r['float_accuracy']:.4f}, integer {r['int_accuracy']:.4f}")
-    print(f"float vs integer: top-1 agreement {r['top1_agreement']:.4f}, output SQNR {r['output_sqnr_db']:.2f} dB")
+    print(f"float vs integer: top-1 agreement {r['top1_agreement']:.4f}, "
+          f"output SQNR {r['output_sqnr_db']:.2f} dB")
 
 
 def _cmd_import(args):
@@ -150,8 +153,8 @@ def _cmd_import(args):
     model = save_graph(graph, args.out / "model.npz", {"source": str(args.onnx.name)})
     layers = []
     for nd in graph.nodes:
-        row = {"name": nd.name, "op": nd.layer.op, "inputs": list(nd.inputs), "shape": list(graph.shapes[nd.name]),
-               "scale": q.scales.get(nd.name)}
+        row = {"name": nd.name, "op": nd.layer.op, "inputs": list(nd.inputs),
+               "shape": list(graph.shapes[nd.name]), "scale": q.scales.get(nd.name)}
         if nd.name in q.weight_layers:
             ql = q.layer(nd.name)
             row["reduction"] = int(ql.weight.codes.shape[1])
@@ -162,9 +165,10 @@ def _cmd_import(args):
                "layers": layers, "calibration": _summary(graph, q, x, y)}
     write_atomic(args.out / "model.json", json.dumps(summary, indent=1) + "\n")
     c = summary["calibration"]
-    print(f"imported {args.onnx} ({len(graph.nodes)} nodes, {len(q.weight_layers)} weight layers), calibrated "
-          f"on {c['samples']} samples: float/integer top-1 agreement {c['top1_agreement']:.4f}"
-          + (f", accuracy float {c['float_accuracy']:.4f} integer {c['int_accuracy']:.4f}" if y is not None else ""))
+    acc = "" if y is None else f", accuracy float {c['float_accuracy']:.4f} integer {c['int_accuracy']:.4f}"
+    print(f"imported {args.onnx} ({len(graph.nodes)} nodes, {len(q.weight_layers)} weight layers), "
+          f"calibrated on {c['samples']} samples: float/integer top-1 agreement "
+          f"{c['top1_agreement']:.4f}{acc}")
     print(f"wrote {model} and {args.out / 'model.json'}")
 
 

@@ -15,7 +15,7 @@ from quantpe.golden.cnn import (CNN_PATH, TRAIN_DEFAULTS, digits_cnn, load_refer
                                 model_data, rebuild, reference_qgraph, to_images, train_graph)
 from quantpe.golden.digits import load_digits_split
 from quantpe.golden.errors import QuantpeError
-from quantpe.golden.layers import (INPUT, Add, AvgPool, Conv2d, Linear, MaxPool, build_qgraph,
+from quantpe.golden.layers import (INPUT, Add, AvgPool, Conv2d, Linear, MaxPool,
                                    load_graph, save_graph)
 from quantpe.golden.qmodel import build_qmodel
 
@@ -115,13 +115,15 @@ def scalar_cnn(q, a0):
         elif isinstance(lay, Linear):
             x = v[nd.inputs[0]]
             wl = nd.weight.codes.tolist()
-            v[nd.name] = [_wrap(sum(a * w for a, w in zip(x, wl[o])) + int(nd.bias[o]), 32) for o in range(len(wl))]
+            v[nd.name] = [_wrap(sum(a * w for a, w in zip(x, wl[o])) + int(nd.bias[o]), 32)
+                          for o in range(len(wl))]
         elif nd.kind == "pass":
             v[nd.name] = v[nd.inputs[0]]
         elif nd.kind == "maxpool":
             x = v[nd.inputs[0]]
             v[nd.name] = [[[max(x[c][2 * i + di][2 * j + dj] for di in range(2) for dj in range(2))
-                            for j in range(len(x[0][0]) // 2)] for i in range(len(x[0]) // 2)] for c in range(len(x))]
+                            for j in range(len(x[0][0]) // 2)] for i in range(len(x[0]) // 2)]
+                          for c in range(len(x))]
         elif nd.kind == "add":
             a, b = v[nd.inputs[0]], v[nd.inputs[1]]
             (ma, mb), s = nd.mults, nd.shifts[0]

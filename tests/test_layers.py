@@ -124,7 +124,8 @@ def test_int_matmul_exact_on_both_paths(seed):
     rng = np.random.default_rng(seed)
     a = rng.integers(-128, 128, (7, 33))
     b = rng.integers(-128, 128, (33, 5))
-    ref = np.array([[sum(int(a[i, k]) * int(b[k, j]) for k in range(33)) for j in range(5)] for i in range(7)])
+    ref = np.array([[sum(int(a[i, k]) * int(b[k, j]) for k in range(33)) for j in range(5)]
+                    for i in range(7)])
     np.testing.assert_array_equal(int_matmul(a, b), ref)                     # float64 BLAS path
     big = a * (1 << 40)                                                       # int64 path (>= 2^53)
     np.testing.assert_array_equal(int_matmul(big, b), ref * (1 << 40))
@@ -139,13 +140,14 @@ def test_float_conv_matches_scipy_and_naive_loop(seed):
     y = conv.forward(x)
     for n in range(2):
         for o in range(4):
-            ref = conv.bias[o] + sum(scipy.signal.correlate(np.pad(x[n, c], 1), conv.weight[o, c], mode="valid")
-                                     for c in range(3))
+            ref = conv.bias[o] + sum(scipy.signal.correlate(np.pad(x[n, c], 1), conv.weight[o, c],
+                                                            mode="valid") for c in range(3))
             np.testing.assert_allclose(y[n, o], ref, rtol=1e-12, atol=1e-12)
     for c, o, k, g, st, pad, dil, h, w in CONV_CASES:
         conv = _rand_conv(rng, c, o, k, g, st, pad, dil)
         x = rng.standard_normal((2, c, h, w))
-        ref = np.array(ref_conv(x, conv.weight, conv.bias.tolist(), conv.stride, conv.padding, conv.dilation, g))
+        ref = np.array(ref_conv(x, conv.weight, conv.bias.tolist(), conv.stride, conv.padding,
+                                conv.dilation, g))
         np.testing.assert_allclose(conv.forward(x), ref, rtol=1e-11, atol=1e-11)
 
 
@@ -189,7 +191,8 @@ def test_gradients_match_finite_differences(seed):
              Node("cb", conv_b, ("ra",)), Node("ad", Add(), ("cb", "ra")),
              Node("mp", MaxPool((2, 2), stride=1), ("ad",)), Node("ap", AvgPool((2, 2), padding=1), ("ad",)),
              Node("cat", Concat(), ("mp", "ap")), Node("gp", GlobalAvgPool(), ("cat",)),
-             Node("fl", Flatten(), ("gp",)), Node("fc", Linear(rng.standard_normal((3, 12)), np.zeros(3)), ("fl",)))
+             Node("fl", Flatten(), ("gp",)),
+             Node("fc", Linear(rng.standard_normal((3, 12)), np.zeros(3)), ("fl",)))
     g = Graph((4, 7, 6), nodes)
     x = rng.standard_normal((3, 4, 7, 6))
     gout = rng.standard_normal((3, 3))
@@ -207,12 +210,14 @@ def test_gradients_match_finite_differences(seed):
 def test_fold_batchnorm(seed):
     rng = np.random.default_rng(seed)
     conv = _rand_conv(rng, 3, 4, 3, 1, 1, 1, 1)
-    gamma, beta, mean, var = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(4), rng.random(4) + 0.1
+    gamma, beta, mean = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(4)
+    var = rng.random(4) + 0.1
     x = rng.standard_normal((2, 3, 5, 5))
     y = conv.forward(x)
-    ref = gamma[None, :, None, None] * (y - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5) \
-        + beta[None, :, None, None]
-    np.testing.assert_allclose(fold_batchnorm(conv, gamma, beta, mean, var).forward(x), ref, rtol=1e-10, atol=1e-12)
+    c = (slice(None), None, None)
+    ref = gamma[c] * (y - mean[c]) / np.sqrt(var[c] + 1e-5) + beta[c]
+    np.testing.assert_allclose(fold_batchnorm(conv, gamma, beta, mean, var).forward(x), ref,
+                               rtol=1e-10, atol=1e-12)
     with pytest.raises(QuantpeError, match="variance"):
         fold_batchnorm(conv, gamma, beta, mean, -np.ones(4))
 
@@ -345,8 +350,8 @@ def test_standalone_clip_and_raw_output(seed):
     assert q.layer("c1").lo == -127 and not q.layer("c1").is_raw          # not fused: MaxPool between
     assert q.layer("fc").is_raw and q.scales["fc"] is None
     fcq = q.layer("fc")
-    want = [[_wrap(sum(int(a) * int(w) for a, w in zip(v["fl"][n], fcq.weight.codes[o])) + int(fcq.bias[o]), 32)
-             for o in range(4)] for n in range(5)]
+    want = [[_wrap(sum(int(a) * int(w) for a, w in zip(v["fl"][n], fcq.weight.codes[o]))
+                   + int(fcq.bias[o]), 32) for o in range(4)] for n in range(5)]
     np.testing.assert_array_equal(v["fc"], want)
 
 
@@ -385,7 +390,8 @@ def test_errors_are_one_line(seed):
            lambda: Graph((3,), (Node("a", Add(), (INPUT,)),)),
            lambda: Graph((3,), (Node("a", Linear(np.ones((2, 3)), np.zeros(2)), ("x",)),)),
            lambda: _one_conv_graph(_rand_conv(rng, 3, 4, 3, 1), 3, 5, 5).forward(np.ones((2, 3, 4, 5))),
-           lambda: _one_conv_graph(_rand_conv(rng, 3, 4, 3, 1), 3, 5, 5).forward(np.full((2, 3, 5, 5), np.nan))]
+           lambda: _one_conv_graph(_rand_conv(rng, 3, 4, 3, 1), 3, 5, 5).forward(
+               np.full((2, 3, 5, 5), np.nan))]
     for f in bad:
         with pytest.raises(QuantpeError) as e:
             f()

@@ -50,7 +50,8 @@ def test_import_wrong_shape_exit_2(tmp_path, capsys):
     from quantpe.golden.onnx_io import export_onnx
     p = export_onnx(reference_graph("mlp"), tmp_path / "mlp.onnx")
     np.save(tmp_path / "x.npy", np.zeros((3, 63)))
-    assert main(["model", "import", str(p), "--inputs", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o")]) == 2
+    assert main(["model", "import", str(p), "--inputs", str(tmp_path / "x.npy"),
+                 "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "must have shape (n, 64), got (3, 63)" in err and err.count("\n") == 1
 

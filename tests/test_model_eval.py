@@ -48,9 +48,10 @@ def test_conv_brick_cycles_against_plain_python(seed, cin, groups, k, stride):
     rng = np.random.default_rng(seed)
     conv = Conv2d(rng.standard_normal((6, cin // groups, k, k)), rng.standard_normal(6) * 0.1,
                   stride=stride, padding=1, groups=groups)
-    g = Graph((cin, 5, 5), (Node("c", conv, (INPUT,)), Node("r", ReLU(), ("c",)), Node("f", Flatten(), ("r",)),
-                            Node("fc", Linear(rng.standard_normal((3, 6 * conv.out_shape([(cin, 5, 5)])[1] ** 2)),
-                                              np.zeros(3)), ("f",))))
+    side = conv.out_shape([(cin, 5, 5)])[1]
+    fc = Linear(rng.standard_normal((3, 6 * side ** 2)), np.zeros(3))
+    g = Graph((cin, 5, 5), (Node("c", conv, (INPUT,)), Node("r", ReLU(), ("c",)),
+                            Node("f", Flatten(), ("r",)), Node("fc", fc, ("f",))))
     x = rng.standard_normal((6, cin, 5, 5))              # signed input codes
     y = rng.integers(0, 3, 6)
     q = build_qgraph(g, x)

@@ -19,7 +19,8 @@ def test_round_trip_is_exact(tmp_path, name):
     g = reference_graph(name)
     xtr, _, xte, _ = model_data(name)
     g2 = import_onnx(export_onnx(g, tmp_path / f"{name}.onnx"))
-    assert [(n.name, n.layer.op, n.inputs) for n in g2.nodes] == [(n.name, n.layer.op, n.inputs) for n in g.nodes]
+    assert [(n.name, n.layer.op, n.inputs) for n in g2.nodes] == \
+        [(n.name, n.layer.op, n.inputs) for n in g.nodes]
     for (k, a), (k2, b) in zip(g.params().items(), g2.params().items()):
         assert k == k2 and np.array_equal(a, b)
     np.testing.assert_array_equal(g2.forward(xte), g.forward(xte))
@@ -42,8 +43,8 @@ def test_float_outputs_match_onnxruntime(tmp_path, name):
 def _model(nodes, inits, in_shape=("N", 2, 5, 5), out_shape=None, opset=17):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))
     y = helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, out_shape)
-    m = helper.make_model(helper.make_graph(nodes, "t", [x], [y],
-                                            [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()]),
+    tensors = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()]
+    m = helper.make_model(helper.make_graph(nodes, "t", [x], [y], tensors),
                           opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
     return m
@@ -82,8 +83,8 @@ def test_batchnorm_matmul_add_clip_reshape_import(tmp_path, seed):
     np.testing.assert_allclose(g.forward(x), ref, rtol=1e-10, atol=1e-10)
     ort = pytest.importorskip("onnxruntime")
     sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"x": x.astype(np.float32)})[0], g.forward(x.astype(np.float32)),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(sess.run(None, {"x": x.astype(np.float32)})[0],
+                               g.forward(x.astype(np.float32)), rtol=1e-4, atol=1e-4)
 
 
 def _one_line(f, match):
@@ -127,7 +128,8 @@ def test_bad_models_and_inputs_one_line(tmp_path, seed):
     _one_line(lambda: import_onnx(tmp_path / "none.onnx"), "does not exist")
     # BatchNorm not after a Conv
     _one_line(lambda: import_onnx(_model([helper.make_node("Relu", ["x"], ["r"]),
-                                          helper.make_node("BatchNormalization", ["r", "g", "g", "g", "g"], ["out"])],
+                                          helper.make_node("BatchNormalization", ["r", "g", "g", "g", "g"],
+                                                           ["out"])],
                                          {"g": np.ones(2)})), "directly after a Conv")
     # wrong input sample shape
     g = import_onnx(_model([helper.make_node("Conv", ["x", "w"], ["c"]), relu], {"w": w}))

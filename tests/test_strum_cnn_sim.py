@@ -57,8 +57,8 @@ def cnn_stimulus(cfg: StrumConfig, cycles: int, seed: int):
                          w8[b * B:(b + 1) * B]))
         frames.append((name, g, r, o, mode, len(rows) - 1))
     rows = rows[:cycles]
-    inputs = {"valid": np.array([r[0] for r in rows], np.int64), "first": np.array([r[1] for r in rows], np.int64),
-              "last": np.array([r[2] for r in rows], np.int64), "a": np.array([r[3] for r in rows], np.int64)}
+    inputs = {k: np.array([r[i] for r in rows], np.int64)
+              for i, k in enumerate(("valid", "first", "last", "a"))}
     if cfg.dynamic:
         inputs["mode"] = np.array([r[5] for r in rows], np.int64)
         inputs["w"] = np.array([r[6] for r in rows], np.int64)
@@ -83,7 +83,7 @@ def _check_golden(cfg, inputs, frames, cycles):
         acc, bias_s, bias8 = accs[name]
         p = acc.shape[2]
         n, pos = divmod(r, p)
-        if mode == 0 and cfg.dynamic:          # plain INT8 frame of the dynamic PE: the INT8 model's accumulator
+        if mode == 0 and cfg.dynamic:        # plain INT8 frame of the dynamic PE: INT8 weights
             want = int(wrap(np.dot(q.layer(name).weight.codes[o],
                                    ops[name]["activations"][g, r][:q.layer(name).weight.codes.shape[1]]), 32))
         else:
