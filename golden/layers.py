@@ -669,17 +669,34 @@ class QWeight:
         return self.layer.groups if self.is_conv else 1
 
     def columns(self, a) -> np.ndarray:
-        """Input codes lowered to (N, G, P, K) (Linear: (N, 1, 1, K))."""
-        a = np.asarray(a, dtype=np.int64)
+        """Input codes lowered to (N, G, P, K) (Linear: (N, 1, 1, K)), same dtype (int64 default)."""
+        a = np.asarray(a)
+        if a.dtype.kind not in "f":
+            a = a.astype(np.int64)
         if self.is_conv:
             return self.layer._cols(a, 0)
         return a[:, None, None, :]
 
     def accumulators(self, a, acc_bits: int) -> np.ndarray:
-        """Wrapped accumulators (N, O, OH, OW) or (N, O)."""
+        """Wrapped accumulators (N, O, OH, OW) or (N, O).
+
+        Exact products: when max|a| * max|w| * K + max|bias| < 2^53 the sums are formed in float64
+        BLAS (exact: every partial sum is an integer below 2^53) and the wrap is skipped when that
+        bound is also below 2^(acc_bits-1) (the wrap is then the identity); otherwise int64."""
+        a = np.asarray(a, dtype=np.int64)
+        w = self.weight.codes
+        peak = int(np.max(np.abs(a), initial=0)) * int(np.max(np.abs(w), initial=0)) * w.shape[1] \
+            + int(np.max(np.abs(self.bias), initial=0))
+        if self.mul is None and peak < 1 << 53:
+            cols = self.columns(a.astype(np.float64))
+            n, g, p, k = cols.shape
+            y = grouped_matmul(cols, w.astype(np.float64)) + self.bias[None, :, None]
+            y = y.astype(np.int64)
+            if peak >= 1 << (acc_bits - 1):
+                y = wrap(y, acc_bits)
+            return self._shaped(y, a)
         cols = self.columns(a)
         n, g, p, k = cols.shape
-        w = self.weight.codes
         if self.mul is None:
             y = grouped_matmul(cols, w, int_matmul)        # exact; wrapped once below
         else:
@@ -692,9 +709,12 @@ class QWeight:
                 part = np.concatenate([dot(rows[s:s + step, None, :], wg[None], acc_bits, mul=self.mul)
                                        for s in range(0, n * p, step)], axis=0)
                 y[:, gi * og:(gi + 1) * og] = part.reshape(n, p, og).transpose(0, 2, 1)
-        y = wrap(y + self.bias[None, :, None], acc_bits)
+        return self._shaped(wrap(y + self.bias[None, :, None], acc_bits), a)
+
+    def _shaped(self, y, a):
+        """(N, O, P) -> (N, O, OH, OW) for a conv, (N, O) for a Linear."""
         if self.is_conv:
-            return y.reshape((n, w.shape[0]) + tuple(self._out_hw(a)))
+            return y.reshape(y.shape[:2] + tuple(self._out_hw(a)))
         return y[:, :, 0]
 
     def _out_hw(self, a):

@@ -246,26 +246,34 @@ def test_integer_conv_matches_direct_loop(seed, case):
     conv = _rand_conv(rng, c, o, k, g, st, pad, dil)
     graph = _one_conv_graph(conv, c, h, w)
     x = rng.standard_normal((3, c, h, w))
-    q = build_qgraph(graph, x, acc_bits=24)
+    for acc_bits in (24, 12):                      # 12 bits: the accumulators really wrap
+        _check_conv_case(graph, conv, x, c, g, k, acc_bits)
+
+
+def _check_conv_case(graph, conv, x, c, g, k, acc_bits):
+    q = build_qgraph(graph, x, acc_bits=acc_bits)
     ql = q.layer("conv")
     a = q.quantize_input(x)
+    wrapped = False
     for rule in (None, _odd_rule):
         qr = q.with_mul(rule) if rule else q
         wq = unlower_weights(ql.weight.codes, c // g, k, k)
         py_rule = (lambda u, v: u * v + ((u & 1) & (v & 1))) if rule else None
         acc = ref_conv(a, wq, ql.bias.tolist(), conv.stride, conv.padding, conv.dilation, g, py_rule)
-        got = qr.layer("conv").accumulators(a, q.acc_bits)
+        got = qr.layer("conv").accumulators(a, acc_bits)
         want = np.array(acc, dtype=object)
-        want = np.vectorize(lambda v: _wrap(int(v), 24))(want).astype(np.int64)
+        wrapped |= bool(np.any(np.abs(want.astype(np.int64)) >= 1 << (acc_bits - 1)))
+        want = np.vectorize(lambda v: _wrap(int(v), acc_bits))(want).astype(np.int64)
         np.testing.assert_array_equal(got, want)
         out = qr.run_codes(a).reshape(want.shape)
         for idx in np.ndindex(want.shape):
             m, s = int(ql.mult[idx[1]]), int(ql.shift[idx[1]])
             y = (int(want[idx]) * m + (1 << (s - 1))) >> s
             assert out[idx] == max(0, min(127, y))
+    assert wrapped == (acc_bits == 12)
     # mutation: the inexact rule really changes some accumulator (the check above can fail)
-    assert not np.array_equal(q.with_mul(_odd_rule).layer("conv").accumulators(a, 24),
-                              ql.accumulators(a, 24))
+    assert not np.array_equal(q.with_mul(_odd_rule).layer("conv").accumulators(a, acc_bits),
+                              ql.accumulators(a, acc_bits))
 
 
 def test_integer_graph_ops_match_scalar_reference(seed):
