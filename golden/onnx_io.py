@@ -90,15 +90,28 @@ def _input_shape(model, inits, override) -> tuple[str, tuple]:
     vi = ins[0]
     dims = vi.type.tensor_type.shape.dim
     if override is not None:
-        return vi.name, tuple(int(v) for v in override)
-    if len(dims) < 2:
+        override = tuple(int(v) for v in override)
+    if len(dims) < 2 and not (override is not None and len(dims) == 0):
         raise QuantpeError(f"ONNX input {vi.name!r} must be (N, ...) with a batch axis, has {len(dims)} dims")
+    if not dims:
+        return vi.name, override
+    if override is not None and len(override) != len(dims) - 1:
+        raise QuantpeError(f"input samples have per-sample shape {override}, the ONNX input {vi.name!r} "
+                           f"has {len(dims) - 1} per-sample dims")
     shape = []
-    for d in dims[1:]:
-        if not d.HasField("dim_value") or d.dim_value < 1:
+    for i, d in enumerate(dims[1:]):
+        if d.HasField("dim_value") and d.dim_value >= 1:
+            if override is not None and override[i] != d.dim_value:
+                need = ", ".join(str(x.dim_value) if x.HasField("dim_value") else (x.dim_param or "?")
+                                 for x in dims[1:])
+                raise QuantpeError(f"input samples have per-sample shape {override}, the ONNX input "
+                                   f"{vi.name!r} needs ({need})")
+            shape.append(int(d.dim_value))
+        elif override is not None:
+            shape.append(override[i])
+        else:
             raise QuantpeError(f"ONNX input {vi.name!r} has a symbolic or unknown per-sample dim "
-                               f"({d.dim_param or '?'}); give the input shape explicitly")
-        shape.append(int(d.dim_value))
+                               f"({d.dim_param or '?'}); give the input shape (e.g. from the samples)")
     return vi.name, tuple(shape)
 
 
@@ -269,7 +282,8 @@ def _convert(b: _Builder, nd) -> None:
 
 def import_onnx(src, input_shape=None) -> Graph:
     """A float ONNX model (path or ModelProto) as a layer graph (module docstring).
-    input_shape: per-sample input shape, required when the model's dims are symbolic."""
+    input_shape: per-sample input shape (e.g. of the user's samples): fills symbolic dims and
+    must agree with the static ones (QuantpeError otherwise)."""
     _, nh = _onnx()
     model = _load_model(src)
     g = model.graph

@@ -85,7 +85,7 @@ def resolve_model(spec: str, inputs=None, labels=None):
         return (spec, reference_graph(spec)) + tuple(model_data(spec))
     path = Path(spec)
     if path.suffix == ".onnx":
-        graph = import_onnx(path)
+        graph = import_onnx(path, input_shape=None if inputs is None else _sample_shape(inputs))
     elif path.suffix == ".npz":
         graph = load_graph(path)[0]
     else:
@@ -112,6 +112,16 @@ def _summary(graph, q, x, y) -> dict:
         r["float_accuracy"] = float(np.mean(fp == y))
         r["int_accuracy"] = float(np.mean(ip == y))
     return r
+
+
+def _sample_shape(path):
+    """Per-sample shape of a .npy file without reading its data (None if unreadable: the
+    sample loader then reports the problem)."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        return tuple(arr.shape[1:]) if arr.ndim >= 2 else None
+    except (OSError, ValueError):
+        return None
 
 
 def _cmd_train(args):
@@ -142,7 +152,7 @@ def _cmd_import(args):
     from quantpe.golden.layers import build_qgraph, save_graph
     from quantpe.golden.onnx_io import import_onnx, load_samples
     from quantpe.rtl.generate import write_atomic
-    graph = import_onnx(args.onnx)
+    graph = import_onnx(args.onnx, input_shape=_sample_shape(args.inputs))
     x = load_samples(args.inputs, graph)
     y = _labels(args.labels, len(x))
     q = build_qgraph(graph, x, w_bits=args.w_bits, a_bits=args.a_bits)

@@ -119,9 +119,11 @@ def test_bad_models_and_inputs_one_line(tmp_path, seed):
     # declared input shape inconsistent with the weights (3 channels, conv wants 2)
     _one_line(lambda: import_onnx(_model([helper.make_node("Conv", ["x", "w"], ["c"]), relu], {"w": w},
                                          in_shape=("N", 3, 5, 5))), "expects 2 input channels")
-    # symbolic per-sample dim
-    _one_line(lambda: import_onnx(_model([helper.make_node("Conv", ["x", "w"], ["c"]), relu], {"w": w},
-                                         in_shape=("N", 2, "H", 5))), "symbolic")
+    # symbolic per-sample dim: an error, unless the samples' shape fills it (and agrees elsewhere)
+    sym = _model([helper.make_node("Conv", ["x", "w"], ["c"]), relu], {"w": w}, in_shape=("N", 2, "H", 5))
+    _one_line(lambda: import_onnx(sym), "symbolic")
+    assert import_onnx(sym, input_shape=(2, 6, 5)).input_shape == (2, 6, 5)
+    _one_line(lambda: import_onnx(sym, input_shape=(3, 6, 5)), r"needs \(2, H, 5\)")
     # an unreadable file, a missing file
     (tmp_path / "junk.onnx").write_bytes(b"\x00\x01junk")
     _one_line(lambda: import_onnx(tmp_path / "junk.onnx"), "cannot read ONNX model")
