@@ -71,3 +71,13 @@ def test_techniques_on_a_file_model(tmp_path, capsys):
     assert r["stripes"]["selected"] == ["conv1", "conv2", "dw3", "pw4"]
     assert main(["model", "techniques", "--model", str(p), "--inputs", str(tmp_path / "x.npy")]) == 2
     assert "need labels" in capsys.readouterr().err
+
+
+def test_train_writes_a_loadable_file(tmp_path, capsys):
+    from quantpe.golden.layers import load_graph
+    out = tmp_path / "cnn0.npz"
+    assert main(["model", "train", "--epochs", "0", "-o", str(out)]) == 0     # initialisation only
+    text = capsys.readouterr().out
+    assert "0 epochs" in text and "byte-identical to the committed digits_cnn.npz: no" in text
+    g, meta = load_graph(out)
+    assert meta["epochs"] == 0 and g.weight_layers == reference_graph("cnn").weight_layers
