@@ -888,10 +888,11 @@ class QGraph:
         out = vals[self.output]
         return (out, vals) if capture else out
 
-    def resume(self, vals: dict, start: str, transform: dict | None = None):
+    def resume(self, vals: dict, start: str, transform: dict | None = None, capture: bool = False):
         """Output when every node before weight layer `start` keeps its value in `vals` (a capture
         of the same batch) and the nodes from `start` on are recomputed (cached-prefix inference:
-        same result as run_codes when only `start` and later layers change)."""
+        same result as run_codes when only `start` and later layers change); capture=True also
+        returns the new capture."""
         names = [nd.name for nd in self.nodes]
         if start not in names:
             raise QuantpeError(f"no node named {start!r}")
@@ -905,7 +906,7 @@ class QGraph:
                 vals[nd.name] = nd.run(xs[0], self.acc_bits)
             else:
                 vals[nd.name] = nd.run(xs, self.acc_bits)
-        return vals[self.output]
+        return (vals[self.output], vals) if capture else vals[self.output]
 
     def logits(self, x) -> np.ndarray:
         """Integer output for float input x (raw accumulators when a weight layer is the output);

@@ -204,23 +204,41 @@ def _windows_transform(q: QGraph, windows: dict) -> dict:
     return {n: (lambda a, w=w: window_value(a, w[0], w[1], q.a_bits, True)) for n, w in windows.items()}
 
 
-def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0):
+def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entries: int = 4):
     """(profile, msbs): per-weight-layer static precisions at `tolerance` (absolute) on the
-    calibration data, each candidate evaluated with cached-prefix inference."""
+    calibration data. Cached-prefix inference: the captures of the full-precision run and of the
+    `cache_entries` most recently used precision vectors are kept; a candidate resumes from the
+    first layer where it differs from the cached vector that agrees with it longest (all nodes
+    before that layer see the same inputs and windows, so their values are reused exactly)."""
     names = q.weight_layers
     a0 = q.quantize_input(x_cal)
     _, vals = q.run_codes(a0, capture=True)
     ins = {n: vals[q.layer(n).inputs[0]] for n in names}
     msbs = {n: covering_msb(ins[n], q.a_bits, True) for n in names}
     y_cal = np.asarray(y_cal)
+    full = (q.a_bits,) * len(names)
+    cache = {full: vals}                       # precision vector -> capture
+    recent: list = []                          # non-full keys, least recently used first
+
+    def first_diff(u, v):
+        return next((i for i, (x, y) in enumerate(zip(u, v)) if x != y), len(u))
 
     def accuracy(p):
-        reduced = [n for n, pl in zip(names, p) if pl < q.a_bits]
-        if not reduced:
-            out = vals[q.output]
+        p = tuple(p)
+        base = max(cache, key=lambda c: first_diff(c, p))
+        d = first_diff(base, p)
+        if base in recent:
+            recent.remove(base)
+            recent.append(base)
+        if d == len(names):
+            out = cache[base][q.output]
         else:
             wins = {n: static_window(pl, msbs[n], q.a_bits) for n, pl in zip(names, p) if pl < q.a_bits}
-            out = q.resume(vals, reduced[0], _windows_transform(q, wins))
+            out, cap = q.resume(cache[base], names[d], _windows_transform(q, wins), capture=True)
+            cache[p] = cap
+            recent.append(p)
+            while len(recent) > cache_entries:
+                del cache[recent.pop(0)]
         return float(np.mean(np.argmax(out.reshape(len(out), -1), axis=1) == y_cal))
     return profile_precisions(accuracy, len(names), q.a_bits, tolerance), msbs
 
