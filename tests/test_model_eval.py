@@ -120,3 +120,26 @@ def test_approx_and_prefix_cache(seed):
         names = q8.weight_layers[q8.weight_layers.index(start):]
         tf = {n: (lambda a, lsb=int(rng.integers(0, 3)): window_value(a, 7, lsb, 8, True)) for n in names}
         np.testing.assert_array_equal(q8.resume(vals, start, tf), q8.run_codes(a0, transform=tf))
+
+
+@pytest.mark.parametrize("n,entries", [(40, (4,)), pytest.param(150, (0, 1, 4), marks=pytest.mark.slow)])
+def test_cached_profile_equals_plain_profile(n, entries):
+    """The LRU cached-prefix profile == profile_precisions over plain full integer inference."""
+    from quantpe.golden.stripes_precision import covering_msb, profile_precisions, static_window
+    xtr, ytr, _, _ = model_data("cnn")
+    x, y = xtr[:n], ytr[:n]
+    q = build_qgraph(reference_graph("cnn"), x)
+    names = q.weight_layers
+    ins = q.layer_inputs(x)
+    msbs = [covering_msb(ins[n], 8, True) for n in names]
+
+    def plain(p):
+        tf = {n: (lambda a, w=static_window(pl, m, 8): window_value(a, w[0], w[1], 8, True))
+              for n, pl, m in zip(names, p, msbs)}
+        out = q.run_codes(q.quantize_input(x), transform=tf)
+        return float(np.mean(np.argmax(out, axis=1) == y))
+    ref = profile_precisions(plain, len(names), 8)
+    for e in entries:
+        got, _ = stripes_profile(q, x, y, cache_entries=e)
+        assert (got.precisions, got.independent, got.accuracy, got.evaluations) == \
+            (ref.precisions, ref.independent, ref.accuracy, ref.evaluations)
