@@ -122,13 +122,30 @@ def test_approx_and_prefix_cache(seed):
         np.testing.assert_array_equal(q8.resume(vals, start, tf), q8.run_codes(a0, transform=tf))
 
 
-@pytest.mark.parametrize("n,entries", [(40, (4,)), pytest.param(150, (0, 1, 4), marks=pytest.mark.slow)])
-def test_cached_profile_equals_plain_profile(n, entries):
+def _tiny_model(seed):
+    rng = np.random.default_rng(seed)
+    c1 = Conv2d(rng.standard_normal((6, 3, 3, 3)), rng.standard_normal(6) * 0.1, padding=1)
+    c2 = Conv2d(rng.standard_normal((6, 3, 3, 3)), rng.standard_normal(6) * 0.1, padding=1, groups=2)
+    c3 = Conv2d(rng.standard_normal((6, 6, 1, 1)), rng.standard_normal(6) * 0.1)
+    g = Graph((3, 5, 5), (Node("c1", c1, (INPUT,)), Node("r1", ReLU(), ("c1",)), Node("c2", c2, ("r1",)),
+                          Node("r2", ReLU(), ("c2",)), Node("c3", c3, ("r2",)), Node("r3", ReLU(), ("c3",)),
+                          Node("f", Flatten(), ("r3",)),
+                          Node("fc", Linear(rng.standard_normal((4, 150)), np.zeros(4)), ("f",))))
+    x = rng.standard_normal((64, 3, 5, 5))
+    return g, x, g.predict(x)
+
+
+@pytest.mark.parametrize("model,entries", [("tiny", (0, 1, 4)),
+                                           pytest.param("cnn", (0, 1, 4), marks=pytest.mark.slow)])
+def test_cached_profile_equals_plain_profile(model, entries, seed):
     """The LRU cached-prefix profile == profile_precisions over plain full integer inference."""
     from quantpe.golden.stripes_precision import covering_msb, profile_precisions, static_window
-    xtr, ytr, _, _ = model_data("cnn")
-    x, y = xtr[:n], ytr[:n]
-    q = build_qgraph(reference_graph("cnn"), x)
+    if model == "cnn":
+        xtr, ytr, _, _ = model_data("cnn")
+        g, x, y = reference_graph("cnn"), xtr[:150], ytr[:150]
+    else:
+        g, x, y = _tiny_model(seed)
+    q = build_qgraph(g, x)
     names = q.weight_layers
     ins = q.layer_inputs(x)
     msbs = [covering_msb(ins[n], 8, True) for n in names]
@@ -139,6 +156,7 @@ def test_cached_profile_equals_plain_profile(n, entries):
         out = q.run_codes(q.quantize_input(x), transform=tf)
         return float(np.mean(np.argmax(out, axis=1) == y))
     ref = profile_precisions(plain, len(names), 8)
+    print(model, ref)
     for e in entries:
         got, _ = stripes_profile(q, x, y, cache_entries=e)
         assert (got.precisions, got.independent, got.accuracy, got.evaluations) == \
