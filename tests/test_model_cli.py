@@ -61,8 +61,8 @@ def test_techniques_on_a_file_model(tmp_path, capsys):
     from quantpe.golden.layers import save_graph
     xtr, ytr, xte, yte = model_data("cnn")
     p = save_graph(reference_graph("cnn"), tmp_path / "cnn.npz")
-    np.save(tmp_path / "x.npy", xte[:48])
-    np.save(tmp_path / "y.npy", yte[:48])
+    np.save(tmp_path / "x.npy", xte[:24])
+    np.save(tmp_path / "y.npy", yte[:24])
     assert main(["model", "techniques", "--model", str(p), "--inputs", str(tmp_path / "x.npy"), "--labels",
                  str(tmp_path / "y.npy"), "--json", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
