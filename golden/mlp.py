@@ -14,17 +14,15 @@ is what `load_reference_model()` returns.
 """
 from __future__ import annotations
 
-import argparse
 import functools
-import io
 import json
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .npz import write_npz
 from .digits import N_CLASSES, N_FEATURES, load_digits_split
 from .errors import QuantpeError
 
@@ -190,22 +188,12 @@ def train_digits_mlp(seed: int = 0, epochs: int | None = None) -> MLP:
 
 def save_mlp(model: MLP, path, meta: dict | None = None) -> Path:
     """Write `model` as an .npz (w0, b0, w1, b1, ..., meta JSON) with fixed zip timestamps."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {}
     for i, (w, b) in enumerate(zip(model.weights, model.biases)):
         arrays[f"w{i}"] = w
         arrays[f"b{i}"] = b
     arrays["meta"] = np.array(json.dumps(meta or {}, sort_keys=True))
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
-    return path
+    return write_npz(path, arrays)
 
 
 def load_mlp(path) -> tuple:
@@ -229,30 +217,3 @@ def load_reference_model() -> MLP:
     if model.sizes != LAYER_SIZES:
         raise QuantpeError(f"{REFERENCE_PATH} has layer sizes {model.sizes}, expected {LAYER_SIZES}")
     return model
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m quantpe.golden.mlp",
-                                 description="Retrain the reference digits MLP and write its weights.")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
-    ap.add_argument("--out", type=Path, default=REFERENCE_PATH)
-    args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    model = train_digits_mlp(seed=args.seed, epochs=args.epochs)
-    dt = time.perf_counter() - t0
-    data = load_digits_split()
-    meta = dict(TRAIN_DEFAULTS, epochs=args.epochs, seed=args.seed, sizes=list(LAYER_SIZES),
-                optimizer="adam", split="load_digits, test_size=0.2, random_state=0, stratify=y",
-                input_scaling="pixels/16")
-    path = save_mlp(model, args.out, meta)
-    print(f"trained {'-'.join(map(str, LAYER_SIZES))} MLP, seed {args.seed}, {args.epochs} epochs "
-          f"in {dt:.1f} s")
-    print(f"float accuracy: train {model.accuracy(data.x_train, data.y_train):.4f}, "
-          f"test {model.accuracy(data.x_test, data.y_test):.4f}")
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -28,7 +28,6 @@ Layer i has K inputs and O outputs; a batch has N samples. All integers are int6
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -413,33 +412,3 @@ def accuracy_report(model: MLP | None = None, w_bits=8, a_bits=8) -> dict:
                 int_train=q.accuracy(data.x_train, data.y_train),
                 int_test=q.accuracy(data.x_test, data.y_test),
                 w_bits=q.w_bits, a_bits=q.a_bits, n_test=len(data.y_test))
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m quantpe.golden.qmodel",
-                                 description="Float vs bit-exact integer accuracy of the digits MLP.")
-    ap.add_argument("--w-bits", type=int, default=8)
-    ap.add_argument("--a-bits", type=int, default=8)
-    ap.add_argument("--sweep", action="store_true", help="also sweep weight bits 8..2")
-    args = ap.parse_args(argv)
-    try:
-        r = accuracy_report(w_bits=args.w_bits, a_bits=args.a_bits)
-    except QuantpeError as e:
-        print(f"quantpe: error: {e}")
-        return 2
-    print(f"digits MLP 64-64-32-10, test split n={r['n_test']}")
-    print(f"float test accuracy:            {r['float_test']:.4f}")
-    print(f"integer test accuracy (w{args.w_bits} a{args.a_bits}):  {r['int_test']:.4f}")
-    q = build_qmodel(w_bits=args.w_bits, a_bits=args.a_bits)
-    for e in q.weight_errors():
-        print(f"  layer {e.layer}: w{e.bits} weight MSE {e.mse:.3e}  SQNR {e.sqnr_db:6.2f} dB")
-    if args.sweep:
-        data = load_digits_split()
-        for wb in range(8, 1, -1):
-            qw = build_qmodel(w_bits=wb, a_bits=args.a_bits)
-            print(f"  w{wb} a{args.a_bits}: test accuracy {qw.accuracy(data.x_test, data.y_test):.4f}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,8 @@
 Contract: code = saturate(round_half_away(x / scale), bits, signed) with
 - signed: range [-(2^(b-1)-1), 2^(b-1)-1] (the most negative code is not produced, so the
   range is symmetric: int8 -> +-127), scale = max|x| / (2^(b-1)-1);
-- unsigned: range [0, 2^b-1], scale = max(x) / (2^b-1); negative inputs saturate to 0.
+- unsigned: range [0, 2^b-1], scale = max(x) / (2^b-1); a negative input is an error
+  (QuantpeError naming the count and the most negative value), never a silent 0.
 Scales are per tensor or per channel (one scale per index of `axis`); an all-zero tensor or
 channel gets scale 1.0. Dequantization is code * scale.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import QuantpeError
 from .intmath import round_half_away, saturate
 
 __all__ = ["QTensor", "qmax", "compute_scale", "quantize", "dequantize", "check_bits"]
@@ -67,6 +69,9 @@ def quantize(x, bits: int, signed: bool = True, axis: int | None = None, scale=N
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError("cannot quantize a tensor with NaN or infinite values")
+    if not signed and x.size and x.min() < 0:
+        raise QuantpeError(f"unsigned {bits}-bit codes asked for {int(np.count_nonzero(x < 0))} negative "
+                           f"value(s) (most negative {x.min():g}): use signed codes or shift the input")
     if scale is None:
         scale = compute_scale(x, bits, signed, axis)
     scale = np.asarray(scale, dtype=np.float64)

@@ -14,8 +14,6 @@ prints the table.
 """
 from __future__ import annotations
 
-import argparse
-import json
 
 import numpy as np
 
@@ -98,42 +96,3 @@ def strum_model_accuracy(cfg: StrumConfig | None = None, model: MLP | None = Non
     return {"accuracy": acc, "layers": [per_layer[i] for i in chosen], "bits_per_weight": bpw,
             "n_test": int(len(data.y_test)), "config": variants["dliq"].to_dict(),
             "source": source, "strum_layers": chosen}
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m quantpe.golden.strum_eval",
-                                 description="StruM accuracy on the digits MLP.")
-    ap.add_argument("--block", type=int, default=16)
-    ap.add_argument("--k", type=int, default=0, help="high slots per block [block / 2]")
-    ap.add_argument("--lb", type=int, default=4)
-    ap.add_argument("--shift", default="block")
-    ap.add_argument("--source", default="float")
-    ap.add_argument("--select", default="prefix", help="mask structure: prefix | group")
-    ap.add_argument("--groups", type=int, default=0, help="groups for --select group [gcd(B, K)]")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        cfg = StrumConfig(block=args.block, k=args.k, lb=args.lb, shift=args.shift, acc_bits=62,
-                          select=args.select, groups=args.groups)
-        r = strum_model_accuracy(cfg, source=args.source)
-    except QuantpeError as e:
-        print(f"quantpe: error: {e}")
-        return 2
-    if args.json:
-        print(json.dumps(r, indent=1))
-        return 0
-    print(f"StruM B={cfg.block} K={cfg.k} lb={cfg.lb} shift={cfg.shift} select={cfg.select}"
-          f"{f' G={cfg.groups}' if cfg.select == 'group' else ''}, source={args.source}, "
-          f"{r['n_test']} test images")
-    names = ["float", "int8", "dliq", "mip2q", "int4"]
-    print("accuracy  " + "  ".join(f"{n:>7}" for n in names))
-    print("          " + "  ".join(f"{r['accuracy'][n]:7.4f}" for n in names))
-    print("bits/w              " + "  ".join(f"{r['bits_per_weight'][n]:7.3f}" for n in names[1:]))
-    for row in r["layers"]:
-        print(f"layer {row['layer']} {tuple(row['shape'])} SQNR dB " +
-              "  ".join(f"{n} {row['sqnr_db'][n]:6.2f}" for n in names[1:]))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -347,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
     add_power_parser(sub)
+    from quantpe.model_cli import add_model_parser
+    add_model_parser(sub)
     return parser
 
 

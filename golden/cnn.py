@@ -1,0 +1,201 @@
+"""Reference digits CNN (and the digits MLP as a layer graph): architecture, numpy training, file.
+
+Input: the digits split (`digits.load_digits_split`) as (N, 1, 8, 8) images in [0, 1]
+(`to_images`: the 64 features row-major). Architecture (`ARCH`, per-sample shapes):
+
+    conv1  Conv2d 1->16, 3x3, pad 1        + ReLU   (16, 8, 8)
+    conv2  Conv2d 16->32, 3x3, pad 1       + ReLU   (32, 8, 8)
+    pool1  MaxPool 2x2, stride 2                    (32, 4, 4)
+    dw3    Conv2d 32->32, 3x3, pad 1, groups 32 (depthwise) + ReLU
+    pw4    Conv2d 32->32, 1x1
+    add4   Add(pw4, pool1)  (residual)     + ReLU   (32, 4, 4)
+    pool2  AvgPool 2x2, stride 2                    (32, 2, 2)
+    flat   Flatten                                  (128,)
+    fc     Linear 128->10 (logits)
+
+Test accuracy (360 images; integer: w8 a8 per-channel weights, per-tensor activations, calibrated
+on the training split, argmax of the integer logits), checked by tests/test_cnn.py:
+    digits CNN  float 0.9778  int8 0.9778      (8 epochs, 17.8 s on one core)
+    digits MLP  float 0.9722  int8 0.9667      (for comparison, `qmodel`)
+
+Training (`train_graph`): He-normal initialisation (fan_in = C_g*KH*KW), zero biases, mini-batch
+Adam on the mean softmax cross-entropy, fixed seed (numpy default_rng) for the initialisation
+and the per-epoch shuffles, float64, single-threaded BLAS. On a given machine the same seed gives
+bit-identical weights; `python -m quantpe.golden.cnn` rebuilds golden/data/digits_cnn.npz byte for byte
+(`layers.save_graph`: fixed zip timestamps), which `load_reference_cnn()` returns.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from .digits import N_CLASSES, load_digits_split
+from .errors import QuantpeError
+from .layers import (INPUT, Add, AvgPool, Conv2d, Flatten, Graph, Linear, MaxPool, Node, QGraph, ReLU,
+                     build_qgraph, load_graph)
+from .mlp import MLP, load_reference_model
+
+__all__ = ["ARCH", "CNN_PATH", "TRAIN_DEFAULTS", "to_images", "digits_cnn", "train_graph",
+           "train_digits_cnn", "load_reference_cnn", "mlp_graph", "reference_graph",
+           "reference_qgraph", "model_data", "accuracy_report"]
+
+CNN_PATH = Path(__file__).resolve().parent / "data" / "digits_cnn.npz"
+TRAIN_DEFAULTS = dict(epochs=8, batch_size=32, lr=3e-3)
+ARCH = "conv1-conv2-maxpool-dw3-pw4-add-avgpool-fc"
+
+
+def to_images(x) -> np.ndarray:
+    """Digits features (N, 64) -> (N, 1, 8, 8) images (row-major pixels)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != 64:
+        raise QuantpeError(f"digits features must have shape (n, 64), got {x.shape}")
+    return x.reshape(len(x), 1, 8, 8)
+
+
+def digits_cnn(params: dict | None = None, rng: np.random.Generator | None = None) -> Graph:
+    """The CNN graph with `params` ({(node, "weight"|"bias"): array}) or He-normal init from rng."""
+    shapes = {"conv1": ((16, 1, 3, 3), 1), "conv2": ((32, 16, 3, 3), 1), "dw3": ((32, 1, 3, 3), 32),
+              "pw4": ((32, 32, 1, 1), 1), "fc": ((N_CLASSES, 128), None)}
+    if params is None:
+        rng = rng or np.random.default_rng(0)
+        params = {}
+        for name, (shape, _) in shapes.items():
+            fan_in = int(np.prod(shape[1:]))
+            params[(name, "weight")] = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+            params[(name, "bias")] = np.zeros(shape[0])
+
+    def conv(name, **kw):
+        return Conv2d(params[(name, "weight")], params[(name, "bias")], groups=shapes[name][1], **kw)
+    nodes = (
+        Node("conv1", conv("conv1", padding=1), (INPUT,)), Node("relu1", ReLU(), ("conv1",)),
+        Node("conv2", conv("conv2", padding=1), ("relu1",)), Node("relu2", ReLU(), ("conv2",)),
+        Node("pool1", MaxPool((2, 2)), ("relu2",)),
+        Node("dw3", conv("dw3", padding=1), ("pool1",)), Node("relu3", ReLU(), ("dw3",)),
+        Node("pw4", conv("pw4"), ("relu3",)),
+        Node("add4", Add(), ("pw4", "pool1")), Node("relu4", ReLU(), ("add4",)),
+        Node("pool2", AvgPool((2, 2)), ("relu4",)), Node("flat", Flatten(), ("pool2",)),
+        Node("fc", Linear(params[("fc", "weight")], params[("fc", "bias")]), ("flat",)),
+    )
+    return Graph((1, 8, 8), nodes)
+
+
+def _loss_grad(logits, y):
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    n = len(y)
+    loss = -np.mean(logp[np.arange(n), y])
+    g = np.exp(logp)
+    g[np.arange(n), y] -= 1.0
+    return float(loss), g / n
+
+
+def train_graph(graph: Graph, x, y, rng: np.random.Generator, epochs: int, batch_size: int = 32,
+                lr: float = 3e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Graph:
+    """Mini-batch Adam on the softmax cross-entropy of graph's (N, classes) output.
+
+    BLAS runs single-threaded here (threadpoolctl, a scikit-learn dependency): the float sums
+    then do not depend on the machine's thread count, and on 2 shared cores it is faster."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return _train(graph, x, y, rng, epochs, batch_size, lr, beta1, beta2, eps)
+
+
+def _train(graph, x, y, rng, epochs, batch_size, lr, beta1, beta2, eps) -> Graph:
+    x = graph.check_input(x, "training input")
+    y = np.asarray(y, dtype=np.int64)
+    if y.shape != (len(x),):
+        raise QuantpeError(f"labels must be (n,) integers, got shape {y.shape}")
+    if epochs < 0 or batch_size < 1:
+        raise QuantpeError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+    params = {k: np.array(v) for k, v in graph.params().items()}
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v2 = {k: np.zeros_like(v) for k, v in params.items()}
+    step = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            g = graph.with_params(params)
+            out, caches = g.forward_train(x[idx])
+            _, gout = _loss_grad(out, y[idx])
+            grads = g.backward(caches, gout)
+            step += 1
+            c1, c2 = 1.0 - beta1 ** step, 1.0 - beta2 ** step
+            for k, p in params.items():
+                gk = grads[k]
+                m[k] *= beta1
+                m[k] += (1.0 - beta1) * gk
+                v2[k] *= beta2
+                v2[k] += (1.0 - beta2) * gk * gk
+                p -= lr * (m[k] / c1) / (np.sqrt(v2[k] / c2) + eps)
+    return graph.with_params(params)
+
+
+def train_digits_cnn(seed: int = 0, epochs: int | None = None) -> Graph:
+    """The reference recipe: `digits_cnn` initialised from default_rng(seed), TRAIN_DEFAULTS."""
+    data = load_digits_split()
+    kw = dict(TRAIN_DEFAULTS)
+    if epochs is not None:
+        kw["epochs"] = epochs
+    rng = np.random.default_rng(seed)
+    g = digits_cnn(rng=rng)
+    return train_graph(g, to_images(data.x_train), data.y_train, rng, **kw)
+
+
+@functools.lru_cache(maxsize=1)
+def load_reference_cnn() -> Graph:
+    """The committed digits CNN (golden/data/digits_cnn.npz); read once per process."""
+    g, _ = load_graph(CNN_PATH)
+    return g
+
+
+def mlp_graph(model: MLP | None = None) -> Graph:
+    """An MLP (default: the reference digits MLP) as a layer graph fc0, relu0, fc1, ...; its
+    `build_qgraph` is bit-exact with `qmodel.build_qmodel` (tested)."""
+    model = model or load_reference_model()
+    nodes, prev = [], INPUT
+    for i, (w, b) in enumerate(zip(model.weights, model.biases)):
+        nodes.append(Node(f"fc{i}", Linear(w, b), (prev,)))
+        prev = f"fc{i}"
+        if i < model.n_layers - 1:
+            nodes.append(Node(f"relu{i}", ReLU(), (prev,)))
+            prev = f"relu{i}"
+    return Graph((model.sizes[0],), tuple(nodes))
+
+
+REFERENCE_MODELS = ("mlp", "cnn")
+
+
+def reference_graph(name: str) -> Graph:
+    """"mlp" or "cnn": the committed reference model as a layer graph."""
+    if name == "mlp":
+        return mlp_graph()
+    if name == "cnn":
+        return load_reference_cnn()
+    raise QuantpeError(f"reference model must be one of {', '.join(REFERENCE_MODELS)}, got {name!r}")
+
+
+def model_data(name: str):
+    """(x_train, y_train, x_test, y_test) of the digits split shaped for reference model `name`."""
+    d = load_digits_split()
+    if name == "cnn":
+        return to_images(d.x_train), d.y_train, to_images(d.x_test), d.y_test
+    reference_graph(name)
+    return d.x_train, d.y_train, d.x_test, d.y_test
+
+
+@functools.lru_cache(maxsize=16)
+def reference_qgraph(name: str, w_bits: int = 8, a_bits: int = 8) -> QGraph:
+    """Integer reference model, calibrated on the digits training split."""
+    return build_qgraph(reference_graph(name), model_data(name)[0], w_bits=w_bits, a_bits=a_bits)
+
+
+def accuracy_report(name: str, w_bits: int = 8, a_bits: int = 8) -> dict:
+    g = reference_graph(name)
+    xtr, ytr, xte, yte = model_data(name)
+    q = reference_qgraph(name, w_bits, a_bits)
+    return dict(model=name, float_train=g.accuracy(xtr, ytr), float_test=g.accuracy(xte, yte),
+                int_train=q.accuracy(xtr, ytr), int_test=q.accuracy(xte, yte), w_bits=w_bits,
+                a_bits=a_bits, n_test=len(yte))
