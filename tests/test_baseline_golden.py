@@ -79,3 +79,20 @@ def test_accumulator_bounds_hand_computed():
     assert accumulate(-128, -1, 8, saturating=True).tolist() == -128
     assert accumulate(126, 1, 8, saturating=True).tolist() == 127
     assert accumulate(100, 100, 8).tolist() == 200 - 256
+
+
+def test_product_bits_is_the_smallest_signed_width_of_every_product():
+    """Independent reference for a width the RTL takes from golden: enumerate every product of
+    small operands and find the smallest two's-complement width that holds them all."""
+    from quantpe.golden.dot import product_bits
+    from quantpe.golden.intmath import int_range
+    for a_bits in range(2, 6):
+        for w_bits in range(2, 6):
+            for a_s in (True, False):
+                for w_s in (True, False):
+                    alo, ahi = int_range(a_bits, a_s)
+                    wlo, whi = int_range(w_bits, w_s)
+                    ps = [a * w for a in (alo, ahi) for w in (wlo, whi)]
+                    need = next(n for n in range(1, 64) if -(1 << (n - 1)) <= min(ps) and max(ps) < (1 << (n - 1)))
+                    assert product_bits(a_bits, w_bits, a_s, w_s) == need, (a_bits, w_bits, a_s, w_s)
+    assert product_bits(8, 8, True, True) == 16 and product_bits(8, 8, False, False) == 17
