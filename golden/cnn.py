@@ -27,6 +27,7 @@ bit-identical weights; `python -m quantpe.golden.cnn` rebuilds golden/data/digit
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ import numpy as np
 from .digits import N_CLASSES, load_digits_split
 from .errors import QuantpeError
 from .layers import (INPUT, Add, AvgPool, Conv2d, Flatten, Graph, Linear, MaxPool, Node, QGraph, ReLU,
-                     build_qgraph, load_graph)
+                     build_qgraph, load_graph, save_graph)
 from .mlp import MLP, load_reference_model
 
 __all__ = ["ARCH", "CNN_PATH", "TRAIN_DEFAULTS", "to_images", "digits_cnn", "train_graph",
@@ -199,3 +200,21 @@ def accuracy_report(name: str, w_bits: int = 8, a_bits: int = 8) -> dict:
     return dict(model=name, float_train=g.accuracy(xtr, ytr), float_test=g.accuracy(xte, yte),
                 int_train=q.accuracy(xtr, ytr), int_test=q.accuracy(xte, yte), w_bits=w_bits,
                 a_bits=a_bits, n_test=len(yte))
+
+
+def rebuild(out=CNN_PATH, seed: int = 0, epochs: int = TRAIN_DEFAULTS["epochs"]) -> str:
+    """Retrain and write the CNN file; returns a summary line (accuracies, time)."""
+    t0 = time.perf_counter()
+    g = train_digits_cnn(seed=seed, epochs=epochs)
+    dt = time.perf_counter() - t0
+    meta = dict(TRAIN_DEFAULTS, epochs=epochs, seed=seed, arch=ARCH, optimizer="adam",
+                split="load_digits, test_size=0.2, random_state=0, stratify=y",
+                input_scaling="pixels/16, (1, 8, 8)")
+    path = save_graph(g, out, meta)
+    d = load_digits_split()
+    q = build_qgraph(g, to_images(d.x_train))
+    return (f"trained digits CNN ({ARCH}), seed {seed}, {epochs} epochs in {dt:.1f} s; test accuracy "
+            f"float {g.accuracy(to_images(d.x_test), d.y_test):.4f}, int8 "
+            f"{q.accuracy(to_images(d.x_test), d.y_test):.4f}; wrote {path}")
+
+

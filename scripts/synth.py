@@ -306,7 +306,7 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
     version = yosys_version(yosys)
     exe = shutil.which(yosys)
     out_dir = Path(out_dir).expanduser().resolve()
-    if liberty is not None and not Path(liberty).expanduser().is_file():
+    if liberty is not None and not Path(liberty).expanduser().exists():
         raise QuantpeError(f"liberty file not found: {liberty}")
     created = not out_dir.exists()
     try:

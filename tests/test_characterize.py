@@ -257,7 +257,7 @@ def test_cli_external(tmp_path, capsys):
     (["--verilog", "{exact4}", "--top", "nosuch", "--a-bits", 4, "--b-bits", 4, "--sim", "icarus"], "nosuch"),
     (["--verilog", "{narrow}", "--top", "narrow", "--a-bits", 4, "--b-bits", 4, "--sim", "icarus"], "port y is output 6 bits"),
     (["--verilog", "{exact4}", "--a-bits", 4, "--b-bits", 4], "needs --top"),
-    (["--verilog", "{exact4}", "--top", "mymul", "--t", 3], "apply to --kind only"),
+    (["--verilog", "{exact4}", "--top", "mymul", "--t", 3], "apply to --method only"),
     (["--verilog", "{exact4}", "--top", "mymul", "--a-bits", 9], "a_bits must be in 2..8"),
 ], ids=lambda x: x if isinstance(x, str) else None)
 def test_cli_bad_input(tmp_path, capsys, args, msg):

@@ -56,14 +56,14 @@ def test_generate_rejects_bad_parameters(tmp_path, args, needle):
 def test_unwritable_output_dir():
     # /proc refuses new folders even to root, so this holds for every user
     r = quantpe("generate", "baseline", "-o", "/proc/quantpe-test/out")
-    assert_one_line_error(r, "cannot write to output directory")
+    assert_one_line_error(r, "cannot create output folder")
 
 
 def test_output_path_is_a_file(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
     r = quantpe("generate", "baseline", "-o", str(f / "sub"))
-    assert_one_line_error(r, "cannot write to output directory")
+    assert_one_line_error(r, "cannot create output folder")
 
 
 def test_bad_config_files(tmp_path):
