@@ -117,14 +117,8 @@ def _stripes_trace(cfg, cycles: int, seed: int) -> dict:
                          **{k: v[:n] for k, v in kw.items()})
     ones = np.ones(cycles, np.int64)
     s = stripes_schedule(cfg, bricks, ones, ones)
-    inputs = {"in_valid": s.in_valid, "first": s.first, "last": s.last, "a": s.a, "w": s.w,
-              "out_ready": s.out_ready}
-    if cfg.mode == "static":
-        inputs.update(win_msb=s.win_msb, win_lsb=s.win_lsb)
-    inputs.update({"_a": bricks.a, "_w": bricks.w, "_first": bricks.first, "_last": bricks.last,
-                   "_in_valid": s.in_valid, "_out_ready": s.out_ready})
-    if cfg.mode == "static":
-        inputs.update(_msb=np.asarray(bricks.msb), _lsb=np.asarray(bricks.lsb))
+    from quantpe.tb.stripes_stimulus import port_inputs
+    inputs = port_inputs(cfg, bricks, s)
     done = int(np.count_nonzero((s.finish >= 0) & (s.finish < cycles)))
     inputs["_ops"] = np.array(done * cfg.lanes)
     return inputs

@@ -16,7 +16,7 @@ from quantpe.golden.stripes import BrickStream, StripesConfig, brick_cycles, str
 
 from .plan import RegressionPlan
 
-__all__ = ["make_stream", "stripes_run", "stripes_stimulus", "stripes_coverage", "STRIPES_CORNERS",
+__all__ = ["make_stream", "stripes_run", "stripes_stimulus", "stripes_coverage", "port_inputs", "STRIPES_CORNERS",
            "STRIPES_PLAN"]
 
 STRIPES_CORNERS = ("output_backpressure_stall", "input_stall_while_ready", "back_to_back",
@@ -130,6 +130,13 @@ def stripes_stimulus(cfg: StripesConfig, cycles: int, seed: int):
     rng = np.random.default_rng(seed)
     per_brick = 2 * (cfg.a_bits if cfg.mode != "parallel" else 1) + 2
     bricks, s = stripes_run(cfg, rng, max(20, cycles // per_brick))
+    return port_inputs(cfg, bricks, s), stripes_coverage(cfg, bricks, s)
+
+
+def port_inputs(cfg: StripesConfig, bricks: BrickStream, s) -> dict:
+    """The drive arrays of every input port for schedule `s` of `bricks`, plus the brick stream
+    and the valid/ready patterns under "_" keys (from which `stripes_schedule_ports` recomputes
+    the expected outputs)."""
     inputs = {"in_valid": s.in_valid, "first": s.first, "last": s.last, "a": s.a, "w": s.w,
               "out_ready": s.out_ready}
     if cfg.mode == "static":
@@ -138,7 +145,7 @@ def stripes_stimulus(cfg: StripesConfig, cycles: int, seed: int):
                    "_in_valid": s.in_valid, "_out_ready": s.out_ready})
     if cfg.mode == "static":
         inputs.update(_msb=np.asarray(bricks.msb), _lsb=np.asarray(bricks.lsb))
-    return inputs, stripes_coverage(cfg, bricks, s)
+    return inputs
 
 
 def _stripes_corners(cfg: StripesConfig) -> list[str]:
