@@ -56,7 +56,8 @@ from .errors import ConfigError, QuantpeError
 from .intmath import round_half_away, saturate, wrap
 from .lowering import (col2im, conv_output_size, grouped_matmul, im2col, int_matmul,
                        lower_weights, pair4, unlower_weights)
-from .qmodel import DEFAULT_ACC_BITS, DEFAULT_MULT_BITS, fixed_point_multiplier
+from .qmodel import (DEFAULT_ACC_BITS, DEFAULT_MULT_BITS, check_fits_int64, fixed_point_multiplier,
+                     replacement_codes, replacement_scale, signed_width_of)
 from .quantize import MAX_BITS, MIN_BITS, QTensor, compute_scale, qmax, quantize
 
 __all__ = ["Layer", "Conv2d", "Linear", "Clip", "ReLU", "ReLU6", "MaxPool", "AvgPool",
@@ -768,17 +769,6 @@ class _QOp:
         return _requant(acc, m, s, self.lo, self.hi).reshape(self.layer._shape(x))
 
 
-def _check_fits_int64(name: str, codes: np.ndarray, in_bits: int) -> None:
-    k = codes.shape[1]
-    if int(np.max(np.abs(codes), initial=0)) * (1 << (in_bits - 1)) * k >= 1 << 62:
-        raise QuantpeError(f"layer {name}: weight codes too large for exact int64 sums")
-
-
-def _signed_width(codes: np.ndarray) -> int:
-    peak = int(np.max(np.abs(codes), initial=0))
-    return max(2, peak.bit_length() + 1)
-
-
 def _make_weight(name, inputs, layer, wq: QTensor, in_scale, bits, out_scale, clamp, acc_bits,
                  mult_bits, mul=None, replaced=False) -> QWeight:
     s_w = np.broadcast_to(np.asarray(wq.scale, dtype=np.float64), (wq.codes.shape[0], 1)).copy()
@@ -966,24 +956,10 @@ class QGraph:
             alt = f" or {old.layer.weight.shape}" if old.is_conv else ""
             raise QuantpeError(f"layer {name}: replacement weights must have shape {shape}{alt}, "
                                f"got {c.shape}")
-        if np.issubdtype(c.dtype, np.floating):
-            if not np.all(np.isfinite(c)) or np.any(c != np.round(c)) \
-                    or np.max(np.abs(c), initial=0) >= 2.0 ** 62:
-                raise QuantpeError(f"layer {name}: replacement weights must be finite integers")
-        elif not np.issubdtype(c.dtype, np.integer):
-            raise QuantpeError(f"layer {name}: replacement weights must be integers, got {c.dtype}")
-        c = c.astype(np.int64)
-        _check_fits_int64(name, c, old.in_bits)
-        if scale is None:
-            s = old.weight.scale
-        else:
-            try:
-                s = np.asarray(scale, dtype=np.float64).reshape(-1, 1)
-            except (TypeError, ValueError) as e:
-                raise QuantpeError(f"layer {name}: bad weight scale: {e}") from None
-            if s.shape != (shape[0], 1):
-                raise QuantpeError(f"layer {name}: weight scale must have {shape[0]} entries")
-        qt = QTensor(codes=c, scale=s, bits=max(old.weight.bits, _signed_width(c)), signed=True)
+        c = replacement_codes(name, c)
+        check_fits_int64(name, c, old.in_bits)
+        s = replacement_scale(name, scale, old.weight.scale, shape[0])
+        qt = QTensor(codes=c, scale=s, bits=max(old.weight.bits, signed_width_of(c)), signed=True)
         clamp = _fused_clip(self.graph, name)
         new = _make_weight(name, old.inputs, old.layer, qt, old.in_scale, old.in_bits, old.out_scale,
                            clamp, self.acc_bits, self.mult_bits, mul=old.mul, replaced=True)
@@ -1063,7 +1039,7 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
             wq = quantize(lay.lowered, wbits[nd.name], signed=True, axis=0)
             q = _make_weight(nd.name, ins, lay, wq, scales[ins[0]], a_bits, out_scale, clip,
                              int(acc_bits), mult_bits, mul=mul)
-            _check_fits_int64(nd.name, q.weight.codes, a_bits)
+            check_fits_int64(nd.name, q.weight.codes, a_bits)
             qnodes.append(q)
             scales[nd.name] = out_scale
             continue

@@ -115,7 +115,7 @@ def tensor_error(x, xq, layer: int = -1, bits: int = 0) -> TensorError:
 
 # ---------------------------------------------------------------- layers and model
 
-def _signed_width(codes: np.ndarray) -> int:
+def signed_width_of(codes: np.ndarray) -> int:
     """Smallest signed width holding every code (at least 2)."""
     peak = int(np.max(np.abs(codes), initial=0))
     return max(2, peak.bit_length() + 1)
@@ -203,10 +203,36 @@ def _make_layer(index, w_codes: QTensor, float_w, float_b, in_scale, in_bits, ou
                   float_bias=float_b, mul=mul, weight_replaced=replaced)
 
 
-def _check_fits_int64(index: int, codes: np.ndarray, in_bits: int) -> None:
+def check_fits_int64(label, codes: np.ndarray, in_bits: int) -> None:
+    """QuantpeError unless every (O, K) weight-code dot product with in_bits activations stays
+    exact in int64."""
     k = codes.shape[1]
     if int(np.max(np.abs(codes), initial=0)) * (1 << (in_bits - 1)) * k >= 1 << 62:
-        raise QuantpeError(f"layer {index}: weight codes too large for exact int64 sums")
+        raise QuantpeError(f"layer {label}: weight codes too large for exact int64 sums")
+
+
+def replacement_codes(label, c: np.ndarray) -> np.ndarray:
+    """Replacement weight codes as int64: integers (or integral finite floats below 2^62)."""
+    if np.issubdtype(c.dtype, np.floating):
+        if not np.all(np.isfinite(c)) or np.any(c != np.round(c)) \
+                or np.max(np.abs(c), initial=0) >= 2.0 ** 62:
+            raise QuantpeError(f"layer {label}: replacement weights must be finite integers")
+    elif not np.issubdtype(c.dtype, np.integer):
+        raise QuantpeError(f"layer {label}: replacement weights must be integers, got {c.dtype}")
+    return c.astype(np.int64)
+
+
+def replacement_scale(label, scale, default: np.ndarray, channels: int) -> np.ndarray:
+    """The (channels, 1) weight scale of replaced codes: `default` when scale is None."""
+    if scale is None:
+        return default
+    try:
+        s = np.asarray(scale, dtype=np.float64).reshape(-1, 1)
+    except (TypeError, ValueError) as e:
+        raise QuantpeError(f"layer {label}: bad weight scale: {e}") from None
+    if s.shape != (channels, 1):
+        raise QuantpeError(f"layer {label}: weight scale must have {channels} entries")
+    return s
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,25 +337,10 @@ class QModel:
         if c.shape != old.weight.codes.shape:
             raise QuantpeError(f"layer {i}: replacement weights must have shape "
                                f"{old.weight.codes.shape}, got {c.shape}")
-        if np.issubdtype(c.dtype, np.floating):
-            if not np.all(np.isfinite(c)) or np.any(c != np.round(c)):
-                raise QuantpeError(f"layer {i}: replacement weights must be finite integers")
-        elif not np.issubdtype(c.dtype, np.integer):
-            raise QuantpeError(f"layer {i}: replacement weights must be integers, got {c.dtype}")
-        if np.issubdtype(c.dtype, np.floating) and np.max(np.abs(c), initial=0) >= 2.0 ** 62:
-            raise QuantpeError(f"layer {i}: replacement weights too large")
-        c = c.astype(np.int64)
-        _check_fits_int64(i, c, old.in_bits)
-        if scale is None:
-            s = old.weight.scale
-        else:
-            try:
-                s = np.asarray(scale, dtype=np.float64).reshape(-1, 1)
-            except (TypeError, ValueError) as e:
-                raise QuantpeError(f"layer {i}: bad weight scale: {e}") from None
-            if s.shape != (old.out_features, 1):
-                raise QuantpeError(f"layer {i}: weight scale must have {old.out_features} entries")
-        qt = QTensor(codes=c, scale=s, bits=max(old.weight.bits, _signed_width(c)), signed=True)
+        c = replacement_codes(i, c)
+        check_fits_int64(i, c, old.in_bits)
+        s = replacement_scale(i, scale, old.weight.scale, old.out_features)
+        qt = QTensor(codes=c, scale=s, bits=max(old.weight.bits, signed_width_of(c)), signed=True)
         new = _make_layer(i, qt, old.float_weight, old.float_bias, old.in_scale, old.in_bits,
                           old.out_scale, old.out_bits, self.acc_bits, self.mult_bits,
                           mul=old.mul, replaced=True)
