@@ -263,19 +263,28 @@ def lut_sha256(table) -> str:
 
 
 def load_lut_file(path, a_bits: int, b_bits: int) -> np.ndarray:
-    """Read a truth table from .npy (any integer dtype) or a flat little-endian int32 .bin."""
+    """Read a truth table from .npy (any integer dtype), a flat little-endian int32 .bin, or the
+    emulator layouts of `quantpe.golden.lut_export`: an 8x8 .bin of 65,536 uint16 (TFApprox /
+    EvoApprox mul8u_*.bin) or an AdaPT `int16_t lut [256][256]` .h."""
+    from .lut_export import read_adapt_header, read_tfapprox_bin
     p = Path(path)
     try:
         if p.suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
+        elif p.suffix == ".h":
+            arr = read_adapt_header(p)
         elif p.suffix == ".bin":
             raw = p.read_bytes()
             want = 4 << (a_bits + b_bits)
+            if (a_bits, b_bits) == (8, 8) and len(raw) == 2 << 16:
+                return read_tfapprox_bin(p)
             if len(raw) != want:
                 raise ConfigError(f"approxmul: {p} has {len(raw)} bytes, a {a_bits}x{b_bits} int32 LUT has {want}")
             arr = np.frombuffer(raw, dtype="<i4").reshape(1 << a_bits, 1 << b_bits)
         else:
-            raise ConfigError(f"approxmul: LUT file must be .npy or .bin, got {p}")
+            raise ConfigError(f"approxmul: LUT file must be .npy, .bin or .h, got {p}")
+    except QuantpeError:
+        raise
     except OSError as e:
         raise ConfigError(f"approxmul: cannot read LUT file {p}: {e.strerror or e}") from None
     except (ValueError, EOFError) as e:

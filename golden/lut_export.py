@@ -7,6 +7,14 @@ row-major) holds the product of the operands whose bit patterns are a_pattern an
   .bin  flat little-endian, int32 by default (int16 on request when every value fits), no header
   .h    `static const int32_t NAME[2^(a_bits+b_bits)]` plus NAME_A_BITS, NAME_B_BITS,
         NAME_SIGNED, NAME_Y_BITS, NAME_SIZE and NAME_INDEX(a, b) macros
+Emulator layouts, loaded by those tools as they are (8x8 only):
+  .tfapprox.bin  unsigned 8x8: 65,536 little-endian uint16, entry a * 256 + b (a, b in 0..255),
+                 the multiplication-table file TFApprox's approximate layers read (`mul_map_file`;
+                 the layout of EvoApprox's mul8u_*.bin files)
+  .adapt.h       signed 8x8: `const int16_t lut [256][256] = {{...}, ...};` after
+                 `#include <stdint.h>`, lut[a_pattern][b_pattern] with patterns the operands'
+                 two's-complement bytes (row 255 is a = -1), the header AdaPT's LUT conversion
+                 tool writes and its approximate layers include
 Every file is written atomically (temporary file in the same folder, then rename).
 """
 from __future__ import annotations
@@ -23,7 +31,8 @@ from .approx import ApproxMulConfig, mul_table, table_widths, table_y_bits
 from .errors import QuantpeError
 
 __all__ = ["write_npy", "write_bin", "write_c_header", "read_npy", "read_bin", "export_lut",
-           "default_c_name"]
+           "default_c_name", "write_tfapprox_bin", "read_tfapprox_bin", "write_adapt_header",
+           "read_adapt_header", "emulator_formats", "write_emulator_luts", "EMULATOR_SUFFIX"]
 
 _BIN_DTYPES = {"int32": "<i4", "int16": "<i2"}
 _C_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -128,9 +137,76 @@ def write_c_header(path, table, name: str, signed: bool, comment: str = "") -> P
     return write_bytes(path, "\n".join(lines).encode())
 
 
+def emulator_formats(a_bits: int, b_bits: int, signed: bool) -> tuple[str, ...]:
+    """The emulator layouts a table of these widths can be written in: ("tfapprox",) for unsigned
+    8x8, ("adapt",) for signed 8x8, () otherwise."""
+    if (a_bits, b_bits) != (8, 8):
+        return ()
+    return ("adapt",) if signed else ("tfapprox",)
+
+
+def _check_8x8(table, signed: bool, what: str) -> np.ndarray:
+    t, na, nb = _table_bits(table)
+    if (na, nb) != (8, 8):
+        raise QuantpeError(f"{what} LUTs are 8x8, got {na}x{nb}")
+    lo, hi = (-(1 << 15), (1 << 15) - 1) if signed else (0, (1 << 16) - 1)
+    if t.min() < lo or t.max() > hi:
+        raise QuantpeError(f"{what} LUT values must be in {lo}..{hi}, got {t.min()}..{t.max()}")
+    return t
+
+
+def write_tfapprox_bin(path, table) -> Path:
+    """Save an unsigned 8x8 table as TFApprox reads it: 65,536 little-endian uint16, a * 256 + b."""
+    t = _check_8x8(table, False, "TFApprox")
+    return write_bytes(path, t.astype("<u2").tobytes(order="C"))
+
+
+def read_tfapprox_bin(path) -> np.ndarray:
+    """Inverse of `write_tfapprox_bin`: (256, 256) int64 table."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise QuantpeError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(raw) != 2 << 16:
+        raise QuantpeError(f"{path}: {len(raw)} bytes, a TFApprox 8x8 uint16 LUT has {2 << 16}")
+    return np.frombuffer(raw, dtype="<u2").astype(np.int64).reshape(256, 256)
+
+
+def write_adapt_header(path, table) -> Path:
+    """Save a signed 8x8 table as AdaPT's header: `const int16_t lut [256][256]`, rows a_pattern."""
+    t = _check_8x8(table, True, "AdaPT")
+    rows = ["{" + ", ".join(str(int(v)) for v in row) + "}" for row in t]
+    text = "#include <stdint.h>\n\nconst int16_t lut [256][256] = {" + ",\n".join(rows) + "};\n"
+    return write_bytes(path, text.encode())
+
+
+_ADAPT = re.compile(r"int16_t\s+lut\s*\[\s*256\s*\]\s*\[\s*256\s*\]\s*=\s*\{(.*)\}\s*;", re.S)
+
+
+def read_adapt_header(path) -> np.ndarray:
+    """Inverse of `write_adapt_header` (any spacing): (256, 256) int64 table."""
+    try:
+        text = Path(path).read_text(encoding="ascii", errors="strict")
+    except (OSError, UnicodeDecodeError) as e:
+        raise QuantpeError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    m = _ADAPT.search(text)
+    if m is None:
+        raise QuantpeError(f"{path}: no `int16_t lut [256][256] = {{...}};` array (AdaPT layout)")
+    body = m.group(1)
+    rows = re.findall(r"\{([^{}]*)\}", body)
+    try:
+        vals = [[int(v) for v in r.replace("\n", " ").split(",") if v.strip()] for r in rows]
+    except ValueError:
+        raise QuantpeError(f"{path}: the lut array holds something other than integers") from None
+    if len(vals) != 256 or any(len(r) != 256 for r in vals):
+        raise QuantpeError(f"{path}: the lut array is not 256 rows of 256 values")
+    return np.array(vals, dtype=np.int64)
+
+
 def export_lut(cfg: ApproxMulConfig, out_dir, name: str | None = None,
                bin_dtype: str = "int32", comment: str = "") -> dict[str, Path]:
-    """Write <config_id>.npy, .bin and .h of a golden multiplier into out_dir; returns the paths."""
+    """Write <config_id>.npy, .bin and .h of a golden multiplier into out_dir, plus the emulator
+    layouts its widths allow (`emulator_formats`); returns {format: path}."""
     table = mul_table(cfg)
     out = Path(out_dir)
     stem = cfg.config_id
@@ -139,4 +215,16 @@ def export_lut(cfg: ApproxMulConfig, out_dir, name: str | None = None,
         "npy": write_npy(out / f"{stem}.npy", table),
         "bin": write_bin(out / f"{stem}.bin", table, bin_dtype),
         "h": write_c_header(out / f"{stem}.h", table, name or default_c_name(cfg), cfg.signed, note),
+        **write_emulator_luts(out, stem, table, cfg.signed),
     }
+
+
+EMULATOR_SUFFIX = {"tfapprox": ".tfapprox.bin", "adapt": ".adapt.h"}
+
+
+def write_emulator_luts(out_dir, stem: str, table, signed: bool) -> dict[str, Path]:
+    """Write <stem>.tfapprox.bin / <stem>.adapt.h as `emulator_formats` allows; {format: path}."""
+    na, nb = table_widths(table)
+    writers = {"tfapprox": write_tfapprox_bin, "adapt": write_adapt_header}
+    return {f: writers[f](Path(out_dir) / f"{stem}{EMULATOR_SUFFIX[f]}", table)
+            for f in emulator_formats(na, nb, signed)}

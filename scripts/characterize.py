@@ -10,8 +10,9 @@ Three sources of a truth table T[a_pattern, b_pattern] (layout of `quantpe.golde
   external  `external_characterize(files, top, a_bits, b_bits, signed, sim)`: a user's
             combinational module with ports a (a_bits), b (b_bits), y (>= a_bits + b_bits bits),
             all read as signed when `signed`; characterised against the exact product
-`write_characterization` writes metrics.json, <stem>.npy, <stem>.bin (int32 little-endian,
-row-major) and <stem>.h into a folder, all or nothing.
+`write_characterization` writes <stem>.json, <stem>.npy, <stem>.bin (int32 little-endian,
+row-major), <stem>.h and, at 8x8, the TFApprox or AdaPT layout into a folder, all or nothing.
+`external_area` synthesises an external module through the same flow as the generated units.
 """
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +30,12 @@ from quantpe.golden.approx import (ApproxMulConfig, check_op_widths, exhaustive_
                                    operand_values, table_from_outputs)
 from quantpe.golden.characterize import MulCharacterization, characterize, characterize_table
 from quantpe.golden.errors import ConfigError, QuantpeError
-from quantpe.golden.lut_export import default_c_name, write_bin, write_c_header, write_npy
+from quantpe.atomic import staged_dir, write_text
+from quantpe.golden.lut_export import default_c_name, write_bin, write_c_header, write_emulator_luts, write_npy
 
 __all__ = ["KIND_ALIASES", "approx_config", "exhaustive_inputs", "table_from_outputs", "RtlCharacterization",
            "BankCheck", "rtl_check_variants",
-           "rtl_characterize", "external_characterize", "write_characterization", "MAX_Y_BITS",
+           "rtl_characterize", "external_characterize", "external_area", "write_characterization", "MAX_Y_BITS",
            "config_stem", "external_stem"]
 
 # --kind spellings accepted by the CLI -> ApproxMulConfig.method
@@ -221,35 +221,40 @@ def external_characterize(files, top: str, a_bits: int, b_bits: int, signed: boo
 
 def write_characterization(out_dir, table, signed: bool, metrics: MulCharacterization, stem: str,
                            c_name: str, info: dict, comment: str = "") -> dict[str, Path]:
-    """Write <stem>.json (info + metrics), <stem>.npy, <stem>.bin and <stem>.h into `out_dir`.
+    """Write <stem>.json (info + metrics), <stem>.npy, <stem>.bin and <stem>.h into `out_dir`,
+    plus <stem>.tfapprox.bin (unsigned 8x8) or <stem>.adapt.h (signed 8x8), the emulators' own
+    layouts (`quantpe.golden.lut_export`).
 
     All files are written to a staging folder first and moved in only when every one of them
-    succeeded, so a failure leaves nothing half-written. Returns {"json", "npy", "bin", "h"}.
+    succeeded, so a failure leaves nothing half-written. Returns {"json", "npy", "bin", "h", ...}.
     """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".quantpe-char-", dir=out))
-    except OSError as e:
-        raise QuantpeError(f"cannot write to output directory {out}: {e.strerror or e}") from None
-    try:
+    with staged_dir(Path(out_dir)) as stage:
         paths = {"npy": write_npy(stage / f"{stem}.npy", table),
                  "bin": write_bin(stage / f"{stem}.bin", table),
-                 "h": write_c_header(stage / f"{stem}.h", table, c_name, signed, comment)}
+                 "h": write_c_header(stage / f"{stem}.h", table, c_name, signed, comment),
+                 **write_emulator_luts(stage, stem, table, signed)}
+        layout = ("entry [a_pattern, b_pattern], flat index a_pattern * 2^b_bits + b_pattern; "
+                  ".bin int32 little-endian")
+        if "tfapprox" in paths:
+            layout += "; .tfapprox.bin uint16 little-endian, index a * 256 + b (TFApprox)"
+        if "adapt" in paths:
+            layout += "; .adapt.h const int16_t lut[a_pattern][b_pattern] (AdaPT)"
         doc = {**info, "metrics": metrics.to_dict(),
-               "files": {k: f"{stem}{Path(p).suffix}" for k, p in paths.items()},
-               "layout": "entry [a_pattern, b_pattern], flat index a_pattern * 2^b_bits + b_pattern; "
-                         ".bin int32 little-endian"}
-        (stage / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
-        paths["json"] = stage / f"{stem}.json"
-        final = {}
-        for k, p in paths.items():
-            dst = out / Path(p).name
-            os.replace(p, dst)
-            final[k] = dst
-        return final
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+               "files": {k: Path(p).name for k, p in paths.items()}, "layout": layout}
+        paths["json"] = write_text(stage / f"{stem}.json", json.dumps(doc, indent=2) + "\n")
+        names = {k: Path(p).name for k, p in paths.items()}
+    return {k: Path(out_dir) / n for k, n in names.items()}
+
+
+def external_area(files, top: str, liberty: Path | None = None) -> dict:
+    """Area dict of a user's module through the project's synthesis flow (same script, same
+    liberty as every generated unit), cached under <build>/external/<sources sha>/."""
+    from quantpe.flow import synth_verilog
+    from quantpe.sim.runner import build_root
+    from quantpe.synth import verilog_digest
+    files = [Path(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
+    out = build_root() / "external" / f"{top}-{verilog_digest(files)[:16]}"
+    return synth_verilog(files, top, out, liberty)
 
 
 def config_stem(cfg: ApproxMulConfig) -> tuple[str, str]:

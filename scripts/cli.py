@@ -234,6 +234,10 @@ def _characterize_opts(p):
     p.add_argument("--rtl", action="store_true", help="also simulate the generated RTL on every pair "
                    "and check it against golden (with --method)")
     p.add_argument("--sim", default="verilator", help="icarus | verilator [verilator]")
+    p.add_argument("--no-area", action="store_true",
+                   help="--verilog: skip synthesising the module (by default its area is measured by the "
+                        "same Yosys flow as the generated units)")
+    p.add_argument("--liberty", type=Path, help="--verilog: cell library for the area (.lib or .lib.gz) [built-in]")
     g = p.add_argument_group("method parameters (--method)")
     g.add_argument("--t", type=int, help="truncated: product columns < T dropped; ssm: core columns < T dropped")
     g.add_argument("--compensate", action="store_true", default=None,
@@ -248,8 +252,8 @@ def _characterize_opts(p):
 
 
 def cmd_characterize(args):
-    from quantpe.characterize import (approx_config, config_stem, external_characterize, external_stem,
-                                      rtl_characterize, write_characterization)
+    from quantpe.characterize import (approx_config, config_stem, external_area, external_characterize,
+                                      external_stem, rtl_characterize, write_characterization)
     from quantpe.golden.approx import mul_table
     from quantpe.golden.characterize import characterize
     from quantpe.sim.toolchain import SIMULATORS
@@ -262,6 +266,10 @@ def cmd_characterize(args):
             raise QuantpeError(f"{bad} apply to --method only, not to --verilog")
         if not args.top:
             raise QuantpeError("--verilog needs --top NAME (the multiplier module)")
+        if args.liberty is not None and args.no_area:
+            raise QuantpeError("--liberty and --no-area exclude each other")
+        if args.liberty is not None and not args.liberty.is_file():
+            raise QuantpeError(f"liberty file {args.liberty} not found")
         table, metrics, res = external_characterize(args.verilog, args.top, args.a_bits, args.b_bits,
                                                     args.signed, args.sim)
         stem, c_name = external_stem(args.top, args.a_bits, args.b_bits, args.signed)
@@ -271,9 +279,18 @@ def cmd_characterize(args):
                         "wall_s": res.wall_s, "build_s": res.build_s}}
         comment = f"measured by {args.sim} on module {args.top} ({', '.join(map(str, args.verilog))})"
         note = f"simulated {res.cycles} pairs on {args.sim} ({res.run_s:.2f} s run, build {res.build_s:.1f} s)"
+        if not args.no_area:
+            area = external_area(args.verilog, args.top, args.liberty)
+            info["area"] = {k: area.get(k) for k in ("area_um2", "gate_equivalents", "total_cells", "cells",
+                                                    "transistors", "liberty", "liberty_sha256", "yosys_version",
+                                                    "abc_script")}
+            note += f"; {area['area_um2']:,.1f} um^2 ({Path(area['liberty']).name}, the generated units' flow)"
     else:
         if args.top:
             raise QuantpeError("--top applies to --verilog only")
+        if args.no_area or args.liberty is not None:
+            raise QuantpeError("--no-area and --liberty apply to --verilog only (use `quantpe synth approxmul` "
+                               "for a generated unit's area)")
         cfg = approx_config(args.kind, args.a_bits, args.b_bits, args.signed,
                             **{o: getattr(args, o) for o in _METHOD_OPTS})
         table, metrics = mul_table(cfg), characterize(cfg)
@@ -293,7 +310,7 @@ def cmd_characterize(args):
     print(f"{stem}: {note}")
     print(f"EP {m.ep:.4f}  MAE {m.mae:.4g} ({m.mae_pct:.4g}%)  WCE {m.wce} ({m.wce_pct:.4g}%)  "
           f"MRED {m.mred:.4g}  WCRE {m.wcre:.4g}  MSE {m.mse:.4g}  bias {m.bias:.4g}  std {m.std:.4g}")
-    print("wrote " + ", ".join(str(paths[k]) for k in ("json", "npy", "bin", "h")))
+    print("wrote " + ", ".join(str(p) for k, p in sorted(paths.items(), key=lambda kv: kv[0] != "json")))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,6 +405,7 @@ def main(argv=None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 verification failure, 2 bad input,
     3 missing or broken tool, 130 interrupted). One line on stderr for every failure; --debug
     adds the traceback."""
+    import contextlib
     import os
     import signal
     import traceback
@@ -420,6 +438,10 @@ def main(argv=None) -> int:
     except RecursionError:
         print("quantpe: error: input nested too deeply", file=sys.stderr)
         return 2
+    except BrokenPipeError:     # `quantpe ... | head`: the reader left; stop quietly like other tools
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:      # a bug: one line (the traceback with --debug)
         if args.debug:
             traceback.print_exc()

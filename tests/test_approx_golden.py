@@ -305,7 +305,7 @@ def test_lut_config_errors(tmp_path):
         ApproxMulConfig(method="lut", a_bits=3, b_bits=3, lut_table=good, lut_sha256="0" * 64)
     with pytest.raises(ConfigError, match="cannot read LUT file"):
         ApproxMulConfig(method="lut", a_bits=3, b_bits=3, lut_path=str(tmp_path / "missing.npy"))
-    with pytest.raises(ConfigError, match=".npy or .bin"):
+    with pytest.raises(ConfigError, match=r"^approxmul: LUT file must be .npy, .bin or .h, got"):
         ApproxMulConfig(method="lut", a_bits=3, b_bits=3, lut_path=str(tmp_path / "x.txt"))
     (tmp_path / "short.bin").write_bytes(b"\0" * 12)
     with pytest.raises(ConfigError, match="has 12 bytes"):

@@ -1,0 +1,82 @@
+"""`quantpe characterize --verilog` measures the module's area with the generated units' flow.
+
+Independent references: a module of four 2-input ANDs must cost four AND2 cells of the built-in
+liberty (area read from the .lib text here, not from the synthesis code), a module with no logic
+costs nothing, and the figure equals a direct `quantpe.synth.synthesize` of the same file.
+"""
+import json
+import re
+
+import pytest
+
+from quantpe.cli import main
+from quantpe.liberty import DEFAULT_LIBERTY
+
+AND4 = "module andy (input [3:0] a, input [3:0] b, output [7:0] y);\n  assign y = {4'b0, a & b};\nendmodule\n"
+ZERO4 = "module zero (input [3:0] a, input [3:0] b, output [7:0] y);\n  assign y = 8'd0;\nendmodule\n"
+
+
+def _cell_area(name: str) -> float:
+    text = DEFAULT_LIBERTY.read_text()
+    m = re.search(r"cell\s*\(\s*" + name + r"\s*\)\s*\{\s*area\s*:\s*([0-9.]+)", text)
+    assert m, name
+    return float(m.group(1))
+
+
+def _run(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
+    return tmp_path
+
+
+def test_area_of_an_external_module_is_measured_and_recorded(build, capsys):
+    f = build / "and.v"
+    f.write_text(AND4)
+    code, out, err = _run(["characterize", "--verilog", f, "--top", "andy", "--a-bits", 4, "--b-bits", 4,
+                           "--sim", "icarus", "-o", build / "o"], capsys)
+    assert code == 0, err
+    doc = json.loads((build / "o" / "andy-u4x4.json").read_text())
+    assert doc["area"]["cells"] == {"AND2": 4}
+    assert doc["area"]["area_um2"] == pytest.approx(4 * _cell_area("AND2"))
+    assert f"{doc['area']['area_um2']:,.1f} um^2" in out
+    from quantpe.synth import synthesize
+    direct = synthesize(f, "andy", build / "direct")
+    assert direct["area_um2"] == doc["area"]["area_um2"]
+
+
+def test_no_logic_costs_nothing_and_no_area_skips_synthesis(build, capsys):
+    f = build / "zero.v"
+    f.write_text(ZERO4)
+    code, _, err = _run(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
+                         "--sim", "icarus", "-o", build / "o"], capsys)
+    assert code == 0, err
+    assert json.loads((build / "o" / "zero-u4x4.json").read_text())["area"]["area_um2"] == 0
+    code, out, err = _run(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
+                           "--sim", "icarus", "--no-area", "-o", build / "p"], capsys)
+    assert code == 0, err
+    assert "area" not in json.loads((build / "p" / "zero-u4x4.json").read_text()) and "um^2" not in out
+
+
+@pytest.mark.parametrize("extra, msg", [
+    (["--liberty", "{tmp}/missing.lib"], "liberty file"),
+    (["--liberty", "{tmp}/missing.lib", "--no-area"], "exclude each other"),
+])
+def test_bad_area_options(build, capsys, extra, msg):
+    f = build / "zero.v"
+    f.write_text(ZERO4)
+    extra = [e.replace("{tmp}", str(build)) for e in extra]
+    code, _, err = _run(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
+                         "--sim", "icarus", *extra, "-o", build / "o"], capsys)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
+    assert not (build / "o").exists()
+
+
+def test_area_options_belong_to_verilog(build, capsys):
+    code, _, err = _run(["characterize", "--method", "exact", "--no-area", "-o", build / "o"], capsys)
+    assert code == 2 and "apply to --verilog only" in err
