@@ -35,7 +35,7 @@ from quantpe.golden.lut_export import default_c_name, write_bin, write_c_header,
 
 __all__ = ["KIND_ALIASES", "approx_config", "exhaustive_inputs", "table_from_outputs", "RtlCharacterization",
            "BankCheck", "rtl_check_variants",
-           "rtl_characterize", "external_characterize", "external_area", "write_characterization", "MAX_Y_BITS",
+           "rtl_characterize", "external_characterize", "external_area", "external_units", "ExternalUnit", "write_characterization", "MAX_Y_BITS",
            "config_stem", "external_stem"]
 
 # --kind spellings accepted by the CLI -> ApproxMulConfig.method
@@ -181,13 +181,17 @@ def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
     return out
 
 
+PORT_NAMES = (("a", "b", "y"), ("A", "B", "O"))    # ours; EvoApprox's mul8u_*/mul8s_* modules
+
+
 def external_characterize(files, top: str, a_bits: int, b_bits: int, signed: bool = False,
                           sim: str = "verilator"):
     """Simulate a user's combinational multiplier on every input pair; characterise it.
 
     Module `top` in `files` must have exactly the ports a (input, a_bits wide), b (input,
-    b_bits wide) and y (output, a_bits + b_bits .. 62 bits); a, b and y are two's complement
-    when `signed`. Returns (table, MulCharacterization, CaptureResult).
+    b_bits wide) and y (output, a_bits + b_bits .. 62 bits), or A, B and O (EvoApprox's names);
+    a, b and y are two's complement when `signed`. Returns (table, MulCharacterization,
+    CaptureResult).
     """
     from quantpe.rtl.ports import Port
     from quantpe.sim.capture import capture, verilog_ports
@@ -196,26 +200,28 @@ def external_characterize(files, top: str, a_bits: int, b_bits: int, signed: boo
         raise QuantpeError(f"--top must be a Verilog module name, got {top!r}")
     files = [Path(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
     ports = verilog_ports(files, top)
-    want = {"a": ("in", a_bits), "b": ("in", b_bits)}
-    missing = [n for n in ("a", "b", "y") if n not in ports]
+    na, nb, ny = next((names for names in PORT_NAMES if set(names) == set(ports)), PORT_NAMES[0])
+    want = {na: ("in", a_bits), nb: ("in", b_bits)}
+    missing = [n for n in (na, nb, ny) if n not in ports]
     if missing:
         raise QuantpeError(f"module {top} lacks port(s) {', '.join(missing)} (needs inputs a, b and output y)")
-    extra = sorted(set(ports) - {"a", "b", "y"})
+    extra = sorted(set(ports) - {na, nb, ny})
     if extra:
         raise QuantpeError(f"module {top} has port(s) {', '.join(extra)} besides a, b, y "
                            f"(a combinational multiplier has only a, b, y)")
     for n, (d, w) in want.items():
         if ports[n] != (d, w):
             raise QuantpeError(f"module {top}: port {n} is {ports[n][0]}put {ports[n][1]} bits, "
-                               f"expected input {w} bits (--{n}-bits {w})")
-    yd, yw = ports["y"]
+                               f"expected input {w} bits (--{n.lower()}-bits {w})")
+    yd, yw = ports[ny]
     if yd != "out" or not a_bits + b_bits <= yw <= MAX_Y_BITS:
-        raise QuantpeError(f"module {top}: port y is {yd}put {yw} bits, expected output of "
+        raise QuantpeError(f"module {top}: port {ny} is {yd}put {yw} bits, expected output of "
                            f"{a_bits + b_bits}..{MAX_Y_BITS} bits")
-    pl = [Port("a", "in", a_bits, 1, bool(signed)), Port("b", "in", b_bits, 1, bool(signed)),
-          Port("y", "out", yw, 1, bool(signed))]
-    res = capture(files, top, pl, exhaustive_inputs(a_bits, b_bits, signed), sim)
-    table = table_from_outputs(res.outputs["y"], a_bits, b_bits)
+    pl = [Port(na, "in", a_bits, 1, bool(signed)), Port(nb, "in", b_bits, 1, bool(signed)),
+          Port(ny, "out", yw, 1, bool(signed))]
+    inputs = exhaustive_inputs(a_bits, b_bits, signed)
+    res = capture(files, top, pl, {na: inputs["a"], nb: inputs["b"]}, sim)
+    table = table_from_outputs(res.outputs[ny], a_bits, b_bits)
     return table, characterize_table(table, signed), res
 
 
@@ -265,3 +271,57 @@ def config_stem(cfg: ApproxMulConfig) -> tuple[str, str]:
 def external_stem(top: str, a_bits: int, b_bits: int, signed: bool) -> tuple[str, str]:
     stem = f"{top}-{'i' if signed else 'u'}{a_bits}x{b_bits}"
     return stem, re.sub(r"[^A-Za-z0-9_]", "_", stem).upper()
+
+
+_EVOAPPROX = re.compile(r"^mul(\d+)([su])_")
+
+
+@dataclass(frozen=True)
+class ExternalUnit:
+    """One user-supplied multiplier measured like a generated one: exhaustive metrics + area."""
+
+    name: str
+    path: Path
+    a_bits: int
+    b_bits: int
+    signed: bool
+    metrics: MulCharacterization
+    area_um2: float
+
+
+def _module_of(path: Path) -> str:
+    names = re.findall(r"^\s*module\s+([A-Za-z_][A-Za-z0-9_$]*)", path.read_text(errors="replace"), re.M)
+    if path.stem in names:
+        return path.stem
+    if len(names) != 1:
+        raise QuantpeError(f"{path}: cannot tell the multiplier module (name it like the file, or keep one "
+                           f"module per file; found {', '.join(names) or 'none'})")
+    return names[0]
+
+
+def external_units(folder, sim: str = "icarus", liberty: Path | None = None) -> list[ExternalUnit]:
+    """Characterise and synthesise every `*.v` in `folder` (one multiplier per file, module named
+    like the file or the file's only module; ports a, b, y or A, B, O; widths from the ports,
+    2..8 bits). Signed when the operand ports are declared `signed` or the module is named like
+    EvoApprox's signed units (`mul<N>s_...`). Results are cached like every synthesis."""
+    from quantpe.sim.capture import verilog_ports
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise QuantpeError(f"external multiplier folder {folder} not found")
+    files = sorted(folder.glob("*.v"))
+    if not files:
+        raise QuantpeError(f"no .v files in {folder}")
+    units = []
+    for f in files:
+        top = _module_of(f)
+        ports = verilog_ports([f], top, signed_too=True)
+        na, nb, _ = next((n for n in PORT_NAMES if set(n) == set(ports)), PORT_NAMES[0])
+        if na not in ports or nb not in ports:
+            raise QuantpeError(f"{f}: module {top} needs ports a, b, y (or A, B, O)")
+        evo = _EVOAPPROX.match(top)
+        signed = bool(ports[na][2] and ports[nb][2]) or (evo is not None and evo.group(2) == "s")
+        table, metrics, _ = external_characterize([f], top, ports[na][1], ports[nb][1], signed, sim)
+        units.append(ExternalUnit(top, f, ports[na][1], ports[nb][1], signed, metrics,
+                                  float(external_area([f], top, liberty)["area_um2"])))
+    return units
+

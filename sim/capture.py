@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import subprocess
@@ -46,8 +47,9 @@ class CaptureResult:
     run_dir: Path
 
 
-def verilog_ports(files, top: str) -> dict[str, tuple[str, int]]:
-    """{port name: (direction "in" | "out" | "inout", width)} of module `top`, read by Yosys.
+def verilog_ports(files, top: str, signed_too: bool = False) -> dict[str, tuple]:
+    """{port name: (direction "in" | "out" | "inout", width)} of module `top`, read by Yosys
+    (with `signed_too`: (direction, width, declared signed)).
 
     QuantpeError (one line) when a file is missing, does not parse, or `top` is not defined.
     """
@@ -82,6 +84,9 @@ def verilog_ports(files, top: str) -> dict[str, tuple[str, int]]:
     if top not in mods:
         raise QuantpeError(f"module {top!r} not found in {', '.join(map(str, files))}")
     ports = mods[top]["ports"]
+    if signed_too:
+        return {name: ({"input": "in", "output": "out"}.get(p["direction"], p["direction"]), len(p["bits"]),
+                       bool(p.get("signed", 0))) for name, p in ports.items()}
     return {name: ({"input": "in", "output": "out"}.get(p["direction"], p["direction"]), len(p["bits"]))
             for name, p in ports.items()}
 
@@ -147,6 +152,8 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
         if sim == "verilator":
             os.environ.update(verilator_env())
             args = [*VERILATOR_WAIVERS, "-Wno-fatal", "-O3"]
+        if quiet:     # a reused build is the normal case, not a warning
+            runner.log.setLevel(logging.ERROR)
         try:
             runner.build(sources=[str(s) for s in sources], hdl_toplevel=HARNESS_TOP, build_dir=str(bdir),
                          build_args=args, timescale=("1ns", "1ps"), always=not fresh,

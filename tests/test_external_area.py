@@ -80,3 +80,32 @@ def test_bad_area_options(build, capsys, extra, msg):
 def test_area_options_belong_to_verilog(build, capsys):
     code, _, err = _run(["characterize", "--method", "exact", "--no-area", "-o", build / "o"], capsys)
     assert code == 2 and "apply to --verilog only" in err
+
+
+EVO4S = ("module mul4s_demo(A, B, O);\n  input [3:0] A;\n  input [3:0] B;\n  output [7:0] O;\n"
+         "  assign O = $signed(A) * $signed(B);\nendmodule\n")
+NOLSB4 = "module nolsb (input [3:0] a, input [3:0] b, output [7:0] y);\n  assign y = (a * b) & 8'hfe;\nendmodule\n"
+DECL4S = ("module decl (input signed [3:0] a, input signed [3:0] b, output signed [7:0] y);\n"
+          "  assign y = a * b;\nendmodule\n")
+
+
+def test_external_units_folder(build):
+    from quantpe.characterize import external_units
+    from quantpe.golden.errors import QuantpeError
+    d = build / "mults"
+    d.mkdir()
+    (d / "mul4s_demo.v").write_text(EVO4S)        # EvoApprox names and ports: signed by its name
+    (d / "nolsb.v").write_text(NOLSB4)
+    (d / "decl.v").write_text(DECL4S)             # signed by its port declarations
+    units = {u.name: u for u in external_units(d)}
+    assert sorted(units) == ["decl", "mul4s_demo", "nolsb"]
+    assert units["mul4s_demo"].signed and units["decl"].signed and not units["nolsb"].signed
+    assert units["mul4s_demo"].metrics.ep == 0 and units["decl"].metrics.ep == 0
+    # nolsb: the product's LSB is 1 exactly when a and b are both odd: 64 of 256 pairs, error -1
+    assert units["nolsb"].metrics.ep == 64 / 256 and units["nolsb"].metrics.bias == -64 / 256
+    assert all(u.area_um2 > 0 and (u.a_bits, u.b_bits) == (4, 4) for u in units.values())
+    (d / "two.v").write_text(NOLSB4 + DECL4S)
+    with pytest.raises(QuantpeError, match="cannot tell the multiplier module"):
+        external_units(d)
+    with pytest.raises(QuantpeError, match="no .v files"):
+        external_units(build)
