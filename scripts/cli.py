@@ -94,6 +94,21 @@ def read_json(path: Path, what: str):
         raise QuantpeError(f"{what} {path} is not a usable JSON document: {str(e).splitlines()[0][:80]}") from None
 
 
+def _design_folder(args):
+    """(config, manifest) of --design DIR (a `quantpe generate` folder), or (None, None)."""
+    if getattr(args, "design", None) is None:
+        return None, None
+    given = [k for k, v in vars(args).items() if k.startswith("design_") and v is not None]
+    if given or args.config is not None:
+        flags = ", ".join("--" + k[len("design_"):].replace("_", "-") for k in given) or "--config"
+        raise QuantpeError(f"--design takes the config from the folder's manifest; drop {flags}")
+    from quantpe.sim.runner import generated_folder
+    cfg, manifest = generated_folder(args.design)
+    if cfg.kind != args.kind:
+        raise QuantpeError(f"{args.design} holds design kind {cfg.kind}, not {args.kind}")
+    return cfg, manifest
+
+
 def config_from_args(args):
     """The design config named by --config and/or the design options."""
     fields = {}
@@ -150,13 +165,20 @@ def _sim_opts(p):
     p.add_argument("--scoreboard", default="memory",
                    help="memory (HDL-memory harness) | record | per-cycle [memory]")
     p.add_argument("--waves", action="store_true", help="record a waveform (FST/VCD)")
+    _design_opt(p, "simulate")
+
+
+def _design_opt(p, verb):
+    p.add_argument("--design", type=Path, metavar="DIR",
+                   help=f"{verb} the Verilog in a folder written by `quantpe generate` (config from its "
+                        f"manifest.json) instead of generating it again")
 
 
 def cmd_sim(args):
     from quantpe.sim.regression import new_seed, regress
     from quantpe.sim.runner import SCOREBOARDS
     from quantpe.sim.toolchain import SIMULATORS
-    cfg = config_from_args(args)
+    cfg = _design_folder(args)[0] or config_from_args(args)
     if args.sim not in SIMULATORS:
         raise QuantpeError(f"unknown simulator {args.sim!r} (choose from {', '.join(SIMULATORS)})")
     if args.scoreboard not in SCOREBOARDS:
@@ -165,7 +187,8 @@ def cmd_sim(args):
         raise QuantpeError(f"--cycles must be >= 1, got {args.cycles}")
     seed = new_seed() if args.seed is None else args.seed
     print(f"{cfg.config_id}: regression on {args.sim}, seed {seed}", flush=True)
-    r = regress(cfg, args.sim, args.cycles, seed, scoreboard=args.scoreboard, waves=args.waves)
+    r = regress(cfg, args.sim, args.cycles, seed, scoreboard=args.scoreboard, waves=args.waves,
+                design=args.design)
     cov = ", ".join(f"{k}={v}" for k, v in r.coverage.items())
     print(f"PASS: {r.checked} cycles match the golden model on every output "
           f"({r.cycles_per_s:,.0f} checked cycles/s; build {r.build_s:.1f} s)")
@@ -179,15 +202,22 @@ def cmd_sim(args):
 def _synth_opts(p):
     p.add_argument("-o", "--out", type=Path, help="output folder [build/<design>/<config-id>/synth]")
     p.add_argument("--liberty", type=Path, help="cell library (.lib or .lib.gz) [built-in]")
+    _design_opt(p, "synthesise")
 
 
 def cmd_synth(args):
     from quantpe.sim.runner import design_dir, ensure_generated
     from quantpe.synth import synthesize
-    cfg = config_from_args(args)
-    manifest = ensure_generated(cfg)
-    out = args.out or design_dir(cfg) / ("synth" if args.liberty is None else f"synth-{args.liberty.name.split('.')[0]}")
-    area = synthesize(design_dir(cfg) / manifest["verilog"], manifest["top"], out, liberty=args.liberty)
+    cfg, manifest = _design_folder(args)
+    sub = "synth" if args.liberty is None else f"synth-{args.liberty.name.split('.')[0]}"
+    if cfg is None:
+        cfg = config_from_args(args)
+        manifest = ensure_generated(cfg)
+        verilog, out = design_dir(cfg) / manifest["verilog"], args.out or design_dir(cfg) / sub
+    else:
+        verilog = Path(manifest["verilog"])
+        out = args.out or verilog.parent / sub
+    area = synthesize(verilog, manifest["top"], out, liberty=args.liberty)
     ge = "n/a" if area["gate_equivalents"] is None else f"{area['gate_equivalents']:,.0f}"
     tr = "n/a" if area["transistors"] is None else f"{area['transistors']:,}"
     print(f"{cfg.config_id}: {area['area_um2']:,.1f} um^2, {ge} GE, {area['flip_flops']} flip-flops, "

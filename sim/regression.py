@@ -16,7 +16,7 @@ def new_seed() -> int:
 
 
 def regress(cfg: DesignConfig, sim: str, cycles: int, seed: int, scoreboard: str = "memory",
-            waves: bool = False, quiet: bool = True) -> SimResult:
+            waves: bool = False, quiet: bool = True, design=None) -> SimResult:
     inputs, coverage = stimulus_for(cfg, cycles, seed)
     return run(cfg, sim, inputs, seed=seed, scoreboard=scoreboard, waves=waves, coverage=coverage,
-               quiet=quiet)
+               quiet=quiet, design=design)

@@ -36,7 +36,7 @@ from .harness import HARNESS_TOP, harness_verilog, module_header_ports
 from .memfile import streams_to_hex
 from .toolchain import SIMULATORS, VERILATOR_WAIVERS, require, verilator_env
 
-__all__ = ["build_root", "design_dir", "ensure_generated", "run", "SimResult", "SimulationFailed",
+__all__ = ["build_root", "design_dir", "ensure_generated", "generated_folder", "run", "SimResult", "SimulationFailed",
            "SCOREBOARDS", "dut_clock_reset"]
 
 SCOREBOARDS = {"memory": "harness", "record": "direct", "per-cycle": "direct"}
@@ -123,6 +123,45 @@ def ensure_generated(cfg: DesignConfig) -> dict:
         return _cached_manifest(d) or generate(cfg, d)
 
 
+def generated_folder(folder: Path, cfg: DesignConfig | None = None) -> tuple[DesignConfig, dict]:
+    """(config, manifest) of a folder written by `quantpe generate`; its Verilog is used as it is
+    (a warning when it differs from what was generated). QuantpeError (one line) when the folder
+    has no usable manifest or Verilog, or when `cfg` is given and the manifest is another design."""
+    from quantpe.kinds import config_from_dict
+    folder = Path(folder)
+    if not folder.exists():
+        raise QuantpeError(f"design folder {folder} not found")
+    mf = folder / "manifest.json" if folder.is_dir() else folder
+    try:
+        manifest = json.loads(mf.read_bytes().decode("utf-8"))
+        verilog = mf.parent / manifest["verilog"]
+        text = verilog.read_bytes()
+        _ = manifest["top"], manifest["ports"], manifest["config"]
+    except FileNotFoundError as e:
+        raise QuantpeError(f"{folder} is not a folder written by `quantpe generate` "
+                           f"(no {Path(e.filename).name})") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise QuantpeError(f"{mf}: not a usable generate manifest ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:80] if str(e) else 'bad content'})") from None
+    found = config_from_dict(manifest["config"])
+    if cfg is not None and found != cfg:
+        raise QuantpeError(f"{folder} holds {found.config_id}, not {cfg.config_id}")
+    if manifest.get("verilog_sha256") != hashlib.sha256(text).hexdigest():
+        print(f"quantpe: warning: {verilog} differs from what was generated; using it as it is",
+              file=sys.stderr)
+    manifest = {**manifest, "verilog": str(verilog.resolve())}
+    return found, manifest
+
+
+def _work_dir(cfg: DesignConfig, manifest: dict, from_folder: bool) -> Path:
+    """Where builds and runs go: the config's cache folder, or for a generate folder one cache
+    folder per Verilog content (the user's folder is only read)."""
+    if not from_folder:
+        return design_dir(cfg)
+    digest = hashlib.sha256(Path(manifest["verilog"]).read_bytes()).hexdigest()[:16]
+    return build_root() / cfg.kind / f"{cfg.config_id}-from-{digest}"
+
+
 def _depth_for(cycles: int) -> int:
     return max(4096, 1 << (cycles - 1).bit_length())
 
@@ -151,10 +190,9 @@ def dut_clock_reset(verilog_path: Path, top: str, manifest: dict | None = None):
     return (clock if clock in names else None), (reset if reset in names else None)
 
 
-def _build(cfg, manifest, sim, bench, depth, waves, log):
+def _build(cfg, manifest, sim, bench, depth, waves, log, d):
     from cocotb_tools.runner import get_runner
-    d = design_dir(cfg)
-    sources = [d / manifest["verilog"]]
+    sources = [Path(manifest["verilog"]) if Path(manifest["verilog"]).is_absolute() else d / manifest["verilog"]]
     top = manifest["top"]
     tag = f"{sim}-{bench}" + (f"-d{depth}" if bench == "harness" else "") + ("-waves" if waves else "")
     bdir = d / tag
@@ -190,16 +228,22 @@ def _build(cfg, manifest, sim, bench, depth, waves, log):
     return runner, bdir, top, time.perf_counter() - t0
 
 
-def rerun_command(kind: str, cfg_path: Path, sim: str, cycles: int, seed: int, scoreboard: str) -> str:
-    return (f"quantpe sim {kind} --config {shlex.quote(str(cfg_path))} --sim {sim} --cycles {cycles} "
+def rerun_command(kind: str, cfg_path: Path, sim: str, cycles: int, seed: int, scoreboard: str,
+                  design: Path | None = None) -> str:
+    src = f"--config {shlex.quote(str(cfg_path))}" if design is None else \
+        f"--design {shlex.quote(str(Path(design).resolve()))}"
+    return (f"quantpe sim {kind} {src} --sim {sim} --cycles {cycles} "
             f"--seed {seed} --scoreboard {scoreboard} --waves")
 
 
 def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str = "memory",
         waves: bool = False, name: str | None = None, coverage: dict | None = None,
         quiet: bool = True, retry_with_waves: bool = True,
-        golden_cfg: DesignConfig | None = None) -> SimResult:
+        golden_cfg: DesignConfig | None = None, design: Path | None = None) -> SimResult:
     """Simulate `inputs` (per-cycle input streams) on `sim`; compare every cycle with golden.
+
+    `design`: a folder written by `quantpe generate` for `cfg`, whose Verilog is simulated as it
+    is instead of the cached generation (builds and runs still go to the build cache).
 
     `golden_cfg` (tests only) checks the RTL of `cfg` against the golden model of another
     config, to prove that a wrong golden rule makes the regression fail.
@@ -210,12 +254,13 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
     if scoreboard not in SCOREBOARDS:
         raise QuantpeError(f"unknown scoreboard {scoreboard!r} (choose from {', '.join(SCOREBOARDS)})")
     bench = SCOREBOARDS[scoreboard]
-    manifest = ensure_generated(cfg)
+    manifest = ensure_generated(cfg) if design is None else generated_folder(design, cfg)[1]
+    work = _work_dir(cfg, manifest, design is not None)
     ports = [Port(**p) for p in manifest["ports"]]
     T = len(inputs[next(p.name for p in ports if p.direction == "in")])
     depth = _depth_for(T)
-    runner, bdir, top, build_s = _build(cfg, manifest, sim, bench, depth, waves, quiet)
-    runs = design_dir(cfg) / "runs"
+    runner, bdir, top, build_s = _build(cfg, manifest, sim, bench, depth, waves, quiet, work)
+    runs = work / "runs"
     runs.mkdir(parents=True, exist_ok=True)       # one fresh folder per run: concurrent runs never share
     run_dir = Path(tempfile.mkdtemp(prefix=(name or f"{sim}-{scoreboard}-s{seed}-c{T}{'-waves' if waves else ''}")
                                     + "-", dir=runs))
@@ -249,7 +294,7 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
         try:
             run(cfg, sim, inputs, seed=seed, scoreboard=scoreboard, waves=True,
                 name=(name or run_dir.name) + "-waves", quiet=True, retry_with_waves=False,
-                golden_cfg=golden_cfg)
+                golden_cfg=golden_cfg, design=design)
         except SimulationFailed as e:
             wave = e.wave
     elif waves:
@@ -257,6 +302,6 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
         wave = str(found[0]) if found else ""
     err = SimulationFailed(
         f"{cfg.config_id} on {sim}, seed {seed}: {what}\n  waveform: {wave or 'not produced'}\n"
-        f"  rerun: {rerun_command(cfg.kind, run_dir / 'config.json', sim, T, seed, scoreboard)}")
+        f"  rerun: {rerun_command(cfg.kind, run_dir / 'config.json', sim, T, seed, scoreboard, design)}")
     err.wave = wave
     raise err
