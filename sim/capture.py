@@ -31,7 +31,7 @@ from quantpe.golden.errors import QuantpeError
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports
 from .memfile import hex_to_streams, streams_to_hex
 from .runner import _check_sim, _depth_for, _locked, build_root
-from .toolchain import VERILATOR_WAIVERS, require, verilator_env
+from .toolchain import VERILATOR_WAIVERS, check_make_path, require, verilator_env
 
 __all__ = ["CaptureResult", "capture", "verilog_ports"]
 
@@ -150,6 +150,7 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
         fresh = stamp.exists() and all(stamp.stat().st_mtime >= s.stat().st_mtime for s in sources)
         args = []
         if sim == "verilator":
+            check_make_path(bdir)
             os.environ.update(verilator_env())
             args = [*VERILATOR_WAIVERS, "-Wno-fatal", "-O3"]
         if quiet:     # a reused build is the normal case, not a warning
@@ -158,8 +159,9 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
             runner.build(sources=[str(s) for s in sources], hdl_toplevel=HARNESS_TOP, build_dir=str(bdir),
                          build_args=args, timescale=("1ns", "1ps"), always=not fresh,
                          log_file=str(root / f"build-{sim}.log") if quiet else None)
-        except SystemExit as e:
-            raise QuantpeError(f"{sim} build of {top} failed (exit {e.code}); log: {root / f'build-{sim}.log'}") from None
+        except (SystemExit, RuntimeError) as e:
+            code = e.code if isinstance(e, SystemExit) else str(e).rsplit(" ", 1)[-1]
+            raise QuantpeError(f"{sim} build of {top} failed (exit {code}); log: {root / f'build-{sim}.log'}") from None
         stamp.touch()
     build_s = time.perf_counter() - t0
 
@@ -167,14 +169,16 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
     runs.mkdir(exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{sim}-c{T}-", dir=runs))
     (run_dir / "stim.hex").write_bytes(streams_to_hex(inputs, ins, T))
-    plusargs = [f"+stim={run_dir / 'stim.hex'}", f"+cap={run_dir / 'capture.hex'}", f"+cycles={T}"]
+    # names relative to the run folder (the simulator's working folder): Icarus mangles non-ASCII
+    # characters in plusargs, and the harness holds at most 1024 characters per path
+    plusargs = ["+stim=stim.hex", "+cap=capture.hex", f"+cycles={T}"]
     t1 = time.perf_counter()
     try:
         runner.test(test_module="quantpe.tb.capture_test", hdl_toplevel=HARNESS_TOP, build_dir=str(bdir),
                     test_dir=str(run_dir), extra_env={"QUANTPE_CAPTURE_DIR": str(run_dir)},
                     plusargs=plusargs, results_xml=str(run_dir / "results.xml"),
                     timescale=("1ns", "1ps"), log_file=str(run_dir / "sim.log") if quiet else None)
-    except SystemExit:
+    except (SystemExit, RuntimeError):     # a failed or crashed simulator: judged by its result file
         pass
     wall_s = time.perf_counter() - t1
     cap, timing = run_dir / "capture.hex", run_dir / "timing.json"

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import sys
 import json
+import logging
 import os
 import shlex
 import tempfile
@@ -34,7 +35,7 @@ from quantpe.rtl.ports import Port
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports
 from .memfile import streams_to_hex
-from .toolchain import SIMULATORS, VERILATOR_WAIVERS, require, verilator_env
+from .toolchain import SIMULATORS, VERILATOR_WAIVERS, check_make_path, require, verilator_env
 
 __all__ = ["build_root", "design_dir", "ensure_generated", "generated_folder", "run", "SimResult", "SimulationFailed",
            "SCOREBOARDS", "dut_clock_reset"]
@@ -175,6 +176,7 @@ def _check_sim(sim: str) -> None:
     else:
         require("verilator", verilator_env())
         require("make")
+        check_make_path(build_root())
 
 
 def dut_clock_reset(verilog_path: Path, top: str, manifest: dict | None = None):
@@ -210,6 +212,7 @@ def _build(cfg, manifest, sim, bench, depth, waves, log, d):
         os.environ.update(verilator_env())
         args = [*VERILATOR_WAIVERS, "-Wno-fatal", "-O3"]
     runner = get_runner(sim)
+    runner.log.setLevel(logging.ERROR)      # "Skipping compilation" of a fresh build is the normal case
     t0 = time.perf_counter()
     with _locked(bdir):
         stamp = bdir / ".built"
@@ -221,9 +224,10 @@ def _build(cfg, manifest, sim, bench, depth, waves, log, d):
             runner.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=str(bdir),
                          build_args=args, timescale=("1ns", "1ps"), waves=waves,
                          always=not fresh, log_file=str(bdir / "build.log") if log else None)
-        except SystemExit as e:
-            raise ToolError(f"{sim} build of {cfg.config_id} failed (exit {e.code}); "
-                               f"log: {bdir / 'build.log'}") from None
+        except (SystemExit, RuntimeError) as e:
+            code = e.code if isinstance(e, SystemExit) else str(e).rsplit(" ", 1)[-1]
+            raise ToolError(f"{sim} build of {cfg.config_id} failed (exit {code}); "
+                            f"log: {bdir / 'build.log'}") from None
         stamp.touch()
     return runner, bdir, top, time.perf_counter() - t0
 
@@ -269,17 +273,19 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
     (run_dir / "job.json").write_text(json.dumps({
         "config": (golden_cfg or cfg).to_dict(), "ports": manifest["ports"], "cycles": T, "seed": seed,
         "scoreboard": scoreboard}, indent=1))
-    plusargs = [f"+dumpfile_path={run_dir / 'waves.fst'}"] if waves and sim == "icarus" else []
+    plusargs = ["+dumpfile_path=waves.fst"] if waves and sim == "icarus" else []
     if bench == "harness":
         (run_dir / "stim.hex").write_bytes(streams_to_hex(inputs, [p for p in ports if p.direction == "in"], T))
-        plusargs += [f"+stim={run_dir / 'stim.hex'}", f"+cap={run_dir / 'capture.hex'}", f"+cycles={T}"]
+        # relative to the run folder (the simulator's working folder): Icarus mangles non-ASCII
+        # characters in plusargs, and the harness holds at most 1024 characters per path
+        plusargs += ["+stim=stim.hex", "+cap=capture.hex", f"+cycles={T}"]
     module = "quantpe.tb.harness_test" if bench == "harness" else "quantpe.tb.direct_test"
     try:
         runner.test(test_module=module, hdl_toplevel=top, build_dir=str(bdir), test_dir=str(run_dir),
                     extra_env={"QUANTPE_JOB": str(run_dir)}, plusargs=plusargs, seed=seed,
                     results_xml=str(run_dir / "results.xml"), waves=waves, timescale=("1ns", "1ps"),
                     log_file=str(run_dir / "sim.log") if quiet else None)
-    except SystemExit:
+    except (SystemExit, RuntimeError):     # a failed or crashed simulator: judged by its result file
         pass
     result_file = run_dir / "result.json"
     result = json.loads(result_file.read_text()) if result_file.exists() else None

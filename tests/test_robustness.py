@@ -169,3 +169,27 @@ def test_quote_in_build_folder_is_one_line(tmp_path):
     env = dict(os.environ, QUANTPE_BUILD=str(tmp_path / 'a"b'))
     one_line(quantpe("sim", "baseline", "--lanes", "2", "--sim", "icarus", "--cycles", "10", env=env), 2,
              "double quote")
+
+
+def test_non_ascii_working_folder(tmp_path):
+    """Icarus mangles non-ASCII plusargs: the harness files are named relative to the run folder."""
+    cwd = tmp_path / "Ünïcødé-проект"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "QUANTPE_BUILD"}
+    r = quantpe("sim", "baseline", "--lanes", "2", "--a-bits", "3", "--w-bits", "3", "--sim", "icarus",
+                "--cycles", "100", "--seed", "1", env=env, cwd=cwd)
+    assert r.returncode == 0 and "PASS: 100 cycles" in r.stdout, r.stderr
+    assert "Ünïcødé-проект/build/baseline" in r.stdout
+    (cwd / "m.v").write_text("module m (input [2:0] a, input [2:0] b, output [5:0] y);\n"
+                             "  assign y = a * b;\nendmodule\n")
+    r = quantpe("characterize", "--verilog", "m.v", "--top", "m", "--a-bits", "3", "--b-bits", "3",
+                "--sim", "icarus", "--no-area", env=env, cwd=cwd)
+    assert r.returncode == 0 and "EP 0.0000" in r.stdout, r.stderr
+
+
+def test_space_in_build_folder_with_verilator_is_one_line(tmp_path):
+    env = dict(os.environ, QUANTPE_BUILD=str(tmp_path / "my build"))
+    one_line(quantpe("sim", "baseline", "--lanes", "2", "--sim", "verilator", "--cycles", "10", env=env), 2,
+             "contains a space")
+    r = quantpe("sim", "baseline", "--lanes", "2", "--sim", "icarus", "--cycles", "10", "--seed", "2", env=env)
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stderr       # Icarus has no such limit
