@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 JOBS   ?= 2
 APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: report test test-slow lint mutate bench venv venv-test tools clean
+.PHONY: report test test-slow lint mutate probe bench venv venv-test tools clean
 
 report: venv tools
 	$(BIN)/quantpe report
@@ -25,6 +25,9 @@ lint: venv-test
 
 mutate: venv-test tools
 	$(BIN)/python tests/mutation.py
+
+probe: venv-test tools
+	$(BIN)/python tests/probe.py -j $(JOBS)
 
 bench: venv tools
 	$(BIN)/quantpe bench sim
