@@ -230,7 +230,16 @@ def cmd_synth(args):
 def cmd_report(args):
     from quantpe.report import run_report
     only = None if args.only is None else tuple(s for s in args.only.split(",") if s)
-    run_report(args.out, sim=args.sim, cycles=args.cycles, seed=args.seed, liberty=args.liberty, only=only)
+    model = None
+    if args.model is not None:
+        from quantpe.model_cli import resolve_model
+        model = resolve_model(str(args.model), args.model_inputs, args.model_labels)
+        if model[3] is None:
+            raise QuantpeError("--model needs --model-labels Y.npy (the section reports accuracies)")
+    elif args.model_inputs is not None or args.model_labels is not None:
+        raise QuantpeError("--model-inputs and --model-labels go with --model FILE")
+    run_report(args.out, sim=args.sim, cycles=args.cycles, seed=args.seed, liberty=args.liberty, only=only,
+               model=model)
 
 
 def cmd_liberty(args):
@@ -371,8 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also synthesise with this real library (calibration rows) "
                         "[$QUANTPE_SHARED or ../shared: pdk/sky130hd/...tt_025C_1v80.lib.gz when present]")
     r.add_argument("--only", metavar="SECTIONS", default=None,
-                   help="only these technique sections, comma-separated (strum, approxmul, stripes); "
-                        "the default-design table and README.md are left as they are")
+                   help="only these sections, comma-separated (strum, approxmul, stripes, requant, models); "
+                        "the default-design table and README.md are left as they are, each section's text "
+                        "goes to OUT/<section>.md")
+    r.add_argument("--model", type=Path, metavar="FILE", default=None,
+                   help="also evaluate this model in the models section (.onnx, or a .npz from `model import`)")
+    r.add_argument("--model-inputs", type=Path, metavar="X.npy", default=None,
+                   help="--model's input samples (calibration and evaluation)")
+    r.add_argument("--model-labels", type=Path, metavar="Y.npy", default=None, help="--model's labels")
     r.set_defaults(func=cmd_report)
     lib = sub.add_parser("liberty", help="rewrite the built-in liberty with the cell areas of sky130_fd_sc_hd")
     lib.add_argument("--sky130", required=True, type=Path,

@@ -70,9 +70,10 @@ def _regress_job(job) -> dict:
 
 
 def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1,
-               liberty: Path | None = None, only: tuple[str, ...] | None = None) -> dict:
+               liberty: Path | None = None, only: tuple[str, ...] | None = None, model=None) -> dict:
     """The main job (module docstring); `only` restricts it to some technique sections (the
-    default-design table is then skipped)."""
+    default-design table is then skipped and each section's markdown goes to out/<section>.md).
+    `model`: a user model (name, graph, x_cal, y_cal, x, y) added to the "models" section."""
     from quantpe.designs import REFERENCE, default_designs
     from quantpe.flow import parallel_map, synth_design, synth_many
     from quantpe.sim.toolchain import tool_version
@@ -86,6 +87,8 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         if unknown:
             raise QuantpeError(f"unknown report section(s) {', '.join(unknown)} "
                                f"(choose from {', '.join(n for n, _ in SECTIONS)})")
+    if model is not None and not any(name == "models" for name, _ in sections):
+        raise QuantpeError("--model adds a model to the models section, which --only leaves out")
     out = ensure_dir(Path(out), "report folder")
     t0 = time.perf_counter()
     timings = {}
@@ -131,7 +134,10 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
     section_md = []
     for name, load in sections:
         t1 = time.perf_counter()
-        section_md += load()(out) + [""]
+        lines = (load()(out, extra=() if model is None else (model,)) if name == "models" else load()(out)) + [""]
+        section_md += lines
+        if only is not None:
+            _write(out / f"{name}.md", "\n".join(lines))
         timings[name] = time.perf_counter() - t1
         print(f"{name} section done in {timings[name]:.1f} s", flush=True)
     timings = {k: round(v, 1) for k, v in timings.items()}
@@ -181,7 +187,8 @@ def _section(path: str):
 
 #: the technique sections of the report, in order: (name, loader of `f(out_dir) -> markdown
 #: lines`), from the registry's report entries
-SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report]
+SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report] + [
+    ("models", _section("quantpe.model_report:models_report"))]
 
 
 def _pct(v):
