@@ -85,11 +85,11 @@ def im2col(x, kh: int, kw: int, stride=(1, 1), padding=0, dilation=(1, 1), group
     n, c, h, w, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = _geometry(
         x.shape, kh, kw, stride, padding, dilation, groups)
     xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=pad_value)
-    taps = [xp[:, :, ky * dh: ky * dh + sh * (oh - 1) + 1: sh, kx * dw: kx * dw + sw * (ow - 1) + 1: sw]
-            for ky in range(kh) for kx in range(kw)]
-    t = np.stack(taps, axis=1).reshape(n, kh * kw, groups, c // groups, oh * ow)
-    cols = np.ascontiguousarray(t.transpose(0, 2, 4, 1, 3))
-    return cols.reshape(n, groups, oh * ow, kh * kw * (c // groups))
+    # a strided view (N, C, OH, OW, KH, KW) of the padded input, then one copy in reduction order
+    win = np.lib.stride_tricks.sliding_window_view(xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(2, 3))
+    win = win[:, :, : sh * (oh - 1) + 1: sh, : sw * (ow - 1) + 1: sw, ::dh, ::dw]
+    t = win.reshape(n, groups, c // groups, oh, ow, kh, kw).transpose(0, 1, 3, 4, 5, 6, 2)
+    return np.ascontiguousarray(t).reshape(n, groups, oh * ow, kh * kw * (c // groups))
 
 
 def col2im(cols, x_shape, kh: int, kw: int, stride=(1, 1), padding=0, dilation=(1, 1),
