@@ -43,11 +43,11 @@ def configure(jobs: int | None = None, quiet: bool | None = None) -> None:
         settings.quiet = bool(quiet)
 
 
-def progress(iterable=None, total: int | None = None, desc: str = ""):
+def progress(iterable=None, total: int | None = None, desc: str = "", unit: str = "it"):
     """A counted progress bar on stderr (done/total, elapsed, remaining); silent when quiet."""
     from tqdm import tqdm
     return tqdm(iterable, total=total, desc=desc, disable=settings.quiet or None, file=sys.stderr,
-                leave=False, dynamic_ncols=True, mininterval=1.0)
+                leave=False, dynamic_ncols=True, mininterval=1.0, unit=unit)
 
 
 def parallel_map(fn, items: list, desc: str = "", jobs: int | None = None) -> list:

@@ -232,6 +232,38 @@ def _build(cfg, manifest, sim, bench, depth, waves, log, d):
     return runner, bdir, top, time.perf_counter() - t0
 
 
+#: runs shorter than this are not worth a progress bar
+PROGRESS_MIN_CYCLES = 100_000
+
+
+@contextlib.contextmanager
+def _progress_of(path: Path, cycles: int, desc: str, enabled: bool):
+    """While the block runs, show the simulated cycles the harness writes to `path` as a counted
+    progress bar on stderr (elapsed, remaining); nothing when quiet, not a terminal, or short."""
+    from quantpe.flow import progress, settings
+    if not enabled or settings.quiet or cycles < PROGRESS_MIN_CYCLES or not sys.stderr.isatty():
+        yield
+        return
+    import threading
+    stop = threading.Event()
+
+    def watch():
+        with progress(total=cycles, desc=desc, unit=" cycles") as bar:
+            while not stop.wait(0.5):
+                try:
+                    at = int(path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    continue
+                bar.update(max(0, at - bar.n))
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=2)
+
+
 def rerun_command(kind: str, cfg_path: Path, sim: str, cycles: int, seed: int, scoreboard: str,
                   design: Path | None = None) -> str:
     src = f"--config {shlex.quote(str(cfg_path))}" if design is None else \
@@ -281,10 +313,11 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
         plusargs += ["+stim=stim.hex", "+cap=capture.hex", f"+cycles={T}"]
     module = "quantpe.tb.harness_test" if bench == "harness" else "quantpe.tb.direct_test"
     try:
-        runner.test(test_module=module, hdl_toplevel=top, build_dir=str(bdir), test_dir=str(run_dir),
-                    extra_env={"QUANTPE_JOB": str(run_dir)}, plusargs=plusargs, seed=seed,
-                    results_xml=str(run_dir / "results.xml"), waves=waves, timescale=("1ns", "1ps"),
-                    log_file=str(run_dir / "sim.log") if quiet else None)
+        with _progress_of(run_dir / "progress", T, f"{cfg.config_id} on {sim}", bench == "harness"):
+            runner.test(test_module=module, hdl_toplevel=top, build_dir=str(bdir), test_dir=str(run_dir),
+                        extra_env={"QUANTPE_JOB": str(run_dir)}, plusargs=plusargs, seed=seed,
+                        results_xml=str(run_dir / "results.xml"), waves=waves, timescale=("1ns", "1ps"),
+                        log_file=str(run_dir / "sim.log") if quiet else None)
     except (SystemExit, RuntimeError):     # a failed or crashed simulator: judged by its result file
         pass
     result_file = run_dir / "result.json"

@@ -19,7 +19,7 @@ async def harness_matches_golden(dut):
     outs = [p for p in job.ports if p.direction == "out"]
     dut._log.info("design %s, %d cycles, seed %d", job.cfg.config_id, job.cycles, job.seed)
     t0 = time.perf_counter()
-    sim_s = await run_harness(dut)
+    sim_s = await run_harness(dut, job.dir / "progress", job.cycles)
     actual = hex_to_streams((job.dir / "capture.hex").read_text(), outs, job.cycles)
     expected = expected_outputs(job.cfg, job.inputs)
     job.check(expected, actual, t0, sim_s)

@@ -193,3 +193,13 @@ def test_space_in_build_folder_with_verilator_is_one_line(tmp_path):
              "contains a space")
     r = quantpe("sim", "baseline", "--lanes", "2", "--sim", "icarus", "--cycles", "10", "--seed", "2", env=env)
     assert r.returncode == 0 and "PASS" in r.stdout, r.stderr       # Icarus has no such limit
+
+
+def test_long_harness_runs_report_their_progress(tmp_path, monkeypatch):
+    """The harness writes its simulated cycle count about 50 times per run (the progress bar's
+    source); the bar itself only shows on a terminal."""
+    monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
+    from quantpe.sim.regression import regress
+    r = regress(BaselineConfig(lanes=2, a_bits=3, w_bits=3), "icarus", 5000, seed=3)
+    written = int((r.run_dir / "progress").read_text())
+    assert 5000 - 5000 // 50 <= written <= 5000
