@@ -19,7 +19,9 @@ Integer model (`QGraph`, built by `build_qgraph`), the MLP's conventions (`qmode
   width b_t than its own a_bits first requantizes its input: own scale s_l = max|x| / qmax(a_bits)
   calibrated on the float input tensor, (mult, shift) = fixed_point_multiplier(s_t / s_l), codes
   a' = clip((a * mult + 2^(shift-1)) >> shift, -qmax, qmax) (the hardware's input requantizer).
-  With one width every tensor has it and no input requantizer exists.
+  With one width every tensor has it and no input requantizer exists. Every requantization
+  multiplier m >= 2^(mult_bits-2) (only possible across widths: a narrow accumulator to a wide
+  tensor) uses `_multiplier`: the same mult with a shift < 1, an exact left shift.
 - Calibration: s = max|x| / qmax over the calibration batch (0 -> 1.0) of the float tensor,
   (qmax of the tensor's width), for the graph input and for the output of every *requantizing* node (Conv2d, Linear, Add,
   Concat, AvgPool, GlobalAvgPool). MaxPool, Flatten and a stand-alone Clip keep their input's
@@ -617,10 +619,27 @@ class Graph:
 # =============================================================================== integer graph
 
 def _requant(acc, mult, shift, lo: int, hi: int) -> np.ndarray:
-    """clip((acc * mult + 2^(shift-1)) >> shift, lo, hi); mult/shift broadcast against acc."""
+    """clip((acc * mult + 2^(shift-1)) >> shift, lo, hi); mult/shift broadcast against acc. A shift
+    < 1 (`_multiplier` of m >= 2^(mult_bits-2)) is the exact clip(acc * mult * 2^-shift, lo, hi)."""
     acc = np.asarray(acc, dtype=np.int64)
-    y = (acc * mult + np.left_shift(np.int64(1), np.asarray(shift, np.int64) - 1)) >> shift
+    shift = np.asarray(shift, np.int64)
+    if np.any(shift < 1):
+        up = np.maximum(1 - shift, 0)
+        acc, shift = np.left_shift(acc, up), shift + up
+    y = (acc * mult + np.left_shift(np.int64(1), shift - 1)) >> shift
     return np.clip(y, lo, hi)
+
+
+def _multiplier(m: float, mult_bits: int) -> tuple[int, int]:
+    """`fixed_point_multiplier(m)`, extended to m >= 2^(mult_bits-2) (a narrow accumulator
+    requantized to a wider tensor, e.g. 4x4-bit products to 16-bit codes): with e = the binary
+    exponent of m (frexp) and k = e - (mult_bits - 2), (mult, shift - k) where (mult, shift) =
+    fixed_point_multiplier(m / 2^k); the shift may then be < 1 (an exact left shift)."""
+    if m < 2.0 ** (mult_bits - 2):
+        return fixed_point_multiplier(m, mult_bits)
+    k = math.frexp(m)[1] - (mult_bits - 2)
+    mult, shift = fixed_point_multiplier(math.ldexp(m, -k), mult_bits)
+    return mult, shift - k
 
 
 def _clamp_codes(clip: Clip | None, scale: float, bits: int) -> tuple[int, int]:
@@ -801,7 +820,7 @@ def _make_weight(name, inputs, layer, wq: QTensor, in_scale, bits, out_scale, cl
     mult = shift = None
     lo = hi = 0
     if out_scale is not None:
-        pairs = [fixed_point_multiplier(s / out_scale, mult_bits) for s in acc_scale]
+        pairs = [_multiplier(s / out_scale, mult_bits) for s in acc_scale]
         mult = np.array([p[0] for p in pairs], dtype=np.int64)
         shift = np.array([p[1] for p in pairs], dtype=np.int64)
         lo, hi = _clamp_codes(clamp, out_scale, out_bits)
@@ -1052,12 +1071,13 @@ def _check_widths(a_bits, acc_bits, mult_bits):
 
 def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits: int = 8,
                  acc_bits: int = DEFAULT_ACC_BITS, mult_bits: int = DEFAULT_MULT_BITS,
-                 mul: MulRule | None = None) -> QGraph:
+                 mul: MulRule | None = None, float_capture: dict | None = None) -> QGraph:
     """Quantize a float graph with per-tensor activation scales calibrated on `calib_x`.
 
     w_bits, a_bits: one width or one per weight layer (graph order; a_bits = the width of the
-    layer's input codes). mul: product rule of every weight layer (None: exact). See the module
-    docstring for every rule."""
+    layer's input codes). mul: product rule of every weight layer (None: exact). float_capture:
+    `graph.forward(calib_x, capture=True)[1]` when the caller has it already (searches building
+    many variants). See the module docstring for every rule."""
     _check_widths(8, acc_bits, mult_bits)
     names = graph.weight_layers
     wb = _per_layer(w_bits, names, "w_bits")
@@ -1067,7 +1087,7 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
                            else int(a_bits))
     if mul is not None and not callable(mul):
         raise QuantpeError(f"mul must be a callable (a, w) -> products or None, got {mul!r}")
-    _, floats = graph.forward(calib_x, capture=True)
+    floats = graph.forward(calib_x, capture=True)[1] if float_capture is None else float_capture
     if len(floats[INPUT]) == 0:
         raise QuantpeError("calibration batch is empty")
     wbits = dict(zip(names, (int(v) for v in wb)))
@@ -1102,7 +1122,7 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
                 raise QuantpeError(f"node {nd.name}: input {ins[0]} is a raw accumulator output")
             if widths[ins[0]] != bits:                    # input requantizer (module docstring)
                 in_scale = float(compute_scale(floats[ins[0]], bits, signed=True))
-                m, sh = fixed_point_multiplier(scales[ins[0]] / in_scale, mult_bits)
+                m, sh = _multiplier(scales[ins[0]] / in_scale, mult_bits)
                 pre = (m, sh, -qmax(bits, True), qmax(bits, True))
             q = _make_weight(nd.name, ins, lay, wq, in_scale, bits, out_scale, clip,
                              int(acc_bits), mult_bits, mul=mul, out_bits=widths[nd.name], pre=pre)
@@ -1128,22 +1148,22 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
         if isinstance(lay, Add):
             ms = [scales[i] / s_o for i in ins]
             big = int(np.argmax(ms))
-            m_big, shift = fixed_point_multiplier(ms[big], mult_bits)
+            m_big, shift = _multiplier(ms[big], mult_bits)
             mults = [0, 0]
             mults[big] = m_big
             mults[1 - big] = int(round_half_away(math.ldexp(ms[1 - big], shift)))
             qnodes.append(_QOp(nd.name, ins, lay, "add", lo, hi, tuple(mults), (shift,)))
         elif isinstance(lay, Concat):
-            pairs = [fixed_point_multiplier(scales[i] / s_o, mult_bits) for i in ins]
+            pairs = [_multiplier(scales[i] / s_o, mult_bits) for i in ins]
             qnodes.append(_QOp(nd.name, ins, lay, "concat", lo, hi, tuple(p[0] for p in pairs),
                                tuple(p[1] for p in pairs)))
         elif isinstance(lay, GlobalAvgPool):
             _, h, w = graph.shapes[ins[0]]
-            m, s = fixed_point_multiplier(scales[ins[0]] / (h * w * s_o), mult_bits)
+            m, s = _multiplier(scales[ins[0]] / (h * w * s_o), mult_bits)
             qnodes.append(_QOp(nd.name, ins, lay, "gap", lo, hi, (m,), (s,)))
         elif isinstance(lay, AvgPool):
             _, h, w = graph.shapes[ins[0]]
-            pairs = [fixed_point_multiplier(scales[ins[0]] / (d * s_o), mult_bits)
+            pairs = [_multiplier(scales[ins[0]] / (d * s_o), mult_bits)
                      for d in lay.divisors(h, w)]
             qnodes.append(_QOp(nd.name, ins, lay, "avgpool", lo, hi, tuple(p[0] for p in pairs),
                                tuple(p[1] for p in pairs)))
