@@ -34,7 +34,7 @@ from .quantize import MAX_BITS, MIN_BITS
 
 __all__ = ["SCHEMA", "KINDS", "graph_sha256", "layer_macs", "make_plan", "layer_entry", "plan_text",
            "parse_plan", "validate_plan", "check_plan_model", "plan_widths", "plan_mul_config",
-           "apply_plan"]
+           "apply_plan", "with_plan_muls", "canonical_spec"]
 
 SCHEMA = "quantpe.plan/1"
 KINDS = ("baseline", "approxpe")

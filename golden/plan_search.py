@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import QuantpeError
-from .layers import INPUT, Graph, QGraph, build_qgraph
+from .layers import Graph, QGraph, build_qgraph
 from .plan import layer_macs
 from .qerror import mse_sqnr
 

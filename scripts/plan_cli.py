@@ -38,7 +38,7 @@ CAL_SAMPLES = 512
 
 
 # ------------------------------------------------------------------ costs
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mul_cfg(a_bits: int, w_bits: int, spec: str):
     from quantpe.golden.approx_pe import parse_mul_spec
     return parse_mul_spec(spec, a_bits, w_bits, True)

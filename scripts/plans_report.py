@@ -96,7 +96,6 @@ def _precision_section(out, pb, quick):
 
 
 def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity):
-    from quantpe.golden.approx import approx_mul
     from quantpe.golden.approx_pe import mul_spec
     from quantpe.golden.fames import count_matrices, fames_search, loss_estimates, output_grads
     from quantpe.golden.plan import make_plan
