@@ -17,7 +17,7 @@ import numpy as np
 from quantpe.atomic import ensure_dir, save_figure, write_text
 from quantpe.tables import csv_text, markdown_table
 
-__all__ = ["plans_report", "scaling_graph"]
+__all__ = ["plans_report", "scaling_graph", "plot_fronts"]
 
 BUDGETS = (0.2, 0.35, 0.5)
 
@@ -53,6 +53,25 @@ def _plot(path, draw, title, figsize=(6.4, 4.2)):
     plt.close(fig)
 
 
+def plot_fronts(all_rows, rows, budgets, path) -> None:
+    """Brute-force cloud (cost fraction, accuracy) and each method's pick per budget."""
+    def draw(ax):
+        ax.scatter([float(r["cost_fraction"]) for r in all_rows], [100 * float(r["accuracy"]) for r in all_rows],
+                   s=6, color="lightgrey", label=f"brute force ({len(all_rows)} plans)")
+        for (name, m), col in zip((("quantune", "o"), ("greedy", "s"), ("uniform", "^"), ("brute", "x")),
+                                  ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")):
+            sub = [r for r in rows if r["method"] == name]
+            style = dict(color=col) if m == "x" else dict(edgecolors=col, facecolors="none")
+            ax.scatter([float(r["cost_fraction"]) for r in sub], [100 * float(r["accuracy"]) for r in sub],
+                       marker=m, s=60 if m != "x" else 40, label=name, linewidths=1.3, **style)
+        for b in budgets:
+            ax.axvline(float(b), color="k", lw=0.5, ls=":")
+        ax.set_xlabel("area x MACs / all-8x8 (exact multipliers)")
+        ax.set_ylabel("test accuracy % (bit-exact)")
+        ax.legend(fontsize=7)
+    _plot(path, draw, "digits CNN: per-layer precision plans at the budgets (dotted lines)")
+
+
 def _precision_section(out, pb, quick):
     from quantpe.golden import plan_search as ps
     top = pb.cost(pb.top)
@@ -78,20 +97,7 @@ def _precision_section(out, pb, quick):
         picks[("brute", b)] = best
     write_text(out / "precision_methods.csv", csv_text(rows))
 
-    def draw(ax):
-        ax.scatter([r["cost_fraction"] for r in all_rows], [100 * r["accuracy"] for r in all_rows], s=6,
-                   color="lightgrey", label=f"brute force ({len(all_rows)} plans)")
-        for name, m in (("quantune", "o"), ("greedy", "s"), ("uniform", "^"), ("brute", "x")):
-            sub = [r for r in rows if r["method"] == name]
-            ax.scatter([r["cost_fraction"] for r in sub], [100 * r["accuracy"] for r in sub], marker=m, s=36,
-                       label=name, facecolors="none" if m in "os^" else None)
-        for b in budgets:
-            ax.axvline(b, color="k", lw=0.5, ls=":")
-        ax.set_xlabel("area x MACs / all-8x8 (exact multipliers)")
-        ax.set_ylabel("test accuracy % (bit-exact)")
-        ax.set_ylim(max(0, min(100 * r["accuracy"] for r in rows) - 5), 100)
-        ax.legend(fontsize=7)
-    _plot(out / "fronts.png", draw, "digits CNN: per-layer precision plans at three budgets (dotted)")
+    plot_fronts(all_rows, rows, budgets, out / "fronts.png")
     return rows, picks, brute, budgets
 
 
@@ -253,8 +259,9 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
               "Base precisions: q50 = the QuantuneV2 plan at budget 0.5; best2bit = the most accurate "
               "brute-force precision plan that has a 2-bit (2x2) layer. Candidates: every signed "
               "multiplier of the layer's widths in the library (`sweep_variants`), exact included. "
-              "FAMES loss budgets are halved from the largest until one verified pick is within 1 point "
-              "of the exact-multiplier model; the GA is pymoo NSGA-II "
+              "FAMES: loss budgets (sum of the largest estimates) x 2^(-k/2), k = 0..23, bisected for the "
+              "largest whose MCKP pick verifies within 1 point of the exact-multiplier model (one "
+              "bit-exact accuracy per probe); the GA is pymoo NSGA-II on real accuracy "
               f"(population {24 if not quick else 8}, {12 if not quick else 3} generations).", ""]
     lines += markdown_table(frows, ["base", "precisions", "exact_acc", "fames_acc", "fames_cut_pct", "fames_s",
                                     "fames_evals", "ga_evals", "ga_s", "ga_acc_at_fames_cost",
