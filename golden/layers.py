@@ -8,11 +8,22 @@ same shape), Concat (channel axis 1), Flatten (N, ...) -> (N, prod). BatchNorm i
 the preceding conv (`fold_batchnorm`). Convs are lowered as documented in `lowering.py`.
 
 Integer model (`QGraph`, built by `build_qgraph`), the MLP's conventions (`qmodel`) on a graph:
-- Tensors: signed a_bits codes (one a_bits for every tensor), one per-tensor scale s each,
-  codes in [-qmax, qmax] (qmax = 2^(a_bits-1) - 1). The input is
-  quantize(x, a_bits, signed=True, scale=s_input).
+- Tensors: signed codes, one per-tensor scale s and one width b each, codes in [-qmax, qmax]
+  (qmax = 2^(b-1) - 1). The input is quantize(x, b_input, signed=True, scale=s_input).
+- Widths (mixed precision): `a_bits` is one width (every tensor has it: the uniform model) or
+  one per weight layer, the width of the codes that layer's multipliers see (2..16). The width
+  of a tensor made by the input or a requantizing node is the largest a_bits of the weight
+  layers it reaches through non-requantizing nodes (Clip, MaxPool, Flatten), or the largest of
+  all a_bits when it also reaches another requantizing node or is the graph output; a
+  non-requantizing node keeps its input's width. A weight layer whose input tensor has another
+  width b_t than its own a_bits first requantizes its input: own scale s_l = max|x| / qmax(a_bits)
+  calibrated on the float input tensor, (mult, shift) = fixed_point_multiplier(s_t / s_l), codes
+  a' = clip((a * mult + 2^(shift-1)) >> shift, -qmax, qmax) (the hardware's input requantizer).
+  With one width every tensor has it and no input requantizer exists. Every requantization
+  multiplier m >= 2^(mult_bits-2) (only possible across widths: a narrow accumulator to a wide
+  tensor) uses `_multiplier`: the same mult with a shift < 1, an exact left shift.
 - Calibration: s = max|x| / qmax over the calibration batch (0 -> 1.0) of the float tensor,
-  for the graph input and for the output of every *requantizing* node (Conv2d, Linear, Add,
+  (qmax of the tensor's width), for the graph input and for the output of every *requantizing* node (Conv2d, Linear, Add,
   Concat, AvgPool, GlobalAvgPool). MaxPool, Flatten and a stand-alone Clip keep their input's
   scale. A Clip that is the only consumer of a requantizing node (and that node is not the
   graph output) is *fused*: the node's scale is calibrated on the Clip's output and its
@@ -62,7 +73,7 @@ from .quantize import MAX_BITS, MIN_BITS, QTensor, compute_scale, qmax, quantize
 
 __all__ = ["Layer", "Conv2d", "Linear", "Clip", "ReLU", "ReLU6", "MaxPool", "AvgPool",
            "GlobalAvgPool", "Add", "Concat", "Flatten", "fold_batchnorm", "Node", "Graph",
-           "QWeight", "QGraph", "build_qgraph", "save_graph", "load_graph", "LAYER_TYPES",
+           "QWeight", "QGraph", "build_qgraph", "tensor_widths", "save_graph", "load_graph", "LAYER_TYPES",
            "INPUT"]
 
 INPUT = "input"
@@ -608,10 +619,27 @@ class Graph:
 # =============================================================================== integer graph
 
 def _requant(acc, mult, shift, lo: int, hi: int) -> np.ndarray:
-    """clip((acc * mult + 2^(shift-1)) >> shift, lo, hi); mult/shift broadcast against acc."""
+    """clip((acc * mult + 2^(shift-1)) >> shift, lo, hi); mult/shift broadcast against acc. A shift
+    < 1 (`_multiplier` of m >= 2^(mult_bits-2)) is the exact clip(acc * mult * 2^-shift, lo, hi)."""
     acc = np.asarray(acc, dtype=np.int64)
-    y = (acc * mult + np.left_shift(np.int64(1), np.asarray(shift, np.int64) - 1)) >> shift
+    shift = np.asarray(shift, np.int64)
+    if np.any(shift < 1):
+        up = np.maximum(1 - shift, 0)
+        acc, shift = np.left_shift(acc, up), shift + up
+    y = (acc * mult + np.left_shift(np.int64(1), shift - 1)) >> shift
     return np.clip(y, lo, hi)
+
+
+def _multiplier(m: float, mult_bits: int) -> tuple[int, int]:
+    """`fixed_point_multiplier(m)`, extended to m >= 2^(mult_bits-2) (a narrow accumulator
+    requantized to a wider tensor, e.g. 4x4-bit products to 16-bit codes): with e = the binary
+    exponent of m (frexp) and k = e - (mult_bits - 2), (mult, shift - k) where (mult, shift) =
+    fixed_point_multiplier(m / 2^k); the shift may then be < 1 (an exact left shift)."""
+    if m < 2.0 ** (mult_bits - 2):
+        return fixed_point_multiplier(m, mult_bits)
+    k = math.frexp(m)[1] - (mult_bits - 2)
+    mult, shift = fixed_point_multiplier(math.ldexp(m, -k), mult_bits)
+    return mult, shift - k
 
 
 def _clamp_codes(clip: Clip | None, scale: float, bits: int) -> tuple[int, int]:
@@ -652,6 +680,7 @@ class QWeight:
     hi: int
     mul: MulRule | None = None
     weight_replaced: bool = False
+    pre: tuple | None = None          # input requantizer (mult, shift, lo, hi); None: codes as is
 
     @property
     def is_conv(self) -> bool:
@@ -721,8 +750,18 @@ class QWeight:
     def _out_hw(self, a):
         return self.layer.out_shape([a.shape[1:]])[1:]
 
-    def run(self, a, acc_bits: int) -> np.ndarray:
-        acc = self.accumulators(a, acc_bits)
+    def input_codes(self, a) -> np.ndarray:
+        """The in_bits codes the multipliers see: `a` after the input requantizer (if any)."""
+        if self.pre is None:
+            return a
+        m, s, lo, hi = self.pre
+        return _requant(a, m, s, lo, hi)
+
+    def run(self, a, acc_bits: int, transform=None) -> np.ndarray:
+        """Output codes (raw accumulators on the graph output); transform(codes) -> codes, if
+        given, replaces the codes after the input requantizer."""
+        a = self.input_codes(a)
+        acc = self.accumulators(a if transform is None else transform(a), acc_bits)
         if self.is_raw:
             return acc
         return _requant(acc, _channel_axis(acc, self.mult), _channel_axis(acc, self.shift), self.lo, self.hi)
@@ -770,7 +809,9 @@ class _QOp:
 
 
 def _make_weight(name, inputs, layer, wq: QTensor, in_scale, bits, out_scale, clamp, acc_bits,
-                 mult_bits, mul=None, replaced=False) -> QWeight:
+                 mult_bits, mul=None, replaced=False, out_bits=None, pre=None) -> QWeight:
+    """bits: input code width (in_bits); out_bits: output tensor width (None: bits)."""
+    out_bits = bits if out_bits is None else out_bits
     s_w = np.broadcast_to(np.asarray(wq.scale, dtype=np.float64), (wq.codes.shape[0], 1)).copy()
     if not (np.all(np.isfinite(s_w)) and np.all(s_w > 0)):
         raise QuantpeError(f"layer {name}: weight scales must be positive and finite")
@@ -779,24 +820,25 @@ def _make_weight(name, inputs, layer, wq: QTensor, in_scale, bits, out_scale, cl
     mult = shift = None
     lo = hi = 0
     if out_scale is not None:
-        pairs = [fixed_point_multiplier(s / out_scale, mult_bits) for s in acc_scale]
+        pairs = [_multiplier(s / out_scale, mult_bits) for s in acc_scale]
         mult = np.array([p[0] for p in pairs], dtype=np.int64)
         shift = np.array([p[1] for p in pairs], dtype=np.int64)
-        lo, hi = _clamp_codes(clamp, out_scale, bits)
+        lo, hi = _clamp_codes(clamp, out_scale, out_bits)
     codes = np.array(wq.codes, dtype=np.int64)
     weight = QTensor(codes=codes, scale=s_w, bits=wq.bits, signed=True)
     for arr in (codes, s_w, bias) + ((mult, shift) if mult is not None else ()):
         arr.setflags(write=False)
     return QWeight(name=name, inputs=inputs, layer=layer, weight=weight, bias=bias,
                    in_scale=float(in_scale), in_bits=bits,
-                   out_scale=None if out_scale is None else float(out_scale), out_bits=bits,
-                   mult=mult, shift=shift, lo=lo, hi=hi, mul=mul, weight_replaced=replaced)
+                   out_scale=None if out_scale is None else float(out_scale), out_bits=out_bits,
+                   mult=mult, shift=shift, lo=lo, hi=hi, mul=mul, weight_replaced=replaced, pre=pre)
 
 
 @dataclass(frozen=True, eq=False)
 class QGraph:
     """Integer graph: `nodes` (QWeight / integer ops) in the float graph's order, the per-tensor
-    `scales` {name: s}, one activation width `a_bits`, accumulator and multiplier widths."""
+    `scales` {name: s} and `widths` {name: bits} (None: every tensor a_bits), the input width
+    `a_bits` (the one activation width of a uniform model), accumulator and multiplier widths."""
 
     graph: Graph
     nodes: tuple
@@ -804,6 +846,12 @@ class QGraph:
     a_bits: int
     acc_bits: int = DEFAULT_ACC_BITS
     mult_bits: int = DEFAULT_MULT_BITS
+    widths: dict | None = None
+
+    @property
+    def layer_a_bits(self) -> tuple:
+        """Per weight layer, the width of the codes its multipliers see (graph order)."""
+        return tuple(self._get(n).in_bits for n in self.weight_layers)
 
     # -- structure
     @property
@@ -870,9 +918,7 @@ class QGraph:
         for nd in self.nodes:
             xs = [vals[i] for i in nd.inputs]
             if isinstance(nd, QWeight):
-                if nd.name in transform:
-                    xs[0] = transform[nd.name](xs[0])
-                vals[nd.name] = nd.run(xs[0], self.acc_bits)
+                vals[nd.name] = nd.run(xs[0], self.acc_bits, transform.get(nd.name))
             else:
                 vals[nd.name] = nd.run(xs, self.acc_bits)
         out = vals[self.output]
@@ -891,9 +937,7 @@ class QGraph:
         for nd in self.nodes[names.index(start):]:
             xs = [vals[i] for i in nd.inputs]
             if isinstance(nd, QWeight):
-                if nd.name in transform:
-                    xs[0] = transform[nd.name](xs[0])
-                vals[nd.name] = nd.run(xs[0], self.acc_bits)
+                vals[nd.name] = nd.run(xs[0], self.acc_bits, transform.get(nd.name))
             else:
                 vals[nd.name] = nd.run(xs, self.acc_bits)
         return (vals[self.output], vals) if capture else vals[self.output]
@@ -913,7 +957,7 @@ class QGraph:
     def layer_inputs(self, x) -> dict:
         """{weight layer name: its input codes} for float input x."""
         vals = self.capture(x)
-        return {n: vals[self._get(n).inputs[0]] for n in self.weight_layers}
+        return {n: self._get(n).input_codes(vals[self._get(n).inputs[0]]) for n in self.weight_layers}
 
     def dequantize_output(self, y) -> np.ndarray:
         out = self._get(self.output)
@@ -962,7 +1006,8 @@ class QGraph:
         qt = QTensor(codes=c, scale=s, bits=max(old.weight.bits, signed_width_of(c)), signed=True)
         clamp = _fused_clip(self.graph, name)
         new = _make_weight(name, old.inputs, old.layer, qt, old.in_scale, old.in_bits, old.out_scale,
-                           clamp, self.acc_bits, self.mult_bits, mul=old.mul, replaced=True)
+                           clamp, self.acc_bits, self.mult_bits, mul=old.mul, replaced=True,
+                           out_bits=old.out_bits, pre=old.pre)
         return self._replace_nodes({name: new})
 
 
@@ -978,10 +1023,44 @@ def _fused_clip(graph: Graph, name: str) -> Clip | None:
     return None
 
 
+def _per_layer(v, names, what: str) -> list:
+    """One width or one per weight layer -> list of ints in MIN_BITS..MAX_BITS (ConfigError)."""
+    vs = [v] * len(names) if isinstance(v, (int, np.integer)) else list(v)
+    if len(vs) != len(names):
+        raise ConfigError(f"{what} needs one value or {len(names)} values, got {len(vs)}")
+    for x in vs:
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not MIN_BITS <= x <= MAX_BITS:
+            raise ConfigError(f"{what} must be integers in {MIN_BITS}..{MAX_BITS}, got {x!r}")
+    return [int(x) for x in vs]
+
+
+def tensor_widths(graph: Graph, layer_a: dict, default: int) -> dict:
+    """{tensor name: bits} for per-weight-layer input widths `layer_a` (module docstring)."""
+    weights = set(graph.weight_layers)
+
+    def reach(name) -> list:
+        out = [default] if name == graph.output else []
+        for c in graph.consumers(name):
+            lay = graph.node(c).layer
+            if c in weights:
+                out.append(layer_a[c])
+            elif lay.requantizes:
+                out.append(default)
+            else:
+                out.extend(reach(c))
+        return out
+
+    widths = {}
+    for name in (INPUT,) + tuple(nd.name for nd in graph.nodes):
+        nd = None if name == INPUT else graph.node(name)
+        if nd is not None and not nd.layer.requantizes:
+            widths[name] = widths[nd.inputs[0]]
+        else:
+            widths[name] = max(reach(name), default=default)
+    return widths
+
+
 def _check_widths(a_bits, acc_bits, mult_bits):
-    for v, what in ((a_bits, "a_bits"),):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not MIN_BITS <= v <= MAX_BITS:
-            raise ConfigError(f"{what} must be an integer in {MIN_BITS}..{MAX_BITS}, got {v!r}")
     if not 2 <= mult_bits <= 30:
         raise ConfigError(f"mult_bits must be in 2..30, got {mult_bits}")
     if isinstance(acc_bits, bool) or not isinstance(acc_bits, (int, np.integer)) \
@@ -992,22 +1071,23 @@ def _check_widths(a_bits, acc_bits, mult_bits):
 
 def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits: int = 8,
                  acc_bits: int = DEFAULT_ACC_BITS, mult_bits: int = DEFAULT_MULT_BITS,
-                 mul: MulRule | None = None) -> QGraph:
+                 mul: MulRule | None = None, float_capture: dict | None = None) -> QGraph:
     """Quantize a float graph with per-tensor activation scales calibrated on `calib_x`.
 
-    w_bits: one width or one per weight layer (graph order). mul: product rule of every weight
-    layer (None: exact). See the module docstring for every rule."""
-    _check_widths(a_bits, acc_bits, mult_bits)
+    w_bits, a_bits: one width or one per weight layer (graph order; a_bits = the width of the
+    layer's input codes). mul: product rule of every weight layer (None: exact). float_capture:
+    `graph.forward(calib_x, capture=True)[1]` when the caller has it already (searches building
+    many variants). See the module docstring for every rule."""
+    _check_widths(8, acc_bits, mult_bits)
     names = graph.weight_layers
-    wb = [w_bits] * len(names) if isinstance(w_bits, (int, np.integer)) else list(w_bits)
-    if len(wb) != len(names):
-        raise ConfigError(f"w_bits needs one value or {len(names)} values, got {len(wb)}")
-    for v in wb:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not MIN_BITS <= v <= MAX_BITS:
-            raise ConfigError(f"w_bits must be integers in {MIN_BITS}..{MAX_BITS}, got {v!r}")
+    wb = _per_layer(w_bits, names, "w_bits")
+    ab = _per_layer(a_bits, names, "a_bits")
+    layer_a = dict(zip(names, ab))
+    widths = tensor_widths(graph, layer_a, max(ab, default=8) if not isinstance(a_bits, (int, np.integer))
+                           else int(a_bits))
     if mul is not None and not callable(mul):
         raise QuantpeError(f"mul must be a callable (a, w) -> products or None, got {mul!r}")
-    _, floats = graph.forward(calib_x, capture=True)
+    floats = graph.forward(calib_x, capture=True)[1] if float_capture is None else float_capture
     if len(floats[INPUT]) == 0:
         raise QuantpeError("calibration batch is empty")
     wbits = dict(zip(names, (int(v) for v in wb)))
@@ -1022,7 +1102,7 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
 
     def calib(name):
         t = floats[fused_into.get(name, name)]
-        return float(compute_scale(t, a_bits, signed=True))
+        return float(compute_scale(t, widths[name], signed=True))
 
     scales = {INPUT: calib(INPUT)}
     qnodes = []
@@ -1037,9 +1117,16 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
             raw = nd.name == graph.output
             out_scale = None if raw else calib(nd.name)
             wq = quantize(lay.lowered, wbits[nd.name], signed=True, axis=0)
-            q = _make_weight(nd.name, ins, lay, wq, scales[ins[0]], a_bits, out_scale, clip,
-                             int(acc_bits), mult_bits, mul=mul)
-            check_fits_int64(nd.name, q.weight.codes, a_bits)
+            bits, in_scale, pre = layer_a[nd.name], scales[ins[0]], None
+            if scales[ins[0]] is None:
+                raise QuantpeError(f"node {nd.name}: input {ins[0]} is a raw accumulator output")
+            if widths[ins[0]] != bits:                    # input requantizer (module docstring)
+                in_scale = float(compute_scale(floats[ins[0]], bits, signed=True))
+                m, sh = _multiplier(scales[ins[0]] / in_scale, mult_bits)
+                pre = (m, sh, -qmax(bits, True), qmax(bits, True))
+            q = _make_weight(nd.name, ins, lay, wq, in_scale, bits, out_scale, clip,
+                             int(acc_bits), mult_bits, mul=mul, out_bits=widths[nd.name], pre=pre)
+            check_fits_int64(nd.name, q.weight.codes, bits)
             qnodes.append(q)
             scales[nd.name] = out_scale
             continue
@@ -1047,7 +1134,7 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
             s = scales[ins[0]]
             scales[nd.name] = s
             if isinstance(lay, Clip):
-                lo, hi = _clamp_codes(lay, s, a_bits)
+                lo, hi = _clamp_codes(lay, s, widths[nd.name])
                 qnodes.append(_QOp(nd.name, ins, lay, "clamp", lo, hi))
             else:
                 qnodes.append(_QOp(nd.name, ins, lay, "maxpool" if isinstance(lay, MaxPool) else "flatten"))
@@ -1057,33 +1144,33 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
                 raise QuantpeError(f"node {nd.name}: input {i} is a raw accumulator output")
         s_o = calib(nd.name)
         scales[nd.name] = s_o
-        lo, hi = _clamp_codes(clip, s_o, a_bits)
+        lo, hi = _clamp_codes(clip, s_o, widths[nd.name])
         if isinstance(lay, Add):
             ms = [scales[i] / s_o for i in ins]
             big = int(np.argmax(ms))
-            m_big, shift = fixed_point_multiplier(ms[big], mult_bits)
+            m_big, shift = _multiplier(ms[big], mult_bits)
             mults = [0, 0]
             mults[big] = m_big
             mults[1 - big] = int(round_half_away(math.ldexp(ms[1 - big], shift)))
             qnodes.append(_QOp(nd.name, ins, lay, "add", lo, hi, tuple(mults), (shift,)))
         elif isinstance(lay, Concat):
-            pairs = [fixed_point_multiplier(scales[i] / s_o, mult_bits) for i in ins]
+            pairs = [_multiplier(scales[i] / s_o, mult_bits) for i in ins]
             qnodes.append(_QOp(nd.name, ins, lay, "concat", lo, hi, tuple(p[0] for p in pairs),
                                tuple(p[1] for p in pairs)))
         elif isinstance(lay, GlobalAvgPool):
             _, h, w = graph.shapes[ins[0]]
-            m, s = fixed_point_multiplier(scales[ins[0]] / (h * w * s_o), mult_bits)
+            m, s = _multiplier(scales[ins[0]] / (h * w * s_o), mult_bits)
             qnodes.append(_QOp(nd.name, ins, lay, "gap", lo, hi, (m,), (s,)))
         elif isinstance(lay, AvgPool):
             _, h, w = graph.shapes[ins[0]]
-            pairs = [fixed_point_multiplier(scales[ins[0]] / (d * s_o), mult_bits)
+            pairs = [_multiplier(scales[ins[0]] / (d * s_o), mult_bits)
                      for d in lay.divisors(h, w)]
             qnodes.append(_QOp(nd.name, ins, lay, "avgpool", lo, hi, tuple(p[0] for p in pairs),
                                tuple(p[1] for p in pairs)))
         else:                                        # pragma: no cover - LAYER_TYPES is closed
             raise QuantpeError(f"node {nd.name}: no integer rule for {lay.op}")
-    return QGraph(graph=graph, nodes=tuple(qnodes), scales=scales, a_bits=int(a_bits),
-                  acc_bits=int(acc_bits), mult_bits=mult_bits)
+    return QGraph(graph=graph, nodes=tuple(qnodes), scales=scales, a_bits=widths[INPUT],
+                  acc_bits=int(acc_bits), mult_bits=mult_bits, widths=widths)
 
 
 # =============================================================================== files

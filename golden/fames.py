@@ -1,0 +1,192 @@
+"""FAMES-style approximate-multiplier selection per layer (papers.md §2 interpretation).
+
+For a mixed-precision integer model q (one (a_bits, w_bits) per weight layer) and a calibration
+batch (x, labels):
+- C_l[i, j] = number of multiplications of layer l whose activation code has bit pattern i
+  (a_bits wide, two's complement) and whose weight code has pattern j (w_bits wide), counted on
+  the codes the layer's multipliers see (`QWeight.input_codes`, zero padding included: code 0).
+  C2_l is the same count weighted by s_w[o]^2 of each multiplication's output channel.
+- G_l[i, j] = sum over multiplications of (dL/dy_o) * s_w[o] for output element y_o the product
+  feeds, dL/dy from one backward pass of the float model (mean softmax cross-entropy of the
+  batch against the labels); s_w folded in because an integer product error e in channel o
+  moves y_o by s_a * s_w[o] * e.
+- E_m = mul_table(m) - exact_table (same pattern layout).
+- Estimated loss change of multiplier m in layer l:
+      first  = s_a * <G_l, E_m>                      (first-order Taylor term)
+      second = h_l / (2 N) * s_a^2 * <C2_l, E_m^2>   (second order, independent MAC errors)
+  with the Hessian proxy h_l = mean over the layer's outputs of (N dL/dy)^2: the empirical
+  Fisher (Gauss-Newton) diagonal of one sample's loss, averaged over the layer;
+      estimate = |first| + second   (the first term alone averages near zero at convergence).
+- Selection: one multiplier per layer minimising sum_l MACs_l * area(m_l) subject to
+  sum_l estimate_l(m_l) <= budget: a multiple-choice knapsack solved exactly as a 0/1 integer
+  program (scipy.optimize.milp, HiGHS).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .approx import exact_table, mul_table
+from .errors import QuantpeError
+from .intmath import to_unsigned
+from .layers import INPUT, Graph, QGraph
+
+__all__ = ["output_grads", "count_matrices", "loss_estimates", "select_mckp", "fames_search"]
+
+
+def output_grads(graph: Graph, x, y) -> tuple[dict, float]:
+    """({weight layer: dL/dy of its float output}, loss) for the mean cross-entropy of graph's
+    (N, classes) output on (x, y): one forward and one backward pass."""
+    from .cnn import _loss_grad
+    out, caches = graph.forward_train(x)
+    loss, g_out = _loss_grad(out.reshape(len(out), -1), np.asarray(y, dtype=np.int64))
+    grads, keep = {graph.output: g_out.reshape(out.shape)}, set(graph.weight_layers)
+    res = {}
+    for nd in reversed(graph.nodes):
+        g = grads.pop(nd.name, None)
+        if g is None:
+            continue
+        if nd.name in keep:
+            res[nd.name] = g
+        gin, _ = nd.layer.backward(caches[nd.name], g)
+        for i, gi in zip(nd.inputs, gin):
+            if i != INPUT:
+                grads[i] = grads[i] + gi if i in grads else gi
+    return res, loss
+
+
+def count_matrices(q: QGraph, x, grads: dict) -> dict:
+    """{layer: dict(C, C2, G, s_a, h, n)} on the calibration batch x (module docstring)."""
+    vals = q.capture(x)
+    n_samples = len(x)
+    out = {}
+    for name in q.weight_layers:
+        lay = q.layer(name)
+        na, nw = lay.in_bits, lay.weight.bits
+        if na > 8 or nw > 8:
+            raise QuantpeError(f"layer {name}: counting matrices need <= 8-bit operands, got {na}x{nw}")
+        cols = lay.columns(lay.input_codes(vals[lay.inputs[0]]))          # (N, G, P, K)
+        n, g, p, k = cols.shape
+        ai = to_unsigned(cols, na)
+        wi = to_unsigned(lay.weight.codes, nw)                              # (O, K)
+        o = wi.shape[0]
+        og = o // g
+        sw = lay.weight.scale[:, 0]
+        gy = np.asarray(grads[name], dtype=np.float64).reshape(n, o, -1)   # (N, O, P)
+        C = np.zeros((1 << na, 1 << nw))
+        C2 = np.zeros_like(C)
+        G = np.zeros_like(C)
+        kk = np.arange(k)
+        for gi in range(g):
+            a_g = ai[:, gi].reshape(n * p, k)
+            w_g = wi[gi * og:(gi + 1) * og]                                # (og, K)
+            s_g = sw[gi * og:(gi + 1) * og]
+            a_cnt = np.bincount((kk[None, :] * (1 << na) + a_g).ravel(),
+                                minlength=k << na).reshape(k, 1 << na).astype(np.float64)
+            w_one = np.zeros((og, k, 1 << nw))
+            w_one[np.arange(og)[:, None], kk[None, :], w_g] = 1.0
+            C += a_cnt.T @ w_one.sum(axis=0)
+            C2 += a_cnt.T @ np.einsum("o,okj->kj", s_g ** 2, w_one)
+            gw = (gy[:, gi * og:(gi + 1) * og, :] * s_g[None, :, None]).transpose(0, 2, 1).reshape(n * p, og)
+            flat_a = a_g.ravel()
+            for j in np.unique(w_g):
+                h = gw @ (w_g == j).astype(np.float64)                     # (N*P, K)
+                G[:, j] += np.bincount(flat_a, weights=h.ravel(), minlength=1 << na)
+        h_l = float(np.mean((n_samples * gy) ** 2))
+        out[name] = dict(C=C, C2=C2, G=G, s_a=float(lay.in_scale), h=h_l, n=n_samples,
+                         a_bits=na, w_bits=nw)
+    return out
+
+
+def loss_estimates(mats: dict, candidates: dict) -> dict:
+    """{layer: [(first, second, estimate) per candidate ApproxMulConfig]}."""
+    out = {}
+    for name, cands in candidates.items():
+        m = mats[name]
+        rows = []
+        for cfg in cands:
+            if (cfg.a_bits, cfg.b_bits) != (m["a_bits"], m["w_bits"]) or not cfg.signed:
+                raise QuantpeError(f"layer {name}: candidate {cfg.short_name()} does not fit the layer's "
+                                   f"signed {m['a_bits']}x{m['w_bits']} operands")
+            e = (mul_table(cfg) - exact_table(cfg.a_bits, cfg.b_bits, True)).astype(np.float64)
+            first = m["s_a"] * float(np.sum(m["G"] * e))
+            second = m["h"] / (2 * m["n"]) * m["s_a"] ** 2 * float(np.sum(m["C2"] * e * e))
+            rows.append((first, second, abs(first) + second))
+        out[name] = rows
+    return out
+
+
+def select_mckp(costs: list, losses: list, budget: float) -> list | None:
+    """Index of one option per layer minimising sum(costs[l][i]) s.t. sum(losses[l][i]) <= budget
+    (exact 0/1 program, scipy.optimize.milp); None if infeasible."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    sizes = [len(c) for c in costs]
+    nv = sum(sizes)
+    c = np.concatenate([np.asarray(x, dtype=np.float64) for x in costs])
+    scale = max(float(np.max(np.abs(c))), 1e-300)
+    rows, lo, hi = [], [], []
+    start = 0
+    for s in sizes:
+        r = np.zeros(nv)
+        r[start:start + s] = 1.0
+        rows.append(r)
+        lo.append(1.0)
+        hi.append(1.0)
+        start += s
+    rows.append(np.concatenate([np.asarray(x, dtype=np.float64) for x in losses]))
+    lo.append(-np.inf)
+    hi.append(float(budget))
+    res = milp(c / scale, constraints=LinearConstraint(np.array(rows), lo, hi),
+               integrality=np.ones(nv), bounds=Bounds(0, 1))
+    if res.x is None:
+        return None
+    x = np.round(res.x).astype(int)
+    out, start = [], 0
+    for s in sizes:
+        out.append(int(np.argmax(x[start:start + s])))
+        start += s
+    return out
+
+
+def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, costs: dict, accuracy,
+                 max_loss_pts: float = 1.0, n_budgets: int = 24, est: dict | None = None) -> dict:
+    """FAMES selection on the exact mixed-precision model `base`.
+
+    candidates {layer: [ApproxMulConfig]} (exact first), costs {layer: [MACs x area]} alike,
+    accuracy(specs: tuple of candidate indices) -> bit-exact accuracy (the one verification per
+    budget). Loss budgets B_k = (sum of the per-layer largest estimates) * 2^(-k/2), k = 0..n-1; a
+    bisection over k (assuming smaller budgets verify) finds the largest budget whose MCKP pick's
+    measured accuracy is within max_loss_pts of the exact model: its pick is the result (else
+    the exact plan); about log2(n) + 1 verifications. est: precomputed
+    `loss_estimates` (then the counting matrices are not recomputed). Returns dict(choice,
+    estimates, verified [(budget, choice, accuracy)], exact_accuracy)."""
+    names = list(candidates)
+    if est is None:
+        grads, _ = output_grads(graph, x_cal, y_cal)
+        est = loss_estimates(count_matrices(base, x_cal, grads), candidates)
+    losses = [[r[2] for r in est[n]] for n in names]
+    cost_l = [list(costs[n]) for n in names]
+    exact = tuple(0 for _ in names)
+    acc0 = accuracy(exact)
+    top = sum(max(v) for v in losses)
+    picks = {}
+    for k in range(n_budgets):                       # B_k descending: cheaper picks first
+        pick = select_mckp(cost_l, losses, top * 2.0 ** (-k / 2))
+        picks[k] = exact if pick is None else tuple(pick)
+    verified, seen = [], {}
+
+    def ok(k):
+        if picks[k] not in seen:
+            seen[picks[k]] = accuracy(picks[k])
+            verified.append((top * 2.0 ** (-k / 2), picks[k], seen[picks[k]]))
+        return (acc0 - seen[picks[k]]) * 100 <= max_loss_pts
+    lo, hi = 0, n_budgets - 1                        # bisection: the largest budget that verifies
+    if not ok(hi):
+        return dict(choice=exact, estimates=est, verified=verified, exact_accuracy=acc0)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    choice = picks[hi]
+    return dict(choice=choice, estimates=est, verified=verified, exact_accuracy=acc0)

@@ -1,0 +1,276 @@
+"""`quantpe plan MODEL --method ...`: per-layer hardware plans (QuantuneV2, FAMES, baselines).
+
+  quantpe plan cnn --method quantune [--budget 0.5] -o plan.json
+  quantpe plan cnn --method fames [--budget 1.0] [--base PLAN.json | --precision-budget 0.5] -o plan.json
+
+Precision methods (quantune | uniform | greedy | brute) choose one (a_bits, w_bits) per weight
+layer among --precisions (default 8x8,8x4,4x4,2x2: the multiplier library's widths) with exact
+multipliers; --budget is the cost ceiling as a fraction of the all-first-precision model's cost.
+Multiplier methods (fames | nsga2) keep the precisions of --base (or of a quantune plan at
+--precision-budget) and choose one multiplier per layer among the library's variants of the
+layer's widths (`approx_report.sweep_variants`, signed); --budget is the largest accepted
+accuracy loss in points against the same model with exact multipliers.
+
+Cost ("area x MACs", the stated proxy of multiplier energy): sum over layers of multiplications
+per sample x the multiplier's Yosys area (µm², built-in liberty; `quantpe.flow`, cached).
+Reference models calibrate on the first 512 training images and score on the test split;
+file models use --inputs/--labels for both. Bad input: one line `quantpe: error: ...`, exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from quantpe.golden.errors import ConfigError, QuantpeError
+
+__all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "prefetch_areas", "candidates",
+           "make_problem", "run_method", "plan_area", "plan_accuracy", "read_plan", "write_plan",
+           "plans_report"]
+
+PRECISIONS = ((8, 8), (8, 4), (4, 4), (2, 2))
+PRECISION_METHODS = ("quantune", "uniform", "greedy", "brute")
+MUL_METHODS = ("fames", "nsga2")
+CAL_SAMPLES = 512
+
+
+# ------------------------------------------------------------------ costs
+@functools.cache
+def _mul_cfg(a_bits: int, w_bits: int, spec: str):
+    from quantpe.golden.approx_pe import parse_mul_spec
+    return parse_mul_spec(spec, a_bits, w_bits, True)
+
+
+_AREA: dict = {}
+
+
+def prefetch_areas(cfgs) -> None:
+    """Synthesise (in parallel, cached by the flow) every multiplier config not yet known."""
+    from quantpe.flow import synth_many
+    todo = [c for c in dict.fromkeys(cfgs) if c not in _AREA]
+    for c, r in zip(todo, synth_many(todo, desc="multipliers") if todo else []):
+        _AREA[c] = float(r["area_um2"])
+
+
+def mul_area(a_bits: int, w_bits: int, spec: str = "exact") -> float:
+    """µm² of the signed a_bits x w_bits multiplier `spec` (Yosys, built-in liberty, cached)."""
+    if not (2 <= a_bits <= 8 and 2 <= w_bits <= 8):
+        raise ConfigError(f"no multiplier area for {a_bits}x{w_bits} bits: the library has 2..8-bit operands")
+    cfg = _mul_cfg(a_bits, w_bits, spec)
+    if cfg not in _AREA:
+        prefetch_areas([cfg])
+    return _AREA[cfg]
+
+
+def candidates(a_bits: int, w_bits: int) -> list:
+    """The library's signed a_bits x w_bits multipliers (exact first)."""
+    from quantpe.approx_report import sweep_variants
+    return sweep_variants(a_bits, w_bits, True)
+
+
+def plan_area(plan: dict) -> dict:
+    """Per-layer and total area x MACs of a plan: dict(layers=[{name, a_bits, w_bits, mul, macs,
+    area_um2, area_x_macs}], total_area_x_macs, exact_area_x_macs) (exact: same widths, exact
+    multipliers)."""
+    from quantpe.golden.plan import plan_widths, validate_plan
+    validate_plan(plan)
+    rows, tot, ex = [], 0.0, 0.0
+    for e, spec in zip(plan["layers"], plan_widths(plan)[2]):
+        area = mul_area(e["a_bits"], e["w_bits"], spec)
+        exact = mul_area(e["a_bits"], e["w_bits"], "exact")
+        rows.append(dict(name=e["name"], a_bits=e["a_bits"], w_bits=e["w_bits"], mul=spec, macs=e["macs"],
+                         area_um2=area, area_x_macs=area * e["macs"]))
+        tot += area * e["macs"]
+        ex += exact * e["macs"]
+    return dict(layers=rows, total_area_x_macs=tot, exact_area_x_macs=ex)
+
+
+# ------------------------------------------------------------------ models
+def _model(spec: str, inputs=None, labels=None):
+    from quantpe.model_cli import resolve_model
+    name, graph, xc, yc, xe, ye = resolve_model(spec, inputs, labels)
+    if yc is None:
+        raise QuantpeError("planning needs labels (--labels Y.npy) for accuracies and gradients")
+    return name, graph, np.asarray(xc)[:CAL_SAMPLES], np.asarray(yc)[:CAL_SAMPLES], xe, ye
+
+
+def make_problem(graph, x_cal, x_eval, y_eval, precisions=PRECISIONS):
+    from quantpe.golden.plan_search import Problem
+    prefetch_areas([_mul_cfg(a, w, "exact") for a, w in precisions])
+    return Problem(graph, x_cal, x_eval, y_eval, tuple(precisions), mul_area)
+
+
+def plan_accuracy(plan: dict, model: str = "cnn", inputs=None, labels=None) -> float:
+    """Bit-exact accuracy of `model` under `plan` (calibration and scoring as `quantpe plan`)."""
+    from quantpe.golden.plan import apply_plan
+    _, graph, xc, _, xe, ye = _model(model, inputs, labels)
+    return apply_plan(graph, plan, xc).accuracy(xe, ye)
+
+
+def read_plan(path: Path, graph=None) -> dict:
+    from quantpe.golden.plan import parse_plan
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read plan {path}: {e}") from None
+    return parse_plan(text, graph)
+
+
+def write_plan(path: Path, plan: dict) -> Path:
+    from quantpe.atomic import write_text
+    from quantpe.golden.plan import plan_text, validate_plan
+    validate_plan(plan)
+    return write_text(Path(path), plan_text(plan))
+
+
+# ------------------------------------------------------------------ methods
+def _mul_setup(graph, x_cal, precisions_plan: list):
+    """(exact mixed QGraph, candidates {layer: [cfg]}, costs {layer: [MACs x area]})."""
+    from quantpe.golden.layers import build_qgraph
+    from quantpe.golden.plan import layer_macs
+    names, macs = graph.weight_layers, layer_macs(graph)
+    base = build_qgraph(graph, x_cal, w_bits=[w for _, w in precisions_plan],
+                        a_bits=[a for a, _ in precisions_plan])
+    cands = {n: candidates(a, w) for n, (a, w) in zip(names, precisions_plan)}
+    prefetch_areas([c for v in cands.values() for c in v])
+    costs = {n: [macs[n] * _AREA[c] for c in cands[n]] for n in names}
+    return base, cands, costs
+
+
+def _mul_accuracy(base, cands, x, y):
+    from quantpe.golden.approx import approx_mul
+    names = list(cands)
+    cache = {}
+
+    def acc(choice):
+        if choice not in cache:
+            q = base
+            for n, i in zip(names, choice):
+                if cands[n][i].method != "exact":
+                    q = q.with_mul(approx_mul(cands[n][i]), [n])
+            cache[choice] = q.accuracy(x, y)
+        return cache[choice]
+    return acc
+
+
+def run_method(method: str, model: str = "cnn", budget: float | None = None, inputs=None, labels=None,
+               precisions=PRECISIONS, base_plan: dict | None = None, precision_budget: float = 0.5,
+               generations: int = 10, pop_size: int = 20, seed: int = 0) -> dict:
+    """Run one planning method and return the validated plan (metrics: accuracy, cost, time)."""
+    from quantpe.golden import plan_search as ps
+    from quantpe.golden.fames import fames_search
+    from quantpe.golden.plan import make_plan, plan_widths
+    from quantpe.golden.approx_pe import mul_spec as spec_of
+    name, graph, xc, yc, xe, ye = _model(model, inputs, labels)
+    if method in PRECISION_METHODS:
+        budget = 0.5 if budget is None else float(budget)
+        if not 0 < budget <= 1:
+            raise ConfigError(f"--budget for {method} is a cost fraction in (0, 1], got {budget}")
+        pb = make_problem(graph, xc, xe, ye, precisions)
+        fn = {"quantune": ps.quantune, "uniform": ps.uniform, "greedy": ps.greedy,
+              "brute": ps.brute_force}[method]
+        r = fn(pb, budget * pb.cost(pb.top))
+        layers = [(a, w, "exact") for a, w in r.plan]
+        settings = dict(budget_fraction=budget, precisions=[f"{a}x{w}" for a, w in pb.options],
+                        calibration_samples=len(xc))
+        metrics = dict(accuracy=r.accuracy, cost_area_x_macs=r.cost, cost_fraction=r.cost / pb.cost(pb.top),
+                       wall_time_s=round(r.seconds, 3), accuracy_evals=r.evals)
+        return make_plan(name, graph, method, settings, layers, metrics)
+    if method not in MUL_METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(PRECISION_METHODS + MUL_METHODS)}, got {method!r}")
+    budget = 1.0 if budget is None else float(budget)
+    if budget < 0:
+        raise ConfigError(f"--budget for {method} is an accuracy loss in points >= 0, got {budget}")
+    if base_plan is None:
+        base_plan = run_method("quantune", model, precision_budget, inputs, labels, precisions)
+    a_bits, w_bits, _ = plan_widths(base_plan)
+    prec = list(zip(a_bits, w_bits))
+    base, cands, costs = _mul_setup(graph, xc, prec)
+    acc = _mul_accuracy(base, cands, xe, ye)
+    names = list(cands)
+    t0 = time.perf_counter()
+    if method == "fames":
+        r = fames_search(base, graph, xc[:128], yc[:128], cands, costs, acc, budget)
+        choice, evals = r["choice"], len(r["verified"]) + 1
+    else:
+        acc0 = acc(tuple(0 for _ in names))
+        res = ps.nsga2([len(cands[n]) for n in names],
+                       lambda c: (sum(costs[n][i] for n, i in zip(names, c)), acc(c)),
+                       pop_size=pop_size, generations=generations, seed=seed)
+        ok = [(c, a, ch) for _, ch, c, a in res["log"] if (acc0 - a) * 100 <= budget]
+        choice = min(ok)[2] if ok else tuple(0 for _ in names)
+        evals = res["evals"]
+    dt = time.perf_counter() - t0
+    layers = [(a, w, spec_of(cands[n][i])) for n, (a, w), i in zip(names, prec, choice)]
+    cost = sum(costs[n][i] for n, i in zip(names, choice))
+    exact_cost = sum(costs[n][0] for n in names)
+    settings = dict(max_loss_pts=budget, base_method=base_plan["method"]["name"],
+                    calibration_samples=len(xc), **({"generations": generations, "pop_size": pop_size,
+                                                      "seed": seed} if method == "nsga2" else {}))
+    metrics = dict(accuracy=acc(choice), exact_accuracy=acc(tuple(0 for _ in names)),
+                   cost_area_x_macs=cost, exact_cost_area_x_macs=exact_cost,
+                   cost_cut_pct=100 * (1 - cost / exact_cost), wall_time_s=round(dt, 3), accuracy_evals=evals)
+    return make_plan(name, graph, method, settings, layers, metrics)
+
+
+# ------------------------------------------------------------------ CLI
+def add_plan_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("plan", help="per-layer plan (QuantuneV2, FAMES, baselines) -> plan.json",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="mlp | cnn | FILE.npz | FILE.onnx")
+    p.add_argument("--method", required=True, choices=PRECISION_METHODS + MUL_METHODS)
+    p.add_argument("--budget", type=float, default=None,
+                   help="precision methods: cost fraction [0.5]; fames/nsga2: max accuracy loss, points [1.0]")
+    p.add_argument("--precisions", default=",".join(f"{a}x{w}" for a, w in PRECISIONS),
+                   help="AxW options per layer [8x8,8x4,4x4,2x2]")
+    p.add_argument("--base", type=Path, default=None, help="fames/nsga2: plan whose precisions to keep")
+    p.add_argument("--precision-budget", type=float, default=0.5,
+                   help="fames/nsga2 without --base: quantune cost fraction [0.5]")
+    p.add_argument("--generations", type=int, default=10, help="nsga2 generations [10]")
+    p.add_argument("--pop-size", type=int, default=20, help="nsga2 population [20]")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inputs", type=Path, default=None, help="input samples .npy (file models)")
+    p.add_argument("--labels", type=Path, default=None, help="labels .npy (file models)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="plan file to write")
+    p.set_defaults(func=cmd_plan)
+    return p
+
+
+def parse_precisions(text: str) -> tuple:
+    out = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        a, x, w = item.partition("x")
+        if not x or not a.isdigit() or not w.isdigit() or not (2 <= int(a) <= 8 and 2 <= int(w) <= 8):
+            raise ConfigError(f"--precisions item {item!r} must be AxW with A, W in 2..8")
+        out.append((int(a), int(w)))
+    if not out:
+        raise ConfigError("--precisions is empty")
+    return tuple(out)
+
+
+def cmd_plan(args) -> int:
+    base = None
+    if args.base is not None:
+        _, graph, *_ = _model(args.model, args.inputs, args.labels)
+        base = read_plan(args.base, graph)
+    if args.generations < 1 or args.pop_size < 2:
+        raise ConfigError("--generations must be >= 1 and --pop-size >= 2")
+    plan = run_method(args.method, args.model, args.budget, args.inputs, args.labels,
+                      parse_precisions(args.precisions), base, args.precision_budget, args.generations,
+                      args.pop_size, args.seed)
+    write_plan(args.out, plan)
+    m = plan["metrics"]
+    print(f"{args.method}: accuracy {m['accuracy']:.4f}, area x MACs {m['cost_area_x_macs']:.4g}, "
+          f"{m['wall_time_s']:.2f} s -> {args.out}")
+    for e in plan["layers"]:
+        print(f"  {e['name']}: a{e['a_bits']} w{e['w_bits']} {e['kind']} {e['config'].get('mul', 'exact')}")
+    return 0
+
+
+def plans_report(out_dir: Path, quick: bool = False) -> list:
+    """The "Per-layer plans" report section (see scripts/plans_report.py)."""
+    from quantpe.plans_report import plans_report as run
+    return run(out_dir, quick=quick)

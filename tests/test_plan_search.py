@@ -1,0 +1,170 @@
+"""QuantuneV2 planner, search baselines and the FAMES machinery (counting matrices, estimates, MCKP)."""
+import itertools
+
+import numpy as np
+import pytest
+
+from quantpe.golden import plan_search as ps
+from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table
+from quantpe.golden.cnn import model_data, reference_graph
+from quantpe.golden.fames import count_matrices, fames_search, loss_estimates, output_grads, select_mckp
+from quantpe.golden.layers import INPUT, Conv2d, Flatten, Graph, Linear, Node, ReLU, build_qgraph
+from quantpe.golden.intmath import to_unsigned
+
+
+def _area(a, w, spec):
+    return float(a * w)
+
+
+@pytest.fixture(scope="module")
+def mlp_problem():
+    g = reference_graph("mlp")
+    xtr, _, xte, yte = model_data("mlp")
+    return ps.Problem(g, xtr[:300], xte[:200], yte[:200], ((8, 8), (4, 4), (2, 2)), _area)
+
+
+def test_scores_oriented_and_bounded():
+    m = {("a", (8, 8)): dict(w_mse=1.0, w_sqnr=40.0, out_mse=1.0, out_sqnr=30.0, sqnr_drop=1.0),
+         ("a", (4, 4)): dict(w_mse=5.0, w_sqnr=20.0, out_mse=4.0, out_sqnr=10.0, sqnr_drop=5.0),
+         ("b", (4, 4)): dict(w_mse=3.0, w_sqnr=25.0, out_mse=2.0, out_sqnr=20.0, sqnr_drop=3.0)}
+    s = ps.sensitivity_scores(m)
+    assert s[("a", (8, 8))] == 0.0 and s[("a", (4, 4))] == 1.0 and s[("b", (4, 4))] == 0.5
+
+
+def test_metrics_follow_precision(mlp_problem):
+    m = ps.layer_metrics(mlp_problem, 100)
+    for n in mlp_problem.names:
+        assert m[(n, (8, 8))]["w_sqnr"] > m[(n, (4, 4))]["w_sqnr"] > m[(n, (2, 2))]["w_sqnr"]
+        assert m[(n, (8, 8))]["w_mse"] < m[(n, (2, 2))]["w_mse"]
+
+
+def test_searches_respect_budget_and_brute_is_best(mlp_problem):
+    pb = mlp_problem
+    budget = 0.5 * pb.cost(pb.top)
+    pb.cache = {}
+    brute = ps.brute_force(pb, budget)
+    assert brute.evals == sum(pb.cost(list(p)) <= budget for p in itertools.product(pb.options, repeat=3))
+    for fn in (ps.quantune, ps.greedy, ps.uniform):
+        r = fn(pb, budget)
+        assert r.cost <= budget and r.accuracy <= brute.accuracy
+        assert r.accuracy == pb.qgraph(r.plan).accuracy(pb.x_eval, pb.y_eval)
+    q = ps.quantune(pb, budget)
+    assert q.evals <= 1                               # the planner measures accuracy once (cached: 0)
+    assert ps.uniform(pb, budget).plan == [(4, 4)] * 3   # 8x8 is over budget, 4x4 the best uniform
+
+
+def test_nsga2_finds_small_optimum():
+    target = (2, 0, 3, 1)
+    r = ps.nsga2([4, 4, 4, 4], lambda c: (float(sum(c)), -float(sum(abs(x - t) for x, t in zip(c, target)))),
+                 pop_size=12, generations=12, seed=0)
+    assert any(ch == target for _, _, ch in r["front"])
+    assert r["evals"] == len({entry[1] for entry in r["log"]})
+
+
+def _tiny_conv(rng):
+    conv = Conv2d(rng.standard_normal((4, 1, 3, 3)), rng.standard_normal(4) * 0.1, padding=1, groups=2)
+    return Graph((2, 4, 4), (Node("c", conv, (INPUT,)), Node("r", ReLU(), ("c",)), Node("f", Flatten(), ("r",)),
+                            Node("fc", Linear(rng.standard_normal((3, 64)) * 0.2, np.zeros(3)), ("f",))))
+
+
+def test_counting_matrices_against_loops(seed):
+    rng = np.random.default_rng(seed)
+    g = _tiny_conv(rng)
+    x = rng.standard_normal((5, 2, 4, 4))
+    y = rng.integers(0, 3, 5)
+    q = build_qgraph(g, x, w_bits=[3, 4], a_bits=[4, 3])
+    grads, _ = output_grads(g, x, y)
+    mats = count_matrices(q, x, grads)
+    lay = q.layer("c")
+    cols = lay.columns(lay.input_codes(q.capture(x)["input"]))     # (N, G, P, K)
+    w, sw = lay.weight.codes, lay.weight.scale[:, 0]
+    gy = grads["c"].reshape(5, 4, -1)
+    C = np.zeros((16, 8))
+    G = np.zeros((16, 8))
+    C2 = np.zeros((16, 8))
+    n, gr, p, k = cols.shape
+    for ni, o, pi, ki in itertools.product(range(n), range(4), range(p), range(k)):
+        grp = o // 2
+        i, j = to_unsigned(cols[ni, grp, pi, ki], 4), to_unsigned(w[o, ki], 3)
+        C[i, j] += 1
+        C2[i, j] += sw[o] ** 2
+        G[i, j] += gy[ni, o, pi] * sw[o]
+    assert np.array_equal(mats["c"]["C"], C)
+    assert np.allclose(mats["c"]["C2"], C2) and np.allclose(mats["c"]["G"], G)
+    assert mats["c"]["C"].sum() == 5 * 4 * 16 * 9                    # every MAC counted once
+    # first-order identity: E = the exact table itself (a multiplier doubling every product) gives
+    # s_a * <G, E> = sum of dL/dy * (float value of the bias-free accumulator)
+    e = exact_table(4, 3, True).astype(float)
+    acc = lay.accumulators(lay.input_codes(q.capture(x)["input"]), 32) - lay.bias[None, :, None, None]
+    want = np.sum(grads["c"] * acc * (lay.in_scale * sw)[None, :, None, None])
+    assert mats["c"]["s_a"] * np.sum(mats["c"]["G"] * e) == pytest.approx(want, rel=1e-9)
+
+
+def test_estimates_zero_for_exact_and_grow_with_error(seed):
+    rng = np.random.default_rng(seed)
+    g = _tiny_conv(rng)
+    x = rng.standard_normal((20, 2, 4, 4))
+    y = rng.integers(0, 3, 20)
+    q = build_qgraph(g, x, w_bits=[4, 4], a_bits=[4, 4])
+    mats = count_matrices(q, x, output_grads(g, x, y)[0])
+    cands = [ApproxMulConfig(method=m, a_bits=4, b_bits=4, signed=True, t=t) for m, t in
+             (("exact", 0), ("truncated", 2), ("truncated", 4))]
+    est = loss_estimates(mats, {"c": cands, "fc": cands})
+    assert est["c"][0] == (0.0, 0.0, 0.0)
+    assert est["c"][1][1] < est["c"][2][1]                           # more dropped bits, larger 2nd order
+    e = (mul_table(cands[2]) - exact_table(4, 4, True)).astype(float)
+    assert est["c"][2][1] == pytest.approx(mats["c"]["h"] / 40 * mats["c"]["s_a"] ** 2 * np.sum(mats["c"]["C2"] * e * e))
+
+
+def test_mckp_matches_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        sizes = rng.integers(1, 5, 4)
+        costs = [list(rng.uniform(1, 10, s)) for s in sizes]
+        losses = [list(rng.uniform(0, 1, s)) for s in sizes]
+        budget = float(rng.uniform(0.5, 2.5))
+        best = None
+        for ch in itertools.product(*[range(s) for s in sizes]):
+            if sum(losses[i][c] for i, c in enumerate(ch)) <= budget:
+                cost = sum(costs[i][c] for i, c in enumerate(ch))
+                best = cost if best is None or cost < best else best
+        got = select_mckp(costs, losses, budget)
+        if best is None:
+            assert got is None
+        else:
+            assert sum(costs[i][c] for i, c in enumerate(got)) == pytest.approx(best)
+            assert sum(losses[i][c] for i, c in enumerate(got)) <= budget + 1e-9
+
+
+def test_fames_search_verifies_its_pick(seed):
+    rng = np.random.default_rng(seed)
+    g = _tiny_conv(rng)
+    x = rng.standard_normal((40, 2, 4, 4))
+    y = np.argmax(g.forward(x), axis=1)
+    q = build_qgraph(g, x, w_bits=[4, 4], a_bits=[4, 4])
+    from quantpe.approx_report import sweep_variants
+    from quantpe.golden.approx import approx_mul
+    cands = {n: sweep_variants(4, 4, True) for n in q.weight_layers}
+    costs = {n: [float(i == 0) * 10 + 1 for i in range(len(cands[n]))] for n in cands}
+
+    def acc(ch):
+        qq = q
+        for n, i in zip(cands, ch):
+            if i:
+                qq = qq.with_mul(approx_mul(cands[n][i]), [n])
+        return qq.accuracy(x, y)
+    r = fames_search(q, g, x, y, cands, costs, acc, max_loss_pts=5.0)
+    assert (r["exact_accuracy"] - acc(r["choice"])) * 100 <= 5.0
+    assert len(r["verified"]) <= 7                                   # bisection over 24 budgets
+
+
+@pytest.mark.slow
+def test_plans_report_quick(tmp_path):
+    """The report section end to end with two precisions and a tiny GA (about 4 minutes)."""
+    from quantpe.plans_report import plans_report
+    lines = plans_report(tmp_path, quick=True)
+    assert lines[0] == "## Per-layer plans"
+    for f in ("precision.csv", "precision_methods.csv", "fames.csv", "sanity.csv", "scaling.csv",
+              "fronts.png", "sanity.png", "scaling.png", "fames_front.png", "plan_fames_q50.json"):
+        assert (tmp_path / "plans" / f).stat().st_size > 0
+    assert any("Spearman" in x for x in lines)
