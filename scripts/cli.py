@@ -126,8 +126,13 @@ def config_from_args(args):
     return config_from_dict({"kind": args.kind, **fields})
 
 
-def _kind_subparsers(cmd: argparse.ArgumentParser, extra) -> None:
-    sub = cmd.add_subparsers(dest="kind", metavar="DESIGN", required=True, parser_class=_Parser)
+def _kind_subparsers(cmd: argparse.ArgumentParser, extra, plan: bool = False) -> None:
+    if plan:
+        cmd.add_argument("--plan", type=Path, metavar="FILE",
+                         help="a plan file (`quantpe plan`): every layer's PE instead of one DESIGN")
+        cmd.add_argument("-o", "--out", dest="plan_out", type=Path, metavar="DIR", default=None,
+                         help="with --plan: output folder [build cache]")
+    sub = cmd.add_subparsers(dest="kind", metavar="DESIGN", required=not plan, parser_class=_Parser)
     for kind in sorted(KINDS):
         cls = config_class(kind)
         p = sub.add_parser(kind, help=(cls.__doc__ or "").strip().splitlines()[0])
@@ -142,7 +147,51 @@ def _generate_opts(p):
     p.add_argument("--no-lint", action="store_true", help="skip `verilator --lint-only -Wall`")
 
 
+def _plan_args(args):
+    """The plan of --plan (validated), or None; a DESIGN together with --plan is refused."""
+    if getattr(args, "plan", None) is None:
+        if getattr(args, "plan_out", None) is not None:
+            raise QuantpeError("-o before the design applies to --plan; give it after DESIGN")
+        if args.kind is None:
+            raise QuantpeError("choose a DESIGN (see --help) or give --plan FILE")
+        return None
+    if args.kind is not None:
+        raise QuantpeError("--plan gives every layer's design; drop the DESIGN argument")
+    from quantpe.plan_cli import read_plan
+    return read_plan(args.plan)
+
+
+def _generate_plan(plan, out):
+    from quantpe.plan_cli import plan_designs
+    from quantpe.rtl.generate import generate
+    from quantpe.sim.runner import ensure_generated
+    designs = plan_designs(plan)
+    unique = list(dict.fromkeys(cfg for _, cfg in designs))
+    if out is None:
+        for cfg in unique:
+            ensure_generated(cfg)
+        from quantpe.sim.runner import design_dir
+        where = {cfg: design_dir(cfg) for cfg in unique}
+    else:
+        with staged_dir(out) as stage:
+            for cfg in unique:
+                generate(cfg, stage / cfg.config_id)
+            (stage / "plan-designs.json").write_text(json.dumps(
+                {"plan": str(args_plan_name(plan)), "layers": {n: c.config_id for n, c in designs}}, indent=1) + "\n")
+        where = {cfg: out / cfg.config_id for cfg in unique}
+    for name, cfg in designs:
+        print(f"{name}: {cfg.config_id} -> {where[cfg]}")
+    print(f"{len(unique)} designs for {len(designs)} layers")
+
+
+def args_plan_name(plan) -> str:
+    return f"{plan['method']['name']} for {plan['model']['name']}"
+
+
 def cmd_generate(args):
+    plan = _plan_args(args)
+    if plan is not None:
+        return _generate_plan(plan, args.plan_out)
     from quantpe.rtl.generate import generate
     from quantpe.sim.runner import design_dir
     from quantpe.sim.toolchain import lint
@@ -205,7 +254,24 @@ def _synth_opts(p):
     _design_opt(p, "synthesise")
 
 
+def _synth_plan(plan, out):
+    from quantpe.atomic import write_text
+    from quantpe.plan_cli import plan_hardware
+    hw = plan_hardware(plan)
+    for r in hw["layers"]:
+        print(f"{r['layer']}: {r['design']}: {r['pe_area_um2']:,.1f} um^2, {r['cycles']:,} cycles/sample, "
+              f"multiplier {r['mul']} {r['mul_area_um2']:,.1f} um^2 x {r['macs']:,} MACs")
+    t = hw["total"]
+    print(f"total: {t['designs']} designs, {t['pe_area_um2']:,.1f} um^2, {t['cycles']:,} cycles/sample, "
+          f"multiplier area x MACs {t['mul_area_x_macs']:,.4g}")
+    if out is not None:
+        print(f"wrote {write_text(Path(out) / 'plan-area.json', json.dumps(hw, indent=1) + chr(10))}")
+
+
 def cmd_synth(args):
+    plan = _plan_args(args)
+    if plan is not None:
+        return _synth_plan(plan, args.plan_out)
     from quantpe.sim.runner import design_dir, ensure_generated
     from quantpe.synth import synthesize
     cfg, manifest = _design_folder(args)
@@ -230,6 +296,16 @@ def cmd_synth(args):
 def cmd_report(args):
     from quantpe.report import run_report
     only = None if args.only is None else tuple(s for s in args.only.split(",") if s)
+    if args.plan is not None:
+        from quantpe.plan_cli import plan_section, read_plan
+        if only is not None:
+            raise QuantpeError("--plan reports the plan alone; drop --only")
+        plan = read_plan(args.plan)
+        lines = plan_section(args.out, plan, None if args.model is None else str(args.model),
+                             args.model_inputs, args.model_labels)
+        print("\n".join(lines[:6]))
+        print(f"wrote {args.out / 'plan.md'} and {args.out / 'plan'}/")
+        return
     model = None
     if args.model is not None:
         from quantpe.model_cli import resolve_model
@@ -362,14 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--build", type=Path, default=None,
                         help="build cache folder [$QUANTPE_BUILD or ./build]")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    g = sub.add_parser("generate", help="write a design's Verilog and JSON manifest")
-    _kind_subparsers(g, _generate_opts)
+    g = sub.add_parser("generate", help="write a design's Verilog and JSON manifest (or a plan's PEs)")
+    _kind_subparsers(g, _generate_opts, plan=True)
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("sim", help="simulate a design against the golden model (cocotb)")
     _kind_subparsers(s, _sim_opts)
     s.set_defaults(func=cmd_sim)
-    y = sub.add_parser("synth", help="synthesise a design with Yosys and report its area")
-    _kind_subparsers(y, _synth_opts)
+    y = sub.add_parser("synth", help="synthesise a design with Yosys and report its area (or a plan's PEs)")
+    _kind_subparsers(y, _synth_opts, plan=True)
     y.set_defaults(func=cmd_synth)
     r = sub.add_parser("report", help="main job: the default design set -> reports/")
     r.add_argument("-o", "--out", type=Path, default=Path("reports"), help="report folder [reports]")
@@ -388,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model-inputs", type=Path, metavar="X.npy", default=None,
                    help="--model's input samples (calibration and evaluation)")
     r.add_argument("--model-labels", type=Path, metavar="Y.npy", default=None, help="--model's labels")
+    r.add_argument("--plan", type=Path, metavar="FILE", default=None,
+                   help="report this plan instead (per-layer PEs, area, cycles, accuracy): OUT/plan.md, OUT/plan/")
     r.set_defaults(func=cmd_report)
     lib = sub.add_parser("liberty", help="rewrite the built-in liberty with the cell areas of sky130_fd_sc_hd")
     lib.add_argument("--sky130", required=True, type=Path,
@@ -410,7 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     from quantpe.power import add_power_parser
     add_power_parser(sub)
     from quantpe.model_cli import add_model_parser
+    from quantpe.plan_cli import add_plan_parser
     add_model_parser(sub)
+    add_plan_parser(sub)
     return parser
 
 

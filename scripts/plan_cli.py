@@ -29,7 +29,7 @@ from quantpe.golden.errors import ConfigError, QuantpeError
 
 __all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "prefetch_areas", "candidates",
            "make_problem", "run_method", "plan_area", "plan_accuracy", "read_plan", "write_plan",
-           "plans_report"]
+           "plans_report", "plan_designs", "plan_hardware", "plan_model", "plan_section", "PLAN_LANES"]
 
 PRECISIONS = ((8, 8), (8, 4), (4, 4), (2, 2))
 PRECISION_METHODS = ("quantune", "uniform", "greedy", "brute")
@@ -86,6 +86,109 @@ def plan_area(plan: dict) -> dict:
         tot += area * e["macs"]
         ex += exact * e["macs"]
     return dict(layers=rows, total_area_x_macs=tot, exact_area_x_macs=ex)
+
+
+# ------------------------------------------------------------------ plan -> hardware
+PLAN_LANES = 16
+
+
+def plan_designs(plan: dict, lanes: int | None = None) -> list:
+    """[(layer name, PE DesignConfig)] of a validated plan: one `lanes`-lane dot-product PE per
+    layer with the layer's signed a_bits x w_bits operands: kind baseline (exact products) or
+    approxpe (the layer's multiplier in every lane); the accumulator is 32 bits, or wider when the
+    lane sum needs it. Layers with equal rows share one design (equal config ids)."""
+    from quantpe.golden.approx_pe import ApproxPEConfig
+    from quantpe.golden.baseline import BaselineConfig
+    from quantpe.golden.plan import validate_plan
+    validate_plan(plan)
+    lanes = PLAN_LANES if lanes is None else lanes
+    out = []
+    for e in plan["layers"]:
+        acc = max(32, e["a_bits"] + e["w_bits"] + (lanes - 1).bit_length())
+        if e["kind"] == "baseline":
+            cfg = BaselineConfig(lanes=lanes, a_bits=e["a_bits"], w_bits=e["w_bits"], acc_bits=acc)
+        else:
+            cfg = ApproxPEConfig(lanes=lanes, a_bits=e["a_bits"], w_bits=e["w_bits"], signed=True,
+                                 acc_bits=acc, mul=e["config"]["mul"])
+        out.append((e["name"], cfg))
+    return out
+
+
+def plan_hardware(plan: dict, lanes: int | None = None) -> dict:
+    """Per-layer and total hardware figures of a plan: the PE's Yosys area (built-in liberty,
+    cached), the multiplier area x MACs (the stated energy proxy), and cycles per sample on one
+    PE (MACs / lanes, rounded up per layer)."""
+    from quantpe.flow import synth_many
+    lanes = PLAN_LANES if lanes is None else lanes
+    designs = plan_designs(plan, lanes)
+    unique = list(dict.fromkeys(cfg for _, cfg in designs))
+    areas = dict(zip(unique, (r["area_um2"] for r in synth_many(unique, desc="plan PEs"))))
+    mul = {r["name"]: r for r in plan_area(plan)["layers"]}
+    rows = []
+    for (name, cfg), e in zip(designs, plan["layers"]):
+        rows.append(dict(layer=name, a_bits=e["a_bits"], w_bits=e["w_bits"], kind=cfg.kind,
+                         mul=mul[name]["mul"], design=cfg.config_id, pe_area_um2=areas[cfg], macs=e["macs"],
+                         cycles=-(-e["macs"] // lanes), mul_area_um2=mul[name]["area_um2"],
+                         mul_area_x_macs=mul[name]["area_x_macs"]))
+    return dict(lanes=lanes, layers=rows,
+                total=dict(pe_area_um2=sum(areas.values()), designs=len(unique),
+                           macs=sum(r["macs"] for r in rows), cycles=sum(r["cycles"] for r in rows),
+                           mul_area_x_macs=sum(r["mul_area_x_macs"] for r in rows)))
+
+
+def plan_model(plan: dict, model: str | None = None, inputs=None, labels=None):
+    """The model a plan was made for, checked: --model, else the plan's own reference model.
+    Returns (name, graph, x_cal, y_cal, x_eval, y_eval)."""
+    from quantpe.golden.cnn import REFERENCE_MODELS
+    from quantpe.golden.plan import check_plan_model
+    spec = model if model is not None else plan["model"]["name"]
+    if model is None and spec not in REFERENCE_MODELS:
+        raise ConfigError(f"plan is for model {spec!r}, not a reference model: give it with --model FILE "
+                          f"(and --model-inputs/--model-labels)")
+    m = _model(spec, inputs, labels)
+    check_plan_model(plan, m[1])
+    return m
+
+
+def plan_section(out_dir: Path, plan: dict, model: str | None = None, inputs=None, labels=None) -> list:
+    """`quantpe report --plan`: the plan's hardware (`plan_hardware`) and the model's bit-exact
+    accuracy under it (and with exact multipliers at the same widths, and all-INT8); writes
+    out_dir/plan/{plan.json, layers.csv, summary.json} and out_dir/plan.md; returns its lines."""
+    import json
+
+    from quantpe.atomic import staged_dir, write_text
+    from quantpe.golden.layers import build_qgraph
+    from quantpe.golden.plan import apply_plan, plan_widths
+    from quantpe.tables import csv_text, markdown_table
+    name, graph, xc, _, xe, ye = plan_model(plan, model, inputs, labels)
+    hw = plan_hardware(plan)
+    a_bits, w_bits, _ = plan_widths(plan)
+    acc = dict(plan=apply_plan(graph, plan, xc).accuracy(xe, ye),
+               exact_multipliers=build_qgraph(graph, xc, w_bits=w_bits, a_bits=a_bits).accuracy(xe, ye),
+               int8=build_qgraph(graph, xc).accuracy(xe, ye), float=graph.accuracy(xe, ye))
+    exact = plan_area(plan)["exact_area_x_macs"]
+    cut = 100 * (1 - hw["total"]["mul_area_x_macs"] / exact) if exact else 0.0
+    cols = ["layer", "a_bits", "w_bits", "kind", "mul", "macs", "cycles", "pe_area_um2", "mul_area_um2",
+            "mul_area_x_macs", "design"]
+    t = hw["total"]
+    md = [f"## Plan: {plan['method']['name']} for model {name}", "",
+          f"Bit-exact accuracy on {len(ye)} samples: plan {acc['plan']:.4f}; same widths with exact "
+          f"multipliers {acc['exact_multipliers']:.4f}; all INT8 {acc['int8']:.4f}; float {acc['float']:.4f}.", "",
+          f"One {hw['lanes']}-lane PE per layer (signed operands): {t['designs']} distinct designs, "
+          f"{t['pe_area_um2']:,.1f} µm² in all (Yosys, built-in liberty); {t['cycles']:,} cycles per sample "
+          f"(MACs / lanes); multiplier area x MACs {t['mul_area_x_macs']:,.4g} µm²·MAC, {cut:.1f}% below exact "
+          f"multipliers of the same widths (the stated energy proxy: no switching activity).", "",
+          *markdown_table(hw["layers"], cols, fmt={"pe_area_um2": lambda v: f"{v:,.1f}",
+                                                   "mul_area_um2": lambda v: f"{v:,.1f}",
+                                                   "mul_area_x_macs": lambda v: f"{v:,.4g}",
+                                                   "macs": lambda v: f"{v:,}", "cycles": lambda v: f"{v:,}"}), ""]
+    summary = dict(model=name, method=plan["method"], accuracy=acc, hardware=hw, mul_cut_pct=cut)
+    with staged_dir(Path(out_dir)) as stage:
+        write_text(stage / "plan" / "plan.json", json.dumps(plan, indent=1, sort_keys=True) + "\n")
+        write_text(stage / "plan" / "layers.csv", csv_text(hw["layers"], cols))
+        write_text(stage / "plan" / "summary.json", json.dumps(summary, indent=1, default=float) + "\n")
+        write_text(stage / "plan.md", "\n".join(md) + "\n")
+    return md
 
 
 # ------------------------------------------------------------------ models

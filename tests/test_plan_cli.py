@@ -1,0 +1,106 @@
+"""A plan drives generate, synth and report (`--plan FILE`), and bad plans are one line, exit 2."""
+import json
+
+import pytest
+
+from quantpe import plan_cli
+from quantpe.cli import main
+from quantpe.golden.approx import approx_mul
+from quantpe.golden.approx_pe import parse_mul_spec
+from quantpe.golden.cnn import mlp_graph, model_data
+from quantpe.golden.layers import build_qgraph
+from quantpe.golden.plan import make_plan, plan_text
+
+LAYERS = [(8, 8, "exact"), (4, 4, "truncated:t=2"), (8, 8, "exact")]
+
+
+@pytest.fixture
+def plan_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
+    monkeypatch.setattr(plan_cli, "PLAN_LANES", 2)          # small PEs: quick syntheses
+    plan = make_plan("mlp", mlp_graph(), "hand", {}, LAYERS)
+    p = tmp_path / "plan.json"
+    p.write_text(plan_text(plan))
+    return p, plan
+
+
+def _run(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_generate_synth_report_from_one_plan(plan_file, tmp_path, capsys):
+    p, plan = plan_file
+    code, out, err = _run(["generate", "--plan", p, "-o", tmp_path / "g"], capsys)
+    assert code == 0, err
+    mapping = json.loads((tmp_path / "g" / "plan-designs.json").read_text())["layers"]
+    assert mapping["fc0"] == mapping["fc2"] != mapping["fc1"]         # equal rows share one design
+    assert "2 designs for 3 layers" in out
+    for cid in set(mapping.values()):
+        assert (tmp_path / "g" / cid / "manifest.json").is_file()
+    code, out, err = _run(["synth", "--plan", p, "-o", tmp_path / "s"], capsys)
+    assert code == 0, err
+    hw = json.loads((tmp_path / "s" / "plan-area.json").read_text())
+    assert [r["kind"] for r in hw["layers"]] == ["baseline", "approxpe", "baseline"]
+    assert hw["layers"][1]["cycles"] == -(-plan["layers"][1]["macs"] // 2)
+    # the same baseline PE through the ordinary synth command has the same area
+    code, out, err = _run(["synth", "baseline", "--lanes", 2, "--a-bits", 8, "--w-bits", 8], capsys)
+    assert code == 0 and f"{hw['layers'][0]['pe_area_um2']:,.1f} um^2" in out
+    code, out, err = _run(["report", "--plan", p, "-o", tmp_path / "r"], capsys)
+    assert code == 0, err
+    # independent: the integer MLP at the plan's widths with the one approximate layer swapped in by hand
+    x_tr, y_tr, x_te, y_te = model_data("mlp")
+    q = build_qgraph(mlp_graph(), x_tr[:512], w_bits=[8, 4, 8], a_bits=[8, 4, 8])
+    q = q.with_mul(approx_mul(parse_mul_spec("truncated:t=2", 4, 4, True)), ["fc1"])
+    summary = json.loads((tmp_path / "r" / "plan" / "summary.json").read_text())
+    assert summary["accuracy"]["plan"] == pytest.approx(q.accuracy(x_te, y_te))
+    assert f"plan {q.accuracy(x_te, y_te):.4f}" in (tmp_path / "r" / "plan.md").read_text()
+
+
+def _edit(plan, fn):
+    plan = json.loads(json.dumps(plan))
+    fn(plan)
+    return plan
+
+
+@pytest.mark.parametrize("cmd", ["generate", "synth", "report"])
+@pytest.mark.parametrize("edit, msg", [
+    (lambda p: p["layers"][1].update(kind="wallace"), "unknown kind"),
+    (lambda p: p["layers"][1].update(a_bits=12), "no 12x4-bit multipliers"),
+    (lambda p: p.update(schema="quantpe.plan/0"), "schema"),
+])
+def test_bad_plans(plan_file, tmp_path, capsys, cmd, edit, msg):
+    p, plan = plan_file
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_edit(plan, edit)))
+    code, _, err = _run([cmd, "--plan", bad, "-o", tmp_path / "o"], capsys)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("edit, msg", [
+    (lambda p: p["model"].update(sha256="0" * 64), "made for another model"),
+    (lambda p: p["layers"].pop(), "plan has 2 layers, the model has 3"),
+    (lambda p: p["model"].update(name="resnet"), "not a reference model"),
+])
+def test_plan_for_another_model(plan_file, tmp_path, capsys, edit, msg):
+    p, plan = plan_file
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_edit(plan, edit)))
+    code, _, err = _run(["report", "--plan", bad, "-o", tmp_path / "o"], capsys)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["generate", "--plan", "{p}", "baseline"], "drop the DESIGN"),
+    (["generate"], "choose a DESIGN"),
+    (["synth", "-o", "{tmp}/x", "baseline"], "applies to --plan"),
+    (["report", "--plan", "{p}", "--only", "strum"], "drop --only"),
+    (["generate", "--plan", "{tmp}/missing.json"], "cannot read plan"),
+])
+def test_plan_option_misuse(plan_file, tmp_path, capsys, args, msg):
+    p, _ = plan_file
+    args = [a.replace("{p}", str(p)).replace("{tmp}", str(tmp_path)) for a in args]
+    code, _, err = _run(args, capsys)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
