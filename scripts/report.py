@@ -16,7 +16,7 @@ from quantpe.kinds import KINDS
 from quantpe.synth import format_delta_markdown
 from quantpe.tables import csv_text
 
-__all__ = ["run_report", "default_real_liberty", "SECTIONS"]
+__all__ = ["run_report", "default_real_liberty", "SECTIONS", "OPTIONAL_SECTIONS"]
 
 SKY130 = Path("pdk") / "sky130hd" / "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
 
@@ -81,7 +81,8 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
 
     if liberty is not None and not Path(liberty).is_file():
         raise QuantpeError(f"liberty not found: {liberty}")
-    sections = [(name, load) for name, load in SECTIONS if only is None or name in only]
+    sections = [(name, load) for name, load in SECTIONS
+                if (name not in OPTIONAL_SECTIONS if only is None else name in only)]
     if only is not None:
         unknown = sorted(set(only) - {name for name, _ in SECTIONS})
         if unknown:
@@ -176,7 +177,12 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
         md += ["## Digits reference model (test split, bit-exact golden inference)", "",
                "| model | test accuracy |", "|---|---|"]
         md += [f"| {k} | {v:.4f} |" for k, v in accuracy.items()] + [""]
-    md += ["![area](area.png)", ""]
+    md += ["![area](area.png)", "",
+           "Not in this run (long; their committed results are in the folders named): the energy section "
+           "([energy/energy.md](energy/energy.md), gate-level power on real traces, `quantpe.power_report`, about "
+           "15 minutes cold) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
+           "against greedy, brute-force and NSGA-II search on the digits CNN, `quantpe report --only plans`, "
+           "about 30 minutes).", ""]
     return md
 
 
@@ -188,7 +194,11 @@ def _section(path: str):
 #: the technique sections of the report, in order: (name, loader of `f(out_dir) -> markdown
 #: lines`), from the registry's report entries
 SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report] + [
-    ("models", _section("quantpe.model_report:models_report"))]
+    ("models", _section("quantpe.model_report:models_report")),
+    ("plans", _section("quantpe.plans_report:plans_report"))]
+#: sections only `--only` runs: the per-layer plan searches take about half an hour (brute force
+#: over 1024 plans, NSGA-II); their committed result is reports/plans/
+OPTIONAL_SECTIONS = ("plans",)
 
 
 def _pct(v):
