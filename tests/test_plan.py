@@ -1,5 +1,4 @@
 """Plan files: schema, validation (one clear line), round trip, apply_plan bit-exactness, CLI."""
-import argparse
 import json
 
 import numpy as np
@@ -12,7 +11,7 @@ from quantpe.golden.errors import ConfigError
 from quantpe.golden.layers import build_qgraph
 from quantpe.golden.plan import (SCHEMA, apply_plan, graph_sha256, layer_macs, make_plan, parse_plan,
                                  plan_text)
-from quantpe.plan_cli import add_plan_parser, plan_area
+from quantpe.plan_cli import plan_area
 
 CNN_LAYERS = [(8, 4, "exact"), (4, 4, "truncated:t=2"), (8, 8, "drum:k=4"), (2, 2, "exact"), (8, 4, "mitchell")]
 
@@ -99,17 +98,10 @@ def test_plan_area_hand(cnn):
     assert r["total_area_x_macs"] < r["exact_area_x_macs"]          # approximate layers are smaller
 
 
-_ORIG_PARSER = cli.build_parser
 
 
 def _main(argv, monkeypatch):
-    """quantpe.cli.main with the `plan` command added (the lead adds it to cli.py when merging)."""
-    def build():
-        p = _ORIG_PARSER()
-        sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-        add_plan_parser(sub)
-        return p
-    monkeypatch.setattr(cli, "build_parser", build)
+    """quantpe.cli.main (the `plan` command is part of the CLI)."""
     return cli.main(argv)
 
 
