@@ -267,6 +267,20 @@ def named_cases() -> list[Case]:
         c("model import: missing", ["model", "import", "in/none.onnx", "-o", "out"], out="out"),
         c("model import: not onnx", ["model", "import", "in/x.onnx", "-o", "out"],
           setup=_write("x.onnx", b"\x00\x01garbage"), out="out"),
+        # plans
+        c("plan: bad JSON", ["report", "--plan", "in/p.json", "-o", "out"], setup=_write("p.json", "{x"), out="out"),
+        c("plan: not a plan", ["synth", "--plan", "in/p.json"], setup=_write("p.json", "[]")),
+        c("plan: wrong schema", ["generate", "--plan", "in/p.json", "-o", "out"],
+          setup=_write("p.json", '{"schema": "quantpe.plan/9"}'), out="out"),
+        c("plan: missing", ["generate", "--plan", "in/none.json"]),
+        c("plan: with a design", ["generate", "--plan", "in/p.json", "baseline"], setup=_write("p.json", "{}")),
+        c("plan: unknown model", ["plan", "resnet", "--method", "quantune", "-o", "out.json"]),
+        c("plan: unknown method", ["plan", "mlp", "--method", "magic", "-o", "out.json"]),
+        c("plan: negative budget", ["plan", "mlp", "--method", "quantune", "--budget", "-1", "-o", "out.json"]),
+        c("plan: bad precisions", ["plan", "mlp", "--method", "quantune", "--precisions", "9x9", "-o", "out.json"]),
+        c("plan: no output", ["plan", "mlp", "--method", "quantune"]),
+        c("report: model without labels", ["report", "--only", "models", "--model", "in/x.onnx", "--model-inputs",
+                                           "in/x.npy", "-o", "out"], setup=_write("x.onnx", b"\0"), out="out"),
     ]
     if os.geteuid() == 0:          # root writes into read-only folders: those cases say nothing
         cases = [k for k in cases if "read-only" not in k.name]
