@@ -426,21 +426,28 @@ def array_sum(cfg: ApproxMulConfig, a, b) -> np.ndarray:
     (broadcasting, int64): kept bits (complemented where `bw_invert_mask` for Baugh-Wooley) and
     the one-bits of `array_constant`, each column < or_cols reduced to the OR of its bits. Not
     wrapped (the caller reads it mod 2^P for Baugh-Wooley)."""
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
+    return _array_table(cfg)[np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)]
+
+
+@functools.lru_cache(maxsize=64)
+def _array_table(cfg: ApproxMulConfig) -> np.ndarray:
+    """`array_sum` for every pattern pair, (2^a_bits, 2^b_bits), as uint8 column bit counts."""
+    na, nb = cfg.a_bits, cfg.b_bits
     keep = pp_keep_mask(cfg)
     inv = bw_invert_mask(cfg) if is_baugh_wooley(cfg) else np.zeros_like(keep)
     const = array_constant(cfg)
-    width = max(cfg.a_bits + cfg.b_bits, const.bit_length())
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    total = np.zeros(shape, dtype=np.int64)
-    for c in range(width):
-        count = np.full(shape, (const >> c) & 1, dtype=np.int64)
-        for i in range(keep.shape[0]):
+    A = ((np.arange(1 << na, dtype=np.uint8)[:, None] >> np.arange(na, dtype=np.uint8)[None, :]) & 1)  # (2^na, na)
+    B = ((np.arange(1 << nb, dtype=np.uint8)[:, None] >> np.arange(nb, dtype=np.uint8)[None, :]) & 1)
+    total = np.zeros((1 << na, 1 << nb), dtype=np.int64)
+    for c in range(max(na + nb, const.bit_length())):
+        count = np.full((1 << na, 1 << nb), (const >> c) & 1, dtype=np.uint8)
+        for i in range(max(0, c - na + 1), min(nb, c + 1)):
             j = c - i
-            if 0 <= j < keep.shape[1] and keep[i, j]:
-                count = count + (((a >> j) & (b >> i) & 1) ^ int(inv[i, j]))
-        total += (np.minimum(count, 1) if c < cfg.or_cols else count) << c
+            if keep[i, j]:
+                bit = A[:, j, None] & B[None, :, i]
+                count += (bit ^ 1) if inv[i, j] else bit
+        total += (np.minimum(count, 1) if c < cfg.or_cols else count).astype(np.int64) << c
+    total.setflags(write=False)
     return total
 
 
