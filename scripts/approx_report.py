@@ -111,7 +111,7 @@ def _unique(cfgs) -> list[ApproxMulConfig]:
 
 
 def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
-    """The families added for issue 14 (P = a_bits + b_bits, n = P / 2, top = P - 3):
+    """The families added for issue 14 (P = a_bits + b_bits, n = P / 2, top = max(P - 3, 2)):
 
     - signed only: the Baugh-Wooley exact array and the legacy truncated / broken_array /
       perforated grids on the Baugh-Wooley array (`signed_form="baugh_wooley"`);
@@ -119,12 +119,12 @@ def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> 
       sign-magnitude form wins at large MRED budgets, Baugh-Wooley at small ones): truncated t = 0
       with or_cols 2 .. top, compensated truncated t = 2 .. n with or_cols t + 1 .. top;
       broken_array hbl in {1, 2}, vbl in {n - 1, n}, or_cols vbl + 2 .. top.
-    The default grid was cut from the `wide` one (every t / vbl in 0 .. P - 5, with and without
+    The default grid was cut from the `wide` one (every t / vbl in 0 .. max(P - 5, n), with and without
     compensation, hbl 0..3, or_cols up to top; about 2.5x the syntheses at 8x8), keeping the
     parameters that were on its 8x8 area/MRED or area/MAE front.
     """
     base = dict(a_bits=a_bits, b_bits=b_bits, signed=signed)
-    P, n, top = a_bits + b_bits, (a_bits + b_bits) // 2, a_bits + b_bits - 3
+    P, n, top = a_bits + b_bits, (a_bits + b_bits) // 2, max(a_bits + b_bits - 3, 2)
     out = []
     if signed:
         bw = dict(signed_form="baugh_wooley")
@@ -135,9 +135,9 @@ def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> 
     forms = ({"signed_form": "baugh_wooley"}, {}) if signed else ({},)
     for form in forms:
         if wide:
-            trunc = [(t, comp, oc) for t in range(0, P - 4) for comp in ((False, True) if t else (False,))
+            trunc = [(t, comp, oc) for t in range(0, max(P - 4, n + 1)) for comp in ((False, True) if t else (False,))
                      for oc in range(t + 1, top + 1)]
-            bam = [(h, v, oc) for h in range(0, 4) for v in range(0, P - 4) for oc in range(v + 1, top + 1)
+            bam = [(h, v, oc) for h in range(0, 4) for v in range(0, max(P - 4, n + 1)) for oc in range(v + 1, top + 1)
                    if (h or v) and h < b_bits]
         else:
             trunc = [(0, False, oc) for oc in range(2, top + 1)] + \

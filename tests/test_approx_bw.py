@@ -191,3 +191,22 @@ def test_ids_and_specs_backward_compatible():
 def test_config_errors(kw, msg):
     with pytest.raises(ConfigError, match=re.escape(msg)):
         ApproxMulConfig(**kw)
+
+
+@pytest.mark.parametrize("kw", [
+    pytest.param(dict(method="exact", signed=True, signed_form="baugh_wooley"), marks=pytest.mark.slow),
+    dict(method="truncated", t=4, compensate=True, signed=True, signed_form="baugh_wooley", or_cols=5),
+    pytest.param(dict(method="broken_array", hbl=1, vbl=2, or_cols=4), marks=pytest.mark.slow)])
+def test_rtl_exhaustive_4x4_icarus(kw):
+    """The generated Verilog on Icarus through the registry harness, every input pair."""
+    from quantpe.characterize import rtl_characterize
+    cfg = ApproxMulConfig(a_bits=4, b_bits=4, **kw)
+    assert np.array_equal(rtl_characterize(cfg, "icarus").table, mul_table(cfg))
+
+
+def test_characterize_config_accepts_new_fields():
+    from quantpe.characterize import approx_config
+    cfg = approx_config("trunc", 8, 8, True, t=4, or_cols=6, signed_form="baugh_wooley")
+    assert cfg == ApproxMulConfig(method="truncated", t=4, or_cols=6, signed=True, signed_form="baugh_wooley")
+    with pytest.raises(ConfigError, match="needs signed=True"):
+        approx_config("trunc", 8, 8, False, t=4, signed_form="baugh_wooley")

@@ -108,7 +108,9 @@ def test_sweep_starts_with_the_legacy_sweep_and_adds_new_families():
         assert new[:len(old)] == old and len(set(new)) == len(new)
         extra = new[len(old):]
         assert any(c.or_cols for c in extra)
-        assert all(c.signed_form == ("baugh_wooley" if s else "sign_magnitude") for c in extra)
+        assert all(c.signed_form == "baugh_wooley" for c in extra if not c.or_cols)
+        assert {c.signed_form for c in extra if c.or_cols} == ({"baugh_wooley", "sign_magnitude"} if s
+                                                               else {"sign_magnitude"})
         if s:
             assert {c.method for c in extra if not c.or_cols} >= {"exact", "truncated", "broken_array", "perforated"}
     assert set(sweep_variants(4, 4, True, wide=True)) > set(sweep_variants(4, 4, True))
