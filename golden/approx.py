@@ -90,7 +90,8 @@ from .intmath import fits, int_range, round_half_away, to_unsigned, wrap
 __all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
            "METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
            "exact_table", "pp_keep_mask", "truncation_compensation", "mitchell_frac_bits",
-           "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file", "operand_values",
+           "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file",
+           "operand_values",
            "ARRAY_METHODS", "SIGNED_FORMS", "is_baugh_wooley", "bw_invert_mask", "baugh_wooley_constant",
            "array_constant", "array_sum"]
 
@@ -166,9 +167,11 @@ class ApproxMulConfig(DesignConfig):
                               f"got {self.signed_form!r}")
         if self.signed_form == "baugh_wooley" and not (self.signed and self.method in ARRAY_METHODS):
             raise ConfigError(f"approxmul: signed_form 'baugh_wooley' needs signed=True and an array method "
-                              f"({', '.join(ARRAY_METHODS)}), got method {self.method!r} signed={self.signed}")
+                              f"({', '.join(ARRAY_METHODS)}), got method {self.method!r} "
+                              f"signed={self.signed}")
         if not 0 <= self.or_cols <= self.a_bits + self.b_bits:
-            raise ConfigError(f"approxmul: or_cols must be in 0..{self.a_bits + self.b_bits} (the product width), "
+            raise ConfigError(f"approxmul: or_cols must be in 0..{self.a_bits + self.b_bits} "
+                              f"(the product width), "
                               f"got {self.or_cols}")
         for name in ("lut_path", "lut_sha256"):
             if not isinstance(getattr(self, name), str):
@@ -436,7 +439,7 @@ def _array_table(cfg: ApproxMulConfig) -> np.ndarray:
     keep = pp_keep_mask(cfg)
     inv = bw_invert_mask(cfg) if is_baugh_wooley(cfg) else np.zeros_like(keep)
     const = array_constant(cfg)
-    A = ((np.arange(1 << na, dtype=np.uint8)[:, None] >> np.arange(na, dtype=np.uint8)[None, :]) & 1)  # (2^na, na)
+    A = ((np.arange(1 << na, dtype=np.uint8)[:, None] >> np.arange(na, dtype=np.uint8)[None, :]) & 1)
     B = ((np.arange(1 << nb, dtype=np.uint8)[:, None] >> np.arange(nb, dtype=np.uint8)[None, :]) & 1)
     total = np.zeros((1 << na, 1 << nb), dtype=np.int64)
     for c in range(max(na + nb, const.bit_length())):

@@ -36,7 +36,8 @@ from quantpe.flow import synth_many
 from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table
 from quantpe.tables import csv_text, markdown_table
 
-__all__ = ["WIDTHS", "TARGET", "BUDGETS", "BUDGET_TARGET", "sweep_variants", "legacy_variants", "new_families",
+__all__ = ["WIDTHS", "TARGET", "BUDGETS", "BUDGET_TARGET", "sweep_variants", "legacy_variants",
+           "new_families",
            "reference_jobs", "pick_reference", "budget_table", "kulkarni_2x2", "pareto_front", "select_best",
            "markdown_table", "variant_row", "approx_report"]
 
@@ -135,14 +136,16 @@ def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> 
     forms = ({"signed_form": "baugh_wooley"}, {}) if signed else ({},)
     for form in forms:
         if wide:
-            trunc = [(t, comp, oc) for t in range(0, max(P - 4, n + 1)) for comp in ((False, True) if t else (False,))
+            ts = range(0, max(P - 4, n + 1))
+            trunc = [(t, comp, oc) for t in ts for comp in ((False, True) if t else (False,))
                      for oc in range(t + 1, top + 1)]
-            bam = [(h, v, oc) for h in range(0, 4) for v in range(0, max(P - 4, n + 1)) for oc in range(v + 1, top + 1)
+            bam = [(h, v, oc) for h in range(0, 4) for v in ts for oc in range(v + 1, top + 1)
                    if (h or v) and h < b_bits]
         else:
             trunc = [(0, False, oc) for oc in range(2, top + 1)] + \
                 [(t, True, oc) for t in range(2, n + 1) for oc in range(t + 1, top + 1)]
-            bam = [(h, v, oc) for h in (1, 2) for v in (n - 1, n) for oc in range(v + 2, top + 1) if h < b_bits]
+            bam = [(h, v, oc) for h in (1, 2) for v in (n - 1, n) for oc in range(v + 2, top + 1)
+                   if h < b_bits]
         for t, comp, oc in trunc:
             out.append(ApproxMulConfig(method="truncated", t=t, compensate=comp, or_cols=oc, **base, **form))
         for h, v, oc in bam:
@@ -158,7 +161,8 @@ def sweep_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -
 def params_of(cfg: ApproxMulConfig) -> str:
     """Short parameter text of a variant, e.g. 't=6,comp', 'k=4', 't=4,or=7,bw'."""
     text = _params_of(cfg)
-    extra = ([f"or={cfg.or_cols}"] if cfg.or_cols else []) + (["bw"] if cfg.signed_form == "baugh_wooley" else [])
+    extra = [f"or={cfg.or_cols}"] if cfg.or_cols else []
+    extra += ["bw"] if cfg.signed_form == "baugh_wooley" else []
     return ",".join([p for p in [text] if p] + extra)
 
 
@@ -240,7 +244,8 @@ def select_best(rows: list[dict], target: dict = TARGET) -> tuple[dict | None, b
 def _yosys_version() -> str:
     import subprocess
     try:
-        return subprocess.run(["yosys", "-V"], capture_output=True, text=True, timeout=30).stdout.split("(")[0].strip()
+        out = subprocess.run(["yosys", "-V"], capture_output=True, text=True, timeout=30).stdout
+        return out.split("(")[0].strip()
     except (OSError, subprocess.SubprocessError):
         return "Yosys (version unknown)"
 

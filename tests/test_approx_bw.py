@@ -5,6 +5,7 @@ hand-computed constants, the compensation constant against a brute-force mean ov
 operand pair, RTL (Amaranth simulator) == golden on every input pair at small widths, a
 mutation of the RTL that the check must catch, and the id/spec backward compatibility.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,15 @@ import re
 import numpy as np
 import pytest
 
-from quantpe.golden.approx import (ApproxMulConfig, array_constant, baugh_wooley_constant, exact_table, mul_table,
-                                   operand_values, truncation_compensation)
+from quantpe.golden.approx import (
+    ApproxMulConfig,
+    array_constant,
+    baugh_wooley_constant,
+    exact_table,
+    mul_table,
+    operand_values,
+    truncation_compensation,
+)
 from quantpe.golden.approx_pe import mul_spec, parse_mul_spec
 from quantpe.golden.errors import ConfigError
 
@@ -50,7 +58,7 @@ def ref_array(cfg: ApproxMulConfig, a: int, b: int) -> int:
     const = 0
     if cfg.compensate:
         q, r = divmod(dropped_quarters, 4)
-        const += q + (1 if r >= 2 else 0)                      # round half away (positive)
+        const += q + (1 if r >= 2 else 0)  # round half away (positive)
     if bw:
         const += (1 << (P - 1)) + (1 << (na - 1)) + (1 << (nb - 1))
         const %= 1 << P
@@ -70,12 +78,18 @@ def variants(na, nb, signed, bw):
     if bw:
         base["signed_form"] = "baugh_wooley"
     P = na + nb
-    out = [dict(method="exact"), dict(method="truncated", t=P // 2), dict(method="truncated", t=P // 2, compensate=True),
-           dict(method="truncated", t=P // 2 + 1, compensate=True), dict(method="broken_array", hbl=1, vbl=P // 2),
-           dict(method="perforated", perf_rows=1, perf_start=0), dict(method="perforated", perf_rows=1, perf_start=nb - 1),
-           dict(method="truncated", t=0, or_cols=P // 2), dict(method="truncated", t=2, or_cols=P // 2 + 1,
-                                                                  compensate=True),
-           dict(method="broken_array", hbl=1, vbl=2, or_cols=P // 2)]
+    out = [
+        dict(method="exact"),
+        dict(method="truncated", t=P // 2),
+        dict(method="truncated", t=P // 2, compensate=True),
+        dict(method="truncated", t=P // 2 + 1, compensate=True),
+        dict(method="broken_array", hbl=1, vbl=P // 2),
+        dict(method="perforated", perf_rows=1, perf_start=0),
+        dict(method="perforated", perf_rows=1, perf_start=nb - 1),
+        dict(method="truncated", t=0, or_cols=P // 2),
+        dict(method="truncated", t=2, or_cols=P // 2 + 1, compensate=True),
+        dict(method="broken_array", hbl=1, vbl=2, or_cols=P // 2),
+    ]
     return [ApproxMulConfig(**base, **kw) for kw in out]
 
 
@@ -90,8 +104,9 @@ def test_golden_matches_scalar_reference_exhaustive(na, nb, signed, bw):
 
 def test_golden_matches_scalar_reference_sampled_8x8(seed):
     rng = np.random.default_rng(seed)
-    pairs = [(-128, -128), (-128, 127), (127, 127), (0, -128), (-1, -1)] + \
-        [tuple(int(v) for v in rng.integers(-128, 128, 2)) for _ in range(150)]
+    pairs = [(-128, -128), (-128, 127), (127, 127), (0, -128), (-1, -1)] + [
+        tuple(int(v) for v in rng.integers(-128, 128, 2)) for _ in range(150)
+    ]
     for cfg in variants(8, 8, True, True) + variants(8, 8, False, False):
         t = mul_table(cfg)
         for a, b in pairs:
@@ -110,7 +125,7 @@ def test_hand_computed_constants():
     assert baugh_wooley_constant(8, 8) == 256 + 32768 == 0x8100
     assert baugh_wooley_constant(4, 4) == 16 + 128
     assert baugh_wooley_constant(8, 4) == 2048 + 128 + 8
-    assert baugh_wooley_constant(2, 2) == 8 + 2 + 2         # 12 < 16
+    assert baugh_wooley_constant(2, 2) == 8 + 2 + 2  # 12 < 16
     # 8x8 BW truncated t=8: columns 0..6 hold c+1 AND bits (sum (c+1) 2^c = 769 quarters), column 7
     # six AND bits and two NAND bits (a0 b7, a7 b0): (6 + 2*3) * 128 = 1536 quarters -> 2305/4 = 576.25
     bw = ApproxMulConfig(method="truncated", t=8, compensate=True, signed=True, signed_form="baugh_wooley")
@@ -136,7 +151,7 @@ def test_compensation_is_the_brute_force_mean_of_the_dropped_bits(t):
     assert abs(c - mean_dropped) <= 0.5 and (c - mean_dropped != -0.5)
     assert (4 * mean_dropped).is_integer()
     comp = ApproxMulConfig(**kw, compensate=True)
-    if t <= 8:      # products near the extremes would wrap for very large t
+    if t <= 8:  # products near the extremes would wrap for very large t
         assert abs(float(np.mean(mul_table(comp) - exact_table(8, 8, True)))) <= 0.5
 
 
@@ -150,6 +165,7 @@ def test_rtl_exhaustive(na, nb, signed, bw):
 def test_rtl_mutation_is_caught(monkeypatch):
     """An RTL built with one NAND turned into an AND must differ from golden."""
     import quantpe.rtl.approx as rtl
+
     cfg = ApproxMulConfig(a_bits=4, b_bits=4, signed=True, signed_form="baugh_wooley")
     real = rtl.bw_invert_mask
 
@@ -166,12 +182,15 @@ def test_rtl_mutation_is_caught(monkeypatch):
 def test_ids_and_specs_backward_compatible():
     # ids computed on the commit before these fields existed
     assert ApproxMulConfig(signed=True).config_id == "approxmul-exact-i8x8-31a9d32d"
-    assert ApproxMulConfig(method="truncated", t=6, compensate=True, signed=True).config_id == \
-        "approxmul-trunc-t6c-i8x8-898b46b3"
+    assert (
+        ApproxMulConfig(method="truncated", t=6, compensate=True, signed=True).config_id
+        == "approxmul-trunc-t6c-i8x8-898b46b3"
+    )
     assert ApproxMulConfig(method="drum", k=4).config_id == "approxmul-drum-k4-u8x8-40cd13d5"
     bw = ApproxMulConfig(method="truncated", t=6, signed=True, signed_form="baugh_wooley", or_cols=3)
     assert bw.short_name() == "approxmul-trunc-t6-or3-bw-i8x8"
     from quantpe.kinds import config_from_dict
+
     assert config_from_dict(bw.to_dict()) == bw and config_from_dict(bw.to_dict()).config_id == bw.config_id
     assert "signed_form" not in ApproxMulConfig(signed=True).to_dict()
     spec = mul_spec(bw)
@@ -180,32 +199,44 @@ def test_ids_and_specs_backward_compatible():
     assert mul_spec(ApproxMulConfig(method="truncated", t=6, compensate=True)) == "truncated:compensate=1,t=6"
 
 
-@pytest.mark.parametrize("kw,msg", [
-    (dict(signed_form="booth"), "signed_form must be one of"),
-    (dict(signed_form="baugh_wooley"), "needs signed=True"),
-    (dict(signed_form="baugh_wooley", signed=True, method="drum", k=4), "needs signed=True and an array method"),
-    (dict(method="truncated", or_cols=17), "or_cols must be in 0..16"),
-    (dict(method="exact", or_cols=2), "or_cols is not a parameter of method 'exact'"),
-    (dict(method="drum", k=3, or_cols=2), "or_cols is not a parameter"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(signed_form="booth"), "signed_form must be one of"),
+        (dict(signed_form="baugh_wooley"), "needs signed=True"),
+        (
+            dict(signed_form="baugh_wooley", signed=True, method="drum", k=4),
+            "needs signed=True and an array method",
+        ),
+        (dict(method="truncated", or_cols=17), "or_cols must be in 0..16"),
+        (dict(method="exact", or_cols=2), "or_cols is not a parameter of method 'exact'"),
+        (dict(method="drum", k=3, or_cols=2), "or_cols is not a parameter"),
+    ],
+)
 def test_config_errors(kw, msg):
     with pytest.raises(ConfigError, match=re.escape(msg)):
         ApproxMulConfig(**kw)
 
 
-@pytest.mark.parametrize("kw", [
-    pytest.param(dict(method="exact", signed=True, signed_form="baugh_wooley"), marks=pytest.mark.slow),
-    dict(method="truncated", t=4, compensate=True, signed=True, signed_form="baugh_wooley", or_cols=5),
-    pytest.param(dict(method="broken_array", hbl=1, vbl=2, or_cols=4), marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        pytest.param(dict(method="exact", signed=True, signed_form="baugh_wooley"), marks=pytest.mark.slow),
+        dict(method="truncated", t=4, compensate=True, signed=True, signed_form="baugh_wooley", or_cols=5),
+        pytest.param(dict(method="broken_array", hbl=1, vbl=2, or_cols=4), marks=pytest.mark.slow),
+    ],
+)
 def test_rtl_exhaustive_4x4_icarus(kw):
     """The generated Verilog on Icarus through the registry harness, every input pair."""
     from quantpe.characterize import rtl_characterize
+
     cfg = ApproxMulConfig(a_bits=4, b_bits=4, **kw)
     assert np.array_equal(rtl_characterize(cfg, "icarus").table, mul_table(cfg))
 
 
 def test_characterize_config_accepts_new_fields():
     from quantpe.characterize import approx_config
+
     cfg = approx_config("trunc", 8, 8, True, t=4, or_cols=6, signed_form="baugh_wooley")
     assert cfg == ApproxMulConfig(method="truncated", t=4, or_cols=6, signed=True, signed_form="baugh_wooley")
     with pytest.raises(ConfigError, match="needs signed=True"):
