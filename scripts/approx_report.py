@@ -441,8 +441,11 @@ def _accuracy_rows(rows8: list[dict], cfgs: dict) -> tuple[list[dict], float]:
 def approx_report(out_dir: Path, wide: bool = False) -> list[str]:
     """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section.
 
-    `wide`: the larger grid of `new_families` (about 4x the syntheses of the default)."""
+    `wide` (or the environment variable QUANTPE_APPROX_WIDE=1, for `quantpe report --only
+    approxmul`): the larger grid of `new_families` (about 4x the syntheses of the default)."""
+    import os
     from quantpe.golden.characterize import characterize
+    wide = wide or os.environ.get("QUANTPE_APPROX_WIDE", "") == "1"
     t0 = time.monotonic()
     out = ensure_dir(Path(out_dir) / "approx")
     cfgs: list[ApproxMulConfig] = []
