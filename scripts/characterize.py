@@ -134,8 +134,12 @@ class BankCheck:
     run_dir: Path
 
 
+BANK_MAX = 48      # variants per bank: one 234-variant 8x8 bank took > 30 min to compile under load
+
+
 def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
-    """Every input pair of every variant on the RTL, one simulator build per (widths, signedness).
+    """Every input pair of every variant on the RTL, one simulator build per (widths, signedness)
+    and chunk of at most BANK_MAX variants (in the given order).
 
     The variants of a group run side by side in a `quantpe.rtl.approx_bank.MultiplierBank` on
     shared operands, so 40 8x8 designs cost one build and one 65,536-cycle run instead of 40.
@@ -154,7 +158,8 @@ def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
             raise QuantpeError(f"rtl_check_variants needs ApproxMulConfig, got {type(c).__name__}")
         groups.setdefault((c.a_bits, c.b_bits, c.signed), []).append(c)
     out = []
-    for (na, nb, sgn), group in groups.items():
+    chunks = [(key, group[i:i + BANK_MAX]) for key, group in groups.items() for i in range(0, len(group), BANK_MAX)]
+    for (na, nb, sgn), group in chunks:
         bank = MultiplierBank(group)
         text = verilog.convert(bank, name="bank")
         d = build_root() / "approxmul-banks" / hashlib.sha256(text.encode()).hexdigest()[:16]
