@@ -285,7 +285,8 @@ def _bank_groups():
     out = []
     for a, b, signs in WIDTHS:
         for s in signs:
-            slow = a + b > 8          # 8x8 / 8x4 banks: 40-80 s Verilator builds
+            # 8x8 / 8x4 banks: 40-80 s Verilator builds each; signed 4x4: 64 variants, 2 banks, ~60-110 s
+            slow = a + b > 8 or (a + b == 8 and s)
             out.append(pytest.param(a, b, s, id=f"{'i' if s else 'u'}{a}x{b}",
                                     marks=[pytest.mark.slow] if slow else []))
     return out
