@@ -48,7 +48,25 @@ Operand-segment kinds:
                 pattern is the operand's two's-complement (or unsigned) bit pattern; the values
                 are the products themselves (signed or unsigned). No sign wrapper is applied.
 
-Signed operation (all kinds except lut): sign-magnitude wrapper around the unsigned core of
+Lower-column OR compression (`or_cols` = c, truncated / broken_array / perforated, either
+signed form): in every column < c the kept bits of that column (including the one-bits of the
+array's constant) are replaced by their OR, one bit of weight 2^column, with no carry out of the
+column; columns >= c are summed exactly. U = sum_{col >= c} (kept bits of col) * 2^col +
+sum_{col < c} OR(kept bits of col) * 2^col. This is the lower-part-OR idea of the LOA adder
+(Mahdiani et al., "Bio-inspired imprecise computational blocks", IEEE TCAS-I 57(4), 2010) applied
+to the partial-product columns; it does not depend on the order of the compression tree.
+
+Signed operation, `signed_form`:
+- "baugh_wooley" (exact, truncated, broken_array, perforated; signed only): a native two's-
+  complement array (modified Baugh-Wooley). With a, b the operands' bit patterns, bit (row i,
+  column i + j) is a_j & b_i, complemented (NAND) when exactly one of i = nb-1, j = na-1 holds;
+  the array constant is K = 2^(P-1) + 2^(na-1) + 2^(nb-1) mod 2^P (P = na + nb). With every bit
+  kept, K + sum of the bits * 2^column = a * b (mod 2^P). The approximations drop bits by the
+  same `pp_keep_mask` as the unsigned array (K stays); compensated truncation adds
+  C = round_half_away(E[dropped bits]) where an AND bit has expectation 1/4 and a NAND bit 3/4
+  (the exact mean of the dropped bits over all operand pairs), so the array constant is K + C.
+  y = the array sum (with `or_cols` as above) mod 2^P read as a P-bit two's-complement number.
+- "sign_magnitude" (default, all kinds except lut): wrapper around the unsigned core of
 the *same* widths: y = -U(|a|, |b|) if (a < 0) xor (b < 0) else U(|a|, |b|). The most negative
 operand -2^(n-1) has magnitude 2^(n-1), which the n-bit unsigned core represents exactly, so it
 needs no special case. (Note: a zero operand with a negative partner negates U, which matters
@@ -72,24 +90,29 @@ from .intmath import fits, int_range, round_half_away, to_unsigned, wrap
 __all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
            "METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
            "exact_table", "pp_keep_mask", "truncation_compensation", "mitchell_frac_bits",
-           "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file", "operand_values"]
+           "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file",
+           "operand_values",
+           "ARRAY_METHODS", "SIGNED_FORMS", "is_baugh_wooley", "bw_invert_mask", "baugh_wooley_constant",
+           "array_constant", "array_sum"]
 
 METHODS = ("exact", "truncated", "broken_array", "drum", "ssm", "mitchell", "perforated", "lut")
+ARRAY_METHODS = ("exact", "truncated", "broken_array", "perforated")
+SIGNED_FORMS = ("sign_magnitude", "baugh_wooley")
 MIN_OP_BITS, MAX_OP_BITS = 2, 8
 
 # Which parameters each method uses; all others must keep their default.
 _PARAMS = {
     "exact": (),
-    "truncated": ("t", "compensate"),
-    "broken_array": ("hbl", "vbl"),
+    "truncated": ("t", "compensate", "or_cols"),
+    "broken_array": ("hbl", "vbl", "or_cols"),
     "drum": ("k",),
     "ssm": ("k", "t", "compensate"),
     "mitchell": (),
-    "perforated": ("perf_rows", "perf_start"),
+    "perforated": ("perf_rows", "perf_start", "or_cols"),
     "lut": ("lut_path", "lut_sha256", "lut_table"),
 }
 _DEFAULTS = {"t": 0, "compensate": False, "hbl": 0, "vbl": 0, "k": 0, "perf_rows": 0,
-             "perf_start": 0, "lut_path": "", "lut_sha256": "", "lut_table": None}
+             "perf_start": 0, "or_cols": 0, "lut_path": "", "lut_sha256": "", "lut_table": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +140,8 @@ class ApproxMulConfig(DesignConfig):
     k: int = 0                 # drum, ssm: segment width (2..max(a_bits, b_bits))
     perf_rows: int = 0         # perforated: number of consecutive rows dropped
     perf_start: int = 0        # perforated: first dropped row (0 = least significant)
+    or_cols: int = 0           # truncated, broken_array, perforated: columns < or_cols OR-compressed
+    signed_form: str = "sign_magnitude"   # signed array kinds: "sign_magnitude" or "baugh_wooley"
     lut_path: str = dataclasses.field(default="", compare=False)   # location only: not part of equality/id
     lut_sha256: str = ""
     lut_table: object = dataclasses.field(default=None, compare=False, repr=False)
@@ -137,6 +162,17 @@ class ApproxMulConfig(DesignConfig):
             if not (v is None if default is None else v == default):
                 raise ConfigError(f"approxmul: {name} is not a parameter of method {self.method!r} "
                                   f"(leave it at {default!r})")
+        if self.signed_form not in SIGNED_FORMS:
+            raise ConfigError(f"approxmul: signed_form must be one of {', '.join(SIGNED_FORMS)}, "
+                              f"got {self.signed_form!r}")
+        if self.signed_form == "baugh_wooley" and not (self.signed and self.method in ARRAY_METHODS):
+            raise ConfigError(f"approxmul: signed_form 'baugh_wooley' needs signed=True and an array method "
+                              f"({', '.join(ARRAY_METHODS)}), got method {self.method!r} "
+                              f"signed={self.signed}")
+        if not 0 <= self.or_cols <= self.a_bits + self.b_bits:
+            raise ConfigError(f"approxmul: or_cols must be in 0..{self.a_bits + self.b_bits} "
+                              f"(the product width), "
+                              f"got {self.or_cols}")
         for name in ("lut_path", "lut_sha256"):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"approxmul: {name} must be a string")
@@ -193,6 +229,10 @@ class ApproxMulConfig(DesignConfig):
         for f in dataclasses.fields(self):
             if f.name != "lut_table":
                 d[f.name] = getattr(self, f.name)
+        # fields added later are left out at their defaults, so earlier ids do not change
+        for name, default in (("or_cols", 0), ("signed_form", "sign_magnitude")):
+            if d[name] == default:
+                d.pop(name)
         return d
 
     @property
@@ -214,6 +254,10 @@ class ApproxMulConfig(DesignConfig):
             "perforated": f"perf-r{self.perf_rows}s{self.perf_start}",
             "lut": f"lut-{self.lut_sha256[:8]}",
         }[self.method]
+        if self.or_cols:
+            tag += f"-or{self.or_cols}"
+        if self.signed_form == "baugh_wooley":
+            tag += "-bw"
         return f"approxmul-{tag}-{'i' if self.signed else 'u'}{self.a_bits}x{self.b_bits}"
 
     # ---------------------------------------------------------------- derived
@@ -343,18 +387,80 @@ def pp_keep_mask(cfg: ApproxMulConfig) -> np.ndarray:
 
 def truncation_compensation(cfg: ApproxMulConfig) -> int:
     """Constant C added by compensated truncation (0 otherwise): expected value of the dropped
-    partial-product bits for uniform independent operand bits, rounded half away from zero."""
+    partial-product bits for uniform independent operand bits, rounded half away from zero
+    (AND bits 1/4, the complemented bits of a Baugh-Wooley array 3/4)."""
     if cfg.method != "truncated" or not cfg.compensate:
         return 0
-    return _dropped_bits_expectation(pp_keep_mask(cfg))
+    inv = bw_invert_mask(cfg) if is_baugh_wooley(cfg) else None
+    return _dropped_bits_expectation(pp_keep_mask(cfg), inv)
 
 
-def _dropped_bits_expectation(keep: np.ndarray) -> int:
+def _dropped_bits_expectation(keep: np.ndarray, invert: np.ndarray | None = None) -> int:
     """round_half_away(E[sum of the dropped bits << column]): each bit a_j & b_i of a bool keep
-    mask (rows i, columns j, column i + j) is 1 with probability 1/4."""
+    mask (rows i, columns j, column i + j) is 1 with probability 1/4, a complemented bit
+    (`invert`) with probability 3/4."""
     col = np.arange(keep.shape[0])[:, None] + np.arange(keep.shape[1])[None, :]
-    quarter_sum = int(np.sum(np.where(~keep, 1 << col, 0)))     # 4 * expected value
+    weight = np.ones(keep.shape, dtype=np.int64) if invert is None else np.where(invert, 3, 1)
+    quarter_sum = int(np.sum(np.where(~keep, weight << col, 0)))     # 4 * expected value
     return int(round_half_away(quarter_sum / 4))
+
+
+def is_baugh_wooley(cfg: ApproxMulConfig) -> bool:
+    """True when cfg is built as a native two's-complement (Baugh-Wooley) array."""
+    return cfg.signed_form == "baugh_wooley"
+
+
+def bw_invert_mask(cfg: ApproxMulConfig) -> np.ndarray:
+    """bool (b_bits, a_bits): [i, j] true where the Baugh-Wooley bit is ~(a_j & b_i), i.e. exactly
+    one of i = b_bits - 1, j = a_bits - 1 holds."""
+    nb, na = cfg.b_bits, cfg.a_bits
+    return (np.arange(nb)[:, None] == nb - 1) != (np.arange(na)[None, :] == na - 1)
+
+
+def baugh_wooley_constant(a_bits: int, b_bits: int) -> int:
+    """K = 2^(P-1) + 2^(a_bits-1) + 2^(b_bits-1) mod 2^P, P = a_bits + b_bits."""
+    P = a_bits + b_bits
+    return ((1 << (P - 1)) + (1 << (a_bits - 1)) + (1 << (b_bits - 1))) % (1 << P)
+
+
+def array_constant(cfg: ApproxMulConfig) -> int:
+    """The constant fed into an array kind's columns: K + C (mod 2^P) for Baugh-Wooley, C for the
+    unsigned array (C = `truncation_compensation`)."""
+    c = truncation_compensation(cfg)
+    if is_baugh_wooley(cfg):
+        P = cfg.a_bits + cfg.b_bits
+        return (baugh_wooley_constant(cfg.a_bits, cfg.b_bits) + c) % (1 << P)
+    return c
+
+
+def array_sum(cfg: ApproxMulConfig, a, b) -> np.ndarray:
+    """Column sum of an array kind for operand bit patterns 0 <= a < 2^a_bits, 0 <= b < 2^b_bits
+    (broadcasting, int64): kept bits (complemented where `bw_invert_mask` for Baugh-Wooley) and
+    the one-bits of `array_constant`, each column < or_cols reduced to the OR of its bits. Not
+    wrapped (the caller reads it mod 2^P for Baugh-Wooley)."""
+    return _array_table(cfg)[np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)]
+
+
+@functools.lru_cache(maxsize=64)
+def _array_table(cfg: ApproxMulConfig) -> np.ndarray:
+    """`array_sum` for every pattern pair, (2^a_bits, 2^b_bits), as uint8 column bit counts."""
+    na, nb = cfg.a_bits, cfg.b_bits
+    keep = pp_keep_mask(cfg)
+    inv = bw_invert_mask(cfg) if is_baugh_wooley(cfg) else np.zeros_like(keep)
+    const = array_constant(cfg)
+    A = ((np.arange(1 << na, dtype=np.uint8)[:, None] >> np.arange(na, dtype=np.uint8)[None, :]) & 1)
+    B = ((np.arange(1 << nb, dtype=np.uint8)[:, None] >> np.arange(nb, dtype=np.uint8)[None, :]) & 1)
+    total = np.zeros((1 << na, 1 << nb), dtype=np.int64)
+    for c in range(max(na + nb, const.bit_length())):
+        count = np.full((1 << na, 1 << nb), (const >> c) & 1, dtype=np.uint8)
+        for i in range(max(0, c - na + 1), min(nb, c + 1)):
+            j = c - i
+            if keep[i, j]:
+                bit = A[:, j, None] & B[None, :, i]
+                count += (bit ^ 1) if inv[i, j] else bit
+        total += (np.minimum(count, 1) if c < cfg.or_cols else count).astype(np.int64) << c
+    total.setflags(write=False)
+    return total
 
 
 def ssm_segment_bits(cfg: ApproxMulConfig) -> tuple[int, int]:
@@ -426,6 +532,8 @@ def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
     if m == "exact":
         return a * b
     if m in ("truncated", "broken_array", "perforated"):
+        if cfg.or_cols:
+            return array_sum(cfg, a, b)
         return _kept_bits_sum(a, b, pp_keep_mask(cfg)) + truncation_compensation(cfg)
     if m == "drum":
         sa_, ea = _drum_operand(a, cfg.k)
@@ -461,6 +569,9 @@ def _direct(cfg: ApproxMulConfig, a, b) -> np.ndarray:
         return cfg.lut_table[to_unsigned(a, cfg.a_bits), to_unsigned(b, cfg.b_bits)]
     if not cfg.signed:
         return unsigned_core(cfg, a, b)
+    if is_baugh_wooley(cfg):
+        P = cfg.a_bits + cfg.b_bits
+        return wrap(array_sum(cfg, to_unsigned(a, cfg.a_bits), to_unsigned(b, cfg.b_bits)), P, True)
     return _sign_magnitude(lambda x, y: unsigned_core(cfg, x, y), a, b)
 
 

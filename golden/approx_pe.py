@@ -9,8 +9,9 @@ signedness (`signed`). The lane sum s = sum_i p_i is exact (sum_bits wide, signe
 accumulator as in the baseline.
 
 Multiplier specs are strings "method" or "method:key=value,key=value" with the parameters of
-`quantpe.golden.approx.ApproxMulConfig` (t, compensate, hbl, vbl, k, perf_rows, perf_start),
-e.g. "exact", "truncated:t=6,compensate=1", "drum:k=4", "broken_array:hbl=1,vbl=7".
+`quantpe.golden.approx.ApproxMulConfig` (t, compensate, hbl, vbl, k, perf_rows, perf_start, or_cols,
+signed_form), e.g. "exact", "truncated:t=6,compensate=1", "drum:k=4", "broken_array:hbl=1,vbl=7",
+"truncated:signed_form=baugh_wooley,t=6".
 They are stored in canonical form (parameters sorted, booleans as 0/1, defaults omitted), so
 equal designs have equal ids. `mul` applies to every lane; `lane_muls` (one spec per lane)
 replaces it (then `mul` must stay "exact"). The "lut" method is not available here (a PE config must be self-contained JSON).
@@ -30,8 +31,9 @@ from .errors import ConfigError
 __all__ = ["ApproxPEConfig", "parse_mul_spec", "mul_spec", "approx_pe_lane_sums", "approx_pe_schedule",
            "approx_pe_schedule_ports"]
 
-_INT_PARAMS = ("t", "hbl", "vbl", "k", "perf_rows", "perf_start")
+_INT_PARAMS = ("t", "hbl", "vbl", "k", "perf_rows", "perf_start", "or_cols")
 _BOOL_PARAMS = ("compensate",)
+_STR_PARAMS = ("signed_form",)
 
 
 def parse_mul_spec(spec: str, a_bits: int, b_bits: int, signed: bool) -> ApproxMulConfig:
@@ -46,11 +48,15 @@ def parse_mul_spec(spec: str, a_bits: int, b_bits: int, signed: bool) -> ApproxM
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, val = item.partition("=")
         key, val = key.strip(), val.strip()
-        if not eq or key not in _INT_PARAMS + _BOOL_PARAMS:
+        keys = _INT_PARAMS + _BOOL_PARAMS + _STR_PARAMS
+        if not eq or key not in keys:
             raise ConfigError(f"approxpe: bad multiplier parameter {item!r} in {spec!r} "
-                              f"(expected key=value with key in {', '.join(_INT_PARAMS + _BOOL_PARAMS)})")
+                              f"(expected key=value with key in {', '.join(keys)})")
         if key in params:
             raise ConfigError(f"approxpe: parameter {key} given twice in {spec!r}")
+        if key in _STR_PARAMS:
+            params[key] = val
+            continue
         try:
             n = int(val)
         except ValueError:
@@ -68,10 +74,10 @@ def mul_spec(cfg: ApproxMulConfig) -> str:
     """Canonical spec string of a (non-lut) ApproxMulConfig: inverse of `parse_mul_spec`."""
     defaults = ApproxMulConfig()
     parts = []
-    for key in sorted(_INT_PARAMS + _BOOL_PARAMS):
+    for key in sorted(_INT_PARAMS + _BOOL_PARAMS + _STR_PARAMS):
         v = getattr(cfg, key)
         if v != getattr(defaults, key):
-            parts.append(f"{key}={int(v)}")
+            parts.append(f"{key}={v if key in _STR_PARAMS else int(v)}")
     return cfg.method + (":" + ",".join(parts) if parts else "")
 
 

@@ -23,7 +23,12 @@ Structure, so that synthesis sees the saving where the approximation lives:
 Barrel shifters are explicit log-depth 2:1 mux stages (no variable `<<`/`>>` operator).
 - lut: a Switch on a's pattern with a nested Switch on b's pattern (cases grouped by value, the
   most frequent value as default); Yosys turns it into logic.
-- signed (all kinds but lut): sign-magnitude wrapper: |a|, |b| by conditional negation (the
+- or_cols = c (array kinds): in each column < c one OR gate over the column's bits replaces the
+  adders; that bit passes to the output and the Dadda tree only sees columns >= c.
+- signed, signed_form "baugh_wooley" (array kinds): AND gates, a NAND gate for each bit where
+  exactly one of the row/column is the sign bit (`bw_invert_mask`), the one-bits of
+  `array_constant` (K + C) as constant inputs, the same Dadda tree; y = the low P bits, signed.
+- signed, signed_form "sign_magnitude" (all kinds but lut): wrapper: |a|, |b| by conditional negation (the
   most negative value maps to 2^(n-1), exact in n bits), the unsigned core of the same widths,
   y = -core when sign(a) xor sign(b).
 """
@@ -35,11 +40,12 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from quantpe.golden.approx import (ApproxMulConfig, mitchell_frac_bits, mul_table, pp_keep_mask,
-                                   ssm_compensation, ssm_keep_mask, truncation_compensation)
+from quantpe.golden.approx import (ApproxMulConfig, array_constant, bw_invert_mask, is_baugh_wooley,
+                                   mitchell_frac_bits, mul_table, pp_keep_mask, ssm_compensation,
+                                   ssm_keep_mask)
 from quantpe.golden.errors import ConfigError
 
-__all__ = ["ApproxMultiplier", "approx_multiplier"]
+__all__ = ["ApproxMultiplier", "approx_multiplier", "PlainMultiplier"]
 
 
 class ApproxMultiplier(wiring.Component):
@@ -64,6 +70,12 @@ class ApproxMultiplier(wiring.Component):
             return m
         if not cfg.signed:
             m.d.comb += self.y.eq(_unsigned_core(m, cfg, self.a, self.b, cfg.y_bits))
+            return m
+        if is_baugh_wooley(cfg):
+            P = cfg.a_bits + cfg.b_bits
+            s = _pp_array(m, self.a.as_unsigned(), self.b.as_unsigned(), pp_keep_mask(cfg).tolist(),
+                          array_constant(cfg), "bw", invert=bw_invert_mask(cfg).tolist(), or_cols=cfg.or_cols)
+            m.d.comb += self.y.eq(s[:P].as_signed())
             return m
         neg = Signal(name="neg")
         mag_a = Signal(cfg.a_bits, name="mag_a")
@@ -164,8 +176,9 @@ def _compress(m: Module, columns: list[list], prefix: str):
     return Cat(*low)
 
 
-def _pp_array(m: Module, a, b, keep, const: int, prefix: str):
-    """sum over kept (i, j) of (a[j] & b[i]) << (i + j), plus `const`: AND gates + Dadda tree."""
+def _pp_array(m: Module, a, b, keep, const: int, prefix: str, invert=None, or_cols: int = 0):
+    """sum over kept (i, j) of (a[j] & b[i]) << (i + j) (NAND where invert[i][j]), plus `const`:
+    AND/NAND gates + Dadda tree; columns < or_cols are one OR of their bits (no carry)."""
     nb, na = len(keep), len(keep[0])
     width = na + nb + max(const.bit_length() - (na + nb), 0)
     cols = [[] for _ in range(width)]
@@ -173,11 +186,17 @@ def _pp_array(m: Module, a, b, keep, const: int, prefix: str):
         for j in range(na):
             if keep[i][j]:
                 pp = Signal(name=f"{prefix}_pp{i}_{j}")
-                m.d.comb += pp.eq(a[j] & b[i])
+                inv = invert is not None and invert[i][j]
+                m.d.comb += pp.eq(~(a[j] & b[i]) if inv else (a[j] & b[i]))
                 cols[i + j].append(pp)
     for c in range(width):
         if (const >> c) & 1:
             cols[c].append(Const(1, 1))
+    for c in range(min(or_cols, width)):
+        if len(cols[c]) > 1:
+            o = Signal(name=f"{prefix}_or{c}")
+            m.d.comb += o.eq(Cat(*cols[c]).any())
+            cols[c] = [o]
     return _compress(m, cols, prefix)
 
 
@@ -235,7 +254,7 @@ def _unsigned_core(m: Module, cfg: ApproxMulConfig, a, b, width: int):
     meth = cfg.method
     if meth in ("exact", "truncated", "broken_array", "perforated"):
         keep = pp_keep_mask(cfg).tolist()
-        return _pp_array(m, a, b, keep, truncation_compensation(cfg), "pp")
+        return _pp_array(m, a, b, keep, array_constant(cfg), "pp", or_cols=cfg.or_cols)
     if meth == "drum":
         seg_a, s_a = _drum_operand(m, a, cfg.k, "a")
         seg_b, s_b = _drum_operand(m, b, cfg.k, "b")
@@ -302,3 +321,19 @@ def _lut(m: Module, cfg: ApproxMulConfig, a, b, y):
                             m.d.comb += y.eq(value)
                     with m.Default():
                         m.d.comb += y.eq(default)
+
+
+class PlainMultiplier(wiring.Component):
+    """Reference only: y = a * b written as one `*` (Yosys maps its `$mul` cell itself).
+
+    Ports as `ApproxMultiplier` of the exact kind: a In(a_bits), b In(b_bits), y Out(a_bits + b_bits),
+    all signed or all unsigned. Used to find the smallest exact multiplier the flow produces."""
+
+    def __init__(self, a_bits: int, b_bits: int, is_signed: bool):
+        shape = signed if is_signed else unsigned
+        super().__init__({"a": In(shape(a_bits)), "b": In(shape(b_bits)), "y": Out(shape(a_bits + b_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.y.eq(self.a * self.b)
+        return m

@@ -17,6 +17,11 @@ Every variant is also simulated on every input pair (Verilator, one `MultiplierB
 width and signedness, `quantpe.characterize.rtl_check_variants`) and must equal its golden
 table bit for bit, or the report stops. Synthesis goes through
 `quantpe.flow` (content-keyed). `quantpe report --only approxmul` runs this section alone.
+
+Also written: references.csv (area of every exact candidate per width and signedness and the
+smallest, which every saving is taken against), budgets.csv (cheapest 8x8 unit under each MRED
+budget, old sweep vs new, with issue 14's targets), fronts.png (area vs MRED: old front, new front,
+exact reference).
 """
 from __future__ import annotations
 
@@ -31,13 +36,24 @@ from quantpe.flow import synth_many
 from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table
 from quantpe.tables import csv_text, markdown_table
 
-__all__ = ["WIDTHS", "TARGET", "sweep_variants", "kulkarni_2x2", "pareto_front", "select_best",
+__all__ = ["WIDTHS", "TARGET", "BUDGETS", "BUDGET_TARGET", "sweep_variants", "legacy_variants",
+           "new_families",
+           "reference_jobs", "pick_reference", "budget_table", "kulkarni_2x2", "pareto_front", "select_best",
            "markdown_table", "variant_row", "approx_report"]
 
 # (a_bits, b_bits, signedness options)
 WIDTHS = ((8, 8, (True, False)), (8, 4, (True,)), (4, 4, (True, False)), (2, 2, (True, False)))
 # the issue's target for an 8x8 variant
 TARGET = {"min_saving_pct": 30.0, "max_mred_pct": 2.0, "max_acc_loss_pts": 1.0}
+# issue 14: smallest area (µm², built-in liberty) wanted at each MRED budget (%), 8x8; None = no target
+BUDGETS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
+BUDGET_TARGET = {False: {1.0: 1450.0, 2.0: 1150.0, 5.0: 780.0, 20.0: 380.0},
+                 True: {0.0: 2020.0, 3.0: 1720.0, 5.0: 1480.0, 10.0: 1400.0, 20.0: 1060.0}}
+# exact reference candidates: (name, how it is built)
+REFERENCE_FORMS = (("array", "unsigned AND array + Dadda tree (`ApproxMultiplier`, exact)"),
+                   ("sign_magnitude", "sign-magnitude wrapper around the unsigned array (signed)"),
+                   ("baugh_wooley", "native two's-complement Baugh-Wooley array + Dadda tree (signed)"),
+                   ("yosys_mul", "plain `y = a * b` (Yosys' own `$mul` mapping, `PlainMultiplier`)"))
 ERROR_METRICS = (("mae_pct", "MAE %"), ("mred_pct", "MRED %"), ("abs_bias_pct", "|bias| % of 2^(na+nb)"))
 
 
@@ -49,8 +65,9 @@ def kulkarni_2x2() -> np.ndarray:
     return t
 
 
-def sweep_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConfig]:
-    """A sweep of every method's parameter at these widths (exact first, duplicates removed).
+def legacy_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConfig]:
+    """The sweep before issue 14 (the "old" front): every method's parameter at these widths
+    (exact first, duplicates removed, sign-magnitude signed form, no OR compression).
 
     truncated t = P/4 .. 5P/8 (P = a_bits + b_bits), without and with compensation;
     broken_array (hbl, vbl) in {(0, P/2), (1, P/2-1), (1, P/2+1), (2, P/2)}; drum k in
@@ -80,8 +97,13 @@ def sweep_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConf
             out.append(ApproxMulConfig(method="perforated", perf_rows=rows, perf_start=start, **base))
     if (a_bits, b_bits, signed) == (2, 2, False):
         out.append(ApproxMulConfig.from_table(kulkarni_2x2(), signed=False))
+    return _unique(out)
+
+
+def _unique(cfgs) -> list[ApproxMulConfig]:
+    """First occurrence of each config, without the degenerate constant-product variants."""
     seen, uniq = set(), []
-    for c in out:
+    for c in cfgs:
         table = mul_table(c)
         if c not in seen and (c.method == "exact" or table.min() != table.max()):
             seen.add(c)
@@ -89,8 +111,62 @@ def sweep_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConf
     return uniq
 
 
+def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
+    """The families added for issue 14 (P = a_bits + b_bits, n = P / 2, top = max(P - 3, 2)):
+
+    - signed only: the Baugh-Wooley exact array and the legacy truncated / broken_array /
+      perforated grids on the Baugh-Wooley array (`signed_form="baugh_wooley"`);
+    - OR compression of the low columns (`or_cols`), unsigned, and signed in both forms (the
+      sign-magnitude form wins at large MRED budgets, Baugh-Wooley at small ones): truncated t = 0
+      with or_cols 2 .. top, compensated truncated t = 2 .. n with or_cols t + 1 .. top;
+      broken_array hbl in {1, 2}, vbl in {n - 1, n}, or_cols vbl + 2 .. top.
+    The default grid was cut from the `wide` one (every t / vbl in 0 .. max(P - 5, n), with and without
+    compensation, hbl 0..3, or_cols up to top; about 2.5x the syntheses at 8x8), keeping the
+    parameters that were on its 8x8 area/MRED or area/MAE front.
+    """
+    base = dict(a_bits=a_bits, b_bits=b_bits, signed=signed)
+    P, n, top = a_bits + b_bits, (a_bits + b_bits) // 2, max(a_bits + b_bits - 3, 2)
+    out = []
+    if signed:
+        bw = dict(signed_form="baugh_wooley")
+        out.append(ApproxMulConfig(method="exact", **base, **bw))
+        for c in legacy_variants(a_bits, b_bits, signed):
+            if c.method in ("truncated", "broken_array", "perforated"):
+                out.append(c.replace(signed_form="baugh_wooley"))
+    forms = ({"signed_form": "baugh_wooley"}, {}) if signed else ({},)
+    for form in forms:
+        if wide:
+            ts = range(0, max(P - 4, n + 1))
+            trunc = [(t, comp, oc) for t in ts for comp in ((False, True) if t else (False,))
+                     for oc in range(t + 1, top + 1)]
+            bam = [(h, v, oc) for h in range(0, 4) for v in ts for oc in range(v + 1, top + 1)
+                   if (h or v) and h < b_bits]
+        else:
+            trunc = [(0, False, oc) for oc in range(2, top + 1)] + \
+                [(t, True, oc) for t in range(2, n + 1) for oc in range(t + 1, top + 1)]
+            bam = [(h, v, oc) for h in (1, 2) for v in (n - 1, n) for oc in range(v + 2, top + 1)
+                   if h < b_bits]
+        for t, comp, oc in trunc:
+            out.append(ApproxMulConfig(method="truncated", t=t, compensate=comp, or_cols=oc, **base, **form))
+        for h, v, oc in bam:
+            out.append(ApproxMulConfig(method="broken_array", hbl=h, vbl=v, or_cols=oc, **base, **form))
+    return out
+
+
+def sweep_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
+    """`legacy_variants` followed by `new_families` (duplicates and constant products removed)."""
+    return _unique(legacy_variants(a_bits, b_bits, signed) + new_families(a_bits, b_bits, signed, wide))
+
+
 def params_of(cfg: ApproxMulConfig) -> str:
-    """Short parameter text of a variant, e.g. 't=6,c' or 'k=4'."""
+    """Short parameter text of a variant, e.g. 't=6,comp', 'k=4', 't=4,or=7,bw'."""
+    text = _params_of(cfg)
+    extra = [f"or={cfg.or_cols}"] if cfg.or_cols else []
+    extra += ["bw"] if cfg.signed_form == "baugh_wooley" else []
+    return ",".join([p for p in [text] if p] + extra)
+
+
+def _params_of(cfg: ApproxMulConfig) -> str:
     m = cfg.method
     if m == "truncated":
         return f"t={cfg.t}" + (",comp" if cfg.compensate else "")
@@ -108,13 +184,16 @@ def params_of(cfg: ApproxMulConfig) -> str:
 
 
 # ------------------------------------------------------------------ pure helpers
-def variant_row(cfg: ApproxMulConfig, area_um2: float, exact_area_um2: float, metrics) -> dict:
-    """One CSV row: identity, area and saving, exhaustive error metrics (percentages as %)."""
+def variant_row(cfg: ApproxMulConfig, area_um2: float, exact_area_um2: float, metrics,
+                reference: str = "") -> dict:
+    """One CSV row: identity, area and saving against the exact reference (`exact_area_um2`,
+    built as `reference`), exhaustive error metrics (percentages as %)."""
     scale = float(1 << (cfg.a_bits + cfg.b_bits))
     return {
         "width": f"{cfg.a_bits}x{cfg.b_bits}", "signed": bool(cfg.signed), "method": cfg.method,
+        "signed_form": cfg.signed_form if cfg.signed and cfg.method != "lut" else "",
         "params": params_of(cfg), "config_id": cfg.config_id,
-        "area_um2": round(area_um2, 4), "exact_area_um2": round(exact_area_um2, 4),
+        "area_um2": round(area_um2, 4), "exact_area_um2": round(exact_area_um2, 4), "reference": reference,
         "area_saving_pct": round(100.0 * (1.0 - area_um2 / exact_area_um2), 3),
         "ep": round(metrics.ep, 6), "mae_pct": round(metrics.mae_pct, 6),
         "wce_pct": round(metrics.wce_pct, 6), "mred_pct": round(100.0 * metrics.mred, 6),
@@ -159,6 +238,66 @@ def select_best(rows: list[dict], target: dict = TARGET) -> tuple[dict | None, b
     if ok:
         return max(ok, key=lambda r: (r["area_saving_pct"], -r["mred_pct"])), True
     return min(rows, key=lambda r: (target_shortfall(r, target), -r["area_saving_pct"])), False
+
+
+# ------------------------------------------------------------------ exact reference
+def _yosys_version() -> str:
+    import subprocess
+    try:
+        out = subprocess.run(["yosys", "-V"], capture_output=True, text=True, timeout=30).stdout
+        return out.split("(")[0].strip()
+    except (OSError, subprocess.SubprocessError):
+        return "Yosys (version unknown)"
+
+
+def reference_jobs(a_bits: int, b_bits: int, signed: bool) -> list:
+    """[(form name, synthesis job)] of every exact candidate at these widths and signedness."""
+    from quantpe.flow import part_verilog
+    from quantpe.rtl.approx import PlainMultiplier
+    base = ApproxMulConfig(a_bits=a_bits, b_bits=b_bits, signed=signed)
+    out = [("sign_magnitude" if signed else "array", base)]
+    if signed:
+        out.append(("baugh_wooley", base.replace(signed_form="baugh_wooley")))
+    out.append(("yosys_mul", part_verilog(PlainMultiplier(a_bits, b_bits, signed), "plainmul")))
+    return out
+
+
+def pick_reference(areas: dict) -> tuple[str, float]:
+    """(form, area) of the smallest candidate of {form: area} (ties: the first in REFERENCE_FORMS order)."""
+    order = [f for f, _ in REFERENCE_FORMS]
+    name = min(areas, key=lambda f: (areas[f], order.index(f)))
+    return name, areas[name]
+
+
+def budget_table(rows: list[dict], legacy_ids: set, signed: bool, reference: tuple[str, float],
+                 width: str = "8x8", budgets=BUDGETS) -> list[dict]:
+    """Cheapest variant under each MRED budget (%) among `rows` of this width and signedness:
+    the old sweep's best (config ids in `legacy_ids`) and the new sweep's best, with the issue's
+    target (`BUDGET_TARGET`). Budget 0 (signed only, where the issue sets an exact target): the
+    smallest exact unit, i.e. `reference` = (form, area) against the old sweep's exact unit."""
+    sub = [r for r in rows if r["width"] == width and r["signed"] == signed]
+    targets = BUDGET_TARGET[signed]
+    out = []
+    for budget in ((0.0,) if 0.0 in targets else ()) + tuple(budgets):
+        ok = [r for r in sub if r["mred_pct"] <= budget + 1e-12]
+        old = [r for r in ok if r["config_id"] in legacy_ids]
+        best_old = min(old, key=lambda r: r["area_um2"], default=None)
+        best_new = min(ok, key=lambda r: r["area_um2"], default=None)
+        if budget == 0.0:                  # the exact reference may be a non-sweep form ($mul)
+            best_new = {"area_um2": reference[1], "mred_pct": 0.0, "method": "exact", "params": reference[0],
+                        "config_id": ""}
+        tgt = targets.get(budget)
+        out.append({"budget_mred_pct": budget,
+                    "old_best_um2": best_old["area_um2"] if best_old else float("nan"),
+                    "old_variant": f"{best_old['method']} {best_old['params']}" if best_old else "",
+                    "new_best_um2": best_new["area_um2"] if best_new else float("nan"),
+                    "new_mred_pct": best_new["mred_pct"] if best_new else float("nan"),
+                    "target_um2": tgt if tgt is not None else float("nan"),
+                    "met": "" if tgt is None or best_new is None else ("yes" if best_new["area_um2"] <= tgt else
+                                                                       f"no (+{best_new['area_um2'] - tgt:.0f})"),
+                    "variant": (f"{best_new['method']} {best_new['params']}" if best_new else ""),
+                    "config_id": best_new["config_id"] if best_new else ""})
+    return out
 
 
 # ------------------------------------------------------------------ plots
@@ -206,6 +345,39 @@ def _plot_pareto(rows: list[dict], path: Path) -> None:
     fig.suptitle("Approximate multipliers: area saving (Yosys, built-in liberty) vs exhaustive error; "
                  "lines: Pareto fronts", fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _plot_fronts(rows: list[dict], legacy_ids: set, refs: dict, path: Path) -> None:
+    """Area (µm²) vs MRED per width and signedness: every variant, the old sweep's area/MRED front
+    (dashed) and the new one (solid), the exact reference area (dotted)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    groups = [(a, b, s) for a, b, signs in WIDTHS for s in signs]
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.3 * len(groups), 3.6), squeeze=False)
+    for ax, (a, b, s) in zip(axes[0], groups):
+        sub = [r for r in rows if r["width"] == f"{a}x{b}" and r["signed"] == s and r["method"] != "exact"]
+        for label, pick, color, ls in (("old front", lambda r: r["config_id"] in legacy_ids, "#c44e52", "--"),
+                                       ("new front", lambda r: True, "#4c72b0", "-")):
+            pts = [r for r in sub if pick(r)]
+            ax.scatter([r["mred_pct"] for r in pts], [r["area_um2"] for r in pts], s=6, color=color, alpha=0.35)
+            mask = pareto_front([-r["area_um2"] for r in pts], [r["mred_pct"] for r in pts])
+            front = sorted((r for r, m in zip(pts, mask) if m), key=lambda r: r["mred_pct"])
+            ax.step([r["mred_pct"] for r in front], [r["area_um2"] for r in front], where="post", color=color,
+                    ls=ls, lw=1.2, label=label)
+        form, area = refs[(a, b, s)]
+        ax.axhline(area, color="black", ls=":", lw=0.8, label=f"exact ref. ({form})")
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlim(0, 60)
+        ax.set_title(f"{a}x{b} {'signed' if s else 'unsigned'}", fontsize=9)
+        ax.set_xlabel("MRED %", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("area µm² (Yosys, built-in liberty)")
+    fig.suptitle("Approximate multipliers: area/MRED Pareto front before (old sweep) and after issue 14", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     _save(fig, path)
     plt.close(fig)
 
@@ -266,26 +438,40 @@ def _accuracy_rows(rows8: list[dict], cfgs: dict) -> tuple[list[dict], float]:
     return out, exact_test
 
 
-def approx_report(out_dir: Path) -> list[str]:
-    """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section."""
+def approx_report(out_dir: Path, wide: bool = False) -> list[str]:
+    """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section.
+
+    `wide` (or the environment variable QUANTPE_APPROX_WIDE=1, for `quantpe report --only
+    approxmul`): the larger grid of `new_families` (about 4x the syntheses of the default)."""
+    import os
     from quantpe.golden.characterize import characterize
+    wide = wide or os.environ.get("QUANTPE_APPROX_WIDE", "") == "1"
     t0 = time.monotonic()
     out = ensure_dir(Path(out_dir) / "approx")
     cfgs: list[ApproxMulConfig] = []
+    legacy_ids: set = set()
+    ref_items = []            # ((a, b, s), form, job)
     for a, b, signs in WIDTHS:
         for s in signs:
-            cfgs.extend(sweep_variants(a, b, s))
-    synth = [(float(r["area_um2"]), int(r["total_cells"])) for r in synth_many(cfgs, desc="multipliers")]
+            legacy_ids |= {c.config_id for c in legacy_variants(a, b, s)}
+            cfgs.extend(sweep_variants(a, b, s, wide))
+            ref_items += [((a, b, s), form, job) for form, job in reference_jobs(a, b, s)]
+    results = synth_many(cfgs + [job for _, _, job in ref_items], desc="multipliers")
+    synth = [(float(r["area_um2"]), int(r["total_cells"])) for r in results[:len(cfgs)]]
+    cand: dict = {}
+    for (key, form, _), r in zip(ref_items, results[len(cfgs):]):
+        cand.setdefault(key, {})[form] = float(r["area_um2"])
+    refs = {key: pick_reference(areas) for key, areas in cand.items()}
     t_synth = time.monotonic() - t0
     from quantpe.characterize import rtl_check_variants
     t1 = time.monotonic()
     checks = rtl_check_variants(cfgs, "verilator")       # raises on the first RTL/golden difference
     t_rtl = time.monotonic() - t1
     n_pairs = sum(len(c.config_ids) * c.pairs for c in checks)
-    exact_area = {(c.a_bits, c.b_bits, c.signed): area for c, (area, _) in zip(cfgs, synth)
-                  if c.method == "exact"}
-    rows = [variant_row(c, area, exact_area[(c.a_bits, c.b_bits, c.signed)], characterize(c))
-            for c, (area, _) in zip(cfgs, synth)]
+    rows = []
+    for c, (area, _) in zip(cfgs, synth):
+        form, ref_area = refs[(c.a_bits, c.b_bits, c.signed)]
+        rows.append(variant_row(c, area, ref_area, characterize(c), form))
     # Pareto membership per (width, signedness) group and error metric
     for key, _ in ERROR_METRICS:
         for r in rows:
@@ -296,10 +482,21 @@ def approx_report(out_dir: Path) -> list[str]:
             mask = pareto_front([rows[i]["area_saving_pct"] for i in idx], [rows[i][key] for i in idx])
             for i, m in zip(idx, mask):
                 rows[i][f"pareto_{key}"] = bool(m)
+    for r in rows:
+        r["family"] = "old" if r["config_id"] in legacy_ids else "new"
+    ref_rows = [{"width": f"{a}x{b}", "signed": s, **{f: round(cand[(a, b, s)].get(f, float("nan")), 4)
+                                                      for f, _ in REFERENCE_FORMS},
+                 "reference": refs[(a, b, s)][0], "reference_um2": round(refs[(a, b, s)][1], 4)}
+                for a, b, signs in WIDTHS for s in signs]
+    write_text(out / "references.csv", csv_text(ref_rows))
+    budgets = {s: budget_table(rows, legacy_ids, s, refs[(8, 8, s)]) for s in (False, True)}
+    write_text(out / "budgets.csv", csv_text([{"signed": s, **r} for s in (False, True) for r in budgets[s]]))
+    _plot_fronts(rows, legacy_ids, refs, out / "fronts.png")
     write_text(out / "variants.csv", csv_text(rows))
     _plot_pareto(rows, out / "pareto.png")
     by_id = {c.config_id: c for c in cfgs}
-    rows8 = [r for r in rows if r["width"] == "8x8"]
+    rows8 = [r for r in rows if r["width"] == "8x8" and (r["family"] == "old" or r["pareto_mred_pct"]
+                                                        or r["pareto_mae_pct"])]
     acc_rows, exact_acc = _accuracy_rows(rows8, by_id)
     write_text(out / "accuracy.csv", csv_text(acc_rows))
     _plot_accuracy(acc_rows, exact_acc, out / "accuracy.png")
@@ -307,16 +504,38 @@ def approx_report(out_dir: Path) -> list[str]:
     best_signed, met_signed = select_best([r for r in acc_rows if r["method"] != "exact" and r["signed"]])
     elapsed = time.monotonic() - t0
 
+    n_new = sum(r["family"] == "new" for r in rows)
     md = ["## Approximate multipliers", "",
           f"{len(rows)} multiplier variants at {', '.join(f'{a}x{b}' for a, b, _ in WIDTHS)} "
           "(signed; unsigned at 8x8, 4x4, 2x2), each synthesised with the skeleton flow (Yosys, built-in "
-          "liberty) and characterised exhaustively from the golden model. Area saving is against the exact "
-          "unit of the same widths and signedness (same AND array + Dadda builder). "
+          "liberty) and characterised exhaustively from the golden model: the "
+          f"{len(rows) - n_new} variants of the sweep before issue 14 (\"old\") and {n_new} new ones "
+          "(native two's-complement Baugh-Wooley arrays for signed units, with truncation, broken array and "
+          "perforation; OR compression of the lowest partial-product columns, `or_cols`"
+          f"{'; wide grid' if wide else ''}). "
           f"Full table: [approx/variants.csv](approx/variants.csv).", "",
-          f"RTL = golden on every input pair of every variant: {len(cfgs)} variants, {n_pairs:,} products "
-          f"simulated on Verilator in {len(checks)} builds (one bank of multipliers per width and "
-          f"signedness, `rtl_check_variants`), {t_rtl:.0f} s, all identical.", "",
-          "![approximate multipliers: area saving vs error](approx/pareto.png)", ""]
+          "**Exact reference.** Every area saving (variants.csv `area_saving_pct`, the tables and plots below, "
+          "the accuracy table) is against the smallest exact multiplier this flow produces at the same widths and "
+          "signedness, among: the unsigned AND array + Dadda tree, the sign-magnitude wrapper around it "
+          "(signed), the native Baugh-Wooley array (signed) and a plain `y = a * b` mapped by Yosys' own "
+          "`$mul` flow. Yosys here is " + _yosys_version() + ", which has no `booth` pass (`yosys -p 'help booth'`: "
+          "no such command), so no Booth-mapped `$mul` is among the candidates. "
+          "Table: [approx/references.csv](approx/references.csv).", ""]
+    ref_cols = [("width", "width"), ("signed", "signed")] + [(f, f"{f} µm²") for f, _ in REFERENCE_FORMS] + \
+        [("reference", "reference")]
+    md += markdown_table(ref_rows, ref_cols) + [""]
+    md += ["**Cheapest 8x8 unit under an MRED budget** (exhaustive MRED; area µm²; old = the sweep before "
+           "issue 14, new = this sweep; target = the issue's acceptance figure; budget 0 = the exact unit). "
+           "Table: [approx/budgets.csv](approx/budgets.csv).", ""]
+    b_cols = [("budget_mred_pct", "MRED budget %"), ("old_best_um2", "old best µm²"), ("new_best_um2", "new best µm²"),
+              ("target_um2", "target µm²"), ("met", "met"), ("new_mred_pct", "MRED %"), ("variant", "variant")]
+    for sgn in (False, True):
+        md += [f"*8x8 {'signed' if sgn else 'unsigned'}*", ""] + markdown_table(budgets[sgn], b_cols) + [""]
+    md += ["![area vs MRED: old and new Pareto fronts](approx/fronts.png)", "",
+           f"RTL = golden on every input pair of every variant: {len(cfgs)} variants, {n_pairs:,} products "
+           f"simulated on Verilator in {len(checks)} builds (one bank of multipliers per width and "
+           f"signedness, `rtl_check_variants`), {t_rtl:.0f} s, all identical.", "",
+           "![approximate multipliers: area saving vs error](approx/pareto.png)", ""]
     cols = [("method", "method"), ("params", "params"), ("area_um2", "area µm²"), ("area_saving_pct", "saving %"),
             ("mae_pct", "MAE %"), ("mred_pct", "MRED %"), ("bias", "bias"), ("ep", "EP")]
     for a, b, signs in WIDTHS:
@@ -335,8 +554,9 @@ def approx_report(out_dir: Path) -> list[str]:
            f"|int8| <= 128 fits the 8-bit unsigned unit. That is the same product as the signed unit of the "
            f"same parameters, but its saving counts only the unit: the sign handling (in the digits model "
            f"only the weight's sign, since activations are ReLU outputs >= 0) is left to the datapath, "
-           f"e.g. as a subtract in the adder tree. The signed rows carry the full sign-magnitude wrapper "
-           f"(|a|, |b|, negate: ~740 µm² at 8x8) in both the exact and the approximate unit. "
+           f"e.g. as a subtract in the adder tree. Signed sign-magnitude rows carry the full wrapper "
+           f"(|a|, |b|, negate), Baugh-Wooley rows (`bw`) none; every saving is against the exact reference above. "
+           f"Listed: the old sweep's 8x8 variants and the new ones on an area/MRED or area/MAE front. "
            f"Table: [approx/accuracy.csv](approx/accuracy.csv).", "",
            "![digits accuracy vs area saving](approx/accuracy.png)", ""]
     acc_cols = [("method", "method"), ("params", "params"), ("signed", "signed"), ("area_saving_pct", "saving %"),
@@ -364,5 +584,7 @@ def approx_report(out_dir: Path) -> list[str]:
         "exact_test_acc": exact_acc,
         "rtl_check": {"simulator": "verilator", "variants": len(cfgs), "products": n_pairs, "builds": len(checks),
                       "seconds": round(t_rtl, 1)}, "n_variants": len(rows),
+        "references": {f"{'i' if k[2] else 'u'}{k[0]}x{k[1]}": {"form": f, "area_um2": a} for k, (f, a) in refs.items()},
+        "budgets": {("signed" if sg else "unsigned"): budgets[sg] for sg in (False, True)}, "wide": wide,
         "elapsed_s": round(elapsed, 1)}, indent=2) + "\n")
     return md

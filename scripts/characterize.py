@@ -47,7 +47,7 @@ MAX_Y_BITS = 62        # external modules: widest product port read back (int64 
 
 def approx_config(kind: str, a_bits: int = 8, b_bits: int = 8, signed: bool = False, *,
                   t=None, compensate=None, hbl=None, vbl=None, k=None, perf_rows=None,
-                  perf_start=None, lut=None) -> ApproxMulConfig:
+                  perf_start=None, lut=None, or_cols=None, signed_form=None) -> ApproxMulConfig:
     """The validated ApproxMulConfig of a CLI --kind and its parameters (None = not given).
 
     A parameter the method does not use is an error (ConfigError), as are widths outside 2..8
@@ -57,7 +57,7 @@ def approx_config(kind: str, a_bits: int = 8, b_bits: int = 8, signed: bool = Fa
     if method is None:
         raise ConfigError(f"unknown multiplier kind {kind!r} (choose from {', '.join(sorted(set(KIND_ALIASES.values())))})")
     fields = {"t": t, "compensate": compensate, "hbl": hbl, "vbl": vbl, "k": k,
-              "perf_rows": perf_rows, "perf_start": perf_start,
+              "perf_rows": perf_rows, "perf_start": perf_start, "or_cols": or_cols, "signed_form": signed_form,
               "lut_path": None if lut is None else str(lut)}
     if method == "lut" and lut is None:
         raise ConfigError("method lut needs --lut-path FILE (.npy or flat little-endian int32 .bin)")
@@ -134,8 +134,12 @@ class BankCheck:
     run_dir: Path
 
 
+BANK_MAX = 48      # variants per bank: one 234-variant 8x8 bank took > 30 min to compile under load
+
+
 def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
-    """Every input pair of every variant on the RTL, one simulator build per (widths, signedness).
+    """Every input pair of every variant on the RTL, one simulator build per (widths, signedness)
+    and chunk of at most BANK_MAX variants (in the given order).
 
     The variants of a group run side by side in a `quantpe.rtl.approx_bank.MultiplierBank` on
     shared operands, so 40 8x8 designs cost one build and one 65,536-cycle run instead of 40.
@@ -154,7 +158,8 @@ def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
             raise QuantpeError(f"rtl_check_variants needs ApproxMulConfig, got {type(c).__name__}")
         groups.setdefault((c.a_bits, c.b_bits, c.signed), []).append(c)
     out = []
-    for (na, nb, sgn), group in groups.items():
+    chunks = [(key, group[i:i + BANK_MAX]) for key, group in groups.items() for i in range(0, len(group), BANK_MAX)]
+    for (na, nb, sgn), group in chunks:
         bank = MultiplierBank(group)
         text = verilog.convert(bank, name="bank")
         d = build_root() / "approxmul-banks" / hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -98,3 +98,46 @@ def test_kulkarni_block():
     np.testing.assert_array_equal(t, want)
     lut = [v for v in sweep_variants(2, 2, False) if v.method == "lut"][0]
     assert int(approx_mul(lut)(np.array(3), np.array(3))) == 7
+
+
+# ------------------------------------------------- issue 14: references, budgets, new families
+def test_sweep_starts_with_the_legacy_sweep_and_adds_new_families():
+    from quantpe.approx_report import legacy_variants
+    for a, b, s in [(8, 8, True), (4, 4, False), (4, 4, True), (2, 2, False)]:
+        old, new = legacy_variants(a, b, s), sweep_variants(a, b, s)
+        assert new[:len(old)] == old and len(set(new)) == len(new)
+        extra = new[len(old):]
+        assert any(c.or_cols for c in extra)
+        assert all(c.signed_form == "baugh_wooley" for c in extra if not c.or_cols)
+        assert {c.signed_form for c in extra if c.or_cols} == ({"baugh_wooley", "sign_magnitude"} if s
+                                                               else {"sign_magnitude"})
+        if s:
+            methods = {c.method for c in extra if not c.or_cols}
+            assert methods >= {"exact", "truncated", "broken_array", "perforated"}
+    assert set(sweep_variants(4, 4, True, wide=True)) > set(sweep_variants(4, 4, True))
+
+
+def test_pick_reference():
+    from quantpe.approx_report import pick_reference
+    assert pick_reference({"sign_magnitude": 2635.0, "baugh_wooley": 1945.6, "yosys_mul": 2421.1}) == \
+        ("baugh_wooley", 1945.6)
+    assert pick_reference({"array": 46.3, "yosys_mul": 46.3}) == ("array", 46.3)     # tie: structural first
+
+
+def test_budget_table_named_rows():
+    from quantpe.approx_report import budget_table
+
+    def r(cid, area, mred, method="truncated"):
+        return {"width": "8x8", "signed": False, "config_id": cid, "area_um2": area, "mred_pct": mred,
+                "method": method, "params": cid}
+    rows = [r("ex", 1900.0, 0.0, "exact"), r("old1", 1600.0, 0.8), r("new1", 1400.0, 0.9),
+            r("new2", 700.0, 4.9), r("old2", 1200.0, 1.9), {**r("other", 10.0, 0.0), "signed": True}]
+    tab = budget_table(rows, {"ex", "old1", "old2"}, False, ("array", 1900.0), budgets=(0.5, 1.0, 2.0, 5.0))
+    assert [t["budget_mred_pct"] for t in tab] == [0.5, 1.0, 2.0, 5.0]
+    assert [t["old_best_um2"] for t in tab] == [1900.0, 1600.0, 1200.0, 1200.0]
+    assert [t["new_best_um2"] for t in tab] == [1900.0, 1400.0, 1200.0, 700.0]
+    assert [t["met"] for t in tab] == ["", "yes", "no (+50)", "yes"]          # targets 1450, 1150, 780
+    signed = budget_table([{**x, "signed": True} for x in rows], {"ex"}, True, ("baugh_wooley", 1945.0),
+                          budgets=(3.0,))
+    assert signed[0]["budget_mred_pct"] == 0.0 and signed[0]["new_best_um2"] == 1945.0
+    assert signed[0]["met"] == "yes"
