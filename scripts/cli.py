@@ -330,7 +330,7 @@ def cmd_bench(args):
 
 # -- characterize -------------------------------------------------------------------------------
 
-_METHOD_OPTS = ("t", "compensate", "hbl", "vbl", "k", "perf_rows", "perf_start", "lut")
+_METHOD_OPTS = ("t", "compensate", "hbl", "vbl", "k", "perf_rows", "perf_start", "lut", "or_cols", "signed_form")
 
 
 def _characterize_opts(p):
@@ -362,6 +362,11 @@ def _characterize_opts(p):
     g.add_argument("--k", type=int, help="drum, ssm: segment width")
     g.add_argument("--perf-rows", type=int, help="perforated: rows dropped")
     g.add_argument("--perf-start", type=int, help="perforated: first dropped row")
+    g.add_argument("--or-cols", type=int, help="exact, truncated, broken_array, perforated: the lowest OR_COLS "
+                   "product columns are ORed instead of added (lower-part OR)")
+    g.add_argument("--signed-form", choices=("sign_magnitude", "baugh_wooley"),
+                   help="signed array kinds: sign-magnitude wrapper or native two's-complement Baugh-Wooley array "
+                        "[sign_magnitude]")
     g.add_argument("--lut-path", "--lut", dest="lut", type=Path,
                    help="lut: truth table (.npy, or flat little-endian int32 .bin)")
 
