@@ -350,9 +350,10 @@ def _plot_pareto(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_fronts(rows: list[dict], legacy_ids: set, refs: dict, path: Path) -> None:
+def _plot_fronts(rows: list[dict], legacy_ids: set, refs: dict, path: Path, external=()) -> None:
     """Area (µm²) vs MRED per width and signedness: every variant, the old sweep's area/MRED front
-    (dashed) and the new one (solid), the exact reference area (dotted)."""
+    (dashed) and the new one (solid), the exact reference area (dotted), and the user's external
+    circuits (`quantpe.characterize.ExternalUnit`, black crosses)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -368,6 +369,10 @@ def _plot_fronts(rows: list[dict], legacy_ids: set, refs: dict, path: Path) -> N
             front = sorted((r for r, m in zip(pts, mask) if m), key=lambda r: r["mred_pct"])
             ax.step([r["mred_pct"] for r in front], [r["area_um2"] for r in front], where="post", color=color,
                     ls=ls, lw=1.2, label=label)
+        ext = [u for u in external if (u.a_bits, u.b_bits, u.signed) == (a, b, s)]
+        if ext:
+            ax.scatter([100 * u.metrics.mred for u in ext], [u.area_um2 for u in ext], marker="x", s=22,
+                       color="black", lw=0.9, label="external", zorder=5)
         form, area = refs[(a, b, s)]
         ax.axhline(area, color="black", ls=":", lw=0.8, label=f"exact ref. ({form})")
         ax.set_xscale("symlog", linthresh=0.1)
@@ -439,8 +444,26 @@ def _accuracy_rows(rows8: list[dict], cfgs: dict) -> tuple[list[dict], float]:
     return out, exact_test
 
 
-def approx_report(out_dir: Path, wide: bool = False) -> list[str]:
+def _external_rows(external, refs: dict) -> list[dict]:
+    """One row per external circuit, saving against the same exact reference as the sweep."""
+    rows = []
+    for u in external:
+        ref = refs.get((u.a_bits, u.b_bits, u.signed))
+        scale = float(1 << (u.a_bits + u.b_bits))
+        rows.append({"name": u.name, "file": str(u.path), "width": f"{u.a_bits}x{u.b_bits}", "signed": u.signed,
+                     "area_um2": round(u.area_um2, 4), "reference": ref[0] if ref else "",
+                     "area_saving_pct": round(100 * (1 - u.area_um2 / ref[1]), 3) if ref else float("nan"),
+                     "mae_pct": round(u.metrics.mae_pct, 6), "mred_pct": round(100 * u.metrics.mred, 6),
+                     "wce_pct": round(u.metrics.wce_pct, 6), "ep": round(u.metrics.ep, 6),
+                     "abs_bias_pct": round(100 * abs(u.metrics.bias) / scale, 6)})
+    return rows
+
+
+def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
     """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section.
+
+    `external`: user circuits (`quantpe.characterize.external_units`), plotted on fronts.png beside
+    the generated ones and listed in external.csv (same flow, same reference).
 
     `wide` (or the environment variable QUANTPE_APPROX_WIDE=1, for `quantpe report --only
     approxmul`): the larger grid of `new_families` (about 4x the syntheses of the default)."""
@@ -487,7 +510,10 @@ def approx_report(out_dir: Path, wide: bool = False) -> list[str]:
     write_text(out / "references.csv", csv_text(ref_rows))
     budgets = {s: budget_table(rows, legacy_ids, s, refs[(8, 8, s)]) for s in (False, True)}
     write_text(out / "budgets.csv", csv_text([{"signed": s, **r} for s in (False, True) for r in budgets[s]]))
-    _plot_fronts(rows, legacy_ids, refs, out / "fronts.png")
+    _plot_fronts(rows, legacy_ids, refs, out / "fronts.png", external)
+    ext_rows = _external_rows(external, refs)
+    if ext_rows:
+        write_text(out / "external.csv", csv_text(ext_rows))
     # the kept variants (every front member, budget winner, exact unit) are simulated on every input
     # pair; QUANTPE_APPROX_CHECK=all simulates the whole sweep
     winners = {b[k] for s in (False, True) for b in budgets[s] for k in ("config_id", "old_config_id") if b[k]}
@@ -539,6 +565,12 @@ def approx_report(out_dir: Path, wide: bool = False) -> list[str]:
               ("target_um2", "target µm²"), ("met", "met"), ("new_mred_pct", "MRED %"), ("variant", "variant")]
     for sgn in (False, True):
         md += [f"*8x8 {'signed' if sgn else 'unsigned'}*", ""] + markdown_table(budgets[sgn], b_cols) + [""]
+    if ext_rows:
+        md += [f"**External circuits** ({len(ext_rows)}, simulated on every input pair and synthesised by the "
+               "same flow; crosses on the plot below; [approx/external.csv](approx/external.csv)):", "",
+               *markdown_table(ext_rows, [("name", "circuit"), ("width", "width"), ("signed", "signed"),
+                                          ("area_um2", "area µm²"), ("area_saving_pct", "saving %"),
+                                          ("mred_pct", "MRED %"), ("mae_pct", "MAE %")]), ""]
     md += ["![area vs MRED: old and new Pareto fronts](approx/fronts.png)", "",
            f"RTL = golden on every input pair of every kept variant (each front member at each width, each "
            f"budget winner, each exact unit: {len(kept)} of the {len(cfgs)} variants, column `rtl_checked` of "

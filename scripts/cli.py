@@ -315,7 +315,7 @@ def cmd_report(args):
     elif args.model_inputs is not None or args.model_labels is not None:
         raise QuantpeError("--model-inputs and --model-labels go with --model FILE")
     run_report(args.out, sim=args.sim, cycles=args.cycles, seed=args.seed, liberty=args.liberty, only=only,
-               model=model)
+               model=model, external_mults=args.external_mults)
 
 
 def cmd_liberty(args):
@@ -470,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model-inputs", type=Path, metavar="X.npy", default=None,
                    help="--model's input samples (calibration and evaluation)")
     r.add_argument("--model-labels", type=Path, metavar="Y.npy", default=None, help="--model's labels")
+    r.add_argument("--external-mults", type=Path, metavar="DIR", default=None,
+                   help="a folder of your multiplier Verilog (one module per .v, ports a, b, y or A, B, O): "
+                        "characterised, synthesised and plotted beside the generated ones")
     r.add_argument("--plan", type=Path, metavar="FILE", default=None,
                    help="report this plan instead (per-layer PEs, area, cycles, accuracy): OUT/plan.md, OUT/plan/")
     r.set_defaults(func=cmd_report)

@@ -70,10 +70,12 @@ def _regress_job(job) -> dict:
 
 
 def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1,
-               liberty: Path | None = None, only: tuple[str, ...] | None = None, model=None) -> dict:
+               liberty: Path | None = None, only: tuple[str, ...] | None = None, model=None,
+               external_mults: Path | None = None) -> dict:
     """The main job (module docstring); `only` restricts it to some technique sections (the
     default-design table is then skipped and each section's markdown goes to out/<section>.md).
-    `model`: a user model (name, graph, x_cal, y_cal, x, y) added to the "models" section."""
+    `model`: a user model (name, graph, x_cal, y_cal, x, y) added to the "models" section.
+    `external_mults`: a folder of the user's multiplier Verilog, plotted in the approxmul section."""
     from quantpe.designs import REFERENCE, default_designs
     from quantpe.flow import parallel_map, synth_design, synth_many
     from quantpe.sim.toolchain import tool_version
@@ -90,6 +92,12 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
                                f"(choose from {', '.join(n for n, _ in SECTIONS)})")
     if model is not None and not any(name == "models" for name, _ in sections):
         raise QuantpeError("--model adds a model to the models section, which --only leaves out")
+    external = ()
+    if external_mults is not None:
+        if not any(name == "approxmul" for name, _ in sections):
+            raise QuantpeError("--external-mults adds circuits to the approxmul section, which --only leaves out")
+        from quantpe.characterize import external_units
+        external = external_units(external_mults)
     out = ensure_dir(Path(out), "report folder")
     t0 = time.perf_counter()
     timings = {}
@@ -135,7 +143,9 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
     section_md = []
     for name, load in sections:
         t1 = time.perf_counter()
-        lines = (load()(out, extra=() if model is None else (model,)) if name == "models" else load()(out)) + [""]
+        kw = ({"extra": () if model is None else (model,)} if name == "models"
+              else {"external": external} if name == "approxmul" and external else {})
+        lines = load()(out, **kw) + [""]
         section_md += lines
         if only is not None:
             _write(out / f"{name}.md", "\n".join(lines))

@@ -109,3 +109,24 @@ def test_external_units_folder(build):
         external_units(d)
     with pytest.raises(QuantpeError, match="no .v files"):
         external_units(build)
+
+
+def test_external_rows_use_the_sweep_reference(build):
+    from quantpe.approx_report import _external_rows
+    from quantpe.characterize import ExternalUnit
+    from quantpe.golden.characterize import characterize_table
+    from quantpe.golden.approx import exact_table
+    m = characterize_table(exact_table(4, 4, False), False)
+    u = ExternalUnit("mine", build / "mine.v", 4, 4, False, m, 300.0)
+    (row,) = _external_rows([u], {(4, 4, False): ("array", 400.0)})
+    assert row["area_saving_pct"] == pytest.approx(25.0) and row["reference"] == "array" and row["mred_pct"] == 0
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--external-mults", "{tmp}/none", "--only", "approxmul"], "external multiplier folder"),
+    (["--external-mults", "{tmp}", "--only", "strum"], "which --only leaves out"),
+])
+def test_report_external_mults_errors(build, capsys, args, msg):
+    code, _, err = _run(["report", "-o", build / "rep", *[a.replace("{tmp}", str(build)) for a in args]], capsys)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+    assert not (build / "rep").exists()
