@@ -139,51 +139,56 @@ BANK_MAX = 48      # variants per bank: one 234-variant 8x8 bank took > 30 min t
 
 def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
     """Every input pair of every variant on the RTL, one simulator build per (widths, signedness)
-    and chunk of at most BANK_MAX variants (in the given order).
+    and chunk of at most BANK_MAX variants (in the given order); the chunks build and run in
+    parallel (`quantpe.flow.parallel_map`, -j).
 
     The variants of a group run side by side in a `quantpe.rtl.approx_bank.MultiplierBank` on
     shared operands, so 40 8x8 designs cost one build and one 65,536-cycle run instead of 40.
     Raises SimulationFailed at the first variant whose RTL product differs from its golden table,
     naming the pair and the single-variant command that reruns it with a waveform.
     """
-    from amaranth.back import verilog
-    from quantpe.rtl.approx_bank import MultiplierBank
-    from quantpe.atomic import write_text
-    from quantpe.rtl.ports import ports_of
-    from quantpe.sim.capture import capture
-    from quantpe.sim.runner import SimulationFailed, build_root, design_dir, ensure_generated
+    from quantpe.flow import parallel_map
     groups: dict = {}
     for c in cfgs:
         if not isinstance(c, ApproxMulConfig):
             raise QuantpeError(f"rtl_check_variants needs ApproxMulConfig, got {type(c).__name__}")
         groups.setdefault((c.a_bits, c.b_bits, c.signed), []).append(c)
-    out = []
-    chunks = [(key, group[i:i + BANK_MAX]) for key, group in groups.items() for i in range(0, len(group), BANK_MAX)]
-    for (na, nb, sgn), group in chunks:
-        bank = MultiplierBank(group)
-        text = verilog.convert(bank, name="bank")
-        d = build_root() / "approxmul-banks" / hashlib.sha256(text.encode()).hexdigest()[:16]
-        d.mkdir(parents=True, exist_ok=True)
-        v = d / "bank.v"               # the folder is named by the text's hash
-        if not v.exists():
-            write_text(v, text)
-        res = capture([v], "bank", ports_of(bank), exhaustive_inputs(na, nb, sgn), sim)
-        y = np.asarray(res.outputs["y"], dtype=np.int64)
-        for i, c in enumerate(group):
-            table = table_from_outputs(y[:, i], na, nb)
-            golden = mul_table(c)
-            if not np.array_equal(table, golden):
-                pa, pb = np.argwhere(table != golden)[0]
-                a, b = operand_values(na, sgn)[pa], operand_values(nb, sgn)[pb]
-                ensure_generated(c)
-                raise SimulationFailed(
-                    f"{c.config_id}: RTL product of a={a} b={b} is {table[pa, pb]}, golden {golden[pa, pb]} "
-                    f"({int(np.sum(table != golden))} of {table.size} pairs differ; bank run {res.run_dir})\n"
-                    f"  rerun with a waveform: quantpe sim approxmul --config "
-                    f"{design_dir(c) / 'manifest.json'} --sim {sim} --waves")
-        out.append(BankCheck(na, nb, sgn, [c.config_id for c in group], int(y.shape[0]), res.build_s,
-                             res.wall_s, res.run_dir))
-    return out
+    chunks = [(key, tuple(group[i:i + BANK_MAX]), sim) for key, group in groups.items()
+              for i in range(0, len(group), BANK_MAX)]
+    return parallel_map(_check_bank, chunks, desc="multiplier banks")
+
+
+def _check_bank(item) -> BankCheck:
+    (na, nb, sgn), group, sim = item
+    from amaranth.back import verilog
+    from quantpe.atomic import write_text
+    from quantpe.rtl.approx_bank import MultiplierBank
+    from quantpe.rtl.ports import ports_of
+    from quantpe.sim.capture import capture
+    from quantpe.sim.runner import SimulationFailed, build_root, design_dir, ensure_generated
+    bank = MultiplierBank(list(group))
+    text = verilog.convert(bank, name="bank")
+    d = build_root() / "approxmul-banks" / hashlib.sha256(text.encode()).hexdigest()[:16]
+    d.mkdir(parents=True, exist_ok=True)
+    v = d / "bank.v"               # the folder is named by the text's hash
+    if not v.exists():
+        write_text(v, text)
+    res = capture([v], "bank", ports_of(bank), exhaustive_inputs(na, nb, sgn), sim)
+    y = np.asarray(res.outputs["y"], dtype=np.int64)
+    for i, c in enumerate(group):
+        table = table_from_outputs(y[:, i], na, nb)
+        golden = mul_table(c)
+        if not np.array_equal(table, golden):
+            pa, pb = np.argwhere(table != golden)[0]
+            a, b = operand_values(na, sgn)[pa], operand_values(nb, sgn)[pb]
+            ensure_generated(c)
+            raise SimulationFailed(
+                f"{c.config_id}: RTL product of a={a} b={b} is {table[pa, pb]}, golden {golden[pa, pb]} "
+                f"({int(np.sum(table != golden))} of {table.size} pairs differ; bank run {res.run_dir})\n"
+                f"  rerun with a waveform: quantpe sim approxmul --config "
+                f"{design_dir(c) / 'manifest.json'} --sim {sim} --waves")
+    return BankCheck(na, nb, sgn, [c.config_id for c in group], int(y.shape[0]), res.build_s,
+                     res.wall_s, res.run_dir)
 
 
 PORT_NAMES = (("a", "b", "y"), ("A", "B", "O"))    # ours; EvoApprox's mul8u_*/mul8s_* modules
