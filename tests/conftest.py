@@ -42,3 +42,22 @@ def seed(request):
     """The session seed, printed with the test so a failure names it."""
     print(f"seed={_SEED}")
     return _SEED
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    """A private build cache under tmp_path (returned) for tests that run the CLI or the flow."""
+    monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
+    return tmp_path
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `quantpe ARGS...` in-process: cli([...]) -> (exit status, stdout, stderr)."""
+    from quantpe.cli import main
+
+    def run(args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run

@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from quantpe.cli import main
 from quantpe.liberty import DEFAULT_LIBERTY
 
 AND4 = "module andy (input [3:0] a, input [3:0] b, output [7:0] y);\n  assign y = {4'b0, a & b};\nendmodule\n"
@@ -23,23 +22,11 @@ def _cell_area(name: str) -> float:
     return float(m.group(1))
 
 
-def _run(args, capsys):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def build(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
-    return tmp_path
-
-
-def test_area_of_an_external_module_is_measured_and_recorded(build, capsys):
+def test_area_of_an_external_module_is_measured_and_recorded(build, cli):
     f = build / "and.v"
     f.write_text(AND4)
-    code, out, err = _run(["characterize", "--verilog", f, "--top", "andy", "--a-bits", 4, "--b-bits", 4,
-                           "--sim", "icarus", "-o", build / "o"], capsys)
+    code, out, err = cli(["characterize", "--verilog", f, "--top", "andy", "--a-bits", 4, "--b-bits", 4,
+                           "--sim", "icarus", "-o", build / "o"])
     assert code == 0, err
     doc = json.loads((build / "o" / "andy-u4x4.json").read_text())
     assert doc["area"]["cells"] == {"AND2": 4}
@@ -50,15 +37,15 @@ def test_area_of_an_external_module_is_measured_and_recorded(build, capsys):
     assert direct["area_um2"] == doc["area"]["area_um2"]
 
 
-def test_no_logic_costs_nothing_and_no_area_skips_synthesis(build, capsys):
+def test_no_logic_costs_nothing_and_no_area_skips_synthesis(build, cli):
     f = build / "zero.v"
     f.write_text(ZERO4)
-    code, _, err = _run(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
-                         "--sim", "icarus", "-o", build / "o"], capsys)
+    code, _, err = cli(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
+                         "--sim", "icarus", "-o", build / "o"])
     assert code == 0, err
     assert json.loads((build / "o" / "zero-u4x4.json").read_text())["area"]["area_um2"] == 0
-    code, out, err = _run(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
-                           "--sim", "icarus", "--no-area", "-o", build / "p"], capsys)
+    code, out, err = cli(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
+                           "--sim", "icarus", "--no-area", "-o", build / "p"])
     assert code == 0, err
     assert "area" not in json.loads((build / "p" / "zero-u4x4.json").read_text()) and "um^2" not in out
 
@@ -67,18 +54,18 @@ def test_no_logic_costs_nothing_and_no_area_skips_synthesis(build, capsys):
     (["--liberty", "{tmp}/missing.lib"], "liberty file"),
     (["--liberty", "{tmp}/missing.lib", "--no-area"], "exclude each other"),
 ])
-def test_bad_area_options(build, capsys, extra, msg):
+def test_bad_area_options(build, cli, extra, msg):
     f = build / "zero.v"
     f.write_text(ZERO4)
     extra = [e.replace("{tmp}", str(build)) for e in extra]
-    code, _, err = _run(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
-                         "--sim", "icarus", *extra, "-o", build / "o"], capsys)
+    code, _, err = cli(["characterize", "--verilog", f, "--top", "zero", "--a-bits", 4, "--b-bits", 4,
+                         "--sim", "icarus", *extra, "-o", build / "o"])
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
     assert not (build / "o").exists()
 
 
-def test_area_options_belong_to_verilog(build, capsys):
-    code, _, err = _run(["characterize", "--method", "exact", "--no-area", "-o", build / "o"], capsys)
+def test_area_options_belong_to_verilog(build, cli):
+    code, _, err = cli(["characterize", "--method", "exact", "--no-area", "-o", build / "o"])
     assert code == 2 and "apply to --verilog only" in err
 
 
@@ -126,7 +113,7 @@ def test_external_rows_use_the_sweep_reference(build):
     (["--external-mults", "{tmp}/none", "--only", "approxmul"], "external multiplier folder"),
     (["--external-mults", "{tmp}", "--only", "strum"], "which --only leaves out"),
 ])
-def test_report_external_mults_errors(build, capsys, args, msg):
-    code, _, err = _run(["report", "-o", build / "rep", *[a.replace("{tmp}", str(build)) for a in args]], capsys)
+def test_report_external_mults_errors(build, cli, args, msg):
+    code, _, err = cli(["report", "-o", build / "rep", *[a.replace("{tmp}", str(build)) for a in args]])
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
     assert not (build / "rep").exists()

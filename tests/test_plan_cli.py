@@ -4,7 +4,6 @@ import json
 import pytest
 
 from quantpe import plan_cli
-from quantpe.cli import main
 from quantpe.golden.approx import approx_mul
 from quantpe.golden.approx_pe import parse_mul_spec
 from quantpe.golden.cnn import mlp_graph, model_data
@@ -24,30 +23,24 @@ def plan_file(tmp_path, monkeypatch):
     return p, plan
 
 
-def _run(args, capsys):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_generate_synth_report_from_one_plan(plan_file, tmp_path, capsys):
+def test_generate_synth_report_from_one_plan(plan_file, tmp_path, cli):
     p, plan = plan_file
-    code, out, err = _run(["generate", "--plan", p, "-o", tmp_path / "g"], capsys)
+    code, out, err = cli(["generate", "--plan", p, "-o", tmp_path / "g"])
     assert code == 0, err
     mapping = json.loads((tmp_path / "g" / "plan-designs.json").read_text())["layers"]
     assert mapping["fc0"] == mapping["fc2"] != mapping["fc1"]         # equal rows share one design
     assert "2 designs for 3 layers" in out
     for cid in set(mapping.values()):
         assert (tmp_path / "g" / cid / "manifest.json").is_file()
-    code, out, err = _run(["synth", "--plan", p, "-o", tmp_path / "s"], capsys)
+    code, out, err = cli(["synth", "--plan", p, "-o", tmp_path / "s"])
     assert code == 0, err
     hw = json.loads((tmp_path / "s" / "plan-area.json").read_text())
     assert [r["kind"] for r in hw["layers"]] == ["baseline", "approxpe", "baseline"]
     assert hw["layers"][1]["cycles"] == -(-plan["layers"][1]["macs"] // 2)
     # the same baseline PE through the ordinary synth command has the same area
-    code, out, err = _run(["synth", "baseline", "--lanes", 2, "--a-bits", 8, "--w-bits", 8], capsys)
+    code, out, err = cli(["synth", "baseline", "--lanes", 2, "--a-bits", 8, "--w-bits", 8])
     assert code == 0 and f"{hw['layers'][0]['pe_area_um2']:,.1f} um^2" in out
-    code, out, err = _run(["report", "--plan", p, "-o", tmp_path / "r"], capsys)
+    code, out, err = cli(["report", "--plan", p, "-o", tmp_path / "r"])
     assert code == 0, err
     # independent: the integer MLP at the plan's widths with the one approximate layer swapped in by hand
     x_tr, y_tr, x_te, y_te = model_data("mlp")
@@ -70,11 +63,11 @@ def _edit(plan, fn):
     (lambda p: p["layers"][1].update(a_bits=12), "no 12x4-bit multipliers"),
     (lambda p: p.update(schema="quantpe.plan/0"), "schema"),
 ])
-def test_bad_plans(plan_file, tmp_path, capsys, cmd, edit, msg):
+def test_bad_plans(plan_file, tmp_path, cli, cmd, edit, msg):
     p, plan = plan_file
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(_edit(plan, edit)))
-    code, _, err = _run([cmd, "--plan", bad, "-o", tmp_path / "o"], capsys)
+    code, _, err = cli([cmd, "--plan", bad, "-o", tmp_path / "o"])
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
 
@@ -84,11 +77,11 @@ def test_bad_plans(plan_file, tmp_path, capsys, cmd, edit, msg):
     (lambda p: p["layers"].pop(), "plan has 2 layers, the model has 3"),
     (lambda p: p["model"].update(name="resnet"), "not a reference model"),
 ])
-def test_plan_for_another_model(plan_file, tmp_path, capsys, edit, msg):
+def test_plan_for_another_model(plan_file, tmp_path, cli, edit, msg):
     p, plan = plan_file
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(_edit(plan, edit)))
-    code, _, err = _run(["report", "--plan", bad, "-o", tmp_path / "o"], capsys)
+    code, _, err = cli(["report", "--plan", bad, "-o", tmp_path / "o"])
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
 
 
@@ -99,8 +92,8 @@ def test_plan_for_another_model(plan_file, tmp_path, capsys, edit, msg):
     (["report", "--plan", "{p}", "--only", "strum"], "drop --only"),
     (["generate", "--plan", "{tmp}/missing.json"], "cannot read plan"),
 ])
-def test_plan_option_misuse(plan_file, tmp_path, capsys, args, msg):
+def test_plan_option_misuse(plan_file, tmp_path, cli, args, msg):
     p, _ = plan_file
     args = [a.replace("{p}", str(p)).replace("{tmp}", str(tmp_path)) for a in args]
-    code, _, err = _run(args, capsys)
+    code, _, err = cli(args)
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
