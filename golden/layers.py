@@ -67,8 +67,8 @@ from .errors import ConfigError, QuantpeError
 from .intmath import round_half_away, saturate, wrap
 from .lowering import (col2im, conv_output_size, grouped_matmul, im2col, int_matmul,
                        lower_weights, pair4, unlower_weights)
-from .qmodel import (DEFAULT_ACC_BITS, DEFAULT_MULT_BITS, check_fits_int64, fixed_point_multiplier,
-                     replacement_codes, replacement_scale, signed_width_of)
+from .qmodel import (DEFAULT_ACC_BITS, DEFAULT_MULT_BITS, check_fits_int64, check_requant_widths,
+                     fixed_point_multiplier, replacement_codes, replacement_scale, signed_width_of)
 from .quantize import MAX_BITS, MIN_BITS, QTensor, compute_scale, qmax, quantize
 
 __all__ = ["Layer", "Conv2d", "Linear", "Clip", "ReLU", "ReLU6", "MaxPool", "AvgPool",
@@ -1060,15 +1060,6 @@ def tensor_widths(graph: Graph, layer_a: dict, default: int) -> dict:
     return widths
 
 
-def _check_widths(a_bits, acc_bits, mult_bits):
-    if not 2 <= mult_bits <= 30:
-        raise ConfigError(f"mult_bits must be in 2..30, got {mult_bits}")
-    if isinstance(acc_bits, bool) or not isinstance(acc_bits, (int, np.integer)) \
-            or not 2 <= acc_bits <= 62 - mult_bits:
-        raise ConfigError(f"acc_bits must be in 2..{62 - mult_bits} with {mult_bits}-bit "
-                          f"requantization multipliers, got {acc_bits!r}")
-
-
 def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits: int = 8,
                  acc_bits: int = DEFAULT_ACC_BITS, mult_bits: int = DEFAULT_MULT_BITS,
                  mul: MulRule | None = None, float_capture: dict | None = None) -> QGraph:
@@ -1078,7 +1069,7 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
     layer's input codes). mul: product rule of every weight layer (None: exact). float_capture:
     `graph.forward(calib_x, capture=True)[1]` when the caller has it already (searches building
     many variants). See the module docstring for every rule."""
-    _check_widths(8, acc_bits, mult_bits)
+    check_requant_widths(acc_bits, mult_bits)
     names = graph.weight_layers
     wb = _per_layer(w_bits, names, "w_bits")
     ab = _per_layer(a_bits, names, "a_bits")

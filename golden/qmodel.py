@@ -203,6 +203,17 @@ def _make_layer(index, w_codes: QTensor, float_w, float_b, in_scale, in_bits, ou
                   float_bias=float_b, mul=mul, weight_replaced=replaced)
 
 
+def check_requant_widths(acc_bits, mult_bits) -> None:
+    """ConfigError unless mult_bits is in 2..30 and acc_bits in 2..62 - mult_bits (the int64
+    product of an accumulator and a requantization multiplier must fit)."""
+    if not 2 <= mult_bits <= 30:
+        raise ConfigError(f"mult_bits must be in 2..30, got {mult_bits}")
+    if isinstance(acc_bits, bool) or not isinstance(acc_bits, (int, np.integer)) \
+            or not 2 <= acc_bits <= 62 - mult_bits:
+        raise ConfigError(f"acc_bits must be in 2..{62 - mult_bits} with {mult_bits}-bit "
+                          f"requantization multipliers, got {acc_bits!r}")
+
+
 def check_fits_int64(label, codes: np.ndarray, in_bits: int) -> None:
     """QuantpeError unless every (O, K) weight-code dot product with in_bits activations stays
     exact in int64."""
@@ -387,12 +398,7 @@ def build_qmodel(model: MLP | None = None, w_bits: int | Sequence[int] = 8,
     n = model.n_layers
     wb = _per_layer(w_bits, n, "w_bits")
     ab = _per_layer(a_bits, n, "a_bits")
-    if not 2 <= mult_bits <= 30:
-        raise ConfigError(f"mult_bits must be in 2..30, got {mult_bits}")
-    if isinstance(acc_bits, bool) or not isinstance(acc_bits, (int, np.integer)) \
-            or not 2 <= acc_bits <= 62 - mult_bits:
-        raise ConfigError(f"acc_bits must be in 2..{62 - mult_bits} with {mult_bits}-bit "
-                          f"requantization multipliers, got {acc_bits!r}")
+    check_requant_widths(acc_bits, mult_bits)
     if mul is not None and not callable(mul):
         raise QuantpeError(f"mul must be a callable (a, w) -> products or None, got {mul!r}")
     if calib_x is None:
