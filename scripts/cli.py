@@ -177,14 +177,14 @@ def _generate_plan(plan, out):
             for cfg in unique:
                 generate(cfg, stage / cfg.config_id)
             (stage / "plan-designs.json").write_text(json.dumps(
-                {"plan": str(args_plan_name(plan)), "layers": {n: c.config_id for n, c in designs}}, indent=1) + "\n")
+                {"plan": str(_plan_label(plan)), "layers": {n: c.config_id for n, c in designs}}, indent=1) + "\n")
         where = {cfg: out / cfg.config_id for cfg in unique}
     for name, cfg in designs:
         print(f"{name}: {cfg.config_id} -> {where[cfg]}")
     print(f"{len(unique)} designs for {len(designs)} layers")
 
 
-def args_plan_name(plan) -> str:
+def _plan_label(plan) -> str:
     return f"{plan['method']['name']} for {plan['model']['name']}"
 
 
