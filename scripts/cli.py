@@ -176,16 +176,13 @@ def _generate_plan(plan, out):
         with staged_dir(out) as stage:
             for cfg in unique:
                 generate(cfg, stage / cfg.config_id)
+            label = f"{plan['method']['name']} for {plan['model']['name']}"
             (stage / "plan-designs.json").write_text(json.dumps(
-                {"plan": str(_plan_label(plan)), "layers": {n: c.config_id for n, c in designs}}, indent=1) + "\n")
+                {"plan": label, "layers": {n: c.config_id for n, c in designs}}, indent=1) + "\n")
         where = {cfg: out / cfg.config_id for cfg in unique}
     for name, cfg in designs:
         print(f"{name}: {cfg.config_id} -> {where[cfg]}")
     print(f"{len(unique)} designs for {len(designs)} layers")
-
-
-def _plan_label(plan) -> str:
-    return f"{plan['method']['name']} for {plan['model']['name']}"
 
 
 def cmd_generate(args):
@@ -265,7 +262,8 @@ def _synth_plan(plan, out):
     print(f"total: {t['designs']} designs, {t['pe_area_um2']:,.1f} um^2, {t['cycles']:,} cycles/sample, "
           f"multiplier area x MACs {t['mul_area_x_macs']:,.4g}")
     if out is not None:
-        print(f"wrote {write_text(Path(out) / 'plan-area.json', json.dumps(hw, indent=1) + chr(10))}")
+        path = write_text(Path(out) / "plan-area.json", json.dumps(hw, indent=1) + "\n")
+        print(f"wrote {path}")
 
 
 def cmd_synth(args):
