@@ -710,18 +710,18 @@ class QWeight:
     def accumulators(self, a, acc_bits: int) -> np.ndarray:
         """Wrapped accumulators (N, O, OH, OW) or (N, O).
 
-        Exact products: when max|a| * max|w| * K + max|bias| < 2^53 the sums are formed in float64
-        BLAS (exact: every partial sum is an integer below 2^53) and the wrap is skipped when that
-        bound is also below 2^(acc_bits-1) (the wrap is then the identity); otherwise int64."""
+        Exact products: when B = max|a| * max|w| * K < 2^24 (2^53) the sums are formed in float32
+        (float64) BLAS, exact because every product and partial sum is an integer of magnitude
+        below B; the bias is added in int64 and the wrap is skipped when B + max|bias| is below
+        2^(acc_bits-1) (the wrap is then the identity); otherwise int64."""
         a = np.asarray(a, dtype=np.int64)
         w = self.weight.codes
-        peak = int(np.max(np.abs(a), initial=0)) * int(np.max(np.abs(w), initial=0)) * w.shape[1] \
-            + int(np.max(np.abs(self.bias), initial=0))
-        if self.mul is None and peak < 1 << 53:
-            cols = self.columns(a.astype(np.float64))
-            n, g, p, k = cols.shape
-            y = grouped_matmul(cols, w.astype(np.float64)) + self.bias[None, :, None]
-            y = y.astype(np.int64)
+        sums = int(np.max(np.abs(a), initial=0)) * int(np.max(np.abs(w), initial=0)) * w.shape[1]
+        peak = sums + int(np.max(np.abs(self.bias), initial=0))
+        if self.mul is None and sums < 1 << 53:
+            ftype = np.float32 if sums < 1 << 24 else np.float64
+            cols = self.columns(a.astype(ftype))
+            y = grouped_matmul(cols, w.astype(ftype)).astype(np.int64) + self.bias[None, :, None]
             if peak >= 1 << (acc_bits - 1):
                 y = wrap(y, acc_bits)
             return self._shaped(y, a)

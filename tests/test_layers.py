@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -129,6 +130,22 @@ def test_int_matmul_exact_on_both_paths(seed):
     np.testing.assert_array_equal(int_matmul(a, b), ref)                     # float64 BLAS path
     big = a * (1 << 40)                                                       # int64 path (>= 2^53)
     np.testing.assert_array_equal(int_matmul(big, b), ref * (1 << 40))
+
+
+@pytest.mark.parametrize("k", [1040, 1041])     # 127 * 127 * K below / above 2^24: float32 / float64
+def test_integer_accumulators_exact_at_the_float32_bound(k, seed):
+    rng = np.random.default_rng(seed)
+    g = Graph((k,), (Node("fc", Linear(rng.standard_normal((3, k)), rng.standard_normal(3)), (INPUT,)),))
+    lay = build_qgraph(g, rng.standard_normal((4, k))).layer("fc")
+    w = lay.weight.codes.copy()
+    w[0] = 127                                   # the worst case: every product 127 * 127
+    lay = dataclasses.replace(lay, weight=dataclasses.replace(lay.weight, codes=w))
+    a = rng.integers(-127, 128, (5, k))
+    a[0] = 127
+    a[1] = 127 - np.arange(k) % 2                # odd sums near the bound (float32 ulp = 2 above 2^24)
+    ref = np.array([[sum(int(x) * int(y) for x, y in zip(row, wr)) for wr in w] for row in a]) + lay.bias
+    assert 127 * 127 * k < (1 << 24) if k == 1040 else 127 * 127 * k >= (1 << 24)
+    np.testing.assert_array_equal(lay.accumulators(a, 32), ref)
 
 
 # ------------------------------------------------------------------ float layers
