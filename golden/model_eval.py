@@ -205,12 +205,14 @@ def _windows_transform(q: QGraph, windows: dict) -> dict:
     return {n: (lambda a, w=w: window_value(a, w[0], w[1], q.a_bits, True)) for n, w in windows.items()}
 
 
-def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entries: int = 4):
+def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entries: int = 4,
+                    joint: str = "ranked"):
     """(profile, msbs): per-weight-layer static precisions at `tolerance` (absolute) on the
     calibration data. Cached-prefix inference: the captures of the full-precision run and of the
     `cache_entries` most recently used precision vectors are kept; a candidate resumes from the
     first layer where it differs from the cached vector that agrees with it longest (all nodes
-    before that layer see the same inputs and windows, so their values are reused exactly)."""
+    before that layer see the same inputs and windows, so their values are reused exactly).
+    joint: the joint search of `profile_precisions` ("ranked": O(L) evaluations)."""
     names = q.weight_layers
     a0 = q.quantize_input(x_cal)
     _, vals = q.run_codes(a0, capture=True)
@@ -241,7 +243,7 @@ def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entri
             while len(recent) > cache_entries:
                 del cache[recent.pop(0)]
         return float(np.mean(np.argmax(out.reshape(len(out), -1), axis=1) == y_cal))
-    return profile_precisions(accuracy, len(names), q.a_bits, tolerance), msbs
+    return profile_precisions(accuracy, len(names), q.a_bits, tolerance, joint=joint), msbs
 
 
 def stripes_eval_model(q: QGraph, x_cal, y_cal, x, y, lanes: int = 16, group: int = 16,

@@ -39,7 +39,7 @@ from .intmath import int_range, to_unsigned
 
 __all__ = ["check_codes", "check_window", "bit_length", "magnitude", "lane_precision",
            "detect_windows", "window_value", "covering_msb", "static_window",
-           "PrecisionProfile", "profile_precisions"]
+           "PrecisionProfile", "profile_precisions", "JOINT_SEARCHES"]
 
 
 def check_codes(x, bits: int, signed: bool, what: str = "activation") -> np.ndarray:
@@ -162,7 +162,8 @@ class PrecisionProfile:
     independent: per-layer minima found with every other layer at full precision;
     reference: accuracy at full precision; accuracy: accuracy of `precisions`;
     bumps: layers whose precision the joint phase raised by one, in order;
-    evaluations: distinct precision vectors evaluated (calls of `accuracy`).
+    drops: layers the "ranked" descent lowered back by one, in order (precisions = independent
+    + bumps - drops); evaluations: distinct precision vectors evaluated (calls of `accuracy`).
     """
 
     precisions: tuple
@@ -172,11 +173,15 @@ class PrecisionProfile:
     threshold: float
     bumps: tuple
     evaluations: int
+    drops: tuple = ()
+
+
+JOINT_SEARCHES = ("ranked", "greedy")
 
 
 def profile_precisions(accuracy: Callable[[tuple], float], n_layers: int, max_bits: int,
                        tolerance: float = 0.0, relative: bool = False,
-                       min_bits: int = 1) -> PrecisionProfile:
+                       min_bits: int = 1, joint: str = "ranked") -> PrecisionProfile:
     """Per-layer minimal activation precision (the Stripes / Judd et al. profiling search).
 
     `accuracy(precisions)` takes a tuple of n_layers ints in min_bits..max_bits and returns a
@@ -186,11 +191,24 @@ def profile_precisions(accuracy: Callable[[tuple], float], n_layers: int, max_bi
     1. independently for each layer l: lower p_l from max_bits one bit at a time, all other
        layers at max_bits, while the accuracy stays >= threshold; p_l = the last passing value
        (so every precision between p_l and max_bits passed);
-    2. joint check with all p_l at once; while it fails, raise by one bit the layer (among those
-       below max_bits) whose increment gives the highest accuracy (ties: lowest index), and
-       re-check. It terminates: at all-max the accuracy equals the reference.
+    2. joint check with all p_l at once; while it fails, raise layers by one bit, re-checking
+       after each raise, in one of two ways (`joint`):
+       - "greedy": raise the layer (among those below max_bits) whose increment gives the highest
+         accuracy (ties: lowest index). One scoring of every layer per raise: O(L) evaluations
+         per raise, O(L^2) in all.
+       - "ranked" (default): score every layer below max_bits once (the accuracy of its one-bit
+         increment), then raise them one at a time in descending score order (ties: lowest
+         index) until the check passes; when every scored layer has been raised and it still
+         fails, score again. Then one descent pass undoes what the ranking over-raised: for each
+         raise, latest first, lower that layer by one bit (never below p_l) when the result
+         still passes (`drops`). At most 2 L evaluations per round, max_bits - min_bits rounds
+         and one per raise in the descent: O(L) evaluations in all. It equals "greedy" when one
+         raise suffices.
+       Both terminate: at all-max the accuracy equals the reference.
     Calls are memoised; `evaluations` counts distinct vectors.
     """
+    if joint not in JOINT_SEARCHES:
+        raise QuantpeError(f"joint search must be one of {', '.join(JOINT_SEARCHES)}, got {joint!r}")
     if n_layers < 1:
         raise QuantpeError(f"n_layers must be >= 1, got {n_layers}")
     if not 1 <= min_bits <= max_bits:
@@ -220,20 +238,35 @@ def profile_precisions(accuracy: Callable[[tuple], float], n_layers: int, max_bi
         indep.append(p)
     cur = list(indep)
     bumps = []
-    while acc(cur) < threshold:
-        best, best_acc = None, None
+
+    def scored() -> list:
+        """Layers below max_bits, best one-bit increment first (ties: lowest index)."""
+        scores = []
         for layer in range(n_layers):
-            if cur[layer] >= max_bits:
-                continue
-            trial = list(cur)
-            trial[layer] += 1
-            a = acc(trial)
-            if best is None or a > best_acc:
-                best, best_acc = layer, a
-        if best is None:        # all at max but still below threshold: non-deterministic accuracy
+            if cur[layer] < max_bits:
+                trial = list(cur)
+                trial[layer] += 1
+                scores.append((-acc(trial), layer))
+        if not scores:          # all at max but still below threshold: non-deterministic accuracy
             raise QuantpeError("accuracy function is not deterministic: full precision fails its own threshold")
-        cur[best] += 1
-        bumps.append(best)
+        return [layer for _, layer in sorted(scores)]
+
+    while acc(cur) < threshold:
+        order = scored()
+        for layer in (order[:1] if joint == "greedy" else order):
+            cur[layer] += 1
+            bumps.append(layer)
+            if acc(cur) >= threshold:
+                break
+    drops = []
+    if joint == "ranked":
+        for layer in reversed(bumps):
+            if cur[layer] > indep[layer]:
+                trial = list(cur)
+                trial[layer] -= 1
+                if acc(trial) >= threshold:
+                    cur = trial
+                    drops.append(layer)
     return PrecisionProfile(precisions=tuple(cur), independent=tuple(indep), reference=ref,
-                            accuracy=acc(cur), threshold=threshold, bumps=tuple(bumps),
+                            accuracy=acc(cur), threshold=threshold, bumps=tuple(bumps), drops=tuple(drops),
                             evaluations=len(cache))

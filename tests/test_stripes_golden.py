@@ -555,15 +555,66 @@ def test_profiler_joint_bumps_hand_derived():
     def acc(p):
         return 1.0 - 0.004 * sum(8 - x for x in p)
 
-    prof = profile_precisions(acc, 3, 8, tolerance=0.01)
+    prof = profile_precisions(acc, 3, 8, tolerance=0.01, joint="greedy")
     assert prof.independent == (6, 6, 6)
     # (6,6,6) fails; ties go to the lowest layer: (7,6,6) (8,6,6) (8,7,6) (8,8,6)
     assert prof.bumps == (0, 0, 1, 1)
     assert prof.precisions == (8, 8, 6)
     assert prof.accuracy >= prof.threshold
+    ranked = profile_precisions(acc, 3, 8, tolerance=0.01)
+    # round 1 scores all ties -> order 0,1,2: (7,6,6) (7,7,6) (7,7,7) all fail; round 2: (8,7,7)
+    # passes; the descent (raises 0,2,1,0 latest first) finds no one-bit drop that passes
+    assert ranked.bumps == (0, 1, 2, 0) and ranked.drops == ()
+    assert ranked.precisions == (8, 7, 7)
     rel = profile_precisions(lambda p: 0.5 - 0.004 * sum(8 - x for x in p), 1, 8,
                              tolerance=0.02, relative=True)
     assert rel.precisions == (6,)           # 0.492 >= 0.49, 0.488 < 0.49
+
+
+def test_profiler_ranked_descent_undoes_an_over_raise():
+    # pass iff p0 + p1 >= 14 (and every p >= 6): alone each layer reaches 6, jointly 12 < 14.
+    # A failing vector scores 0.5 + 0.01 p2 + 0.001 (p0 + p1), so raising layer 2 ranks first.
+    def acc(p):
+        if min(p) >= 6 and p[0] + p[1] >= 14:
+            return 1.0
+        return 0.5 + 0.01 * p[2] + 0.001 * (p[0] + p[1])
+
+    ranked = profile_precisions(acc, 3, 8)
+    assert ranked.independent == (6, 6, 6)
+    # order 2,0,1: (6,6,7) fails, (7,6,7) fails, (7,7,7) passes; descent: 1 -> (7,6,7) fails,
+    # 0 -> (6,7,7) fails, 2 -> (7,7,6) passes
+    assert ranked.bumps == (2, 0, 1) and ranked.drops == (2,)
+    assert ranked.precisions == (7, 7, 6) and ranked.accuracy == 1.0
+    # 1 reference + 3 x (7, 6, 5) + (6,6,6) + 3 scores + (7,6,7) (7,7,7) + (6,7,7) (7,7,6)
+    assert ranked.evaluations == 1 + 9 + 1 + 3 + 2 + 2
+    greedy = profile_precisions(acc, 3, 8, joint="greedy")
+    # (6,6,7) then (6,6,8) (layer 2 keeps scoring best), then (8,6,8): ties go to layer 0
+    assert greedy.bumps == (2, 2, 0, 0) and greedy.precisions == (8, 6, 8)
+    with pytest.raises(QuantpeError, match="joint search must be one of ranked, greedy"):
+        profile_precisions(acc, 3, 8, joint="exhaustive")
+
+
+@pytest.mark.parametrize("joint", ["ranked", "greedy"])
+def test_profiler_evaluation_counts_scale_as_documented(joint):
+    # every bit removed anywhere costs 0.004, tolerance 0.01: 30 layers at 6 alone, total deficit <= 2
+    n, top = 30, 8
+
+    def acc(p):
+        return 1.0 - 0.004 * sum(top - x for x in p)
+
+    prof = profile_precisions(acc, n, top, tolerance=0.01, joint=joint)
+    assert prof.independent == (6,) * n and sum(top - x for x in prof.precisions) <= 2
+    assert prof.accuracy >= prof.threshold
+    net = np.array(prof.independent)
+    np.add.at(net, list(prof.bumps), 1)
+    np.subtract.at(net, list(prof.drops), 1)
+    assert tuple(net) == prof.precisions
+    rounds = top - 1
+    ranked_bound = 1 + n * 3 + 1 + rounds * 2 * n + len(prof.bumps)   # O(L), docstring
+    if joint == "ranked":
+        assert prof.evaluations <= ranked_bound
+    else:                                                             # O(L) per raise
+        assert len(prof.bumps) == 2 * n - 2 and prof.evaluations > ranked_bound
 
 
 def test_profiler_with_truncated_activations(rng):
