@@ -1,5 +1,7 @@
-"""Scoreboard benchmark (`quantpe bench sim`): checked cycles per second of the 16-lane int8
-baseline PE on Verilator and Icarus, for the three scoreboards, measured in one run.
+"""Benchmarks (not tests).
+
+`quantpe bench sim`: checked cycles per second of the 16-lane int8 baseline PE on Verilator and
+Icarus, for the three scoreboards, measured in one run.
 
   per-cycle  cocotb drives and samples every cycle and compares each cycle as it is sampled
   record     cocotb drives and samples every cycle, one vectorised comparison at the end
@@ -7,12 +9,23 @@ baseline PE on Verilator and Icarus, for the three scoreboards, measured in one 
              runs free, one vectorised comparison of the whole capture at the end
 All three compare every output on every cycle. Build time is excluded (reported separately);
 the rate counts simulation plus read-back plus comparison.
+
+`quantpe bench profile`: the Stripes per-layer profile (`model_eval.stripes_profile`, tolerance
+0) of a deep digits model, for each joint search, in one run: seconds, evaluations, raises and
+the summed precision. The model (`deep_digits_cnn`) is the committed reference CNN with
+`blocks` residual blocks inserted after relu1, each conv 16 -> 16 3x3 (He-normal weights scaled
+by `scale`, seeded) + Add(skip) + ReLU, so it has 5 + blocks weight layers; calibration and
+profiling on the first `images` training images.
 """
 from __future__ import annotations
 
+import time
+
+import numpy as np
+
 from quantpe.golden.baseline import BaselineConfig
 
-__all__ = ["bench_sim"]
+__all__ = ["bench_sim", "bench_profile", "deep_digits_cnn"]
 
 
 def bench_sim(cycles: int = 100000, seed: int = 1) -> list[dict]:
@@ -33,4 +46,52 @@ def bench_sim(cycles: int = 100000, seed: int = 1) -> list[dict]:
     for sim in ("verilator", "icarus"):
         print(f"{sim}: memory harness is {by[(sim, 'memory')] / by[(sim, 'per-cycle')]:.1f}x the "
               f"per-cycle scoreboard, {by[(sim, 'memory')] / by[(sim, 'record')]:.1f}x the recording one")
+    return rows
+
+
+def deep_digits_cnn(blocks: int, scale: float = 0.02, seed: int = 0):
+    """The reference CNN with `blocks` residual 3x3 blocks after relu1 (module docstring)."""
+    from quantpe.golden.cnn import load_reference_cnn
+    from quantpe.golden.layers import Add, Conv2d, Graph, Node, ReLU
+    rng = np.random.default_rng(seed)
+    base = load_reference_cnn()
+    nodes = []
+    for nd in base.nodes:
+        if nd.name == "conv2":
+            prev = "relu1"
+            for k in range(blocks):
+                w = rng.standard_normal((16, 16, 3, 3)) * scale * np.sqrt(2 / 144)
+                nodes += [Node(f"block{k}", Conv2d(w, np.zeros(16), padding=1), (prev,)),
+                          Node(f"block{k}_add", Add(), (f"block{k}", prev)),
+                          Node(f"block{k}_relu", ReLU(), (f"block{k}_add",))]
+                prev = f"block{k}_relu"
+            nodes.append(Node(nd.name, nd.layer, (prev,)))
+        else:
+            nodes.append(nd)
+    return Graph(base.input_shape, tuple(nodes))
+
+
+def bench_profile(blocks: int = 45, images: int = 256, joints=("ranked", "greedy")) -> list[dict]:
+    from quantpe.golden.cnn import model_data
+    from quantpe.golden.layers import build_qgraph
+    from quantpe.golden.model_eval import stripes_profile
+    g = deep_digits_cnn(blocks)
+    x, y = (v[:images] for v in model_data("cnn")[:2])
+    q = build_qgraph(g, x)
+    print(f"deep digits CNN: {len(q.weight_layers)} weight layers, {len(y)} profiling images, "
+          f"integer accuracy {q.accuracy(x, y):.4f}")
+    print(f"{'joint':<8} {'seconds':>8} {'evaluations':>11} {'raises':>6} {'drops':>5} {'sum p':>5}  precisions")
+    rows = []
+    for joint in joints:
+        t = time.perf_counter()
+        prof, _ = stripes_profile(q, x, y, joint=joint)
+        dt = time.perf_counter() - t
+        rows.append({"joint": joint, "seconds": dt, "evaluations": prof.evaluations, "raises": len(prof.bumps),
+                     "drops": len(prof.drops), "sum": sum(prof.precisions), "precisions": prof.precisions,
+                     "accuracy": prof.accuracy, "reference": prof.reference})
+        print(f"{joint:<8} {dt:>8.1f} {prof.evaluations:>11} {len(prof.bumps):>6} {len(prof.drops):>5} "
+              f"{sum(prof.precisions):>5}  {' '.join(map(str, prof.precisions))}", flush=True)
+    if len(rows) == 2:
+        print(f"{rows[0]['joint']} takes {rows[0]['seconds'] / rows[1]['seconds']:.3f}x the time of "
+              f"{rows[1]['joint']} ({rows[0]['evaluations'] / rows[1]['evaluations']:.3f}x the evaluations)")
     return rows

@@ -322,8 +322,11 @@ def cmd_liberty(args):
 
 
 def cmd_bench(args):
-    from quantpe.bench import bench_sim
-    bench_sim(cycles=args.cycles, seed=args.seed)
+    from quantpe.bench import bench_profile, bench_sim
+    if args.what == "profile":
+        bench_profile(args.blocks, args.images, ("ranked", "greedy") if args.joint == "both" else (args.joint,))
+    else:
+        bench_sim(cycles=args.cycles, seed=args.seed)
 
 
 # -- characterize -------------------------------------------------------------------------------
@@ -491,6 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")
     bs.add_argument("--cycles", type=cycles_type, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=seed_type, default=1)
+    bp = bsub.add_parser("profile", help="Stripes per-layer profile of a deep model, per joint search")
+    bp.add_argument("--blocks", type=_bounded_int("--blocks", 0, 200), default=45,
+                    help="residual blocks added to the reference CNN (weight layers = 5 + blocks) [45]")
+    bp.add_argument("--images", type=_bounded_int("--images", 1, 1437), default=256, help="profiling images [256]")
+    bp.add_argument("--joint", choices=("ranked", "greedy", "both"), default="both", help="joint search [both]")
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
     add_power_parser(sub)

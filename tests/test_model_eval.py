@@ -155,9 +155,22 @@ def test_cached_profile_equals_plain_profile(model, entries, seed):
               for n, pl, m in zip(names, p, msbs)}
         out = q.run_codes(q.quantize_input(x), transform=tf)
         return float(np.mean(np.argmax(out, axis=1) == y))
-    ref = profile_precisions(plain, len(names), 8)
-    print(model, ref)
-    for e in entries:
-        got, _ = stripes_profile(q, x, y, cache_entries=e)
-        assert (got.precisions, got.independent, got.accuracy, got.evaluations) == \
-            (ref.precisions, ref.independent, ref.accuracy, ref.evaluations)
+    for joint in ("ranked", "greedy"):
+        ref = profile_precisions(plain, len(names), 8, joint=joint)
+        print(model, joint, ref)
+        for e in entries:
+            got, _ = stripes_profile(q, x, y, cache_entries=e, joint=joint)
+            assert (got.precisions, got.independent, got.accuracy, got.evaluations, got.drops) == \
+                (ref.precisions, ref.independent, ref.accuracy, ref.evaluations, ref.drops)
+
+
+def test_deep_benchmark_model_and_command(cli):
+    """`bench profile`'s deep model: with zero block weights every block is the identity."""
+    from quantpe.bench import deep_digits_cnn
+    g0, g3 = reference_graph("cnn"), deep_digits_cnn(3, scale=0.0)
+    x = model_data("cnn")[2][:20]
+    assert len(g3.weight_layers) == len(g0.weight_layers) + 3
+    np.testing.assert_array_equal(g3.forward(x), g0.forward(x))
+    code, out, _ = cli(["bench", "profile", "--blocks", "1", "--images", "24", "--joint", "ranked"])
+    assert code == 0 and "6 weight layers, 24 profiling images" in out
+    assert out.splitlines()[-1].startswith("ranked ")
