@@ -13,6 +13,7 @@ from pathlib import Path
 from quantpe.atomic import ensure_dir, save_figure, write_text
 from quantpe.golden.errors import QuantpeError
 from quantpe.kinds import KINDS
+from quantpe.report_cache import cached_step
 from quantpe.synth import format_delta_markdown
 from quantpe.tables import csv_text
 
@@ -63,10 +64,14 @@ def _regress_job(job) -> dict:
     from quantpe.sim.runner import design_dir, ensure_generated
     from quantpe.sim.toolchain import lint
     cfg, sim, cycles, seed = job
-    manifest = ensure_generated(cfg)
-    lint(design_dir(cfg) / manifest["verilog"], manifest["top"])
-    r = regress(cfg, sim, cycles, seed)
-    return {"config_id": cfg.config_id, "sim": sim, "cycles": r.checked, "seed": seed, "result": "pass"}
+
+    def run():
+        manifest = ensure_generated(cfg)
+        lint(design_dir(cfg) / manifest["verilog"], manifest["top"])
+        r = regress(cfg, sim, cycles, seed)
+        return {"config_id": cfg.config_id, "sim": sim, "cycles": r.checked, "seed": seed, "result": "pass"}
+    result, hit = cached_step("regression", [cfg.kind, cfg.to_dict(), sim, cycles, seed], None, run)
+    return dict(result, cached=hit)
 
 
 def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1,
@@ -109,7 +114,8 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         sims = parallel_map(_regress_job, [(c, sim, cycles, seed) for c in cfgs], desc="regressions")
         for name, r in zip(names, sims):
             r["name"] = name
-            print(f"{name}: {r['cycles']} cycles match golden on {sim}", flush=True)
+            print(f"{name}: {r['cycles']} cycles match golden on {sim}"
+                  + (" (cached result of an identical run)" if r["cached"] else ""), flush=True)
         timings["regressions"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         rows = []
@@ -140,25 +146,32 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         }
         md = _main_section(out, summary, rows, table, cycles, sim, seed, REFERENCE)
         _plot_area(table, out / "area.png")
-    section_md = []
+    section_md, cached = [], []
     for name, load in sections:
         t1 = time.perf_counter()
         kw = ({"extra": () if model is None else (model,)} if name == "models"
               else {"external": external} if name == "approxmul" and external else {})
-        lines = load()(out, **kw) + [""]
+        if kw:                                     # a user's model or circuits: always run
+            lines = load()(out, **kw) + [""]
+        else:
+            lines, hit = cached_step(f"section-{name}", [], out, lambda load=load: load()(out) + [""])
+            if hit:
+                cached.append(name)
         section_md += lines
         if only is not None:
             _write(out / f"{name}.md", "\n".join(lines))
         timings[name] = time.perf_counter() - t1
-        print(f"{name} section done in {timings[name]:.1f} s", flush=True)
+        print(f"{name} section done in {timings[name]:.1f} s" + (" (cached)" if name in cached else ""), flush=True)
     timings = {k: round(v, 1) for k, v in timings.items()}
     total = round(time.perf_counter() - t0, 1)
     if summary is not None:
         summary["timings_s"] = dict(timings, total=total)
         _write(out / "area.json", json.dumps(summary, indent=2) + "\n")
         md += section_md
+        reused = (["regressions"] if any(r["cached"] for r in sims) else []) + cached
         md += [f"_Report built in {total:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-               + " (syntheses and simulator builds cached under build/)._", ""]
+               + " (syntheses and simulator builds cached under build/"
+               + (f"; reused from the report cache: {', '.join(reused)}" if reused else "") + ")._", ""]
         _write(out / "README.md", "\n".join(md))
     print(f"report done in {total} s (" + ", ".join(f"{k} {v} s" for k, v in timings.items()) + ")")
     return summary or {"timings_s": dict(timings, total=total)}
