@@ -15,7 +15,9 @@ the rate counts simulation plus read-back plus comparison.
 the summed precision. The model (`deep_digits_cnn`) is the committed reference CNN with
 `blocks` residual blocks inserted after relu1, each conv 16 -> 16 3x3 (He-normal weights scaled
 by `scale`, seeded) + Add(skip) + ReLU, so it has 5 + blocks weight layers; calibration and
-profiling on the first `images` training images.
+profiling on the first `images` training images, against their labels or (`agreement`) against
+the full-precision integer model's own predictions (every prediction must be kept: a stricter
+target that makes the joint phase work).
 """
 from __future__ import annotations
 
@@ -71,14 +73,17 @@ def deep_digits_cnn(blocks: int, scale: float = 0.02, seed: int = 0):
     return Graph(base.input_shape, tuple(nodes))
 
 
-def bench_profile(blocks: int = 45, images: int = 256, joints=("ranked", "greedy")) -> list[dict]:
+def bench_profile(blocks: int = 45, images: int = 256, joints=("ranked", "greedy"), scale: float = 0.02,
+                  agreement: bool = False) -> list[dict]:
     from quantpe.golden.cnn import model_data
     from quantpe.golden.layers import build_qgraph
     from quantpe.golden.model_eval import stripes_profile
-    g = deep_digits_cnn(blocks)
+    g = deep_digits_cnn(blocks, scale)
     x, y = (v[:images] for v in model_data("cnn")[:2])
     q = build_qgraph(g, x)
-    print(f"deep digits CNN: {len(q.weight_layers)} weight layers, {len(y)} profiling images, "
+    if agreement:                       # the target: the full-precision model's own predictions
+        y = q.predict(x)
+    print(f"deep digits CNN (block scale {scale}): {len(q.weight_layers)} weight layers, {len(y)} profiling images, "
           f"integer accuracy {q.accuracy(x, y):.4f}")
     print(f"{'joint':<8} {'seconds':>8} {'evaluations':>11} {'raises':>6} {'drops':>5} {'sum p':>5}  precisions")
     rows = []

@@ -324,7 +324,8 @@ def cmd_liberty(args):
 def cmd_bench(args):
     from quantpe.bench import bench_profile, bench_sim
     if args.what == "profile":
-        bench_profile(args.blocks, args.images, ("ranked", "greedy") if args.joint == "both" else (args.joint,))
+        bench_profile(args.blocks, args.images, ("ranked", "greedy") if args.joint == "both" else (args.joint,),
+                      args.scale, args.agreement)
     else:
         bench_sim(cycles=args.cycles, seed=args.seed)
 
@@ -499,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="residual blocks added to the reference CNN (weight layers = 5 + blocks) [45]")
     bp.add_argument("--images", type=_bounded_int("--images", 1, 1437), default=256, help="profiling images [256]")
     bp.add_argument("--joint", choices=("ranked", "greedy", "both"), default="both", help="joint search [both]")
+    bp.add_argument("--scale", type=float, default=0.02, help="block weight scale (x He-normal) [0.02]")
+    bp.add_argument("--agreement", action="store_true",
+                    help="profile against the full-precision model's predictions instead of the labels")
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
     add_power_parser(sub)
