@@ -151,7 +151,7 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         t1 = time.perf_counter()
         kw = ({"extra": () if model is None else (model,)} if name == "models"
               else {"external": external} if name == "approxmul" and external else {})
-        if kw:                                     # a user's model or circuits: always run
+        if any(kw.values()):                       # a user's model or circuits: always run
             lines = load()(out, **kw) + [""]
         else:
             lines, hit = cached_step(f"section-{name}", [], out, lambda load=load: load()(out) + [""])
