@@ -304,8 +304,12 @@ def test_every_report_variant_rtl_equals_golden(na, nb, signed):
           f"{sum(c.build_s for c in checks):.1f} s, run {sum(c.sim_s for c in checks):.1f} s")
 
 
-def test_bank_check_catches_one_wrong_variant(monkeypatch):
-    """A golden table that differs in one product of one variant must stop the check, naming it."""
+def test_bank_check_catches_one_wrong_variant(monkeypatch, build):
+    """A golden table that differs in one product of one variant must stop the check, naming it.
+    The bank's Verilator build is at -O0 (make's compile lines say so) and the process's MAKEFLAGS
+    is as before afterwards."""
+    import os
+    before = os.environ.get("MAKEFLAGS")
     import quantpe.characterize as ch
     cfgs = [ApproxMulConfig(method="exact", a_bits=3, b_bits=3),
             ApproxMulConfig(method="ssm", k=2, a_bits=3, b_bits=3),
@@ -325,17 +329,9 @@ def test_bank_check_catches_one_wrong_variant(monkeypatch):
         rtl_check_variants(cfgs, "verilator")
     monkeypatch.undo()
     assert len(rtl_check_variants(cfgs, "verilator")[0].config_ids) == 3
-
-
-def test_bank_builds_at_O0_and_leaves_later_builds_alone(build):
-    """The banks' Verilator build gets OPT_FAST/OPT_SLOW/OPT_GLOBAL=-O0 (make's compile lines say
-    so), and the process's MAKEFLAGS is as before afterwards."""
-    import os
-    cfgs = [ApproxMulConfig(method="exact", a_bits=2, b_bits=2), ApproxMulConfig(method="truncated", t=1, a_bits=2, b_bits=2)]
-    before = os.environ.get("MAKEFLAGS")
-    rtl_check_variants(cfgs, "verilator")
     logs = list((build / "build" / "external").glob("*/build-verilator.log"))
     assert len(logs) == 1
     compiles = [ln for ln in logs[0].read_text().splitlines() if " -c -o " in ln and ".cpp" in ln]
     assert compiles and all(" -O0" in ln and " -Os" not in ln.split(" -O0")[-1] for ln in compiles)
     assert "OPT_FAST" not in os.environ.get("MAKEFLAGS", "") and (before is None or before in os.environ["MAKEFLAGS"])
+
