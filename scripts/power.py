@@ -54,11 +54,13 @@ from quantpe.synth import ABC_SCRIPT, prepare_liberty
 
 __all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "icarus_gate_sim",
            "add_power_parser",
-           "cmd_power", "RESET_CYCLES"]
+           "cmd_power", "RESET_CYCLES", "DELAY_MODELS"]
 
 SKY130_LIBERTY = Path(os.environ.get("QUANTPE_SKY130_LIB",
                                      "/work/shared/pdk/sky130hd/sky130_fd_sc_hd__tt_025C_1v80.lib.gz"))
 RESET_CYCLES = 2
+#: delay models of `measure_power` -> the name recorded in its result
+DELAY_MODELS = {"zero": "zero-delay", "unit": "unit-delay (glitches counted)"}
 TIE_CELL = ("sky130_fd_sc_hd__conb_1", "HI", "LO")
 BUF_CELL = ("sky130_fd_sc_hd__buf_2", "A", "X")
 
@@ -251,6 +253,15 @@ class GateSim:
             self.groups.append((ins, outs, luts[(typ, o)]))
         self.levels = int(level.max(initial=0))
         self._find_loops(comb, order, luts)
+        # unit-delay groups: every combinational cell of one (type, output), any level
+        by_fn: dict[tuple, list[int]] = {}
+        for i, (typ, o, _ins, _out) in enumerate(comb):
+            by_fn.setdefault((typ, o), []).append(i)
+        self.unit_groups = [(np.array([comb[i][2] for i in idx], np.int64).T,
+                             np.array([comb[i][3] for i in idx], np.int64), luts[key])
+                            for key, idx in sorted(by_fn.items())]
+        self.comb_driven = np.zeros(nl.n_nets, bool)
+        self.comb_driven[[c[3] for c in comb]] = True
 
     def _find_loops(self, comb, order, luts) -> None:
         """Flip-flops in sequential feedback loops (strongly connected components of the
@@ -411,6 +422,55 @@ class GateSim:
         raise QuantpeError(f"gate simulation did not settle in {limit} sweeps")
 
 
+    def unit_delay_toggles(self, W: np.ndarray, max_steps: int | None = None) -> tuple[np.ndarray, int]:
+        """Per-net transition counts, glitches included, over the T - 1 clock edges of the settled
+        zero-delay values W (n_nets, T) (from `run`), in the unit-delay model: at each edge the
+        sources (input ports, flip-flop outputs) take their new value at step 0, and every
+        combinational cell output at step k + 1 is its function of its inputs at step k (all
+        edges vectorised; after step 1 only cells with an input that changed are evaluated).
+        Each edge is simulated until no net changes; returns (toggles, steps of the slowest edge).
+        Raises QuantpeError if a net still changes after `max_steps` (default: the logic depth,
+        the most an acyclic netlist can take) or if the settled values differ from W."""
+        n, T = W.shape
+        limit = max_steps if max_steps is not None else self.levels
+        S = W[:, :-1].copy()
+        src = ~self.comb_driven
+        S[src] = W[src, 1:]
+        toggles = np.count_nonzero(S != W[:, :-1], axis=1).astype(np.int64)
+        dirty = src & (toggles > 0)
+        step = steps = 0
+        while dirty.any():
+            step += 1
+            updates = []
+            for ins, outs, lut in self.unit_groups:
+                if ins.shape[0] == 0:
+                    continue                                # tie cells never change
+                m = dirty[ins].any(axis=0)
+                if not m.any():
+                    continue
+                ins_m, outs_m = ins[:, m], outs[m]
+                idx = S[ins_m[0]].copy()
+                for k in range(1, ins_m.shape[0]):
+                    idx |= S[ins_m[k]] << k
+                updates.append((outs_m, lut[idx]))
+            dirty = np.zeros(n, bool)
+            for outs, new in updates:                       # all cells switch at once (unit delay)
+                cnt = np.count_nonzero(new != S[outs], axis=1)
+                toggles[outs] += cnt
+                dirty[outs[cnt > 0]] = True
+                S[outs] = new
+            if dirty.any():
+                steps = step
+                if step > limit:
+                    raise QuantpeError(f"unit-delay simulation did not settle in {limit} steps "
+                                       f"({int(dirty.sum())} nets still changing)")
+        bad = np.flatnonzero((S != W[:, 1:]).any(axis=1))
+        if bad.size:
+            raise QuantpeError(f"unit-delay settled values differ from zero-delay on {bad.size} nets "
+                               f"(first: {self.nl.names[bad[0]]})")
+        return toggles, steps
+
+
 # ----------------------------------------------------------------------------------------------
 # The flow
 # ----------------------------------------------------------------------------------------------
@@ -436,18 +496,24 @@ def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
 
 def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LIBERTY,
                   clock_mhz: float = 100.0, stimulus: str = "given", name: str = "power",
-                  keep: dict | None = None) -> dict:
+                  keep: dict | None = None, delay: str = "zero") -> dict:
     """Power of `cfg` on the per-cycle input streams `inputs` (module docstring); returns a dict
     (powers in mW at `clock_mhz`, energy per cycle and per operation in pJ, timings in s) and
     writes it to out_dir/<name>.json. The gate netlist in out_dir/gate is reused by later calls
     with other stimuli (many stimulus streams per build). `keep` (a dict) receives the netlist,
-    the per-net values of the stimulus cycles, the build paths, the ports and the energy model."""
+    the per-net values of the stimulus cycles, the build paths, the ports and the energy model.
+    `delay`: "zero" (default) or "unit": toggles from `GateSim.unit_delay_toggles` (glitches
+    counted; settled values checked equal to the zero-delay ones, which the golden check ran on);
+    the result then also holds the zero-delay figures under "zero_delay" and the differences
+    in % ("glitch_toggles_pct", "glitch_power_pct")."""
     from quantpe.kinds import expected_outputs
     from quantpe.rtl.generate import generate
     from quantpe.rtl.ports import Port
     from quantpe.sim.runner import SimulationFailed
     if clock_mhz <= 0:
         raise QuantpeError(f"clock must be > 0 MHz, got {clock_mhz}")
+    if delay not in DELAY_MODELS:
+        raise QuantpeError(f"unknown delay model {delay!r} ({' | '.join(DELAY_MODELS)})")
     times = {}
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
@@ -498,23 +564,40 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     times["check_s"] = time.monotonic() - t3
     t4 = time.monotonic()
     toggles = np.count_nonzero(W[:, 1:] != W[:, :-1], axis=1)
+    zero_toggles = toggles
+    if delay == "unit":
+        t5 = time.monotonic()
+        toggles, steps = gsim.unit_delay_toggles(W)
+        times["unit_delay_s"] = time.monotonic() - t5
     if keep is not None:
-        keep.update(netlist=nl, values=W, toggles=toggles, built=built, ports=ports, model=model)
+        keep.update(netlist=nl, values=W, toggles=toggles, zero_toggles=zero_toggles, built=built,
+                    ports=ports, model=model)
     period = 1e-6 / clock_mhz
-    res = model.energy(toggles, T - 1, period)
-    times["energy_s"] = time.monotonic() - t4
     unit, ops = _macs_per_cycle(cfg, inputs)
-    d = res.as_dict()
     ops_window = ops * (T - 1) / T
-    total_j = res.dynamic_j + res.leakage_w * res.time_s
+
+    def figures(tc):
+        res = model.energy(tc, T - 1, period)
+        total_j = res.dynamic_j + res.leakage_w * res.time_s
+        return res, {**res.as_dict(), "energy_per_op_pj": 1e12 * total_j / ops_window if ops_window else None,
+                     "toggles": int(tc.sum())}
+    res, d = figures(toggles)
+    times["energy_s"] = time.monotonic() - t4 - times.get("unit_delay_s", 0.0)
     out = {"design": cfg.config_id, "kind": cfg.kind, "stimulus": stimulus, "cycles": T,
            "cells": len(nl.cells), "flip_flops": len(gsim.flops), "levels": gsim.levels, "sweeps": sweeps,
            "liberty": str(Path(liberty)), "voltage_v": lib.voltage, "wire_load": "none",
-           "delay_model": "zero-delay", **d, "op_unit": unit, "ops": ops,
-           "energy_per_op_pj": 1e12 * total_j / ops_window if ops_window else None,
-           "toggles": int(toggles.sum()), "times_s": {k: round(v, 3) for k, v in times.items()},
+           "delay_model": DELAY_MODELS[delay], **d, "op_unit": unit, "ops": ops,
+           "times_s": {k: round(v, 3) for k, v in times.items()},
            "by_cell_type_uw": {k: [1e6 * v[0] / res.time_s, 1e6 * v[1] / res.time_s]
                                for k, v in sorted(res.by_cell_type.items())}}
+    if delay == "unit":
+        _, z = figures(zero_toggles)
+        out["unit_delay_steps"] = steps
+        out["zero_delay"] = {k: z[k] for k in ("switching_mw", "internal_mw", "leakage_mw", "dynamic_mw",
+                                               "total_mw", "energy_per_cycle_pj", "energy_per_op_pj",
+                                               "toggles")}
+        out["glitch_toggles_pct"] = 100.0 * (out["toggles"] / z["toggles"] - 1) if z["toggles"] else None
+        out["glitch_power_pct"] = 100.0 * (out["total_mw"] / z["total_mw"] - 1) if z["total_mw"] else None
     out["times_s"]["total_s"] = round(time.monotonic() - t0, 3)
     out["synth_cached"] = built["cached"]
     write_text(out_dir / f"{name}.json", json.dumps(out, indent=1, default=float) + "\n")
@@ -618,6 +701,8 @@ def add_power_parser(subparsers) -> None:
         q.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
         q.add_argument("--clock-mhz", type=float, default=100.0, help="clock frequency [100]")
         q.add_argument("--liberty", type=Path, default=SKY130_LIBERTY, help=f"liberty [{SKY130_LIBERTY}]")
+        q.add_argument("--delay", default="zero", help="gate delay model: zero | unit (glitches counted, "
+                       "reported with the difference vs zero-delay) [zero]")
         q.add_argument("-o", "--out", type=Path, help="output folder [build/power/<config-id>]")
     _kind_subparsers(p, opts)
     p.set_defaults(func=cmd_power)
@@ -637,10 +722,17 @@ def cmd_power(args) -> None:
     else:
         raise QuantpeError(f"unknown stimulus {args.stimulus!r} (real | random)")
     out = args.out or Path("build") / "power" / cfg.config_id
+    if args.delay not in DELAY_MODELS:
+        raise QuantpeError(f"unknown --delay {args.delay!r} ({' | '.join(DELAY_MODELS)})")
     r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
-                      stimulus=args.stimulus)
+                      stimulus=args.stimulus, delay=args.delay)
     print(f"{cfg.config_id} ({args.stimulus}, {r['cycles']} cycles, gate outputs == golden on every cycle): "
           f"{r['total_mw']:.4f} mW at {args.clock_mhz:g} MHz (switching {r['switching_mw']:.4f}, internal "
           f"{r['internal_mw']:.4f}, leakage {r['leakage_mw']:.6f}); {r['energy_per_cycle_pj']:.3f} pJ/cycle, "
           f"{r['energy_per_op_pj']:.4f} pJ/{r['op_unit']}; {r['times_s']['total_s']:.1f} s; "
           f"wrote {out / 'power.json'}")
+    if args.delay == "unit":
+        z = r["zero_delay"]
+        print(f"unit delay: {r['toggles']} toggles (zero-delay {z['toggles']}, {r['glitch_toggles_pct']:+.1f} %), "
+              f"{r['total_mw']:.4f} mW (zero-delay {z['total_mw']:.4f} mW, {r['glitch_power_pct']:+.1f} %), "
+              f"settled in at most {r['unit_delay_steps']} steps per cycle")
