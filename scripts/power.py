@@ -84,7 +84,8 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     """Map `top` to `liberty` with the STA/simulation-ready recipe (module docstring).
 
     Writes out_dir/{netlist.v, netlist.json, cells.v, build.key} (the filtered liberty copy Yosys
-    maps to is removed afterwards); returns their paths, the liberty, the top, the build time and
+    maps to is removed afterwards); returns their paths, the liberty, the top, the build time, the
+    build key (`stamp`) and
     `cached` (True: an earlier build with the same Verilog, liberty and recipe was reused). The
     liberty must have the tie cell and buffer above.
     """
@@ -101,7 +102,7 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     stamp = out_dir / "build.key"
     files = [paths[k] for k in ("netlist_v", "netlist_json", "cells_v")]
     if stamp.exists() and stamp.read_text() == key and all(f.exists() for f in files):
-        return {**paths, "build_s": time.monotonic() - t0, "cached": True}
+        return {**paths, "build_s": time.monotonic() - t0, "cached": True, "stamp": key}
     stamp.unlink(missing_ok=True)
     lib = prepare_liberty(liberty, out_dir)
     for cell in (TIE_CELL[0], BUF_CELL[0]):
@@ -132,8 +133,8 @@ write_json netlist.json
     _yosys(f"read_liberty -ignore_miss_func {libn}\nselect {sel}\nwrite_verilog -selected -noattr cells.v\n",
            out_dir)
     lib["mapped_path"].unlink(missing_ok=True)          # a 12 MB copy, only Yosys needs it
-    stamp.write_text(key)
-    return {**paths, "build_s": time.monotonic() - t0, "cached": False}
+    write_text(stamp, key)
+    return {**paths, "build_s": time.monotonic() - t0, "cached": False, "stamp": key}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -482,6 +483,30 @@ def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
     return ((u[:, :, None] >> np.arange(elem_bits)) & 1).reshape(T, count * elem_bits).astype(np.uint8)
 
 
+#: bump when the figures of measure_power change for the same netlist and stimulus
+RESULT_VERSION = 1
+
+
+def _result_key(built: dict, inputs: dict, clock_mhz: float, delay: str, stimulus: str) -> str:
+    h = hashlib.sha256(f"{RESULT_VERSION}\0{built['stamp']}\0{clock_mhz!r}\0{delay}\0{stimulus}".encode())
+    for k in sorted(inputs):
+        v = np.ascontiguousarray(np.asarray(inputs[k], dtype=np.int64))
+        h.update(f"\0{k}{v.shape}".encode())
+        h.update(v.tobytes())
+    return h.hexdigest()
+
+
+def _cached_result(path: Path, key: str) -> dict | None:
+    """The stored result at `path` if its cache_key is `key`, marked result_cached; else None."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(old, dict) or old.get("cache_key") != key:
+        return None
+    return {**old, "result_cached": True}
+
+
 def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
     """(unit, operations over the stimulus): inputs["_ops"] MACs when the trace gives them (the
     bit-serial Stripes PE), else MACs of valid cycles for PEs, one product per cycle otherwise."""
@@ -496,7 +521,7 @@ def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
 
 def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LIBERTY,
                   clock_mhz: float = 100.0, stimulus: str = "given", name: str = "power",
-                  keep: dict | None = None, delay: str = "zero") -> dict:
+                  keep: dict | None = None, delay: str = "zero", cache: bool = False) -> dict:
     """Power of `cfg` on the per-cycle input streams `inputs` (module docstring); returns a dict
     (powers in mW at `clock_mhz`, energy per cycle and per operation in pJ, timings in s) and
     writes it to out_dir/<name>.json. The gate netlist in out_dir/gate is reused by later calls
@@ -505,7 +530,11 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     `delay`: "zero" (default) or "unit": toggles from `GateSim.unit_delay_toggles` (glitches
     counted; settled values checked equal to the zero-delay ones, which the golden check ran on);
     the result then also holds the zero-delay figures under "zero_delay" and the differences
-    in % ("glitch_toggles_pct", "glitch_power_pct")."""
+    in % ("glitch_toggles_pct", "glitch_power_pct").
+    `cache=True`: the RTL comes from the flow's cache (quantpe.sim.runner.ensure_generated), and
+    an earlier out_dir/<name>.json with the same `cache_key` (sha256 of the netlist build key, the
+    stimulus arrays, clock, delay model and stimulus label) is returned without simulating
+    (its "result_cached" is True); `keep` is not filled then."""
     from quantpe.kinds import expected_outputs
     from quantpe.rtl.generate import generate
     from quantpe.rtl.ports import Port
@@ -517,12 +546,22 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     times = {}
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
-    rtl_dir = out_dir / "rtl"
-    manifest = generate(cfg, rtl_dir)
+    if cache:
+        from quantpe.sim.runner import design_dir, ensure_generated
+        manifest = ensure_generated(cfg)
+        rtl_dir = design_dir(cfg)
+    else:
+        rtl_dir = out_dir / "rtl"
+        manifest = generate(cfg, rtl_dir)
     times["generate_s"] = time.monotonic() - t0
     gate_dir = out_dir / "gate"
     built = build_gate_netlist(rtl_dir / manifest["verilog"], manifest["top"], gate_dir, liberty)
     times["synth_s"] = built["build_s"]
+    key = _result_key(built, inputs, clock_mhz, delay, stimulus)
+    if cache:
+        hit = _cached_result(out_dir / f"{name}.json", key)
+        if hit is not None:
+            return hit
     t1 = time.monotonic()
     nl = GateNetlist.from_yosys_json(built["netlist_json"], manifest["top"])
     lib = PowerLibrary.read(liberty, nl.cell_types)    # the mapped copy only drops unused cells
@@ -600,6 +639,8 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
         out["glitch_power_pct"] = 100.0 * (out["total_mw"] / z["total_mw"] - 1) if z["total_mw"] else None
     out["times_s"]["total_s"] = round(time.monotonic() - t0, 3)
     out["synth_cached"] = built["cached"]
+    out["result_cached"] = False
+    out["cache_key"] = key
     write_text(out_dir / f"{name}.json", json.dumps(out, indent=1, default=float) + "\n")
     return out
 
