@@ -68,7 +68,7 @@ from quantpe.liberty import (LibGroup, group_tree, library_group, parse_cells, r
 from quantpe.liberty import _brace_map  # noqa: PLC2701  (one brace pass for all cell groups)
 
 __all__ = ["Table", "PowerArc", "TimingArc", "CellPower", "PowerLibrary", "GateNetlist", "EnergyModel",
-           "EnergyResult", "liberty_without_wire_load"]
+           "EnergyResult", "liberty_without_wire_load", "cells_power_from_text"]
 
 _UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15,
          "w": 1.0, "mw": 1e-3, "uw": 1e-6, "nw": 1e-9, "pw": 1e-12, "fw": 1e-15,
@@ -207,9 +207,7 @@ class PowerLibrary:
         """Read `path` (.lib or .lib.gz); `cells` limits the cells parsed (names), None = all."""
         path = Path(path)
         text, braces, lib, all_cells = _parsed(str(path.resolve()), path.stat().st_mtime_ns)
-        templates = {g.args[0]: tuple(g.attrs[k] for k in ("variable_1", "variable_2", "variable_3")
-                                      if k in g.attrs)
-                     for g in lib.children if g.kind.endswith("template") and g.args}
+        templates = _templates(lib)
         volt_unit = _unit(lib.attrs.get("voltage_unit"), 1.0)
         cu = lib.complex.get("capacitive_load_unit")
         cap_unit = float(cu[0]) * _UNIT[cu[1].lower()] if cu else 1e-12
@@ -234,6 +232,21 @@ class PowerLibrary:
             raise QuantpeError(f"liberty {path.name} has no cell(s) {', '.join(sorted(want - set(out)))}")
         return cls(path, voltage * volt_unit, _unit(lib.attrs.get("time_unit"), 1e-9), cap_unit,
                    _unit(lib.attrs.get("leakage_power_unit"), 1e-9), out)
+
+
+def _templates(lib: LibGroup) -> dict[str, tuple[str, ...]]:
+    """Table template name -> its variable names, from the library group."""
+    return {g.args[0]: tuple(g.attrs[k] for k in ("variable_1", "variable_2", "variable_3") if k in g.attrs)
+            for g in lib.children if g.kind.endswith("template") and g.args}
+
+
+def cells_power_from_text(text: str, names) -> dict[str, CellPower]:
+    """CellPower of the cells `names` of the liberty `text` (what PowerLibrary.read parses)."""
+    braces = _brace_map(text)
+    templates = _templates(library_group(text, braces))
+    want = set(names)
+    return {c.name: _cell_power(group_tree(text, c.span, braces), templates, c)
+            for c in parse_cells(text) if c.name in want}
 
 
 @functools.lru_cache(maxsize=4)

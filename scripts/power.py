@@ -87,7 +87,8 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     maps to is removed afterwards); returns their paths, the liberty, the top, the build time, the
     build key (`stamp`) and
     `cached` (True: an earlier build with the same Verilog, liberty and recipe was reused). The
-    liberty must have the tie cell and buffer above.
+    tie cell and buffer are sky130's above, or for another liberty (e.g. the built-in
+    quantpe_cells.lib) its own (`_tie_and_buf`).
     """
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
@@ -105,9 +106,9 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
         return {**paths, "build_s": time.monotonic() - t0, "cached": True, "stamp": key}
     stamp.unlink(missing_ok=True)
     lib = prepare_liberty(liberty, out_dir)
-    for cell in (TIE_CELL[0], BUF_CELL[0]):
-        if cell not in lib["cells"]:
-            raise QuantpeError(f"liberty {liberty} has no usable cell {cell} (needed by the power flow)")
+    tie, buf = _tie_and_buf(lib["cells"], liberty)
+    hilo = (f"hilomap -singleton -hicell {tie[0]} {tie[1]} -locell {tie[0]} {tie[2]}" if tie
+            else "# no tie cell: constants stay constant nets")
     libn = lib["mapped_path"].name
     _yosys(f"""read_verilog -sv "{Path(verilog).resolve()}"
 hierarchy -check -top {top}
@@ -118,8 +119,8 @@ opt_clean
 setundef -zero
 splitnets
 opt_clean -purge
-hilomap -singleton -hicell {TIE_CELL[0]} {TIE_CELL[1]} -locell {TIE_CELL[0]} {TIE_CELL[2]}
-insbuf -buf {' '.join(BUF_CELL)}
+{hilo}
+insbuf -buf {' '.join(buf)}
 opt_clean -purge
 write_verilog -noattr -noexpr -nohex -nodec netlist.v
 design -reset
@@ -135,6 +136,26 @@ write_json netlist.json
     lib["mapped_path"].unlink(missing_ok=True)          # a 12 MB copy, only Yosys needs it
     write_text(stamp, key)
     return {**paths, "build_s": time.monotonic() - t0, "cached": False, "stamp": key}
+
+
+def _tie_and_buf(cells: dict, liberty: Path) -> tuple[tuple | None, tuple]:
+    """(tie cell, buffer) of the power recipe: sky130's TIE_CELL and BUF_CELL when the liberty has
+    them; otherwise no tie cell (constants stay constant nets) unless a cell with no inputs drives
+    1 and 0, and the smallest-area single-input cell whose output is its input."""
+    if TIE_CELL[0] in cells and BUF_CELL[0] in cells:
+        return TIE_CELL, BUF_CELL
+    tie = buf = None
+    for c in sorted(cells.values(), key=lambda c: (c.area or 0.0, c.name)):
+        outs = c.outputs
+        funcs = {(o.function or "").strip().strip('"'): o.name for o in outs}
+        if tie is None and not c.inputs and not c.is_sequential and {"1", "0"} <= set(funcs):
+            tie = (c.name, funcs["1"], funcs["0"])
+        if (buf is None and len(c.inputs) == 1 and len(outs) == 1 and not c.is_sequential
+                and (outs[0].function or "").strip().strip('"') == c.inputs[0]):
+            buf = (c.name, c.inputs[0], outs[0].name)
+    if buf is None:
+        raise QuantpeError(f"liberty {liberty} has no usable buffer cell (needed by the power flow)")
+    return tie, buf
 
 
 # ----------------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ def test_multiplier_selection_counts_and_missing_kept_list(tmp_path):
     assert kept == pick and total == n
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
 def test_multiplier_energy_rows_are_independent_runs_with_deltas_vs_exact(build, tmp_path, seed):
     import numpy as np
