@@ -135,7 +135,8 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         from quantpe.power_report import energy_table
         energy_md, energy_rows = energy_table(designs, REFERENCE, real)
         if energy_rows:
-            _write(out / "energy.csv", csv_text(energy_rows))
+            _write(out / "energy.csv", csv_text([{k: f"{v:.6g}" if isinstance(v, float) else v
+                                                  for k, v in r.items()} for r in energy_rows]))
         timings["energy"] = time.perf_counter() - t1
         accuracy = _digits_accuracy()
         summary = {
@@ -202,7 +203,7 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
     md += ["![area](area.png)", "",
            "Not in this run (long; their committed results are in the folders named): the full energy section "
            "([energy/energy.md](energy/energy.md), gate-level power on longer real traces, glitches and the "
-           "multipliers, `quantpe.power_report`, about 15 minutes cold) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
+           "multipliers, `quantpe report --only energy`, about 15 minutes cold plus the multipliers) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
            "against greedy, brute-force and NSGA-II search on the digits CNN, `quantpe report --only plans`, "
            "about 30 minutes).", ""]
     return md
