@@ -7,6 +7,8 @@ the liberty's energy tables; wire load none) at 100 MHz:
   model's real traces. Each StruM design is compared with the baseline PE on the SAME frames
   (quantpe.tb.power_traces.strum_and_baseline_traces): mW, pJ per cycle, pJ per MAC, delta %.
   The baseline also on its own dataflow-order real trace and on random stimulus.
+- Glitch table: the real-trace PE rows again in the unit-delay mode (measure_power(delay="unit")),
+  power and toggles against zero-delay.
 - Multiplier table (`multiplier_energy`): energy per multiplication of the 8x8 approximate
   multipliers of the approx sweep (quantpe.approx_report.sweep_variants), signed and unsigned:
   by default the ones the approxmul section kept (out_dir/approx/variants.csv), every one with
@@ -77,13 +79,14 @@ def _pct(x, ref):
 
 def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str = "kept",
                  mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
-                 liberty: Path | None = None) -> list[str]:
+                 liberty: Path | None = None, glitches: bool = True) -> list[str]:
     """Measure, write out_dir/energy/*, return the markdown section. `multipliers`: "kept"
     (or True; the 8x8 variants the approxmul section kept, see `multiplier_energy`), "all"
     (every 8x8 variant of the sweep) or "none" (False). `work`: the measurement folders
     [<build>/power]; every run is cached there (measure_power(cache=True)). `liberty`: the sky130
     liberty [../shared/pdk (quantpe.report.default_real_liberty), else quantpe.power.SKY130_LIBERTY];
-    missing: QuantpeError."""
+    missing: QuantpeError. `glitches`: also the unit-delay (glitch-aware) runs of the real-trace
+    PE rows, reported against their zero-delay figures."""
     import os
 
     from quantpe.golden.errors import QuantpeError
@@ -103,8 +106,10 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     pe_rows = []
     from quantpe.kinds import stimulus_for
     kw = {"liberty": liberty, "cache": True}
-    r_real = measure_power(base_cfg, real_trace(base_cfg, cycles, seed), out_dir=base_dir, stimulus="real",
-                           name="real", **kw)
+    unit_runs = []                 # (row name, cfg, inputs, stimulus label, folder, zero-delay result)
+    base_in = real_trace(base_cfg, cycles, seed)
+    r_real = measure_power(base_cfg, base_in, out_dir=base_dir, stimulus="real", name="real", **kw)
+    unit_runs.append(("baseline-l16-int8", base_cfg, base_in, "real", base_dir, r_real))
     pe_rows.append({**_row("baseline-l16-int8", r_real), "vs": None, "delta_pct": None})
     r_rand = measure_power(base_cfg, stimulus_for(base_cfg, cycles, seed + 1)[0], out_dir=base_dir,
                            stimulus="random", name="random", **kw)
@@ -115,16 +120,29 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
                            name=f"same-as-{name}", **kw)
         rs = measure_power(cfg, s_in, out_dir=work / cfg.config_id, stimulus="real (StruM frames)",
                            name="real", **kw)
+        unit_runs.append((name, cfg, s_in, "real (StruM frames)", work / cfg.config_id, rs))
         pe_rows.append({**_row("baseline-l16-int8", rb), "vs": None, "delta_pct": None})
         pe_rows.append({**_row(name, rs), "vs": "baseline-l16-int8 on the same frames",
                         "delta_pct": _pct(rs["total_mw"], rb["total_mw"]),
                         "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], rb["energy_per_op_pj"])})
     for name, cfg in STRIPES_DESIGNS:
-        rs = measure_power(cfg, real_trace(cfg, cycles, seed), out_dir=work / cfg.config_id, stimulus="real",
-                           name="real", **kw)
+        st_in = real_trace(cfg, cycles, seed)
+        rs = measure_power(cfg, st_in, out_dir=work / cfg.config_id, stimulus="real", name="real", **kw)
+        unit_runs.append((name, cfg, st_in, "real", work / cfg.config_id, rs))
         pe_rows.append({**_row(name, rs), "vs": "baseline-l16-int8 real",
                         "delta_pct": _pct(rs["total_mw"], r_real["total_mw"]),
                         "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], r_real["energy_per_op_pj"])})
+    glitch_rows = []
+    for name, cfg, ins, label, folder, rz in (unit_runs if glitches else ()):
+        ru = measure_power(cfg, ins, out_dir=folder, stimulus=label, name="real-unit-delay", delay="unit", **kw)
+        if ru["zero_delay"]["toggles"] != rz["toggles"]:             # the same netlist and stimulus
+            raise QuantpeError(f"{name}: unit-delay run's zero-delay toggles differ from the zero-delay run")
+        glitch_rows.append({"name": name, "stimulus": label, "cycles": ru["cycles"],
+                            "zero_delay_mw": ru["zero_delay"]["total_mw"], "unit_delay_mw": ru["total_mw"],
+                            "glitch_power_pct": ru["glitch_power_pct"], "zero_delay_toggles": rz["toggles"],
+                            "unit_delay_toggles": ru["toggles"], "glitch_toggles_pct": ru["glitch_toggles_pct"],
+                            "steps": ru["unit_delay_steps"], "levels": ru["levels"]})
+    del unit_runs
     mpi = macs_per_inference()
     for r in pe_rows:
         r["energy_per_inference_nj"] = 1e-3 * r["energy_per_op_pj"] * mpi if r["energy_per_op_pj"] else None
@@ -132,10 +150,10 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     if multipliers not in (False, None, "none"):
         mul_rows, mul_info = multiplier_energy(out_dir, "all" if multipliers == "all" else "kept",
                                                mul_cycles, seed, liberty)
-    lines = _markdown(pe_rows, mul_rows, cycles, mul_cycles, time.monotonic() - t0, mpi, mul_info)
+    lines = _markdown(pe_rows, mul_rows, cycles, mul_cycles, time.monotonic() - t0, mpi, mul_info, glitch_rows)
     write_text(out / "energy.md", "\n".join(lines) + "\n")
-    write_text(out / "energy.json", json.dumps({"pe": pe_rows, "multipliers": mul_rows}, indent=1,
-                                                 default=float) + "\n")
+    write_text(out / "energy.json", json.dumps({"pe": pe_rows, "glitches": glitch_rows, "multipliers": mul_rows},
+                                                 indent=1, default=float) + "\n")
     if mul_rows:
         write_text(out / "multipliers.csv", csv_text([{k: v for k, v in r.items() if k not in ("cached", "seconds")}
                                                       for r in mul_rows]))
@@ -148,7 +166,7 @@ def _f(v, d=3, signed=False):
     return f"{v:+.{d}f}" if signed else f"{v:.{d}f}"
 
 
-def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None) -> list[str]:
+def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, glitch_rows=()) -> list[str]:
     lines = ["## Energy (gate-level toggles, sky130_fd_sc_hd tt 1.8 V, 100 MHz)", "",
              f"Zero-delay gate simulation of the mapped netlist (checked equal to the golden model on "
              f"every cycle), per-net toggles, the liberty's internal-energy tables, C V^2/2 switching on "
@@ -196,6 +214,18 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None) -
                   f"this trace: {cpb} (8 = every bit of a signed int8 code: the digits model's codes "
                   "reach 127, so the sign-including window has 8 bits); bit-serial processing saves "
                   "energy only where activations need fewer bits."]
+    if glitch_rows:
+        lines += ["", "### Glitches: unit-delay against zero-delay (`quantpe power --delay unit`)", "",
+                  "The same netlists and real traces, every cell output one delay unit after its inputs, each "
+                  "cycle simulated until settled (settled values equal to the zero-delay ones, which match the "
+                  "golden model), every transition counted. Unit delays are an upper-bound style estimate: "
+                  "real (unequal, inertial) delays filter part of these glitches.", "",
+                  "| design | stimulus | zero-delay mW | unit-delay mW | Δ power % | Δ toggles % | steps / levels |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for g in glitch_rows:
+            lines.append(f"| {g['name']} | {g['stimulus']} | {_f(g['zero_delay_mw'])} | {_f(g['unit_delay_mw'])} | "
+                         f"{_f(g['glitch_power_pct'], 1, True)} | {_f(g['glitch_toggles_pct'], 1, True)} | "
+                         f"{g['steps']} / {g['levels']} |")
     if mul_rows:
         i = mul_info
         lines += ["", f"### Energy per multiplication, 8x8 approximate multipliers, signed and unsigned "
