@@ -167,6 +167,8 @@ class TimingArc:
     kind: str             # timing_type (combinational, rising_edge, ...)
     rise_transition: Table | None
     fall_transition: Table | None
+    cell_rise: Table | None = None
+    cell_fall: Table | None = None
 
 
 @dataclass
@@ -299,11 +301,14 @@ def _cell_power(g: LibGroup, templates, cell) -> CellPower:
                 tims = []
                 for t in pin.groups("timing"):
                     rt, ft = t.groups("rise_transition"), t.groups("fall_transition")
+                    cr, cf = t.groups("cell_rise"), t.groups("cell_fall")
                     for rel in t.attrs.get("related_pin", "").split():
                         tims.append(TimingArc(rel, t.attrs.get("timing_sense", "non_unate"),
                                               t.attrs.get("timing_type", "combinational"),
                                               _table(rt[0], templates) if rt else None,
-                                              _table(ft[0], templates) if ft else None))
+                                              _table(ft[0], templates) if ft else None,
+                                              _table(cr[0], templates) if cr else None,
+                                              _table(cf[0], templates) if cf else None))
                 cp.timing[name] = tims
             elif arcs:
                 cp.in_power[name] = arcs
@@ -500,6 +505,36 @@ class EnergyModel:
         rise[np.isnan(rise)] = 0.0
         fall[np.isnan(fall)] = 0.0
         return rise, fall
+
+    def cell_delays(self) -> dict[int, float]:
+        """Propagation delay (library time units) of every cell output net: the mean over the
+        output's combinational timing arcs from connected pins of (cell_rise + cell_fall) / 2,
+        each at the related pin's slew in the direction causing that edge (by the arc's sense;
+        both for non_unate) and the output net's rise (fall) load. Nets of outputs without such
+        arcs (flip-flops, tie cells) are absent."""
+        nl, lib = self.nl, self.lib
+        out = {}
+        for _, typ, conns in nl.cells:
+            cell = lib.cells[typ]
+            for o in cell.outputs:
+                if o not in conns:
+                    continue
+                net = conns[o]
+                ds = []
+                for a in cell.timing.get(o, []):
+                    if a.related not in conns or a.kind != "combinational" or None in (a.cell_rise, a.cell_fall):
+                        continue
+                    i = conns[a.related]
+                    src_r = {"positive_unate": [self.slew_rise[i]], "negative_unate": [self.slew_fall[i]]}.get(
+                        a.sense, [self.slew_rise[i], self.slew_fall[i]])
+                    src_f = {"positive_unate": [self.slew_fall[i]], "negative_unate": [self.slew_rise[i]]}.get(
+                        a.sense, [self.slew_rise[i], self.slew_fall[i]])
+                    r = np.mean([a.cell_rise.lookup(slew=x, load=self.load_rise[net]) for x in src_r])
+                    f = np.mean([a.cell_fall.lookup(slew=x, load=self.load_fall[net]) for x in src_f])
+                    ds.append((r + f) / 2)
+                if ds:
+                    out[net] = float(np.mean(ds))
+        return out
 
     def _is_pos_unate(self, typ, rel, out) -> bool:
         for a in self.lib.cells[typ].timing.get(out, []):

@@ -60,7 +60,10 @@ SKY130_LIBERTY = Path(os.environ.get("QUANTPE_SKY130_LIB",
                                      "/work/shared/pdk/sky130hd/sky130_fd_sc_hd__tt_025C_1v80.lib.gz"))
 RESET_CYCLES = 2
 #: delay models of `measure_power` -> the name recorded in its result
-DELAY_MODELS = {"zero": "zero-delay", "unit": "unit-delay (glitches counted)"}
+DELAY_MODELS = {"zero": "zero-delay", "unit": "unit-delay (glitches counted)",
+                "liberty": "liberty delays, inertial, 10 ps steps (glitches counted)"}
+#: time step (ns) of the liberty-delay mode: every cell delay is rounded to a multiple (>= 1 step)
+DELAY_STEP_NS = 0.01
 TIE_CELL = ("sky130_fd_sc_hd__conb_1", "HI", "LO")
 BUF_CELL = ("sky130_fd_sc_hd__buf_2", "A", "X")
 
@@ -275,13 +278,8 @@ class GateSim:
             self.groups.append((ins, outs, luts[(typ, o)]))
         self.levels = int(level.max(initial=0))
         self._find_loops(comb, order, luts)
-        # unit-delay groups: every combinational cell of one (type, output), any level
-        by_fn: dict[tuple, list[int]] = {}
-        for i, (typ, o, _ins, _out) in enumerate(comb):
-            by_fn.setdefault((typ, o), []).append(i)
-        self.unit_groups = [(np.array([comb[i][2] for i in idx], np.int64).T,
-                             np.array([comb[i][3] for i in idx], np.int64), luts[key])
-                            for key, idx in sorted(by_fn.items())]
+        # for the timed (unit / liberty delay) simulations
+        self._comb, self._luts, self._order = comb, luts, order
         self.comb_driven = np.zeros(nl.n_nets, bool)
         self.comb_driven[[c[3] for c in comb]] = True
 
@@ -449,48 +447,165 @@ class GateSim:
         zero-delay values W (n_nets, T) (from `run`), in the unit-delay model: at each edge the
         sources (input ports, flip-flop outputs) take their new value at step 0, and every
         combinational cell output at step k + 1 is its function of its inputs at step k (all
-        edges vectorised; after step 1 only cells with an input that changed are evaluated).
-        Each edge is simulated until no net changes; returns (toggles, steps of the slowest edge).
+        edges vectorised; only cells with an input that changed are evaluated). Each edge is
+        simulated until no net changes; returns (toggles, last step at which a net changed).
         Raises QuantpeError if a net still changes after `max_steps` (default: the logic depth,
         the most an acyclic netlist can take) or if the settled values differ from W."""
+        return self.timed_toggles(W, None, max_steps)
+
+    def arrival_bound(self, delays: dict[int, int] | None = None) -> int:
+        """The latest time a net can change after an edge: the longest path, in the cells' integer
+        delays (`delays`: output net -> delay; None = every cell 1, i.e. the logic depth)."""
+        arrive = np.zeros(self.nl.n_nets, np.int64)
+        for i in self._order:
+            _, _, ins, out = self._comb[i]
+            d = (1 if delays is None else delays[out]) if ins else 0
+            arrive[out] = d + max((arrive[n] for n in ins), default=0)
+        return int(arrive.max(initial=0))
+
+    def timed_toggles(self, W: np.ndarray, delays: dict[int, int] | None = None,
+                      max_time: int | None = None) -> tuple[np.ndarray, int]:
+        """As `unit_delay_toggles` with integer transport delays: cell output net n takes, at time
+        t + delays[n] (>= 1), its function of the inputs at time t (None: every delay 1, the unit-
+        delay model). Returns (toggles, last time at which a net changed); QuantpeError if a net
+        changes after `max_time` (default `arrival_bound`) or the settled values differ from W."""
         n, T = W.shape
-        limit = max_steps if max_steps is not None else self.levels
+        comb, luts = self._comb, self._luts
+        if delays is not None and any(int(delays.get(c[3], 0)) < 1 for c in comb if c[2]):
+            raise QuantpeError("every cell delay must be an integer >= 1")
+        by_key: dict[tuple, list[int]] = {}
+        for i, (typ, o, ins, out) in enumerate(comb):
+            if ins:                                             # tie cells never change
+                by_key.setdefault((typ, o, 1 if delays is None else int(delays[out])), []).append(i)
+        groups = [(np.array([comb[i][2] for i in idx], np.int64).T, np.array([comb[i][3] for i in idx], np.int64),
+                   luts[(typ, o)], d) for (typ, o, d), idx in sorted(by_key.items())]
+        limit = max_time if max_time is not None else self.arrival_bound(delays)
         S = W[:, :-1].copy()
         src = ~self.comb_driven
         S[src] = W[src, 1:]
         toggles = np.count_nonzero(S != W[:, :-1], axis=1).astype(np.int64)
         dirty = src & (toggles > 0)
-        step = steps = 0
-        while dirty.any():
-            step += 1
-            updates = []
-            for ins, outs, lut in self.unit_groups:
-                if ins.shape[0] == 0:
-                    continue                                # tie cells never change
-                m = dirty[ins].any(axis=0)
-                if not m.any():
-                    continue
-                ins_m, outs_m = ins[:, m], outs[m]
-                idx = S[ins_m[0]].copy()
-                for k in range(1, ins_m.shape[0]):
-                    idx |= S[ins_m[k]] << k
-                updates.append((outs_m, lut[idx]))
+        pending: dict[int, list] = {}
+        t = last = 0
+        while True:
+            if dirty.any():                                     # cells whose inputs changed at t
+                for ins, outs, lut, d in groups:
+                    m = dirty[ins].any(axis=0)
+                    if not m.any():
+                        continue
+                    ins_m = ins[:, m]
+                    idx = S[ins_m[0]].copy()
+                    for k in range(1, ins_m.shape[0]):
+                        idx |= S[ins_m[k]] << k
+                    pending.setdefault(t + d, []).append((outs[m], lut[idx]))
+            if not pending:
+                break
+            t = min(pending)
             dirty = np.zeros(n, bool)
-            for outs, new in updates:                       # all cells switch at once (unit delay)
+            for outs, new in pending.pop(t):                    # one cell has one delay: no clash
                 cnt = np.count_nonzero(new != S[outs], axis=1)
                 toggles[outs] += cnt
                 dirty[outs[cnt > 0]] = True
                 S[outs] = new
             if dirty.any():
-                steps = step
-                if step > limit:
-                    raise QuantpeError(f"unit-delay simulation did not settle in {limit} steps "
+                last = t
+                if t > limit:
+                    raise QuantpeError(f"timed gate simulation did not settle in {limit} steps "
                                        f"({int(dirty.sum())} nets still changing)")
         bad = np.flatnonzero((S != W[:, 1:]).any(axis=1))
         if bad.size:
-            raise QuantpeError(f"unit-delay settled values differ from zero-delay on {bad.size} nets "
+            raise QuantpeError(f"delay-model settled values differ from zero-delay on {bad.size} nets "
                                f"(first: {self.nl.names[bad[0]]})")
-        return toggles, steps
+        return toggles, last
+
+
+    def inertial_toggles(self, W: np.ndarray, delays: dict[int, int], max_time: int | None = None,
+                         block: int = 2048) -> tuple[np.ndarray, int]:
+        """As `timed_toggles` with inertial delays (a Verilog gate with a #d delay): when a cell's
+        input changes at time t, its output is scheduled to take f(inputs at t) at t + d and any
+        event still pending for that output is cancelled (no event when the new value is the
+        current one), so pulses shorter than the cell's delay never reach its output. With every
+        delay 1 this equals the unit-delay model. Columns (edges) are simulated in blocks of
+        `block`; returns (toggles, last time at which a net changed)."""
+        n, T = W.shape
+        comb, luts = self._comb, self._luts
+        if any(int(delays.get(c[3], 0)) < 1 for c in comb if c[2]):
+            raise QuantpeError("every cell delay must be an integer >= 1")
+        by_key: dict[tuple, list[int]] = {}
+        for i, (typ, o, ins, out) in enumerate(comb):
+            if ins:
+                by_key.setdefault((typ, o, int(delays[out])), []).append(i)
+        groups = [(np.array([comb[i][2] for i in idx], np.int64).T, np.array([comb[i][3] for i in idx], np.int64),
+                   luts[(typ, o)], d) for (typ, o, d), idx in sorted(by_key.items())]
+        limit = max_time if max_time is not None else self.arrival_bound(delays)
+        feeds: dict[int, set] = {}                              # net -> the groups it is an input of
+        for gi, (ins, _, _, _) in enumerate(groups):
+            for net in np.unique(ins).tolist():
+                feeds.setdefault(net, set()).add(gi)
+        src = ~self.comb_driven
+        toggles = np.zeros(n, np.int64)
+        last = 0
+        for c0 in range(0, T - 1, block):
+            c1 = min(T - 1, c0 + block)
+            S = W[:, c0:c1].copy()
+            S[src] = W[src, c0 + 1:c1 + 1]
+            changed = S != W[:, c0:c1]                      # (net, edge) changed at the current time
+            toggles += np.count_nonzero(changed, axis=1)
+            PT = np.full(S.shape, -1, np.int32)            # time of the pending event, -1: none
+            PV = np.zeros(S.shape, np.uint8)               # its value
+            pending: dict[int, set] = {}
+            t = 0
+            while True:
+                rows = np.flatnonzero(changed.any(axis=1))
+                if rows.size:
+                    dirty = np.zeros(n, bool)
+                    dirty[rows] = True
+                    touched = sorted(set().union(*(feeds.get(r, ()) for r in rows.tolist())))
+                    for ins, outs, lut, d in (groups[gi] for gi in touched):
+                        m = dirty[ins].any(axis=0)
+                        if not m.any():
+                            continue
+                        ins_m, outs_m = ins[:, m], outs[m]
+                        hit = changed[ins_m[0]].copy()
+                        idx = S[ins_m[0]].copy()
+                        for k in range(1, ins_m.shape[0]):
+                            hit |= changed[ins_m[k]]
+                            idx |= S[ins_m[k]] << k
+                        new = lut[idx]
+                        differs = hit & (new != S[outs_m])
+                        pt, pv = PT[outs_m], PV[outs_m]
+                        pt[hit] = -1                            # inertial: the pending event goes
+                        pt[differs] = t + d
+                        pv[differs] = new[differs]
+                        PT[outs_m], PV[outs_m] = pt, pv
+                        if differs.any():
+                            pending.setdefault(t + d, set()).update(outs_m[differs.any(axis=1)].tolist())
+                live = {k: v for k, v in pending.items() if k > t}
+                if not live:
+                    break
+                t = min(live)
+                R = np.array(sorted(pending.pop(t)), np.int64)
+                for k in [k for k in pending if k < t]:
+                    del pending[k]
+                changed = np.zeros(S.shape, bool)
+                fire = PT[R] == t
+                if fire.any():
+                    sr = S[R]
+                    sr[fire] = PV[R][fire]
+                    S[R] = sr
+                    changed[R] = fire
+                    toggles[R] += np.count_nonzero(fire, axis=1)
+                    pt = PT[R]
+                    pt[fire] = -1
+                    PT[R] = pt
+                    last = max(last, t)
+                    if t > limit:
+                        raise QuantpeError(f"timed gate simulation did not settle in {limit} steps")
+            bad = np.flatnonzero((S != W[:, c0 + 1:c1 + 1]).any(axis=1))
+            if bad.size:
+                raise QuantpeError(f"delay-model settled values differ from zero-delay on {bad.size} nets "
+                                   f"(first: {self.nl.names[bad[0]]})")
+        return toggles, last
 
 
 # ----------------------------------------------------------------------------------------------
@@ -506,6 +621,16 @@ def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
 
 #: bump when the figures of measure_power change for the same netlist and stimulus
 RESULT_VERSION = 1
+
+
+def _liberty_delays(model: EnergyModel, gsim: GateSim, liberty: Path) -> dict[int, int]:
+    """Cell output net -> delay in DELAY_STEP_NS steps (>= 1), from the liberty's timing tables."""
+    ns = {net: d * model.lib.time_unit / 1e-9 for net, d in model.cell_delays().items()}
+    missing = [c for c in gsim._comb if c[2] and c[3] not in ns]
+    if missing:
+        raise QuantpeError(f"--delay liberty: liberty {Path(liberty).name} has no cell_rise/cell_fall tables for "
+                           f"{missing[0][0]} (and {len(missing) - 1} other cells): use --delay zero or unit")
+    return {net: max(1, round(d / DELAY_STEP_NS)) for net, d in ns.items()}
 
 
 def _result_key(built: dict, inputs: dict, clock_mhz: float, delay: str, stimulus: str) -> str:
@@ -548,8 +673,10 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     writes it to out_dir/<name>.json. The gate netlist in out_dir/gate is reused by later calls
     with other stimuli (many stimulus streams per build). `keep` (a dict) receives the netlist,
     the per-net values of the stimulus cycles, the build paths, the ports and the energy model.
-    `delay`: "zero" (default) or "unit": toggles from `GateSim.unit_delay_toggles` (glitches
-    counted; settled values checked equal to the zero-delay ones, which the golden check ran on);
+    `delay`: "zero" (default), "unit" (toggles from `GateSim.unit_delay_toggles`) or "liberty"
+    (`GateSim.inertial_toggles` with every cell's delay from the liberty's cell_rise / cell_fall
+    tables, `EnergyModel.cell_delays`, rounded to DELAY_STEP_NS steps, inertial delays): glitches
+    counted, settled values checked equal to the zero-delay ones, which the golden check ran on;
     the result then also holds the zero-delay figures under "zero_delay" and the differences
     in % ("glitch_toggles_pct", "glitch_power_pct").
     `cache=True`: the RTL comes from the flow's cache (quantpe.sim.runner.ensure_generated), and
@@ -625,10 +752,13 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     t4 = time.monotonic()
     toggles = np.count_nonzero(W[:, 1:] != W[:, :-1], axis=1)
     zero_toggles = toggles
-    if delay == "unit":
+    if delay != "zero":
         t5 = time.monotonic()
-        toggles, steps = gsim.unit_delay_toggles(W)
-        times["unit_delay_s"] = time.monotonic() - t5
+        if delay == "unit":
+            toggles, steps = gsim.unit_delay_toggles(W)
+        else:
+            toggles, steps = gsim.inertial_toggles(W, _liberty_delays(model, gsim, liberty))
+        times["delay_sim_s"] = time.monotonic() - t5
     if keep is not None:
         keep.update(netlist=nl, values=W, toggles=toggles, zero_toggles=zero_toggles, built=built,
                     ports=ports, model=model)
@@ -642,7 +772,7 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
         return res, {**res.as_dict(), "energy_per_op_pj": 1e12 * total_j / ops_window if ops_window else None,
                      "toggles": int(tc.sum())}
     res, d = figures(toggles)
-    times["energy_s"] = time.monotonic() - t4 - times.get("unit_delay_s", 0.0)
+    times["energy_s"] = time.monotonic() - t4 - times.get("delay_sim_s", 0.0)
     out = {"design": cfg.config_id, "kind": cfg.kind, "stimulus": stimulus, "cycles": T,
            "cells": len(nl.cells), "flip_flops": len(gsim.flops), "levels": gsim.levels, "sweeps": sweeps,
            "liberty": str(Path(liberty)), "voltage_v": lib.voltage, "wire_load": "none",
@@ -650,9 +780,9 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
            "times_s": {k: round(v, 3) for k, v in times.items()},
            "by_cell_type_uw": {k: [1e6 * v[0] / res.time_s, 1e6 * v[1] / res.time_s]
                                for k, v in sorted(res.by_cell_type.items())}}
-    if delay == "unit":
+    if delay != "zero":
         _, z = figures(zero_toggles)
-        out["unit_delay_steps"] = steps
+        out["delay_steps"] = steps
         out["zero_delay"] = {k: z[k] for k in ("switching_mw", "internal_mw", "leakage_mw", "dynamic_mw",
                                                "total_mw", "energy_per_cycle_pj", "energy_per_op_pj",
                                                "toggles")}
@@ -763,8 +893,9 @@ def add_power_parser(subparsers) -> None:
         q.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
         q.add_argument("--clock-mhz", type=float, default=100.0, help="clock frequency [100]")
         q.add_argument("--liberty", type=Path, default=SKY130_LIBERTY, help=f"liberty [{SKY130_LIBERTY}]")
-        q.add_argument("--delay", default="zero", help="gate delay model: zero | unit (glitches counted, "
-                       "reported with the difference vs zero-delay) [zero]")
+        q.add_argument("--delay", default="zero", help="gate delay model: zero | unit | liberty (the "
+                       "liberty's cell delays); unit and liberty count glitches and report the difference "
+                       "vs zero-delay [zero]")
         q.add_argument("-o", "--out", type=Path, help="output folder [build/power/<config-id>]")
     _kind_subparsers(p, opts)
     p.set_defaults(func=cmd_power)
@@ -793,8 +924,8 @@ def cmd_power(args) -> None:
           f"{r['internal_mw']:.4f}, leakage {r['leakage_mw']:.6f}); {r['energy_per_cycle_pj']:.3f} pJ/cycle, "
           f"{r['energy_per_op_pj']:.4f} pJ/{r['op_unit']}; {r['times_s']['total_s']:.1f} s; "
           f"wrote {out / 'power.json'}")
-    if args.delay == "unit":
+    if args.delay != "zero":
         z = r["zero_delay"]
-        print(f"unit delay: {r['toggles']} toggles (zero-delay {z['toggles']}, {r['glitch_toggles_pct']:+.1f} %), "
+        print(f"{args.delay} delay: {r['toggles']} toggles (zero-delay {z['toggles']}, {r['glitch_toggles_pct']:+.1f} %), "
               f"{r['total_mw']:.4f} mW (zero-delay {z['total_mw']:.4f} mW, {r['glitch_power_pct']:+.1f} %), "
-              f"settled in at most {r['unit_delay_steps']} steps per cycle")
+              f"settled in at most {r['delay_steps']} steps per cycle")

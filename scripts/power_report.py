@@ -141,7 +141,7 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
                             "zero_delay_mw": ru["zero_delay"]["total_mw"], "unit_delay_mw": ru["total_mw"],
                             "glitch_power_pct": ru["glitch_power_pct"], "zero_delay_toggles": rz["toggles"],
                             "unit_delay_toggles": ru["toggles"], "glitch_toggles_pct": ru["glitch_toggles_pct"],
-                            "steps": ru["unit_delay_steps"], "levels": ru["levels"]})
+                            "steps": ru["delay_steps"], "levels": ru["levels"]})
     del unit_runs
     mpi = macs_per_inference()
     for r in pe_rows:

@@ -103,5 +103,84 @@ def test_unit_delay_on_real_designs_settles_to_zero_delay_and_never_toggles_less
 
 def test_unknown_delay_model_is_one_line(tmp_path):
     cfg = ApproxMulConfig(method="exact", a_bits=4, b_bits=4)
-    with pytest.raises(QuantpeError, match="unknown delay model 'liberty'"):
-        measure_power(cfg, stimulus_for(cfg, 10, 0)[0], out_dir=tmp_path, delay="liberty")
+    with pytest.raises(QuantpeError, match="unknown delay model 'elmore'"):
+        measure_power(cfg, stimulus_for(cfg, 10, 0)[0], out_dir=tmp_path, delay="elmore")
+
+
+# ---------------------------------------------------------------- liberty (inertial) delays
+
+def _and_of_inverted_copy(tmp_path):
+    nl, lib = _netlist(tmp_path, [("i1", P + "inv_1", {"A": 2, "Y": 3}), ("g", P + "and2_1", {"A": 2, "B": 3, "X": 4})],
+                       {"a": 2}, {"z": 4})
+    sim = GateSim(nl, lib)
+    V, _ = sim.run({"a": np.array(A, np.uint8)[:, None]})
+    return nl, sim, V, _net(nl, "n3"), _net(nl, "z")
+
+
+def test_inertial_delay_filters_a_pulse_shorter_than_the_gate_and_transport_does_not(tmp_path):
+    """z = a & !a, inverter delay 1: a rising makes the AND see (1, 1) for 1 step. AND delay 3:
+    inertial cancels the pending rise at step 1 (no toggle), transport passes the 1-step pulse
+    (rise at 3, fall at 4: 2 toggles per rising edge). AND delay 1 < ... inverter delay 2: the
+    2-step pulse is as long as the AND's delay, so it passes inertially too."""
+    nl, sim, V, n, z = _and_of_inverted_copy(tmp_path)
+    rising = 3
+    inert, last = sim.inertial_toggles(V, {n: 1, z: 3})
+    trans, last_t = sim.timed_toggles(V, {n: 1, z: 3})
+    assert inert[z] == 0 and trans[z] == 2 * rising and last_t == 4 and last == 1
+    inert, last = sim.inertial_toggles(V, {n: 2, z: 1})
+    assert inert[z] == 2 * rising and last == 3
+    assert inert[n] == trans[n] == 5                      # the inverter follows every edge of a
+
+
+@pytest.mark.parametrize("block", [128, 2048])
+def test_inertial_with_unit_delays_is_the_unit_delay_model(tmp_path, seed, block):
+    cfg = ApproxMulConfig(method="drum", k=4, signed=True)
+    keep = {}
+    measure_power(cfg, stimulus_for(cfg, 300, seed)[0], out_dir=tmp_path / "p", keep=keep, delay="unit")
+    sim = GateSim(keep["netlist"], PowerLibrary.read(SKY130_LIBERTY, keep["netlist"].cell_types))
+    ones = {c[3]: 1 for c in sim._comb}
+    tog, _ = sim.inertial_toggles(keep["values"], ones, block=block)
+    assert np.array_equal(tog, keep["toggles"])
+
+
+def test_cell_delay_of_an_inverter_by_hand(tmp_path):
+    """a -> inv_1 -> y (an output port, no load; ideal input slew 0): the delay is the mean of
+    sky130 inv_1's cell_rise and cell_fall tables extrapolated bilinearly to (slew 0, load 0)."""
+    import re
+
+    from quantpe.energy import EnergyModel
+    from quantpe.liberty import read_liberty_text
+    nl, lib = _netlist(tmp_path, [("i1", P + "inv_1", {"A": 2, "Y": 3})], {"a": 2}, {"y": 3})
+    got = EnergyModel(lib, nl).cell_delays()[_net(nl, "y")]
+    text = read_liberty_text(SKY130_LIBERTY)
+    cell = text[text.index(f'cell ("{P}inv_1")'):]
+    cell = cell[:cell.index("cell (", 10)]
+    vals = []
+    for kind in ("cell_rise", "cell_fall"):
+        g = cell[cell.index(kind):]
+        x = [float(v) for v in re.search(r'index_1\s*\(\s*"([^"]*)"', g).group(1).split(",")][:2]
+        y = [float(v) for v in re.search(r'index_2\s*\(\s*"([^"]*)"', g).group(1).split(",")][:2]
+        rows = re.findall(r'"([^"]*)"', re.search(r"values\s*\(([^;]*)\)\s*;", g, re.S).group(1))[:2]
+        v = [[float(u) for u in r.split(",")][:2] for r in rows]
+        fx, fy = -x[0] / (x[1] - x[0]), -y[0] / (y[1] - y[0])
+        vals.append((1 - fx) * (1 - fy) * v[0][0] + fx * (1 - fy) * v[1][0] + (1 - fx) * fy * v[0][1]
+                    + fx * fy * v[1][1])
+    assert got == pytest.approx(sum(vals) / 2, rel=1e-9)
+    assert 0.005 < got < 0.1                              # ns: a few tens of ps
+
+
+def test_liberty_delays_on_a_real_design(tmp_path, seed):
+    cfg = ApproxMulConfig(method="truncated", t=4, signed=True)
+    keep = {}
+    r = measure_power(cfg, stimulus_for(cfg, 300, seed)[0], out_dir=tmp_path / "p", delay="liberty", keep=keep)
+    z, u = keep["zero_toggles"], keep["toggles"]
+    assert (u >= z).all() and ((u - z) % 2 == 0).all() and u.sum() > z.sum()
+    assert r["delay_model"].startswith("liberty delays") and r["glitch_power_pct"] > 0
+    assert r["delay_steps"] > r["levels"]                 # 10 ps steps: many per logic level
+
+
+def test_liberty_delays_need_timing_tables(tmp_path):
+    from quantpe.liberty import DEFAULT_LIBERTY
+    cfg = ApproxMulConfig(method="exact", a_bits=4, b_bits=4)
+    with pytest.raises(QuantpeError, match="no cell_rise/cell_fall tables"):
+        measure_power(cfg, stimulus_for(cfg, 20, 0)[0], out_dir=tmp_path, liberty=DEFAULT_LIBERTY, delay="liberty")
