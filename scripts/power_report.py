@@ -7,8 +7,8 @@ the liberty's energy tables; wire load none) at 100 MHz:
   model's real traces. Each StruM design is compared with the baseline PE on the SAME frames
   (quantpe.tb.power_traces.strum_and_baseline_traces): mW, pJ per cycle, pJ per MAC, delta %.
   The baseline also on its own dataflow-order real trace and on random stimulus.
-- Glitch table: the real-trace PE rows again in the unit-delay mode (measure_power(delay="unit")),
-  power and toggles against zero-delay.
+- Glitch table: the real-trace PE rows again with unit and with liberty-derived (inertial)
+  delays (measure_power(delay="unit" | "liberty")), power and toggles against zero-delay.
 - Multiplier table (`multiplier_energy`): energy per multiplication of the 8x8 approximate
   multipliers of the approx sweep (quantpe.approx_report.sweep_variants), signed and unsigned:
   by default the ones the approxmul section kept (out_dir/approx/variants.csv), every one with
@@ -85,8 +85,8 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     (every 8x8 variant of the sweep) or "none" (False). `work`: the measurement folders
     [<build>/power]; every run is cached there (measure_power(cache=True)). `liberty`: the sky130
     liberty [../shared/pdk (quantpe.report.default_real_liberty), else quantpe.power.SKY130_LIBERTY];
-    missing: QuantpeError. `glitches`: also the unit-delay (glitch-aware) runs of the real-trace
-    PE rows, reported against their zero-delay figures."""
+    missing: QuantpeError. `glitches`: also the unit- and liberty-delay (glitch-aware) runs of the
+    real-trace PE rows, reported against their zero-delay figures."""
     import os
 
     from quantpe.golden.errors import QuantpeError
@@ -134,14 +134,16 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
                         "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], r_real["energy_per_op_pj"])})
     glitch_rows = []
     for name, cfg, ins, label, folder, rz in (unit_runs if glitches else ()):
-        ru = measure_power(cfg, ins, out_dir=folder, stimulus=label, name="real-unit-delay", delay="unit", **kw)
-        if ru["zero_delay"]["toggles"] != rz["toggles"]:             # the same netlist and stimulus
-            raise QuantpeError(f"{name}: unit-delay run's zero-delay toggles differ from the zero-delay run")
-        glitch_rows.append({"name": name, "stimulus": label, "cycles": ru["cycles"],
-                            "zero_delay_mw": ru["zero_delay"]["total_mw"], "unit_delay_mw": ru["total_mw"],
-                            "glitch_power_pct": ru["glitch_power_pct"], "zero_delay_toggles": rz["toggles"],
-                            "unit_delay_toggles": ru["toggles"], "glitch_toggles_pct": ru["glitch_toggles_pct"],
-                            "steps": ru["delay_steps"], "levels": ru["levels"]})
+        row = {"name": name, "stimulus": label, "cycles": rz["cycles"], "zero_delay_mw": rz["total_mw"],
+               "zero_delay_toggles": rz["toggles"], "levels": rz["levels"]}
+        for mode in ("unit", "liberty"):
+            rd = measure_power(cfg, ins, out_dir=folder, stimulus=label, name=f"real-{mode}-delay", delay=mode, **kw)
+            if rd["zero_delay"]["toggles"] != rz["toggles"]:          # the same netlist and stimulus
+                raise QuantpeError(f"{name}: the {mode}-delay run's zero-delay toggles differ from the zero-delay run")
+            row.update({f"{mode}_delay_mw": rd["total_mw"], f"{mode}_power_pct": rd["glitch_power_pct"],
+                        f"{mode}_delay_toggles": rd["toggles"], f"{mode}_toggles_pct": rd["glitch_toggles_pct"],
+                        f"{mode}_steps": rd["delay_steps"]})
+        glitch_rows.append(row)
     del unit_runs
     mpi = macs_per_inference()
     for r in pe_rows:
@@ -215,17 +217,21 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, g
                   "reach 127, so the sign-including window has 8 bits); bit-serial processing saves "
                   "energy only where activations need fewer bits."]
     if glitch_rows:
-        lines += ["", "### Glitches: unit-delay against zero-delay (`quantpe power --delay unit`)", "",
-                  "The same netlists and real traces, every cell output one delay unit after its inputs, each "
-                  "cycle simulated until settled (settled values equal to the zero-delay ones, which match the "
-                  "golden model), every transition counted. Unit delays are an upper-bound style estimate: "
-                  "real (unequal, inertial) delays filter part of these glitches.", "",
-                  "| design | stimulus | zero-delay mW | unit-delay mW | Δ power % | Δ toggles % | steps / levels |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+        lines += ["", "### Glitches: unit and liberty delays against zero-delay (`quantpe power --delay unit|liberty`)",
+                  "",
+                  "The same netlists and real traces, every transition counted until each cycle settles (settled "
+                  "values equal to the zero-delay ones, which match the golden model). Unit: every cell output one "
+                  "step after its inputs (an upper-bound style estimate, every path skew becomes a glitch). Liberty: "
+                  "each cell's delay from its sky130 cell_rise/cell_fall tables at its slews and load, 10 ps steps, "
+                  "inertial (a pulse shorter than a cell's delay does not pass it); no wire delays.", "",
+                  "| design | stimulus | zero-delay mW | unit mW | Δ % | Δ toggles % | liberty mW | Δ % | "
+                  "Δ toggles % | levels | liberty steps (10 ps) |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for g in glitch_rows:
             lines.append(f"| {g['name']} | {g['stimulus']} | {_f(g['zero_delay_mw'])} | {_f(g['unit_delay_mw'])} | "
-                         f"{_f(g['glitch_power_pct'], 1, True)} | {_f(g['glitch_toggles_pct'], 1, True)} | "
-                         f"{g['steps']} / {g['levels']} |")
+                         f"{_f(g['unit_power_pct'], 1, True)} | {_f(g['unit_toggles_pct'], 1, True)} | "
+                         f"{_f(g['liberty_delay_mw'])} | {_f(g['liberty_power_pct'], 1, True)} | "
+                         f"{_f(g['liberty_toggles_pct'], 1, True)} | {g['levels']} | {g['liberty_steps']} |")
     if mul_rows:
         i = mul_info
         lines += ["", f"### Energy per multiplication, 8x8 approximate multipliers, signed and unsigned "
