@@ -907,6 +907,8 @@ def cmd_power(args) -> None:
     cfg = config_from_args(args)
     if args.cycles < 2:
         raise QuantpeError(f"--cycles must be >= 2, got {args.cycles}")
+    if args.delay not in DELAY_MODELS:
+        raise QuantpeError(f"unknown --delay {args.delay!r} ({' | '.join(DELAY_MODELS)})")
     if args.stimulus == "random":
         inputs, _ = stimulus_for(cfg, args.cycles, args.seed)
     elif args.stimulus == "real":
@@ -915,8 +917,6 @@ def cmd_power(args) -> None:
     else:
         raise QuantpeError(f"unknown stimulus {args.stimulus!r} (real | random)")
     out = args.out or Path("build") / "power" / cfg.config_id
-    if args.delay not in DELAY_MODELS:
-        raise QuantpeError(f"unknown --delay {args.delay!r} ({' | '.join(DELAY_MODELS)})")
     r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
                       stimulus=args.stimulus, delay=args.delay)
     print(f"{cfg.config_id} ({args.stimulus}, {r['cycles']} cycles, gate outputs == golden on every cycle): "

@@ -176,11 +176,16 @@ def _cli(*args):
 @pytest.mark.parametrize("args, needle", [
     (["baseline", "--stimulus", "bogus"], "unknown stimulus 'bogus'"),
     (["requant", "--stimulus", "real"], "no real-trace builder for requant"),
+    (["baseline", "--delay", "elmore"], "unknown --delay 'elmore' (zero | unit | liberty)"),
+    (["approxmul", "--a-bits", "4", "--b-bits", "4", "--stimulus", "random", "--cycles", "20", "--delay", "liberty",
+      "--liberty", "{builtin}"], "no cell_rise/cell_fall tables"),
     (["approxpe", "--a-bits", "4", "--stimulus", "real"], "8-bit x 8-bit approxpe"),
     (["baseline", "--lanes", "2", "--a-bits", "4", "--stimulus", "real"], "signed int8 x int8"),
 ])
-def test_cli_power_rejects_bad_input(args, needle):
-    r = _cli(*args)
+def test_cli_power_rejects_bad_input(args, needle, tmp_path):
+    from quantpe.liberty import DEFAULT_LIBERTY
+    r = _cli(*[a.replace("{builtin}", str(DEFAULT_LIBERTY)) for a in args], *(["-o", str(tmp_path)] if
+                                                                            "{builtin}" in args else []))
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("quantpe: error:") and needle in lines[0], r.stderr
