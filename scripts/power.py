@@ -620,7 +620,7 @@ def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
 
 
 #: bump when the figures of measure_power change for the same netlist and stimulus
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 
 def _liberty_delays(model: EnergyModel, gsim: GateSim, liberty: Path) -> dict[int, int]:
