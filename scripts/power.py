@@ -532,11 +532,12 @@ class GateSim:
         if any(int(delays.get(c[3], 0)) < 1 for c in comb if c[2]):
             raise QuantpeError("every cell delay must be an integer >= 1")
         by_key: dict[tuple, list[int]] = {}
-        for i, (typ, o, ins, out) in enumerate(comb):
+        for i, (typ, o, ins, _out) in enumerate(comb):
             if ins:
-                by_key.setdefault((typ, o, int(delays[out])), []).append(i)
+                by_key.setdefault((typ, o), []).append(i)
         groups = [(np.array([comb[i][2] for i in idx], np.int64).T, np.array([comb[i][3] for i in idx], np.int64),
-                   luts[(typ, o)], d) for (typ, o, d), idx in sorted(by_key.items())]
+                   luts[key], np.array([int(delays[comb[i][3]]) for i in idx], np.int64))
+                  for key, idx in sorted(by_key.items())]
         limit = max_time if max_time is not None else self.arrival_bound(delays)
         feeds: dict[int, set] = {}                              # net -> the groups it is an input of
         for gi, (ins, _, _, _) in enumerate(groups):
@@ -561,11 +562,11 @@ class GateSim:
                     dirty = np.zeros(n, bool)
                     dirty[rows] = True
                     touched = sorted(set().union(*(feeds.get(r, ()) for r in rows.tolist())))
-                    for ins, outs, lut, d in (groups[gi] for gi in touched):
+                    for ins, outs, lut, dvec in (groups[gi] for gi in touched):
                         m = dirty[ins].any(axis=0)
                         if not m.any():
                             continue
-                        ins_m, outs_m = ins[:, m], outs[m]
+                        ins_m, outs_m, d_m = ins[:, m], outs[m], dvec[m]
                         hit = changed[ins_m[0]].copy()
                         idx = S[ins_m[0]].copy()
                         for k in range(1, ins_m.shape[0]):
@@ -575,11 +576,12 @@ class GateSim:
                         differs = hit & (new != S[outs_m])
                         pt, pv = PT[outs_m], PV[outs_m]
                         pt[hit] = -1                            # inertial: the pending event goes
-                        pt[differs] = t + d
+                        pt = np.where(differs, (t + d_m)[:, None], pt).astype(np.int32)
                         pv[differs] = new[differs]
                         PT[outs_m], PV[outs_m] = pt, pv
-                        if differs.any():
-                            pending.setdefault(t + d, set()).update(outs_m[differs.any(axis=1)].tolist())
+                        rows_d = differs.any(axis=1)
+                        for dd in np.unique(d_m[rows_d]).tolist():
+                            pending.setdefault(t + dd, set()).update(outs_m[rows_d & (d_m == dd)].tolist())
                 live = {k: v for k, v in pending.items() if k > t}
                 if not live:
                     break

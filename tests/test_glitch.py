@@ -132,11 +132,22 @@ def test_inertial_delay_filters_a_pulse_shorter_than_the_gate_and_transport_does
     assert inert[n] == trans[n] == 5                      # the inverter follows every edge of a
 
 
-@pytest.mark.parametrize("block", [128, 2048])
-def test_inertial_with_unit_delays_is_the_unit_delay_model(tmp_path, seed, block):
-    cfg = ApproxMulConfig(method="drum", k=4, signed=True)
+DRUM8 = ApproxMulConfig(method="drum", k=4, signed=True)
+
+
+@pytest.fixture(scope="module")
+def drum8_unit(tmp_path_factory):
+    """One unit-delay run of an 8x8 DRUM multiplier (its netlist built once for this module)."""
+    out = tmp_path_factory.mktemp("drum8")
     keep = {}
-    measure_power(cfg, stimulus_for(cfg, 300, seed)[0], out_dir=tmp_path / "p", keep=keep, delay="unit")
+    inputs = stimulus_for(DRUM8, 300, 1)[0]
+    measure_power(DRUM8, inputs, out_dir=out, keep=keep, delay="unit")
+    return out, inputs, keep
+
+
+@pytest.mark.parametrize("block", [128, 2048])
+def test_inertial_with_unit_delays_is_the_unit_delay_model(drum8_unit, block):
+    _, _, keep = drum8_unit
     sim = GateSim(keep["netlist"], PowerLibrary.read(SKY130_LIBERTY, keep["netlist"].cell_types))
     ones = {c[3]: 1 for c in sim._comb}
     tog, _ = sim.inertial_toggles(keep["values"], ones, block=block)
@@ -169,10 +180,10 @@ def test_cell_delay_of_an_inverter_by_hand(tmp_path):
     assert 0.005 < got < 0.1                              # ns: a few tens of ps
 
 
-def test_liberty_delays_on_a_real_design(tmp_path, seed):
-    cfg = ApproxMulConfig(method="truncated", t=4, signed=True)
+def test_liberty_delays_on_a_real_design(drum8_unit):
+    out, inputs, _ = drum8_unit
     keep = {}
-    r = measure_power(cfg, stimulus_for(cfg, 300, seed)[0], out_dir=tmp_path / "p", delay="liberty", keep=keep)
+    r = measure_power(DRUM8, inputs, out_dir=out, delay="liberty", keep=keep, name="liberty")
     z, u = keep["zero_toggles"], keep["toggles"]
     assert (u >= z).all() and ((u - z) % 2 == 0).all() and u.sum() > z.sum()
     assert r["delay_model"].startswith("liberty delays") and r["glitch_power_pct"] > 0
