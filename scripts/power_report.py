@@ -47,6 +47,7 @@ __all__ = ["power_report", "STRUM_DESIGNS", "STRIPES_DESIGNS", "CYCLES", "macs_p
            "energy_table", "TABLE_CYCLES", "multiplier_variants", "multiplier_energy"]
 
 TABLE_CYCLES = 2000
+GLITCH_CYCLES = 2000
 
 CYCLES = 10000
 STRUM_DESIGNS = (("strum-dliq-static", StrumConfig(variant="dliq", structure="static")),
@@ -79,14 +80,16 @@ def _pct(x, ref):
 
 def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str = "kept",
                  mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
-                 liberty: Path | None = None, glitches: bool = True) -> list[str]:
+                 liberty: Path | None = None, glitches: bool = True,
+                 glitch_cycles: int = GLITCH_CYCLES) -> list[str]:
     """Measure, write out_dir/energy/*, return the markdown section. `multipliers`: "kept"
     (or True; the 8x8 variants the approxmul section kept, see `multiplier_energy`), "all"
     (every 8x8 variant of the sweep) or "none" (False). `work`: the measurement folders
     [<build>/power]; every run is cached there (measure_power(cache=True)). `liberty`: the sky130
     liberty [../shared/pdk (quantpe.report.default_real_liberty), else quantpe.power.SKY130_LIBERTY];
     missing: QuantpeError. `glitches`: also the unit- and liberty-delay (glitch-aware) runs of the
-    real-trace PE rows, reported against their zero-delay figures."""
+    real-trace PE rows on their first `glitch_cycles` cycles (the same traces built that long),
+    reported against the zero-delay figures of the same cycles."""
     import os
 
     from quantpe.golden.errors import QuantpeError
@@ -106,10 +109,10 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     pe_rows = []
     from quantpe.kinds import stimulus_for
     kw = {"liberty": liberty, "cache": True}
-    unit_runs = []                 # (row name, cfg, inputs, stimulus label, folder, zero-delay result)
-    base_in = real_trace(base_cfg, cycles, seed)
-    r_real = measure_power(base_cfg, base_in, out_dir=base_dir, stimulus="real", name="real", **kw)
-    unit_runs.append(("baseline-l16-int8", base_cfg, base_in, "real", base_dir, r_real))
+    unit_runs = []                 # (row name, cfg, trace of n cycles, stimulus label, folder)
+    r_real = measure_power(base_cfg, real_trace(base_cfg, cycles, seed), out_dir=base_dir, stimulus="real",
+                           name="real", **kw)
+    unit_runs.append(("baseline-l16-int8", base_cfg, lambda n: real_trace(base_cfg, n, seed), "real", base_dir))
     pe_rows.append({**_row("baseline-l16-int8", r_real), "vs": None, "delta_pct": None})
     r_rand = measure_power(base_cfg, stimulus_for(base_cfg, cycles, seed + 1)[0], out_dir=base_dir,
                            stimulus="random", name="random", **kw)
@@ -120,29 +123,33 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
                            name=f"same-as-{name}", **kw)
         rs = measure_power(cfg, s_in, out_dir=work / cfg.config_id, stimulus="real (StruM frames)",
                            name="real", **kw)
-        unit_runs.append((name, cfg, s_in, "real (StruM frames)", work / cfg.config_id, rs))
+        unit_runs.append((name, cfg, lambda n, cfg=cfg: strum_and_baseline_traces(cfg, n, seed)[0],
+                          "real (StruM frames)", work / cfg.config_id))
         pe_rows.append({**_row("baseline-l16-int8", rb), "vs": None, "delta_pct": None})
         pe_rows.append({**_row(name, rs), "vs": "baseline-l16-int8 on the same frames",
                         "delta_pct": _pct(rs["total_mw"], rb["total_mw"]),
                         "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], rb["energy_per_op_pj"])})
     for name, cfg in STRIPES_DESIGNS:
-        st_in = real_trace(cfg, cycles, seed)
-        rs = measure_power(cfg, st_in, out_dir=work / cfg.config_id, stimulus="real", name="real", **kw)
-        unit_runs.append((name, cfg, st_in, "real", work / cfg.config_id, rs))
+        rs = measure_power(cfg, real_trace(cfg, cycles, seed), out_dir=work / cfg.config_id, stimulus="real",
+                           name="real", **kw)
+        unit_runs.append((name, cfg, lambda n, cfg=cfg: real_trace(cfg, n, seed), "real", work / cfg.config_id))
         pe_rows.append({**_row(name, rs), "vs": "baseline-l16-int8 real",
                         "delta_pct": _pct(rs["total_mw"], r_real["total_mw"]),
                         "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], r_real["energy_per_op_pj"])})
     glitch_rows = []
-    for name, cfg, ins, label, folder, rz in (unit_runs if glitches else ()):
-        row = {"name": name, "stimulus": label, "cycles": rz["cycles"], "zero_delay_mw": rz["total_mw"],
-               "zero_delay_toggles": rz["toggles"], "levels": rz["levels"]}
+    for name, cfg, trace, label, folder in (unit_runs if glitches else ()):
+        ins = trace(glitch_cycles)
+        row = {"name": name, "stimulus": label}
         for mode in ("unit", "liberty"):
-            rd = measure_power(cfg, ins, out_dir=folder, stimulus=label, name=f"real-{mode}-delay", delay=mode, **kw)
-            if rd["zero_delay"]["toggles"] != rz["toggles"]:          # the same netlist and stimulus
-                raise QuantpeError(f"{name}: the {mode}-delay run's zero-delay toggles differ from the zero-delay run")
-            row.update({f"{mode}_delay_mw": rd["total_mw"], f"{mode}_power_pct": rd["glitch_power_pct"],
-                        f"{mode}_delay_toggles": rd["toggles"], f"{mode}_toggles_pct": rd["glitch_toggles_pct"],
-                        f"{mode}_steps": rd["delay_steps"]})
+            rd = measure_power(cfg, ins, out_dir=folder, stimulus=label, name=f"glitch-{mode}-delay", delay=mode, **kw)
+            z = rd["zero_delay"]
+            if "zero_delay_toggles" in row and z["toggles"] != row["zero_delay_toggles"]:
+                raise QuantpeError(f"{name}: the unit- and liberty-delay runs saw different zero-delay toggles")
+            row.update({"cycles": rd["cycles"], "zero_delay_mw": z["total_mw"], "zero_delay_toggles": z["toggles"],
+                        "levels": rd["levels"], f"{mode}_delay_mw": rd["total_mw"],
+                        f"{mode}_power_pct": rd["glitch_power_pct"], f"{mode}_delay_toggles": rd["toggles"],
+                        f"{mode}_toggles_pct": rd["glitch_toggles_pct"], f"{mode}_steps": rd["delay_steps"],
+                        f"{mode}_sim_s": rd["times_s"].get("delay_sim_s")})
         glitch_rows.append(row)
     del unit_runs
     mpi = macs_per_inference()
@@ -152,7 +159,8 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     if multipliers not in (False, None, "none"):
         mul_rows, mul_info = multiplier_energy(out_dir, "all" if multipliers == "all" else "kept",
                                                mul_cycles, seed, liberty)
-    lines = _markdown(pe_rows, mul_rows, cycles, mul_cycles, time.monotonic() - t0, mpi, mul_info, glitch_rows)
+    lines = _markdown(pe_rows, mul_rows, cycles, mul_cycles, time.monotonic() - t0, mpi, mul_info, glitch_rows,
+                      glitch_cycles)
     write_text(out / "energy.md", "\n".join(lines) + "\n")
     write_text(out / "energy.json", json.dumps({"pe": pe_rows, "glitches": glitch_rows, "multipliers": mul_rows},
                                                  indent=1, default=float) + "\n")
@@ -168,7 +176,8 @@ def _f(v, d=3, signed=False):
     return f"{v:+.{d}f}" if signed else f"{v:.{d}f}"
 
 
-def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, glitch_rows=()) -> list[str]:
+def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, glitch_rows=(),
+              glitch_cycles=GLITCH_CYCLES) -> list[str]:
     lines = ["## Energy (gate-level toggles, sky130_fd_sc_hd tt 1.8 V, 100 MHz)", "",
              f"Zero-delay gate simulation of the mapped netlist (checked equal to the golden model on "
              f"every cycle), per-net toggles, the liberty's internal-energy tables, C V^2/2 switching on "
@@ -219,7 +228,8 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, g
     if glitch_rows:
         lines += ["", "### Glitches: unit and liberty delays against zero-delay (`quantpe power --delay unit|liberty`)",
                   "",
-                  "The same netlists and real traces, every transition counted until each cycle settles (settled "
+                  f"The same netlists and real traces ({glitch_cycles} cycles), every transition counted until "
+                  "each cycle settles (settled "
                   "values equal to the zero-delay ones, which match the golden model). Unit: every cell output one "
                   "step after its inputs (an upper-bound style estimate, every path skew becomes a glitch). Liberty: "
                   "each cell's delay from its sky130 cell_rise/cell_fall tables at its slews and load, 10 ps steps, "
