@@ -165,7 +165,7 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     write_text(out / "energy.json", json.dumps({"pe": pe_rows, "glitches": glitch_rows, "multipliers": mul_rows},
                                                  indent=1, default=float) + "\n")
     if mul_rows:
-        write_text(out / "multipliers.csv", csv_text([{k: v for k, v in r.items() if k not in ("cached", "seconds")}
+        write_text(out / "multipliers.csv", csv_text([{k: v for k, v in r.items() if k not in ("cached", "seconds", "built")}
                                                       for r in mul_rows]))
     return lines
 
@@ -249,8 +249,10 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, g
                   "one signedness; real = the digits model's (activation, weight) pairs in dataflow order, "
                   "|w| for unsigned units)", "",
                   f"{i['measured']} of the sweep's {i['sweep']} 8x8 variants ({i['selection']}); "
-                  f"{i['fresh']} measured in this run in {i['seconds']:.0f} s ({i['per_variant_s']:.1f} s per "
-                  f"variant on {i['jobs']} workers, both stimuli, netlist included), the others from the cache. "
+                  f"{i['fresh']} measured in this run in {i['seconds']:.0f} s on {i['jobs']} workers "
+                  f"({i['per_variant_s']:.1f} s of worker time per variant, both stimuli; {i['built']} gate netlists "
+                  "built in this run, the others reused; a cold variant, netlist included, takes about 7 s), "
+                  "the others from the cache. "
                   "Δ vs the exact unit of the same signedness named in column `vs` (the lowest-energy exact "
                   "form on random operands).", "",
                   "| multiplier | signed | cells | pJ/mult random | Δ % | pJ/mult real | Δ % |",
@@ -311,6 +313,7 @@ def _mul_job(job) -> dict:
             "signed_form": cfg.signed_form, "cells": rr["cells"], "random_pj": float(rr["energy_per_op_pj"]),
             "real_pj": float(rt["energy_per_op_pj"]), "random_mw": float(rr["total_mw"]),
             "real_mw": float(rt["total_mw"]), "cached": rr["result_cached"] and rt["result_cached"],
+            "built": not rr["synth_cached"],
             "seconds": float(rr["times_s"]["total_s"]) + float(rt["times_s"]["total_s"])}
 
 
@@ -333,11 +336,12 @@ def multiplier_energy(out_dir: Path, selection: str = "kept", cycles: int = 1000
             r["d_random_pct"] = _pct(r["random_pj"], exact["random_pj"]) if exact else None
             r["d_real_pct"] = _pct(r["real_pj"], exact["real_pj"]) if exact else None
     fresh = [r for r in rows if not r["cached"]]
+    built = sum(r["built"] for r in rows)
     jobs = min(settings.jobs, max(1, len(cfgs)))
     info = {"selection": "every 8x8 variant" if selection == "all" else
             "the variants the approxmul section kept: front members, budget winners, exact units; "
             "`power_report(multipliers=\"all\")` measures every one",
-            "sweep": sweep, "measured": len(rows), "fresh": len(fresh), "seconds": wall, "jobs": jobs,
+            "sweep": sweep, "measured": len(rows), "fresh": len(fresh), "built": built, "seconds": wall, "jobs": jobs,
             "per_variant_s": (wall * jobs / len(fresh)) if fresh else 0.0}
     return rows, info
 
