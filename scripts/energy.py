@@ -68,7 +68,7 @@ from quantpe.liberty import (LibGroup, group_tree, library_group, parse_cells, r
 from quantpe.liberty import _brace_map  # noqa: PLC2701  (one brace pass for all cell groups)
 
 __all__ = ["Table", "PowerArc", "TimingArc", "CellPower", "PowerLibrary", "GateNetlist", "EnergyModel",
-           "EnergyResult", "liberty_without_wire_load"]
+           "EnergyResult", "liberty_without_wire_load", "cells_power_from_text"]
 
 _UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15,
          "w": 1.0, "mw": 1e-3, "uw": 1e-6, "nw": 1e-9, "pw": 1e-12, "fw": 1e-15,
@@ -167,6 +167,8 @@ class TimingArc:
     kind: str             # timing_type (combinational, rising_edge, ...)
     rise_transition: Table | None
     fall_transition: Table | None
+    cell_rise: Table | None = None
+    cell_fall: Table | None = None
 
 
 @dataclass
@@ -207,9 +209,7 @@ class PowerLibrary:
         """Read `path` (.lib or .lib.gz); `cells` limits the cells parsed (names), None = all."""
         path = Path(path)
         text, braces, lib, all_cells = _parsed(str(path.resolve()), path.stat().st_mtime_ns)
-        templates = {g.args[0]: tuple(g.attrs[k] for k in ("variable_1", "variable_2", "variable_3")
-                                      if k in g.attrs)
-                     for g in lib.children if g.kind.endswith("template") and g.args}
+        templates = _templates(lib)
         volt_unit = _unit(lib.attrs.get("voltage_unit"), 1.0)
         cu = lib.complex.get("capacitive_load_unit")
         cap_unit = float(cu[0]) * _UNIT[cu[1].lower()] if cu else 1e-12
@@ -234,6 +234,21 @@ class PowerLibrary:
             raise QuantpeError(f"liberty {path.name} has no cell(s) {', '.join(sorted(want - set(out)))}")
         return cls(path, voltage * volt_unit, _unit(lib.attrs.get("time_unit"), 1e-9), cap_unit,
                    _unit(lib.attrs.get("leakage_power_unit"), 1e-9), out)
+
+
+def _templates(lib: LibGroup) -> dict[str, tuple[str, ...]]:
+    """Table template name -> its variable names, from the library group."""
+    return {g.args[0]: tuple(g.attrs[k] for k in ("variable_1", "variable_2", "variable_3") if k in g.attrs)
+            for g in lib.children if g.kind.endswith("template") and g.args}
+
+
+def cells_power_from_text(text: str, names) -> dict[str, CellPower]:
+    """CellPower of the cells `names` of the liberty `text` (what PowerLibrary.read parses)."""
+    braces = _brace_map(text)
+    templates = _templates(library_group(text, braces))
+    want = set(names)
+    return {c.name: _cell_power(group_tree(text, c.span, braces), templates, c)
+            for c in parse_cells(text) if c.name in want}
 
 
 @functools.lru_cache(maxsize=4)
@@ -286,11 +301,14 @@ def _cell_power(g: LibGroup, templates, cell) -> CellPower:
                 tims = []
                 for t in pin.groups("timing"):
                     rt, ft = t.groups("rise_transition"), t.groups("fall_transition")
+                    cr, cf = t.groups("cell_rise"), t.groups("cell_fall")
                     for rel in t.attrs.get("related_pin", "").split():
                         tims.append(TimingArc(rel, t.attrs.get("timing_sense", "non_unate"),
                                               t.attrs.get("timing_type", "combinational"),
                                               _table(rt[0], templates) if rt else None,
-                                              _table(ft[0], templates) if ft else None))
+                                              _table(ft[0], templates) if ft else None,
+                                              _table(cr[0], templates) if cr else None,
+                                              _table(cf[0], templates) if cf else None))
                 cp.timing[name] = tims
             elif arcs:
                 cp.in_power[name] = arcs
@@ -487,6 +505,36 @@ class EnergyModel:
         rise[np.isnan(rise)] = 0.0
         fall[np.isnan(fall)] = 0.0
         return rise, fall
+
+    def cell_delays(self) -> dict[int, float]:
+        """Propagation delay (library time units) of every cell output net: the mean over the
+        output's combinational timing arcs from connected pins of (cell_rise + cell_fall) / 2,
+        each at the related pin's slew in the direction causing that edge (by the arc's sense;
+        both for non_unate) and the output net's rise (fall) load. Nets of outputs without such
+        arcs (flip-flops, tie cells) are absent."""
+        nl, lib = self.nl, self.lib
+        out = {}
+        for _, typ, conns in nl.cells:
+            cell = lib.cells[typ]
+            for o in cell.outputs:
+                if o not in conns:
+                    continue
+                net = conns[o]
+                ds = []
+                for a in cell.timing.get(o, []):
+                    if a.related not in conns or a.kind != "combinational" or None in (a.cell_rise, a.cell_fall):
+                        continue
+                    i = conns[a.related]
+                    src_r = {"positive_unate": [self.slew_rise[i]], "negative_unate": [self.slew_fall[i]]}.get(
+                        a.sense, [self.slew_rise[i], self.slew_fall[i]])
+                    src_f = {"positive_unate": [self.slew_fall[i]], "negative_unate": [self.slew_rise[i]]}.get(
+                        a.sense, [self.slew_rise[i], self.slew_fall[i]])
+                    r = np.mean([a.cell_rise.lookup(slew=x, load=self.load_rise[net]) for x in src_r])
+                    f = np.mean([a.cell_fall.lookup(slew=x, load=self.load_fall[net]) for x in src_f])
+                    ds.append((r + f) / 2)
+                if ds:
+                    out[net] = float(np.mean(ds))
+        return out
 
     def _is_pos_unate(self, typ, rel, out) -> bool:
         for a in self.lib.cells[typ].timing.get(out, []):

@@ -15,8 +15,13 @@ Writer
     DFFS (async active-low set, Q=1). Every cell's area is the published area of the named
     sky130_fd_sc_hd cell (drive strength _1, typical corner) read from the sky130 liberty, and
     every cell's function is checked against that sky130 cell by truth table before writing.
-    Input pin capacitances are copied from the same sky130 cells; the library has no timing
-    tables (Yosys `dfflibmap`/`stat` and ABC `read_lib`/`map` accept it as it is).
+    Input pin capacitances (capacitance, rise_ and fall_capacitance), cell_leakage_power and the
+    internal energy of every internal_power group are copied from the same sky130 cells (pins
+    renamed by the spec's pin map, in related_pin and `when`): an input pin's groups as scalars,
+    the sky130 table at input slew ENERGY_SLEW_NS; an output's groups as one-dimensional tables
+    over the output load (sky130's own load axis) at that input slew. The library has no timing
+    tables (Yosys `dfflibmap`/`stat` and ABC `read_lib`/`map` accept it as it is), so
+    quantpe.energy sees slew 0 everywhere and these tables stand for a typical slew.
 
 Command:  quantpe liberty --sky130 PATH/sky130_fd_sc_hd__tt_025C_1v80.lib.gz
                                      [-o scripts/quantpe_cells.lib]
@@ -37,6 +42,11 @@ __all__ = ["LibCell", "LibPin", "CellSpec", "QUANTPE_CELLS", "DEFAULT_LIBERTY", 
 
 #: The committed library written by this module (inside the `quantpe` package, i.e. scripts/).
 DEFAULT_LIBERTY = Path(__file__).resolve().with_name("quantpe_cells.lib")
+#: Input slew (ns) at which the sky130 internal-energy tables are read for quantpe_cells.lib: the
+#: median slew of the driven nets of the 16-lane int8 baseline PE mapped to sky130_fd_sc_hd
+#: (0.088 ns; 10th / 90th percentile 0.047 / 0.199 ns; output loads median 7.0 fF).
+ENERGY_SLEW_NS = 0.09
+_ENERGY_TEMPLATE = "quantpe_energy_load"
 
 # ----------------------------------------------------------------------------------------------
 # Reading
@@ -481,9 +491,45 @@ def _fmt(x: float) -> str:
     return repr(float(x))
 
 
+def _fmt6(x: float) -> str:
+    """An interpolated table value, 6 significant digits."""
+    return repr(float(f"{x:.6g}"))
+
+
+def _renamed(expr: str, names: dict) -> str:
+    """`expr` with every pin name replaced by names[pin] (one pass, so swaps are safe)."""
+    return re.sub(r"[A-Za-z_]\w*", lambda m: names.get(m.group(), m.group()), expr)
+
+
+def _energy_lines(arc, names: dict, indent: str, over_load: bool) -> list[str]:
+    """One internal_power group of quantpe_cells.lib from a sky130 PowerArc (module docstring)."""
+    lines = [f"{indent}internal_power () {{"]
+    if arc.related:
+        lines.append(f'{indent}  related_pin : "{names.get(arc.related, arc.related)}" ;')
+    if arc.when:
+        lines.append(f'{indent}  when : "{_renamed(arc.when.strip().strip(chr(34)), names)}" ;')
+    for kind, table in (("rise_power", arc.rise), ("fall_power", arc.fall)):
+        if table is None:
+            continue
+        load_axis = [i for i, v in enumerate(table.variables) if "capacitance" in v]
+        if over_load and load_axis:
+            loads = table.axes[load_axis[0]]
+            vals = [table.lookup(slew=ENERGY_SLEW_NS, load=x) for x in loads]
+            lines += [f"{indent}  {kind} ({_ENERGY_TEMPLATE}) {{",
+                      f'{indent}    index_1 ("{", ".join(_fmt(x) for x in loads)}") ;',
+                      f'{indent}    values ("{", ".join(_fmt6(v) for v in vals)}") ;', f"{indent}  }}"]
+        else:
+            v = table.lookup(slew=ENERGY_SLEW_NS, load=0.0)
+            lines += [f"{indent}  {kind} (scalar) {{", f'{indent}    values ("{_fmt6(v)}") ;', f"{indent}  }}"]
+    return lines + [f"{indent}}}"]
+
+
 def render_quantpe_liberty(sky130_text: str, source_name: str, source_sha256: str) -> str:
-    """The text of quantpe_cells.lib, areas and input capacitances from `sky130_text`."""
+    """The text of quantpe_cells.lib: areas, input capacitances, leakage and internal energies
+    from `sky130_text` (module docstring)."""
+    from quantpe.energy import cells_power_from_text
     by_name = {c.name: c for c in parse_cells(sky130_text)}
+    power = cells_power_from_text(sky130_text, [spec.sky130 for spec in QUANTPE_CELLS])
     rows = []
     body = []
     for spec in QUANTPE_CELLS:
@@ -494,7 +540,10 @@ def render_quantpe_liberty(sky130_text: str, source_name: str, source_sha256: st
             raise QuantpeError(f"sky130 cell {spec.sky130} has no positive area")
         _check_against_sky130(spec, cell)
         rows.append((spec.name, cell.area, spec.sky130))
-        lines = [f"  cell ({spec.name}) {{", f"    area : {_fmt(cell.area)} ;"]
+        cp = power[spec.sky130]
+        names = {v: k for k, v in spec.pin_map.items()}          # sky130 pin -> ours
+        lines = [f"  cell ({spec.name}) {{", f"    area : {_fmt(cell.area)} ;",
+                 f"    cell_leakage_power : {_fmt(cp.leakage)} ;"]
         if spec.ff is not None:
             lines.append('    ff ("IQ", "IQN") {')
             for key in _FF_KEYS:
@@ -509,14 +558,22 @@ def render_quantpe_liberty(sky130_text: str, source_name: str, source_sha256: st
                 lines.append("      clock : true ;")
             if cap is not None:
                 lines.append(f"      capacitance : {_fmt(cap)} ;")
+            sky_pin = spec.pin_map[pin]
+            if sky_pin in cp.pin_cap_rf:
+                r, f = cp.pin_cap_rf[sky_pin]
+                lines += [f"      rise_capacitance : {_fmt(r)} ;", f"      fall_capacitance : {_fmt(f)} ;"]
+            for arc in cp.in_power.get(sky_pin, []):
+                lines += _energy_lines(arc, names, "      ", False)
             lines.append("    }")
         func = spec.function if spec.function is not None else "IQ"
-        lines += [f"    pin ({spec.output}) {{", "      direction : output ;",
-                  f'      function : "{func}" ;', "    }", "  }"]
+        lines += [f"    pin ({spec.output}) {{", "      direction : output ;", f'      function : "{func}" ;']
+        for arc in cp.out_arcs.get(spec.pin_map[spec.output], []):
+            lines += _energy_lines(arc, names, "      ", True)
+        lines += ["    }", "  }"]
         body.append("\n".join(lines))
     table = "\n".join(f"   {n:<6} {a:>10.4f}  {s}" for n, a, s in rows)
     header = f"""/*
- * quantpe_cells.lib -- quantpe's small standard-cell library for area estimates.
+ * quantpe_cells.lib -- quantpe's small standard-cell library for area and energy estimates.
  * GENERATED by `quantpe liberty --sky130 <sky130 liberty>`; do not edit by hand.
  *
  * Cell areas (um^2) are the published areas of the named cells of the open SkyWater
@@ -524,8 +581,10 @@ def render_quantpe_liberty(sky130_text: str, source_name: str, source_sha256: st
  *   {source_name}
  *   sha256 of that file as stored: {source_sha256}
  * Each cell's function (or ff description) was checked against the sky130 cell by truth table.
- * Input pin capacitances (pF) are copied from the same cells. No timing tables: Yosys and ABC
- * accept the library as it is; quantpe's flow maps for area (ABC `map -a`).
+ * Input pin capacitances (pF), cell_leakage_power (nW) and internal energies (pJ) are copied
+ * from the same cells: input-pin groups as scalars read at input slew {ENERGY_SLEW_NS} ns, output
+ * groups as tables over the output load at that slew (quantpe.liberty.ENERGY_SLEW_NS). No timing
+ * tables: Yosys and ABC accept the library as it is; quantpe's flow maps for area (ABC `map -a`).
  *
  *   cell         area  from sky130_fd_sc_hd
 {table}
@@ -547,6 +606,10 @@ def render_quantpe_liberty(sky130_text: str, source_name: str, source_sha256: st
   default_input_pin_cap : 0.0 ;
   default_output_pin_cap : 0.0 ;
   default_fanout_load : 1.0 ;
+  power_lut_template (""" + _ENERGY_TEMPLATE + """) {
+    variable_1 : total_output_net_capacitance ;
+    index_1 ("0.001, 0.01") ;
+  }
 
 """ + "\n\n".join(body) + "\n}\n"
     return header + lib
@@ -561,11 +624,5 @@ def write_quantpe_liberty(sky130_path: Path | str, out_path: Path | str = DEFAUL
     raw, data = read_liberty_bytes(sky130_path)
     text = data.decode("utf-8", errors="replace")
     content = render_quantpe_liberty(text, sky130_path.name, hashlib.sha256(raw).hexdigest())
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    try:
-        tmp.write_text(content)
-        tmp.replace(out_path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise QuantpeError(f"cannot write {out_path}: {exc.strerror or exc}") from None
-    return out_path
+    from quantpe.atomic import write_text
+    return write_text(out_path, content)

@@ -22,7 +22,11 @@ Flow (`measure_power(cfg, inputs)`):
    cycle t shows stim[t] on the inputs; outputs are sampled in every cycle.
 4. CHECK: every output port in every cycle equals the golden model (quantpe.kinds.expected_outputs,
    i.e. what the RTL regression checks); a mismatch raises SimulationFailed naming the first cycle.
-5. Toggles per net over the N = T - 1 cycle boundaries of the stimulus (the clock: 2 N), then
+5. Toggles per net over the N = T - 1 cycle boundaries of the stimulus (the clock: 2 N): the
+   zero-delay changes, or with `delay="unit"` / `"liberty"` every transition of a timed
+   re-simulation of each boundary from the settled values (unit delays: `unit_delay_toggles`;
+   liberty cell delays in 10 ps steps, inertial: `inertial_toggles`), checked to settle to the
+   zero-delay values (16-lane int8 PE, 2,000 real cycles: unit 0.3 s, liberty 8.9 s). Then
    quantpe.energy.EnergyModel: switching, internal, leakage (W at the stated clock), energy per
    cycle and per MAC (lanes x valid cycles) or per multiplication (combinational multipliers).
 
@@ -54,11 +58,16 @@ from quantpe.synth import ABC_SCRIPT, prepare_liberty
 
 __all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "icarus_gate_sim",
            "add_power_parser",
-           "cmd_power", "RESET_CYCLES"]
+           "cmd_power", "RESET_CYCLES", "DELAY_MODELS"]
 
 SKY130_LIBERTY = Path(os.environ.get("QUANTPE_SKY130_LIB",
                                      "/work/shared/pdk/sky130hd/sky130_fd_sc_hd__tt_025C_1v80.lib.gz"))
 RESET_CYCLES = 2
+#: delay models of `measure_power` -> the name recorded in its result
+DELAY_MODELS = {"zero": "zero-delay", "unit": "unit-delay (glitches counted)",
+                "liberty": "liberty delays, inertial, 10 ps steps (glitches counted)"}
+#: time step (ns) of the liberty-delay mode: every cell delay is rounded to a multiple (>= 1 step)
+DELAY_STEP_NS = 0.01
 TIE_CELL = ("sky130_fd_sc_hd__conb_1", "HI", "LO")
 BUF_CELL = ("sky130_fd_sc_hd__buf_2", "A", "X")
 
@@ -82,9 +91,11 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     """Map `top` to `liberty` with the STA/simulation-ready recipe (module docstring).
 
     Writes out_dir/{netlist.v, netlist.json, cells.v, build.key} (the filtered liberty copy Yosys
-    maps to is removed afterwards); returns their paths, the liberty, the top, the build time and
+    maps to is removed afterwards); returns their paths, the liberty, the top, the build time, the
+    build key (`stamp`) and
     `cached` (True: an earlier build with the same Verilog, liberty and recipe was reused). The
-    liberty must have the tie cell and buffer above.
+    tie cell and buffer are sky130's above, or for another liberty (e.g. the built-in
+    quantpe_cells.lib) its own (`_tie_and_buf`).
     """
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
@@ -99,12 +110,12 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     stamp = out_dir / "build.key"
     files = [paths[k] for k in ("netlist_v", "netlist_json", "cells_v")]
     if stamp.exists() and stamp.read_text() == key and all(f.exists() for f in files):
-        return {**paths, "build_s": time.monotonic() - t0, "cached": True}
+        return {**paths, "build_s": time.monotonic() - t0, "cached": True, "stamp": key}
     stamp.unlink(missing_ok=True)
     lib = prepare_liberty(liberty, out_dir)
-    for cell in (TIE_CELL[0], BUF_CELL[0]):
-        if cell not in lib["cells"]:
-            raise QuantpeError(f"liberty {liberty} has no usable cell {cell} (needed by the power flow)")
+    tie, buf = _tie_and_buf(lib["cells"], liberty)
+    hilo = (f"hilomap -singleton -hicell {tie[0]} {tie[1]} -locell {tie[0]} {tie[2]}" if tie
+            else "# no tie cell: constants stay constant nets")
     libn = lib["mapped_path"].name
     _yosys(f"""read_verilog -sv "{Path(verilog).resolve()}"
 hierarchy -check -top {top}
@@ -115,8 +126,8 @@ opt_clean
 setundef -zero
 splitnets
 opt_clean -purge
-hilomap -singleton -hicell {TIE_CELL[0]} {TIE_CELL[1]} -locell {TIE_CELL[0]} {TIE_CELL[2]}
-insbuf -buf {' '.join(BUF_CELL)}
+{hilo}
+insbuf -buf {' '.join(buf)}
 opt_clean -purge
 write_verilog -noattr -noexpr -nohex -nodec netlist.v
 design -reset
@@ -130,8 +141,28 @@ write_json netlist.json
     _yosys(f"read_liberty -ignore_miss_func {libn}\nselect {sel}\nwrite_verilog -selected -noattr cells.v\n",
            out_dir)
     lib["mapped_path"].unlink(missing_ok=True)          # a 12 MB copy, only Yosys needs it
-    stamp.write_text(key)
-    return {**paths, "build_s": time.monotonic() - t0, "cached": False}
+    write_text(stamp, key)
+    return {**paths, "build_s": time.monotonic() - t0, "cached": False, "stamp": key}
+
+
+def _tie_and_buf(cells: dict, liberty: Path) -> tuple[tuple | None, tuple]:
+    """(tie cell, buffer) of the power recipe: sky130's TIE_CELL and BUF_CELL when the liberty has
+    them; otherwise no tie cell (constants stay constant nets) unless a cell with no inputs drives
+    1 and 0, and the smallest-area single-input cell whose output is its input."""
+    if TIE_CELL[0] in cells and BUF_CELL[0] in cells:
+        return TIE_CELL, BUF_CELL
+    tie = buf = None
+    for c in sorted(cells.values(), key=lambda c: (c.area or 0.0, c.name)):
+        outs = c.outputs
+        funcs = {(o.function or "").strip().strip('"'): o.name for o in outs}
+        if tie is None and not c.inputs and not c.is_sequential and {"1", "0"} <= set(funcs):
+            tie = (c.name, funcs["1"], funcs["0"])
+        if (buf is None and len(c.inputs) == 1 and len(outs) == 1 and not c.is_sequential
+                and (outs[0].function or "").strip().strip('"') == c.inputs[0]):
+            buf = (c.name, c.inputs[0], outs[0].name)
+    if buf is None:
+        raise QuantpeError(f"liberty {liberty} has no usable buffer cell (needed by the power flow)")
+    return tie, buf
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,6 +282,10 @@ class GateSim:
             self.groups.append((ins, outs, luts[(typ, o)]))
         self.levels = int(level.max(initial=0))
         self._find_loops(comb, order, luts)
+        # for the timed (unit / liberty delay) simulations
+        self._comb, self._luts, self._order = comb, luts, order
+        self.comb_driven = np.zeros(nl.n_nets, bool)
+        self.comb_driven[[c[3] for c in comb]] = True
 
     def _find_loops(self, comb, order, luts) -> None:
         """Flip-flops in sequential feedback loops (strongly connected components of the
@@ -411,6 +446,174 @@ class GateSim:
         raise QuantpeError(f"gate simulation did not settle in {limit} sweeps")
 
 
+    def unit_delay_toggles(self, W: np.ndarray, max_steps: int | None = None) -> tuple[np.ndarray, int]:
+        """Per-net transition counts, glitches included, over the T - 1 clock edges of the settled
+        zero-delay values W (n_nets, T) (from `run`), in the unit-delay model: at each edge the
+        sources (input ports, flip-flop outputs) take their new value at step 0, and every
+        combinational cell output at step k + 1 is its function of its inputs at step k (all
+        edges vectorised; only cells with an input that changed are evaluated). Each edge is
+        simulated until no net changes; returns (toggles, last step at which a net changed).
+        Raises QuantpeError if a net still changes after `max_steps` (default: the logic depth,
+        the most an acyclic netlist can take) or if the settled values differ from W."""
+        return self.timed_toggles(W, None, max_steps)
+
+    def arrival_bound(self, delays: dict[int, int] | None = None) -> int:
+        """The latest time a net can change after an edge: the longest path, in the cells' integer
+        delays (`delays`: output net -> delay; None = every cell 1, i.e. the logic depth)."""
+        arrive = np.zeros(self.nl.n_nets, np.int64)
+        for i in self._order:
+            _, _, ins, out = self._comb[i]
+            d = (1 if delays is None else delays[out]) if ins else 0
+            arrive[out] = d + max((arrive[n] for n in ins), default=0)
+        return int(arrive.max(initial=0))
+
+    def timed_toggles(self, W: np.ndarray, delays: dict[int, int] | None = None,
+                      max_time: int | None = None) -> tuple[np.ndarray, int]:
+        """As `unit_delay_toggles` with integer transport delays: cell output net n takes, at time
+        t + delays[n] (>= 1), its function of the inputs at time t (None: every delay 1, the unit-
+        delay model). Returns (toggles, last time at which a net changed); QuantpeError if a net
+        changes after `max_time` (default `arrival_bound`) or the settled values differ from W."""
+        n, T = W.shape
+        comb, luts = self._comb, self._luts
+        if delays is not None and any(int(delays.get(c[3], 0)) < 1 for c in comb if c[2]):
+            raise QuantpeError("every cell delay must be an integer >= 1")
+        by_key: dict[tuple, list[int]] = {}
+        for i, (typ, o, ins, out) in enumerate(comb):
+            if ins:                                             # tie cells never change
+                by_key.setdefault((typ, o, 1 if delays is None else int(delays[out])), []).append(i)
+        groups = [(np.array([comb[i][2] for i in idx], np.int64).T, np.array([comb[i][3] for i in idx], np.int64),
+                   luts[(typ, o)], d) for (typ, o, d), idx in sorted(by_key.items())]
+        limit = max_time if max_time is not None else self.arrival_bound(delays)
+        S = W[:, :-1].copy()
+        src = ~self.comb_driven
+        S[src] = W[src, 1:]
+        toggles = np.count_nonzero(S != W[:, :-1], axis=1).astype(np.int64)
+        dirty = src & (toggles > 0)
+        pending: dict[int, list] = {}
+        t = last = 0
+        while True:
+            if dirty.any():                                     # cells whose inputs changed at t
+                for ins, outs, lut, d in groups:
+                    m = dirty[ins].any(axis=0)
+                    if not m.any():
+                        continue
+                    ins_m = ins[:, m]
+                    idx = S[ins_m[0]].copy()
+                    for k in range(1, ins_m.shape[0]):
+                        idx |= S[ins_m[k]] << k
+                    pending.setdefault(t + d, []).append((outs[m], lut[idx]))
+            if not pending:
+                break
+            t = min(pending)
+            dirty = np.zeros(n, bool)
+            for outs, new in pending.pop(t):                    # one cell has one delay: no clash
+                cnt = np.count_nonzero(new != S[outs], axis=1)
+                toggles[outs] += cnt
+                dirty[outs[cnt > 0]] = True
+                S[outs] = new
+            if dirty.any():
+                last = t
+                if t > limit:
+                    raise QuantpeError(f"timed gate simulation did not settle in {limit} steps "
+                                       f"({int(dirty.sum())} nets still changing)")
+        bad = np.flatnonzero((S != W[:, 1:]).any(axis=1))
+        if bad.size:
+            raise QuantpeError(f"delay-model settled values differ from zero-delay on {bad.size} nets "
+                               f"(first: {self.nl.names[bad[0]]})")
+        return toggles, last
+
+
+    def inertial_toggles(self, W: np.ndarray, delays: dict[int, int], max_time: int | None = None,
+                         block: int = 2048) -> tuple[np.ndarray, int]:
+        """As `timed_toggles` with inertial delays (a Verilog gate with a #d delay): when a cell's
+        input changes at time t, its output is scheduled to take f(inputs at t) at t + d and any
+        event still pending for that output is cancelled (no event when the new value is the
+        current one), so pulses shorter than the cell's delay never reach its output. With every
+        delay 1 this equals the unit-delay model. Columns (edges) are simulated in blocks of
+        `block`; returns (toggles, last time at which a net changed)."""
+        n, T = W.shape
+        comb, luts = self._comb, self._luts
+        if any(int(delays.get(c[3], 0)) < 1 for c in comb if c[2]):
+            raise QuantpeError("every cell delay must be an integer >= 1")
+        by_key: dict[tuple, list[int]] = {}
+        for i, (typ, o, ins, _out) in enumerate(comb):
+            if ins:
+                by_key.setdefault((typ, o), []).append(i)
+        groups = [(np.array([comb[i][2] for i in idx], np.int64).T, np.array([comb[i][3] for i in idx], np.int64),
+                   luts[key], np.array([int(delays[comb[i][3]]) for i in idx], np.int64))
+                  for key, idx in sorted(by_key.items())]
+        limit = max_time if max_time is not None else self.arrival_bound(delays)
+        feeds: dict[int, set] = {}                              # net -> the groups it is an input of
+        for gi, (ins, _, _, _) in enumerate(groups):
+            for net in np.unique(ins).tolist():
+                feeds.setdefault(net, set()).add(gi)
+        src = ~self.comb_driven
+        toggles = np.zeros(n, np.int64)
+        last = 0
+        for c0 in range(0, T - 1, block):
+            c1 = min(T - 1, c0 + block)
+            S = W[:, c0:c1].copy()
+            S[src] = W[src, c0 + 1:c1 + 1]
+            changed = S != W[:, c0:c1]                      # (net, edge) changed at the current time
+            toggles += np.count_nonzero(changed, axis=1)
+            PT = np.full(S.shape, -1, np.int32)            # time of the pending event, -1: none
+            PV = np.zeros(S.shape, np.uint8)               # its value
+            pending: dict[int, set] = {}
+            t = 0
+            while True:
+                rows = np.flatnonzero(changed.any(axis=1))
+                if rows.size:
+                    dirty = np.zeros(n, bool)
+                    dirty[rows] = True
+                    touched = sorted(set().union(*(feeds.get(r, ()) for r in rows.tolist())))
+                    for ins, outs, lut, dvec in (groups[gi] for gi in touched):
+                        m = dirty[ins].any(axis=0)
+                        if not m.any():
+                            continue
+                        ins_m, outs_m, d_m = ins[:, m], outs[m], dvec[m]
+                        hit = changed[ins_m[0]].copy()
+                        idx = S[ins_m[0]].copy()
+                        for k in range(1, ins_m.shape[0]):
+                            hit |= changed[ins_m[k]]
+                            idx |= S[ins_m[k]] << k
+                        new = lut[idx]
+                        differs = hit & (new != S[outs_m])
+                        pt, pv = PT[outs_m], PV[outs_m]
+                        pt[hit] = -1                            # inertial: the pending event goes
+                        pt = np.where(differs, (t + d_m)[:, None], pt).astype(np.int32)
+                        pv[differs] = new[differs]
+                        PT[outs_m], PV[outs_m] = pt, pv
+                        rows_d = differs.any(axis=1)
+                        for dd in np.unique(d_m[rows_d]).tolist():
+                            pending.setdefault(t + dd, set()).update(outs_m[rows_d & (d_m == dd)].tolist())
+                live = {k: v for k, v in pending.items() if k > t}
+                if not live:
+                    break
+                t = min(live)
+                R = np.array(sorted(pending.pop(t)), np.int64)
+                for k in [k for k in pending if k < t]:
+                    del pending[k]
+                changed = np.zeros(S.shape, bool)
+                fire = PT[R] == t
+                if fire.any():
+                    sr = S[R]
+                    sr[fire] = PV[R][fire]
+                    S[R] = sr
+                    changed[R] = fire
+                    toggles[R] += np.count_nonzero(fire, axis=1)
+                    pt = PT[R]
+                    pt[fire] = -1
+                    PT[R] = pt
+                    last = max(last, t)
+                    if t > limit:
+                        raise QuantpeError(f"timed gate simulation did not settle in {limit} steps")
+            bad = np.flatnonzero((S != W[:, c0 + 1:c1 + 1]).any(axis=1))
+            if bad.size:
+                raise QuantpeError(f"delay-model settled values differ from zero-delay on {bad.size} nets "
+                                   f"(first: {self.nl.names[bad[0]]})")
+        return toggles, last
+
+
 # ----------------------------------------------------------------------------------------------
 # The flow
 # ----------------------------------------------------------------------------------------------
@@ -420,6 +623,40 @@ def _port_bits(values, count: int, elem_bits: int, T: int) -> np.ndarray:
     v = np.asarray(values, dtype=np.int64).reshape(T, count)
     u = to_unsigned(v, elem_bits)
     return ((u[:, :, None] >> np.arange(elem_bits)) & 1).reshape(T, count * elem_bits).astype(np.uint8)
+
+
+#: bump when the figures of measure_power change for the same netlist and stimulus
+RESULT_VERSION = 2
+
+
+def _liberty_delays(model: EnergyModel, gsim: GateSim, liberty: Path) -> dict[int, int]:
+    """Cell output net -> delay in DELAY_STEP_NS steps (>= 1), from the liberty's timing tables."""
+    ns = {net: d * model.lib.time_unit / 1e-9 for net, d in model.cell_delays().items()}
+    missing = [c for c in gsim._comb if c[2] and c[3] not in ns]
+    if missing:
+        raise QuantpeError(f"--delay liberty: liberty {Path(liberty).name} has no cell_rise/cell_fall tables for "
+                           f"{missing[0][0]} (and {len(missing) - 1} other cells): use --delay zero or unit")
+    return {net: max(1, round(d / DELAY_STEP_NS)) for net, d in ns.items()}
+
+
+def _result_key(built: dict, inputs: dict, clock_mhz: float, delay: str, stimulus: str) -> str:
+    h = hashlib.sha256(f"{RESULT_VERSION}\0{built['stamp']}\0{clock_mhz!r}\0{delay}\0{stimulus}".encode())
+    for k in sorted(inputs):
+        v = np.ascontiguousarray(np.asarray(inputs[k], dtype=np.int64))
+        h.update(f"\0{k}{v.shape}".encode())
+        h.update(v.tobytes())
+    return h.hexdigest()
+
+
+def _cached_result(path: Path, key: str) -> dict | None:
+    """The stored result at `path` if its cache_key is `key`, marked result_cached; else None."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(old, dict) or old.get("cache_key") != key:
+        return None
+    return {**old, "result_cached": True}
 
 
 def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
@@ -436,27 +673,49 @@ def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
 
 def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LIBERTY,
                   clock_mhz: float = 100.0, stimulus: str = "given", name: str = "power",
-                  keep: dict | None = None) -> dict:
+                  keep: dict | None = None, delay: str = "zero", cache: bool = False) -> dict:
     """Power of `cfg` on the per-cycle input streams `inputs` (module docstring); returns a dict
     (powers in mW at `clock_mhz`, energy per cycle and per operation in pJ, timings in s) and
     writes it to out_dir/<name>.json. The gate netlist in out_dir/gate is reused by later calls
     with other stimuli (many stimulus streams per build). `keep` (a dict) receives the netlist,
-    the per-net values of the stimulus cycles, the build paths, the ports and the energy model."""
+    the per-net values of the stimulus cycles, the build paths, the ports and the energy model.
+    `delay`: "zero" (default), "unit" (toggles from `GateSim.unit_delay_toggles`) or "liberty"
+    (`GateSim.inertial_toggles` with every cell's delay from the liberty's cell_rise / cell_fall
+    tables, `EnergyModel.cell_delays`, rounded to DELAY_STEP_NS steps, inertial delays): glitches
+    counted, settled values checked equal to the zero-delay ones, which the golden check ran on;
+    the result then also holds the zero-delay figures under "zero_delay" and the differences
+    in % ("glitch_toggles_pct", "glitch_power_pct").
+    `cache=True`: the RTL comes from the flow's cache (quantpe.sim.runner.ensure_generated), and
+    an earlier out_dir/<name>.json with the same `cache_key` (sha256 of the netlist build key, the
+    stimulus arrays, clock, delay model and stimulus label) is returned without simulating
+    (its "result_cached" is True); `keep` is not filled then."""
     from quantpe.kinds import expected_outputs
     from quantpe.rtl.generate import generate
     from quantpe.rtl.ports import Port
     from quantpe.sim.runner import SimulationFailed
     if clock_mhz <= 0:
         raise QuantpeError(f"clock must be > 0 MHz, got {clock_mhz}")
+    if delay not in DELAY_MODELS:
+        raise QuantpeError(f"unknown delay model {delay!r} ({' | '.join(DELAY_MODELS)})")
     times = {}
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
-    rtl_dir = out_dir / "rtl"
-    manifest = generate(cfg, rtl_dir)
+    if cache:
+        from quantpe.sim.runner import design_dir, ensure_generated
+        manifest = ensure_generated(cfg)
+        rtl_dir = design_dir(cfg)
+    else:
+        rtl_dir = out_dir / "rtl"
+        manifest = generate(cfg, rtl_dir)
     times["generate_s"] = time.monotonic() - t0
     gate_dir = out_dir / "gate"
     built = build_gate_netlist(rtl_dir / manifest["verilog"], manifest["top"], gate_dir, liberty)
     times["synth_s"] = built["build_s"]
+    key = _result_key(built, inputs, clock_mhz, delay, stimulus)
+    if cache:
+        hit = _cached_result(out_dir / f"{name}.json", key)
+        if hit is not None:
+            return hit
     t1 = time.monotonic()
     nl = GateNetlist.from_yosys_json(built["netlist_json"], manifest["top"])
     lib = PowerLibrary.read(liberty, nl.cell_types)    # the mapped copy only drops unused cells
@@ -498,25 +757,47 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
     times["check_s"] = time.monotonic() - t3
     t4 = time.monotonic()
     toggles = np.count_nonzero(W[:, 1:] != W[:, :-1], axis=1)
+    zero_toggles = toggles
+    if delay != "zero":
+        t5 = time.monotonic()
+        if delay == "unit":
+            toggles, steps = gsim.unit_delay_toggles(W)
+        else:
+            toggles, steps = gsim.inertial_toggles(W, _liberty_delays(model, gsim, liberty))
+        times["delay_sim_s"] = time.monotonic() - t5
     if keep is not None:
-        keep.update(netlist=nl, values=W, toggles=toggles, built=built, ports=ports, model=model)
+        keep.update(netlist=nl, values=W, toggles=toggles, zero_toggles=zero_toggles, built=built,
+                    ports=ports, model=model)
     period = 1e-6 / clock_mhz
-    res = model.energy(toggles, T - 1, period)
-    times["energy_s"] = time.monotonic() - t4
     unit, ops = _macs_per_cycle(cfg, inputs)
-    d = res.as_dict()
     ops_window = ops * (T - 1) / T
-    total_j = res.dynamic_j + res.leakage_w * res.time_s
+
+    def figures(tc):
+        res = model.energy(tc, T - 1, period)
+        total_j = res.dynamic_j + res.leakage_w * res.time_s
+        return res, {**res.as_dict(), "energy_per_op_pj": 1e12 * total_j / ops_window if ops_window else None,
+                     "toggles": int(tc.sum())}
+    res, d = figures(toggles)
+    times["energy_s"] = time.monotonic() - t4 - times.get("delay_sim_s", 0.0)
     out = {"design": cfg.config_id, "kind": cfg.kind, "stimulus": stimulus, "cycles": T,
            "cells": len(nl.cells), "flip_flops": len(gsim.flops), "levels": gsim.levels, "sweeps": sweeps,
            "liberty": str(Path(liberty)), "voltage_v": lib.voltage, "wire_load": "none",
-           "delay_model": "zero-delay", **d, "op_unit": unit, "ops": ops,
-           "energy_per_op_pj": 1e12 * total_j / ops_window if ops_window else None,
-           "toggles": int(toggles.sum()), "times_s": {k: round(v, 3) for k, v in times.items()},
+           "delay_model": DELAY_MODELS[delay], **d, "op_unit": unit, "ops": ops,
+           "times_s": {k: round(v, 3) for k, v in times.items()},
            "by_cell_type_uw": {k: [1e6 * v[0] / res.time_s, 1e6 * v[1] / res.time_s]
                                for k, v in sorted(res.by_cell_type.items())}}
+    if delay != "zero":
+        _, z = figures(zero_toggles)
+        out["delay_steps"] = steps
+        out["zero_delay"] = {k: z[k] for k in ("switching_mw", "internal_mw", "leakage_mw", "dynamic_mw",
+                                               "total_mw", "energy_per_cycle_pj", "energy_per_op_pj",
+                                               "toggles")}
+        out["glitch_toggles_pct"] = 100.0 * (out["toggles"] / z["toggles"] - 1) if z["toggles"] else None
+        out["glitch_power_pct"] = 100.0 * (out["total_mw"] / z["total_mw"] - 1) if z["total_mw"] else None
     out["times_s"]["total_s"] = round(time.monotonic() - t0, 3)
     out["synth_cached"] = built["cached"]
+    out["result_cached"] = False
+    out["cache_key"] = key
     write_text(out_dir / f"{name}.json", json.dumps(out, indent=1, default=float) + "\n")
     return out
 
@@ -618,6 +899,9 @@ def add_power_parser(subparsers) -> None:
         q.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
         q.add_argument("--clock-mhz", type=float, default=100.0, help="clock frequency [100]")
         q.add_argument("--liberty", type=Path, default=SKY130_LIBERTY, help=f"liberty [{SKY130_LIBERTY}]")
+        q.add_argument("--delay", default="zero", help="gate delay model: zero | unit | liberty (the "
+                       "liberty's cell delays); unit and liberty count glitches and report the difference "
+                       "vs zero-delay [zero]")
         q.add_argument("-o", "--out", type=Path, help="output folder [build/power/<config-id>]")
     _kind_subparsers(p, opts)
     p.set_defaults(func=cmd_power)
@@ -629,6 +913,8 @@ def cmd_power(args) -> None:
     cfg = config_from_args(args)
     if args.cycles < 2:
         raise QuantpeError(f"--cycles must be >= 2, got {args.cycles}")
+    if args.delay not in DELAY_MODELS:
+        raise QuantpeError(f"unknown --delay {args.delay!r} ({' | '.join(DELAY_MODELS)})")
     if args.stimulus == "random":
         inputs, _ = stimulus_for(cfg, args.cycles, args.seed)
     elif args.stimulus == "real":
@@ -638,9 +924,14 @@ def cmd_power(args) -> None:
         raise QuantpeError(f"unknown stimulus {args.stimulus!r} (real | random)")
     out = args.out or Path("build") / "power" / cfg.config_id
     r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
-                      stimulus=args.stimulus)
+                      stimulus=args.stimulus, delay=args.delay)
     print(f"{cfg.config_id} ({args.stimulus}, {r['cycles']} cycles, gate outputs == golden on every cycle): "
           f"{r['total_mw']:.4f} mW at {args.clock_mhz:g} MHz (switching {r['switching_mw']:.4f}, internal "
           f"{r['internal_mw']:.4f}, leakage {r['leakage_mw']:.6f}); {r['energy_per_cycle_pj']:.3f} pJ/cycle, "
           f"{r['energy_per_op_pj']:.4f} pJ/{r['op_unit']}; {r['times_s']['total_s']:.1f} s; "
           f"wrote {out / 'power.json'}")
+    if args.delay != "zero":
+        z = r["zero_delay"]
+        print(f"{args.delay} delay: {r['toggles']} toggles (zero-delay {z['toggles']}, {r['glitch_toggles_pct']:+.1f} %), "
+              f"{r['total_mw']:.4f} mW (zero-delay {z['total_mw']:.4f} mW, {r['glitch_power_pct']:+.1f} %), "
+              f"settled in at most {r['delay_steps']} steps per cycle")

@@ -2,7 +2,9 @@
 generate + lint the Verilog, run the cocotb regression against the golden model, synthesise
 with the built-in liberty; then write the area table, deltas, plot and model accuracy to
 reports/. With the real sky130_fd_sc_hd library available (../shared/pdk or --liberty), the
-reference PE is also synthesised with it as a calibration row.
+reference PE is also synthesised with it as a calibration row, and every design's gate-level
+energy is measured on it (quantpe.power_report.energy_table: energy.csv and the table after the
+area table; one line saying it is missing otherwise).
 """
 from __future__ import annotations
 
@@ -135,6 +137,13 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
                      "ratio_builtin_over_real": builtin["area_um2"] / ra["area_um2"],
                      "transistors_real_flow": ra["transistors"]}
         timings["synthesis"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        from quantpe.power_report import energy_table
+        energy_md, energy_rows = energy_table(designs, REFERENCE, real)
+        if energy_rows:
+            _write(out / "energy.csv", csv_text([{k: f"{v:.6g}" if isinstance(v, float) else v
+                                                  for k, v in r.items()} for r in energy_rows]))
+        timings["energy"] = time.perf_counter() - t1
         accuracy = _digits_accuracy()
         summary = {
             "designs": [{k: r[k] for k in ("name", "config_id", "area_um2", "gate_equivalents",
@@ -144,7 +153,8 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
             "tools": {"yosys": tool_version("yosys"), "iverilog": tool_version("iverilog"),
                       "verilator": tool_version("verilator")},
         }
-        md = _main_section(out, summary, rows, table, cycles, sim, seed, REFERENCE)
+        summary["energy"] = energy_rows
+        md = _main_section(out, summary, rows, table, cycles, sim, seed, REFERENCE, energy_md)
         _plot_area(table, out / "area.png")
     section_md, cached = [], []
     for name, load in sections:
@@ -177,8 +187,10 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
     return summary or {"timings_s": dict(timings, total=total)}
 
 
-def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, reference) -> list[str]:
-    """Write area.csv; return the first part of README.md (the default designs' area table)."""
+def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, reference,
+                  energy_md: list[str] = ()) -> list[str]:
+    """Write area.csv; return the first part of README.md (the default designs' area table, then
+    `energy_md`, the energy table)."""
     csv_rows = [{"name": r["name"], "config_id": r["config_id"], "area_um2": f"{r['area_um2']:.2f}",
                  "gate_equivalents": f"{r['gate_equivalents']:.1f}", "transistors": r["transistors"],
                  "flip_flops": r["flip_flops"], "d_area_pct": _pct(d["d_area_um2_pct"]),
@@ -191,6 +203,7 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
           f"golden model on every cycle, and synthesised with Yosys ({summary['tools']['yosys']}) on "
           f"the built-in liberty (cell areas of sky130_fd_sc_hd).", "",
           "## Area (deltas against " + reference + ")", "", format_delta_markdown(table), ""]
+    md += list(energy_md)
     if calib:
         md += ["## Calibration against the real sky130_fd_sc_hd library", "",
                f"{reference}: built-in liberty {calib['area_um2_builtin']:,.1f} µm², "
@@ -201,9 +214,9 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
                "| model | test accuracy |", "|---|---|"]
         md += [f"| {k} | {v:.4f} |" for k, v in accuracy.items()] + [""]
     md += ["![area](area.png)", "",
-           "Not in this run (long; their committed results are in the folders named): the energy section "
-           "([energy/energy.md](energy/energy.md), gate-level power on real traces, `quantpe.power_report`, about "
-           "15 minutes cold) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
+           "Not in this run (long; their committed results are in the folders named): the full energy section "
+           "([energy/energy.md](energy/energy.md), gate-level power on longer real traces, glitches and the "
+           "multipliers, `quantpe report --only energy`, about 15 minutes cold plus the multipliers) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
            "against greedy, brute-force and NSGA-II search on the digits CNN, `quantpe report --only plans`, "
            "about 30 minutes).", ""]
     return md
@@ -218,10 +231,13 @@ def _section(path: str):
 #: lines`), from the registry's report entries
 SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report] + [
     ("models", _section("quantpe.model_report:models_report")),
-    ("plans", _section("quantpe.plans_report:plans_report"))]
+    ("plans", _section("quantpe.plans_report:plans_report")),
+    ("energy", _section("quantpe.power_report:power_report"))]
 #: sections only `--only` runs: the per-layer plan searches take about half an hour (brute force
-#: over 1024 plans, NSGA-II); their committed result is reports/plans/
-OPTIONAL_SECTIONS = ("plans",)
+#: over 1024 plans, NSGA-II), the full energy section about as long (its kept multipliers come
+#: from the approxmul section's variants.csv in the same folder); their committed results are
+#: reports/plans/ and reports/energy/
+OPTIONAL_SECTIONS = ("plans", "energy")
 
 
 def _pct(v):

@@ -16,6 +16,9 @@
   the trace (lanes per brick), used for energy per MAC.
 - approxmul: the same (a, w) operand pairs in the same order, one product per cycle (w as |w|
   for an unsigned multiplier; a is never negative).
+- approxpe: the baseline trace (same blocks, same order, lanes = cfg.lanes), the layer's
+  operand pairs in dataflow order through the PE's approximate lane multipliers (w as |w| for
+  an unsigned PE); a_bits = w_bits = 8.
 Other kinds raise ConfigError (use the random stimulus).
 
 `strum_and_baseline_traces(strum_cfg, cycles, seed)`: the StruM trace and the baseline-PE trace
@@ -94,6 +97,12 @@ def real_trace(cfg, cycles: int, seed: int = 0) -> dict:
             raise ConfigError("real traces need a signed int8 x int8 baseline PE (the model's codes)")
         a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed)
         return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a, "w": w}
+    if kind == "approxpe":
+        if (cfg.a_bits, cfg.w_bits) != (8, 8):
+            raise ConfigError("real traces need an 8-bit x 8-bit approxpe PE (the model's codes are 8-bit)")
+        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed)
+        return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a,
+                "w": w if cfg.signed else np.abs(w)}
     if kind == "stripes":
         return _stripes_trace(cfg, cycles, seed)
     raise ConfigError(f"no real-trace builder for {kind} (use the random stimulus)")

@@ -141,6 +141,22 @@ def test_strum_and_baseline_traces_share_frames():
     assert np.corrcoef(sums_s, sums_b)[0, 1] > 0.99
 
 
+def test_approxpe_real_trace_is_the_baseline_blocks_through_approximate_lanes(root):
+    """The approxpe trace = the baseline PE's trace of the same lanes (signed), |w| when unsigned;
+    on the gate netlist its outputs equal the approximate golden model every cycle, and the
+    approximate lanes make the sums differ from the exact baseline's on the same data."""
+    from quantpe.golden.approx_pe import ApproxPEConfig
+    cfg = ApproxPEConfig(lanes=2, acc_bits=20, mul="truncated:t=6")
+    ins, ref = real_trace(cfg, 600, 0), real_trace(TINY_INT8_PE, 600, 0)
+    assert set(ins) == set(ref) and all(np.array_equal(ins[k], ref[k]) for k in ref)
+    uns = real_trace(ApproxPEConfig(lanes=2, acc_bits=20, signed=False), 600, 0)
+    assert np.array_equal(uns["w"], np.abs(ref["w"])) and uns["w"].max() > 64
+    r = measure_power(cfg, ins, out_dir=root / cfg.config_id, stimulus="real")
+    assert r["op_unit"] == "MAC" and r["ops"] == 2 * 600
+    e, b = expected_outputs(cfg, ins), expected_outputs(TINY_INT8_PE, ref)
+    assert not np.array_equal(e["out_sum"], b["out_sum"])
+
+
 @pytest.mark.slow
 def test_strum_static_power_on_same_frames(tmp_path):
     from quantpe.golden.strum import StrumConfig
@@ -159,11 +175,17 @@ def _cli(*args):
 
 @pytest.mark.parametrize("args, needle", [
     (["baseline", "--stimulus", "bogus"], "unknown stimulus 'bogus'"),
-    (["approxpe", "--stimulus", "real"], "no real-trace builder for approxpe"),
+    (["requant", "--stimulus", "real"], "no real-trace builder for requant"),
+    (["baseline", "--delay", "elmore"], "unknown --delay 'elmore' (zero | unit | liberty)"),
+    (["approxmul", "--a-bits", "4", "--b-bits", "4", "--stimulus", "random", "--cycles", "20", "--delay", "liberty",
+      "--liberty", "{builtin}"], "no cell_rise/cell_fall tables"),
+    (["approxpe", "--a-bits", "4", "--stimulus", "real"], "8-bit x 8-bit approxpe"),
     (["baseline", "--lanes", "2", "--a-bits", "4", "--stimulus", "real"], "signed int8 x int8"),
 ])
-def test_cli_power_rejects_bad_input(args, needle):
-    r = _cli(*args)
+def test_cli_power_rejects_bad_input(args, needle, tmp_path):
+    from quantpe.liberty import DEFAULT_LIBERTY
+    r = _cli(*[a.replace("{builtin}", str(DEFAULT_LIBERTY)) for a in args], *(["-o", str(tmp_path)] if
+                                                                            "{builtin}" in args else []))
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("quantpe: error:") and needle in lines[0], r.stderr

@@ -1,0 +1,103 @@
+"""The default-run energy table (quantpe.power_report.energy_table): deltas on the same data equal
+independent measure_power runs, a warm rerun comes from the cache, no liberty is one line."""
+import pytest
+
+from quantpe.golden.baseline import BaselineConfig
+from quantpe.power import SKY130_LIBERTY, measure_power
+from quantpe.power_report import energy_table
+from quantpe.tb.power_traces import real_trace
+
+REF = ("ref", BaselineConfig(lanes=2, acc_bits=20))
+SAT = ("sat", BaselineConfig(lanes=2, acc_bits=20, saturate=True))
+INT4 = ("int4", BaselineConfig(lanes=2, a_bits=4, w_bits=4, acc_bits=12))
+
+
+def test_no_liberty_is_one_line_and_no_rows(tmp_path):
+    for lib in (None, tmp_path / "missing.lib"):
+        md, rows = energy_table([REF, SAT], "ref", lib)
+        assert rows == []
+        body = [ln for ln in md if ln and not ln.startswith("#")]
+        assert len(body) == 1 and "Not measured" in body[0] and "liberty" in body[0]
+
+
+@pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+def test_table_deltas_are_same_data_runs_and_a_rerun_is_cached(build, tmp_path):
+    md, rows = energy_table([REF, SAT, INT4], "ref", SKY130_LIBERTY, cycles=300)
+    by = {r["name"]: r for r in rows}
+    assert [r["name"] for r in rows] == ["ref", "sat", "int4"]
+    # independent runs of the same stimulus, outside the table's cache
+    direct = {n: measure_power(c, real_trace(c, 300, 0), out_dir=tmp_path / n) for n, c in (REF, SAT)}
+    for n in ("ref", "sat"):
+        assert by[n]["stimulus"] == "real"
+        assert by[n]["total_mw"] == pytest.approx(direct[n]["total_mw"], rel=1e-12)
+        assert by[n]["pj_per_op"] == pytest.approx(direct[n]["energy_per_op_pj"], rel=1e-12)
+    a, b = direct["sat"], direct["ref"]
+    assert by["sat"]["d_mw_pct"] == pytest.approx(100 * (a["total_mw"] - b["total_mw"]) / b["total_mw"])
+    assert by["sat"]["d_pj_per_op_pct"] == pytest.approx(
+        100 * (a["energy_per_op_pj"] - b["energy_per_op_pj"]) / b["energy_per_op_pj"])
+    assert by["ref"]["d_mw_pct"] is None and by["int4"]["d_mw_pct"] is None
+    assert by["int4"]["stimulus"] == "random"         # the model's int8 codes do not fit int4
+    assert any(ln.startswith("| sat | real |") for ln in md)
+    md2, rows2 = energy_table([REF, SAT, INT4], "ref", SKY130_LIBERTY, cycles=300)
+    assert rows2 == rows
+    assert any("(3 from the cache)" in ln for ln in md2)
+
+
+def _fake_kept(out_dir, cfgs):
+    """out_dir/approx/variants.csv as the approxmul section writes it, keeping exactly `cfgs`."""
+    from quantpe.approx_report import sweep_variants
+    from quantpe.tables import csv_text
+    rows = [{"width": "8x8", "config_id": c.config_id, "rtl_checked": c in cfgs}
+            for s in (True, False) for c in sweep_variants(8, 8, s)]
+    rows.append({"width": "4x4", "config_id": "approxmul-exact-i4x4-x", "rtl_checked": True})
+    (out_dir / "approx").mkdir(parents=True)
+    (out_dir / "approx" / "variants.csv").write_text(csv_text(rows))
+
+
+def test_multiplier_selection_counts_and_missing_kept_list(tmp_path):
+    from quantpe.approx_report import sweep_variants
+    from quantpe.golden.errors import QuantpeError
+    from quantpe.power_report import multiplier_variants
+    n = len(sweep_variants(8, 8, True)) + len(sweep_variants(8, 8, False))
+    allv, total = multiplier_variants(tmp_path, "all")
+    assert total == n == len(allv) and {c.signed for c in allv} == {True, False}
+    assert all((c.a_bits, c.b_bits) == (8, 8) for c in allv)
+    with pytest.raises(QuantpeError, match="approxmul section"):
+        multiplier_variants(tmp_path, "kept")
+    pick = [allv[0], allv[-1]]
+    _fake_kept(tmp_path, pick)
+    kept, total = multiplier_variants(tmp_path, "kept")
+    assert kept == pick and total == n
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+def test_multiplier_energy_rows_are_independent_runs_with_deltas_vs_exact(build, tmp_path, seed):
+    import numpy as np
+
+    from quantpe.golden.approx import ApproxMulConfig
+    from quantpe.power_report import multiplier_energy
+    ex_s = ApproxMulConfig(method="exact", signed=True)
+    tr_s = ApproxMulConfig(method="truncated", t=6, signed=True)
+    tr_u = ApproxMulConfig(method="truncated", t=8, signed=False)
+    _fake_kept(tmp_path, [ex_s, tr_s, tr_u])
+    rows, info = multiplier_energy(tmp_path, "kept", cycles=300, seed=seed)
+    assert info["measured"] == 3 and info["fresh"] == 3 and info["sweep"] > 300
+    by = {r["config_id"]: r for r in rows}
+    for cfg in (ex_s, tr_s, tr_u):
+        lo, hi = cfg.a_range()
+        # the operands by hand: uniform over the operand range, the same for every variant
+        rng = np.random.default_rng([seed, int(cfg.signed)])
+        ops = {"a": rng.integers(lo, hi + 1, 300)}
+        ops["b"] = rng.integers(lo, hi + 1, 300)
+        r = measure_power(cfg, ops, out_dir=tmp_path / cfg.config_id)
+        assert by[cfg.config_id]["random_pj"] == pytest.approx(r["energy_per_op_pj"], rel=1e-12)
+        rt = measure_power(cfg, real_trace(cfg, 300, seed), out_dir=tmp_path / cfg.config_id, name="real")
+        assert by[cfg.config_id]["real_pj"] == pytest.approx(rt["energy_per_op_pj"], rel=1e-12)
+    t = by[tr_s.config_id]
+    assert t["d_random_pct"] == pytest.approx(100 * (t["random_pj"] / by[ex_s.config_id]["random_pj"] - 1))
+    assert t["random_pj"] < by[ex_s.config_id]["random_pj"]      # 6 columns fewer partial products
+    assert by[ex_s.config_id]["d_random_pct"] == 0.0 and by[ex_s.config_id]["d_real_pct"] == 0.0
+    assert by[tr_u.config_id]["vs"] is None and by[tr_u.config_id]["d_real_pct"] is None   # no unsigned exact kept
+    rows2, info2 = multiplier_energy(tmp_path, "kept", cycles=300, seed=seed)
+    assert info2["fresh"] == 0 and [r["random_pj"] for r in rows2] == [r["random_pj"] for r in rows]
