@@ -10,6 +10,12 @@ Icarus, for the three scoreboards, measured in one run.
 All three compare every output on every cycle. Build time is excluded (reported separately);
 the rate counts simulation plus read-back plus comparison.
 
+`quantpe bench power`: the gate-level simulation behind `quantpe power`, two engines on the same
+sky130 netlist of the 16-lane int8 baseline PE and the same real trace, in one run: the numpy
+levelised engine (`power.GateSim`) and Icarus with the liberty's cell models and a VCD
+(`power.icarus_gate_sim`); seconds of each (the netlist build reported apart) and whether every
+net's toggle count agrees.
+
 `quantpe bench profile`: the Stripes per-layer profile (`model_eval.stripes_profile`, tolerance
 0) of a deep digits model, for each joint search, in one run: seconds, evaluations, raises and
 the summed precision. The model (`deep_digits_cnn`) is the committed reference CNN with
@@ -27,7 +33,7 @@ import numpy as np
 
 from quantpe.golden.baseline import BaselineConfig
 
-__all__ = ["bench_sim", "bench_profile", "deep_digits_cnn"]
+__all__ = ["bench_sim", "bench_profile", "bench_power", "deep_digits_cnn"]
 
 
 def bench_sim(cycles: int = 100000, seed: int = 1) -> list[dict]:
@@ -100,3 +106,33 @@ def bench_profile(blocks: int = 45, images: int = 256, joints=("ranked", "greedy
         print(f"{rows[0]['joint']} takes {rows[0]['seconds'] / rows[1]['seconds']:.3f}x the time of "
               f"{rows[1]['joint']} ({rows[0]['evaluations'] / rows[1]['evaluations']:.3f}x the evaluations)")
     return rows
+
+
+def bench_power(cycles: int = 2000, seed: int = 0) -> dict:
+    from quantpe.power import SKY130_LIBERTY, icarus_gate_sim, measure_power
+    from quantpe.sim.runner import build_root
+    from quantpe.tb.power_traces import real_trace
+    if not SKY130_LIBERTY.is_file():
+        from quantpe.golden.errors import QuantpeError
+        raise QuantpeError(f"bench power needs the sky130 liberty at {SKY130_LIBERTY}")
+    cfg = BaselineConfig()
+    inputs = real_trace(cfg, cycles, seed)
+    work = build_root() / "bench-power" / cfg.config_id
+    keep = {}
+    r = measure_power(cfg, inputs, out_dir=work, keep=keep, name=f"bench-c{cycles}-s{seed}")
+    t = r["times_s"]
+    numpy_s = t["load_s"] + t["gate_sim_s"]
+    t0 = time.perf_counter()
+    _, tog = icarus_gate_sim(keep["built"], keep["ports"], inputs, work / f"icarus-c{cycles}-s{seed}")
+    icarus_s = time.perf_counter() - t0
+    nl, mine = keep["netlist"], keep["toggles"]
+    clk = nl.ports["clk"][1][0]
+    common = [i for i, n in enumerate(nl.names) if n in tog and i != clk]
+    same = sum(int(mine[i]) == tog[nl.names[i]] for i in common)
+    print(f"design {cfg.config_id}: {r['cells']} cells, real trace of {cycles} cycles, seed {seed}")
+    print(f"netlist build (synthesis, shared by both engines): {t['synth_s']:.1f} s")
+    print(f"numpy engine (load + simulate): {numpy_s:.2f} s; Icarus (simulate + VCD + toggle count): "
+          f"{icarus_s:.1f} s; Icarus / numpy = {icarus_s / numpy_s:.0f}x")
+    print(f"toggle counts equal on {same} of {len(common)} nets")
+    return dict(cells=r["cells"], cycles=cycles, synth_s=t["synth_s"], numpy_s=numpy_s, icarus_s=icarus_s,
+                nets=len(common), nets_equal=same)

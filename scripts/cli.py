@@ -322,8 +322,10 @@ def cmd_liberty(args):
 
 
 def cmd_bench(args):
-    from quantpe.bench import bench_profile, bench_sim
-    if args.what == "profile":
+    from quantpe.bench import bench_power, bench_profile, bench_sim
+    if args.what == "power":
+        bench_power(args.cycles, args.seed)
+    elif args.what == "profile":
         bench_profile(args.blocks, args.images, ("ranked", "greedy") if args.joint == "both" else (args.joint,),
                       args.scale, args.agreement)
     else:
@@ -495,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")
     bs.add_argument("--cycles", type=cycles_type, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=seed_type, default=1)
+    bw = bsub.add_parser("power", help="gate-level engines behind quantpe power: numpy vs Icarus, same netlist")
+    bw.add_argument("--cycles", type=_bounded_int("--cycles", 1, 100000), default=2000, help="trace cycles [2000]")
+    bw.add_argument("--seed", type=seed_type, default=0)
     bp = bsub.add_parser("profile", help="Stripes per-layer profile of a deep model, per joint search")
     bp.add_argument("--blocks", type=_bounded_int("--blocks", 0, 200), default=45,
                     help="residual blocks added to the reference CNN (weight layers = 5 + blocks) [45]")
