@@ -895,6 +895,7 @@ def add_power_parser(subparsers) -> None:
 
     def opts(q):
         q.add_argument("--stimulus", default="real", help="real (digits-model trace) | random [real]")
+        q.add_argument("--model", default="mlp", help="the real trace's model: mlp | cnn (digits) [mlp]")
         q.add_argument("--cycles", type=int, default=10000, help="cycles of stimulus [10000]")
         q.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
         q.add_argument("--clock-mhz", type=float, default=100.0, help="clock frequency [100]")
@@ -915,16 +916,18 @@ def cmd_power(args) -> None:
         raise QuantpeError(f"--cycles must be >= 2, got {args.cycles}")
     if args.delay not in DELAY_MODELS:
         raise QuantpeError(f"unknown --delay {args.delay!r} ({' | '.join(DELAY_MODELS)})")
+    if args.model != "mlp" and args.stimulus != "real":
+        raise QuantpeError("--model chooses the real trace's model: it needs --stimulus real")
     if args.stimulus == "random":
         inputs, _ = stimulus_for(cfg, args.cycles, args.seed)
     elif args.stimulus == "real":
         from quantpe.tb.power_traces import real_trace
-        inputs = real_trace(cfg, args.cycles, args.seed)
+        inputs = real_trace(cfg, args.cycles, args.seed, args.model)
     else:
         raise QuantpeError(f"unknown stimulus {args.stimulus!r} (real | random)")
     out = args.out or Path("build") / "power" / cfg.config_id
     r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
-                      stimulus=args.stimulus, delay=args.delay)
+                      stimulus=args.stimulus if args.model == "mlp" else f"{args.stimulus}-{args.model}", delay=args.delay)
     print(f"{cfg.config_id} ({args.stimulus}, {r['cycles']} cycles, gate outputs == golden on every cycle): "
           f"{r['total_mw']:.4f} mW at {args.clock_mhz:g} MHz (switching {r['switching_mw']:.4f}, internal "
           f"{r['internal_mw']:.4f}, leakage {r['leakage_mw']:.6f}); {r['energy_per_cycle_pj']:.3f} pJ/cycle, "

@@ -21,6 +21,13 @@
   an unsigned PE); a_bits = w_bits = 8.
 Other kinds raise ConfigError (use the random stimulus).
 
+`model="cnn"` (baseline, approxpe, approxmul, stripes): the digits CNN instead of the MLP. Its
+blocks are the layers' bricks (`model_eval.layer_bricks`, the lowering's channel order, idle lanes
+0) with the lowered weight rows cut the same way; every weight layer gets a share of the cycles
+proportional to the cycles a `lanes`-wide PE spends on it per image (outputs x windows x bricks),
+and within a layer the frames run in output-stationary order (test
+image from `seed % 8` on, output channel, window position), layer after layer.
+
 `strum_and_baseline_traces(strum_cfg, cycles, seed)`: the StruM trace and the baseline-PE trace
 of the SAME frames (same layer, sample, neuron, block order, idle cycles and activations; the
 baseline gets the layer's int8 weight codes where StruM gets its encoded block words), cut after
@@ -34,7 +41,7 @@ import numpy as np
 
 from quantpe.golden.errors import ConfigError
 
-__all__ = ["real_trace", "model_pairs", "strum_and_baseline_traces"]
+__all__ = ["real_trace", "model_pairs", "strum_and_baseline_traces", "MODELS"]
 
 
 @functools.cache
@@ -45,8 +52,66 @@ def _model():
     return qm, qm.capture(load_digits_split().x_test)
 
 
-def _blocks(lanes: int, cycles: int, seed: int):
-    """(a, w, first, last) arrays of `cycles` cycles in the dataflow order of the module doc."""
+MODELS = ("mlp", "cnn")
+
+
+@functools.cache
+def _cnn():
+    from quantpe.golden.cnn import model_data, reference_qgraph
+    q = reference_qgraph("cnn")
+    return q, q.layer_inputs(model_data("cnn")[2][:8])
+
+
+def _msbs(model: str) -> np.ndarray:
+    """Per-layer covering msb (signed 8-bit codes) of the traced layers' inputs."""
+    from quantpe.golden.stripes_precision import covering_msb
+    traces = _model()[1] if model == "mlp" else list(_cnn()[1].values())
+    return np.array([covering_msb(t, 8, True) for t in traces])
+
+
+def _cnn_blocks(lanes: int, cycles: int, seed: int):
+    from quantpe.golden.model_eval import layer_bricks
+    from quantpe.tb.stripes_model_stimulus import weight_bricks
+    q, ins = _cnn()
+    bricks = [layer_bricks(q.layer(n), ins[n], lanes) for n in q.weight_layers]
+    n_img = len(next(iter(ins.values())))
+    work = [q.layer(n).weight.codes.shape[0] * b.shape[1] // n_img * b.shape[2]
+            for n, b in zip(q.weight_layers, bricks)]                 # cycles per image
+    out = [[] for _ in range(5)]
+    target = max(1, cycles - sum(b.shape[2] for b in bricks))     # a layer overshoots by < 1 frame
+    for li, (name, b) in enumerate(zip(q.weight_layers, bricks)):
+        share = max(b.shape[2], target * work[li] // sum(work))
+        codes = q.layer(name).weight.codes
+        og = codes.shape[0] // b.shape[0]
+        pos = b.shape[1] // n_img
+        done, img = 0, seed % n_img
+        while done < share:
+            for o in range(codes.shape[0]):
+                wb = weight_bricks(q.layer(name), o, lanes)
+                for r in range(img * pos, (img + 1) * pos):
+                    ab = b[o // og, r]
+                    nb = len(ab)
+                    for lst, v in zip(out, (ab, wb, np.eye(1, nb, 0, dtype=np.int64)[0],
+                                            np.eye(1, nb, nb - 1, dtype=np.int64)[0], np.full(nb, li))):
+                        lst.append(v)
+                    done += nb
+                    if done >= share:
+                        break
+                if done >= share:
+                    break
+            img = (img + 1) % n_img
+    total = sum(len(x) for x in out[2])
+    if total < cycles:                        # short by the rounding: repeat from the start
+        out = [x * -(-cycles // total) for x in out]
+    return [np.concatenate(x)[:cycles] for x in out]
+
+
+def _blocks(lanes: int, cycles: int, seed: int, model: str = "mlp"):
+    """(a, w, first, last, layer) arrays of `cycles` cycles in the dataflow order of the module doc."""
+    if model not in MODELS:
+        raise ConfigError(f"real traces come from one of {', '.join(MODELS)}, got {model!r}")
+    if model == "cnn":
+        return _cnn_blocks(lanes, cycles, seed)
     qm, traces = _model()
     N = traces[0].shape[0]
     a_rows, w_rows, first, last, layers = [], [], [], [], []
@@ -74,51 +139,53 @@ def _blocks(lanes: int, cycles: int, seed: int):
     return [np.concatenate(x)[:cycles] for x in (a_rows, w_rows, first, last, layers)]
 
 
-def model_pairs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def model_pairs(count: int, seed: int, model: str = "mlp") -> tuple[np.ndarray, np.ndarray]:
     """`count` (activation code, weight code) operand pairs in dataflow order (8-bit codes)."""
-    a, w, _, _, _ = _blocks(16, -(-count // 16), seed)
+    a, w, _, _, _ = _blocks(16, -(-count // 16), seed, model)
     return a.reshape(-1)[:count], w.reshape(-1)[:count]
 
 
-def real_trace(cfg, cycles: int, seed: int = 0) -> dict:
+def real_trace(cfg, cycles: int, seed: int = 0, model: str = "mlp") -> dict:
     if cycles < 1:
         raise ConfigError(f"cycles must be >= 1, got {cycles}")
+    if model not in MODELS:
+        raise ConfigError(f"real traces come from one of {', '.join(MODELS)}, got {model!r}")
     kind = cfg.kind
+    if kind == "strum" and model != "mlp":
+        raise ConfigError("StruM power traces come from the digits MLP (its CNN operands are in "
+                          "tests/test_strum_cnn_sim.py)")
     if kind == "strum":
         from quantpe.tb.strum_model_stimulus import strum_model_stimulus
         return strum_model_stimulus(cfg, cycles, seed)[0]
     if kind == "approxmul":
         if cfg.a_bits != 8 or cfg.b_bits != 8:
             raise ConfigError("real traces need an 8x8 multiplier (the model's codes are 8-bit)")
-        a, w = model_pairs(cycles, seed)
+        a, w = model_pairs(cycles, seed, model)
         return {"a": a, "b": w if cfg.signed else np.abs(w)}
     if kind == "baseline":
         if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
             raise ConfigError("real traces need a signed int8 x int8 baseline PE (the model's codes)")
-        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed)
+        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed, model)
         return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a, "w": w}
     if kind == "approxpe":
         if (cfg.a_bits, cfg.w_bits) != (8, 8):
             raise ConfigError("real traces need an 8-bit x 8-bit approxpe PE (the model's codes are 8-bit)")
-        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed)
+        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed, model)
         return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a,
                 "w": w if cfg.signed else np.abs(w)}
     if kind == "stripes":
-        return _stripes_trace(cfg, cycles, seed)
+        return _stripes_trace(cfg, cycles, seed, model)
     raise ConfigError(f"no real-trace builder for {kind} (use the random stimulus)")
 
 
-def _stripes_trace(cfg, cycles: int, seed: int) -> dict:
+def _stripes_trace(cfg, cycles: int, seed: int, model: str = "mlp") -> dict:
     from quantpe.golden.stripes import BrickStream, brick_cycles, stripes_schedule
-    from quantpe.golden.stripes_precision import covering_msb
     if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
         raise ConfigError("real traces need a signed int8 x int8 Stripes PE (the model's codes)")
-    _, traces = _model()
-    a, w, first, last, layer = _blocks(cfg.lanes, cycles, seed)
+    a, w, first, last, layer = _blocks(cfg.lanes, cycles, seed, model)
     kw = {}
     if cfg.mode == "static":
-        msbs = np.array([covering_msb(t, cfg.a_bits, True) for t in traces])
-        kw = dict(msb=msbs[layer], lsb=np.zeros(len(layer), np.int64))
+        kw = dict(msb=_msbs(model)[layer], lsb=np.zeros(len(layer), np.int64))
     P = brick_cycles(cfg, a, kw.get("msb"), kw.get("lsb"))
     n = int(np.searchsorted(np.cumsum(P), cycles - 8, side="right"))
     n = max(n, 1)

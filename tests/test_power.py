@@ -209,3 +209,40 @@ def test_16_lane_pe_real_trace_under_two_minutes(tmp_path):
     print(f"16-lane int8 PE, 10k real cycles: {elapsed:.1f} s, {r['total_mw']:.3f} mW, times {r['times_s']}")
     assert elapsed < 120
     assert r["cells"] > 5000 and r["sweeps"] >= 2
+
+
+def test_cnn_real_trace_frames_are_the_layers_dot_products():
+    """model="cnn": every weight layer gets its share of a 16-lane PE's cycles, and each conv1 frame (in
+    output-stationary order: output channel, then window of the first image) sums to that
+    layer's own integer accumulator (bias removed); a bad model name is one ConfigError."""
+    from quantpe.golden.baseline import BaselineConfig
+    from quantpe.golden.cnn import model_data, reference_qgraph
+    from quantpe.golden.errors import ConfigError
+    from quantpe.tb.power_traces import _blocks, real_trace
+    cycles = 4000
+    a, w, first, last, layer = _blocks(16, cycles, 0, "cnn")
+    q = reference_qgraph("cnn")
+    x = model_data("cnn")[2][:1]
+    work = []                       # cycles of a 16-lane PE per image: O x positions x bricks
+    for n in q.weight_layers:
+        lay = q.layer(n)
+        acc = lay.accumulators(q.layer_inputs(x)[n], 32)
+        taps, cg = (lay.layer.taps, lay.layer.cg) if lay.is_conv else (1, lay.weight.codes.shape[1])
+        work.append(acc[0].size * taps * -(-cg // 16))
+    assert set(layer.tolist()) == set(range(len(q.weight_layers)))
+    share = np.bincount(layer, minlength=len(work)) / cycles
+    assert np.allclose(share, np.array(work) / sum(work), atol=0.01)
+    starts = np.flatnonzero(first)
+    lay = q.layer("conv1")
+    acc = lay.accumulators(q.layer_inputs(x)["conv1"], 32)
+    acc = (acc.reshape(acc.shape[0], acc.shape[1], -1) - lay.bias[None, :, None])[0]
+    conv1 = [s for s in starts if layer[s] == 0 and s < np.argmax(layer == 1)]   # before the trace repeats
+    assert len(conv1) > 50
+    for k, s in enumerate(conv1[:-1]):          # conv1: 9 bricks per frame (one tap, one lane each)
+        o, r = divmod(k, acc.shape[1])
+        assert last[s:s + 9].tolist() == [0] * 8 + [1] and first[s + 1:s + 9].sum() == 0
+        assert int(np.sum(a[s:s + 9] * w[s:s + 9])) == int(acc[o, r])
+    inputs = real_trace(BaselineConfig(), 500, 0, "cnn")
+    assert len(inputs["a"]) == 500
+    with pytest.raises(ConfigError, match="mlp, cnn"):
+        real_trace(BaselineConfig(), 500, 0, "resnet")
