@@ -4,7 +4,8 @@ Every figure is measured by quantpe.power (gate netlist mapped to sky130_fd_sc_h
 zero-delay gate simulation checked equal to the golden model on every cycle, per-net toggles,
 the liberty's energy tables; wire load none) at 100 MHz:
 - PE table: the 16-lane int8 baseline PE and StruM static/dynamic (DLIQ, MIP2Q) on the digits
-  model's real traces. Each StruM design is compared with the baseline PE on the SAME frames
+  model's real traces; the baseline and the Stripes PEs also on the digits CNN's bricks (the
+  rows with stimulus CNN_LABEL). Each StruM design is compared with the baseline PE on the SAME frames
   (quantpe.tb.power_traces.strum_and_baseline_traces): mW, pJ per cycle, pJ per MAC, delta %.
   The baseline also on its own dataflow-order real trace and on random stimulus.
 - Glitch table: the real-trace PE rows again with unit and with liberty-derived (inertial)
@@ -42,6 +43,9 @@ from quantpe.power import SKY130_LIBERTY, measure_power
 from quantpe.atomic import write_text
 from quantpe.tables import csv_text
 from quantpe.tb.power_traces import real_trace, strum_and_baseline_traces
+
+#: the stimulus label of the rows on the digits CNN's trace (`real_trace(..., model="cnn")`)
+CNN_LABEL = "real (CNN bricks)"
 
 __all__ = ["power_report", "STRUM_DESIGNS", "STRIPES_DESIGNS", "CYCLES", "macs_per_inference",
            "energy_table", "TABLE_CYCLES", "multiplier_variants", "multiplier_energy"]
@@ -136,6 +140,15 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
         pe_rows.append({**_row(name, rs), "vs": "baseline-l16-int8 real",
                         "delta_pct": _pct(rs["total_mw"], r_real["total_mw"]),
                         "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], r_real["energy_per_op_pj"])})
+    r_cnn = measure_power(base_cfg, real_trace(base_cfg, cycles, seed, "cnn"), out_dir=base_dir,
+                          stimulus=CNN_LABEL, name="real-cnn", **kw)
+    pe_rows.append({**_row("baseline-l16-int8", r_cnn), "vs": None, "delta_pct": None})
+    for name, cfg in STRIPES_DESIGNS:
+        rs = measure_power(cfg, real_trace(cfg, cycles, seed, "cnn"), out_dir=work / cfg.config_id,
+                           stimulus=CNN_LABEL, name="real-cnn", **kw)
+        pe_rows.append({**_row(name, rs), "vs": f"baseline-l16-int8 {CNN_LABEL}",
+                        "delta_pct": _pct(rs["total_mw"], r_cnn["total_mw"]),
+                        "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], r_cnn["energy_per_op_pj"])})
     glitch_rows = []
     for name, cfg, trace, label, folder in (unit_runs if glitches else ()):
         ins = trace(glitch_cycles)
@@ -153,8 +166,9 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
         glitch_rows.append(row)
     del unit_runs
     mpi = macs_per_inference()
-    for r in pe_rows:
-        r["energy_per_inference_nj"] = 1e-3 * r["energy_per_op_pj"] * mpi if r["energy_per_op_pj"] else None
+    for r in pe_rows:                 # nJ per digits-MLP inference: the MLP's rows only
+        r["energy_per_inference_nj"] = (1e-3 * r["energy_per_op_pj"] * mpi
+                                        if r["energy_per_op_pj"] and r["stimulus"] != CNN_LABEL else None)
     mul_rows, mul_info = [], None
     if multipliers not in (False, None, "none"):
         mul_rows, mul_info = multiplier_energy(out_dir, "all" if multipliers == "all" else "kept",
@@ -184,8 +198,8 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, g
              f"pin loads (no wire load), cell_leakage_power. {cycles} cycles per PE run. Model: "
              f"quantpe.energy (validated against OpenSTA 2.0.17 within 1e-4 in its own formula).", "",
              f"Δ columns: StruM vs the baseline row just above it (same frames), Stripes vs the baseline "
-             f"real-trace row (same bricks, same order). nJ/inference = pJ/MAC x {mpi} MACs of one "
-             "digits-MLP inference.", "",
+             f"row of the same trace (same bricks, same order: the MLP's real trace, or the CNN's bricks). "
+             f"nJ/inference = pJ/MAC x {mpi} MACs of one digits-MLP inference (MLP rows).", "",
              "| design | stimulus | total mW | switching mW | internal mW | pJ/cycle | pJ/MAC | "
              "nJ/inference | Δ power % | Δ pJ/MAC % | cells | s |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -212,19 +226,23 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, g
                      "This flow reaches the paper's range; ")
                   + "the paper's figure comes from its own RTL, synthesis and activity estimation, which "
                   "this report does not replicate."]
-    st = {r["name"]: r for r in pe_rows if r["name"].startswith("stripes")}
-    if "stripes-parallel" in st:
+    for label, trace in (("real", "the digits MLP's"), (CNN_LABEL, "the digits CNN's")):
+        st = {r["name"]: r for r in pe_rows if r["name"].startswith("stripes") and r["stimulus"] == label}
+        if "stripes-parallel" not in st:
+            continue
         par = st["stripes-parallel"]["energy_per_op_pj"]
-        base = next(r for r in pe_rows if r["stimulus"] == "real")["energy_per_op_pj"]
+        base = next(r for r in pe_rows if r["stimulus"] == label)["energy_per_op_pj"]
         cpb = ", ".join(f"{n} {r['cycles'] * 16 / r['ops']:.2f}" for n, r in st.items() if r["ops"])
         parts = [f"{n}: {par / r['energy_per_op_pj']:.2f}x the bit-parallel SIP's and "
                  f"{base / r['energy_per_op_pj']:.2f}x the baseline PE's energy efficiency (MACs per pJ)"
                  for n, r in st.items() if n != "stripes-parallel"]
-        lines += ["", "Stripes on the same bricks (the paper: Stripes 57 % more energy-efficient than the "
-                  "bit-parallel baseline, i.e. 1.57x): " + "; ".join(parts) + ". Cycles per brick on "
-                  f"this trace: {cpb} (8 = every bit of a signed int8 code: the digits model's codes "
-                  "reach 127, so the sign-including window has 8 bits); bit-serial processing saves "
-                  "energy only where activations need fewer bits."]
+        lines += ["", f"Stripes on the same bricks of {trace} trace (the paper: Stripes 57 % more energy-efficient "
+                  "than the bit-parallel baseline, i.e. 1.57x): " + "; ".join(parts) + ". Cycles per brick on "
+                  f"this trace: {cpb}" + (" (8 = every bit of a signed int8 code: the digits MLP's codes "
+                                          "reach 127, so the sign-including window has 8 bits)" if label == "real"
+                                          else " (a MAC is one lane of a brick, idle lanes included: conv1 and the "
+                                          "depthwise dw3 fill 1 lane of 16)")
+                  + "; bit-serial processing saves energy only where activations need fewer bits."]
     if glitch_rows:
         lines += ["", "### Glitches: unit and liberty delays against zero-delay (`quantpe power --delay unit|liberty`)",
                   "",

@@ -101,3 +101,23 @@ def test_multiplier_energy_rows_are_independent_runs_with_deltas_vs_exact(build,
     assert by[tr_u.config_id]["vs"] is None and by[tr_u.config_id]["d_real_pct"] is None   # no unsigned exact kept
     rows2, info2 = multiplier_energy(tmp_path, "kept", cycles=300, seed=seed)
     assert info2["fresh"] == 0 and [r["random_pj"] for r in rows2] == [r["random_pj"] for r in rows]
+
+
+def test_stripes_sentences_compare_within_one_trace():
+    """The Stripes efficiency sentence is made per trace (MLP, CNN bricks), each against the
+    bit-parallel SIP and the baseline row of the same trace."""
+    from quantpe.power_report import CNN_LABEL, _markdown
+
+    def row(name, stim, pj, ops=1600, cycles=1000):
+        return {"name": name, "stimulus": stim, "total_mw": 1.0, "switching_mw": 0.5, "internal_mw": 0.5,
+                "energy_per_cycle_pj": 10.0, "energy_per_op_pj": pj, "cells": 1, "ops": ops, "cycles": cycles,
+                "toggles": 1, "times_s": {"total_s": 1.0}}
+    rows = [row("baseline-l16-int8", "real", 2.0), row("stripes-static", "real", 8.0, ops=200),
+            row("stripes-parallel", "real", 4.0),
+            row("baseline-l16-int8", CNN_LABEL, 1.0), row("stripes-static", CNN_LABEL, 3.0, ops=400),
+            row("stripes-parallel", CNN_LABEL, 6.0)]
+    text = "\n".join(_markdown(rows, [], 1000, 1000, 1.0, 6464))
+    mlp, cnn = [ln for ln in text.splitlines() if ln.startswith("Stripes on the same bricks")]
+    assert "MLP" in mlp and "stripes-static: 0.50x the bit-parallel SIP's and 0.25x the baseline" in mlp
+    assert "CNN" in cnn and "stripes-static: 2.00x the bit-parallel SIP's and 0.33x the baseline" in cnn
+    assert "stripes-static 80.00" in mlp and "stripes-static 40.00" in cnn        # cycles per brick
