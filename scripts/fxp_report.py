@@ -184,8 +184,24 @@ def _fmt_claims(cl: list[dict]) -> list[str]:
             + ", ".join(f"{k} {v}" for k, v in c["detail"].items()) for c in cl]
 
 
+def _train_one(job):
+    from quantpe.golden.fixedpoint import FixedFormat
+    from quantpe.golden.fxp_train import train_fixed
+    wl_fl, mode, act_il, setup = job
+    return train_fixed(None if wl_fl is None else FixedFormat.from_wl(*wl_fl), mode, setup, act_il=act_il)
+
+
+def training_runs(points, act_ils, setup, modes=("nearest", "stochastic")) -> list:
+    """`fxp_train.run_experiment`'s runs, in its order, on the flow's process pool (every run
+    seeds its own generators from `setup`, so the results do not depend on the pool)."""
+    from quantpe.flow import parallel_map
+    jobs = [(None, None, None, setup)] + [((wl, fl), mode, act_il, setup) for act_il in act_ils
+                                          for wl, fl in points for mode in modes]
+    return parallel_map(_train_one, jobs, desc="fixed-point training")
+
+
 def fxp_report(out_dir: Path) -> list[str]:
-    from quantpe.golden.fxp_train import DEFAULT_ACT_ILS, DEFAULT_POINTS, TrainSetup, run_experiment
+    from quantpe.golden.fxp_train import DEFAULT_ACT_ILS, DEFAULT_POINTS, TrainSetup
     d = _fxp_dir(out_dir)
     t0 = time.perf_counter()
     rows = area_rows()
@@ -201,7 +217,7 @@ def fxp_report(out_dir: Path) -> list[str]:
     write_text(d / "rounding.json", json.dumps(stats, indent=1) + "\n")
     setup = TrainSetup()
     t1 = time.perf_counter()
-    runs = run_experiment(DEFAULT_POINTS, act_ils=DEFAULT_ACT_ILS, setup=setup)
+    runs = training_runs(DEFAULT_POINTS, DEFAULT_ACT_ILS, setup)
     train_s = time.perf_counter() - t1
     write_training(out_dir, runs, setup, "quantpe train --experiment (or quantpe report)")
     table = training_table(runs)

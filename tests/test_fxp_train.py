@@ -169,3 +169,17 @@ def test_report_section_writes_its_files(tmp_path, monkeypatch, short_runs):
                      "training.json", "training.png", "fxp.md"}
     assert json.loads((tmp_path / "fxp" / "overhead.json").read_text())["vs_nearest_pct"] == pytest.approx(
         100 * 1000 / 1700)
+
+
+def test_report_training_runs_in_parallel_equal_the_experiment():
+    """The report's pooled runs equal `run_experiment`'s, run by run, in the same order."""
+    import dataclasses as dc
+    from quantpe.fxp_report import training_runs
+    from quantpe.golden.fxp_train import TrainSetup, run_experiment
+    setup = TrainSetup(epochs=1)
+    want = run_experiment(((8, 4), (12, 6)), act_ils=(None, 6), setup=setup)
+    got = training_runs(((8, 4), (12, 6)), (None, 6), setup)
+
+    def strip(r):
+        return {k: v for k, v in dc.asdict(r).items() if k != "seconds"}
+    assert [strip(r) for r in got] == [strip(r) for r in want] and len(got) == 9
