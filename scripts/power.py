@@ -516,11 +516,15 @@ class GateSim:
                 if t > limit:
                     raise QuantpeError(f"timed gate simulation did not settle in {limit} steps "
                                        f"({int(dirty.sum())} nets still changing)")
-        bad = np.flatnonzero((S != W[:, 1:]).any(axis=1))
+        self._check_settled(S, W[:, 1:])
+        return toggles, last
+
+    def _check_settled(self, S: np.ndarray, W_next: np.ndarray) -> None:
+        """QuantpeError unless a delay model's settled values S equal the zero-delay ones."""
+        bad = np.flatnonzero((S != W_next).any(axis=1))
         if bad.size:
             raise QuantpeError(f"delay-model settled values differ from zero-delay on {bad.size} nets "
                                f"(first: {self.nl.names[bad[0]]})")
-        return toggles, last
 
 
     def inertial_toggles(self, W: np.ndarray, delays: dict[int, int], max_time: int | None = None,
@@ -607,10 +611,7 @@ class GateSim:
                     last = max(last, t)
                     if t > limit:
                         raise QuantpeError(f"timed gate simulation did not settle in {limit} steps")
-            bad = np.flatnonzero((S != W[:, c0 + 1:c1 + 1]).any(axis=1))
-            if bad.size:
-                raise QuantpeError(f"delay-model settled values differ from zero-delay on {bad.size} nets "
-                                   f"(first: {self.nl.names[bad[0]]})")
+            self._check_settled(S, W[:, c0 + 1:c1 + 1])
         return toggles, last
 
 

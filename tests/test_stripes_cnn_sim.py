@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import pytest
 
 from quantpe.golden.cnn import model_data, reference_qgraph
@@ -94,4 +93,5 @@ def test_stripes_rtl_on_cnn_bricks(name, seed):
     inputs, s, frames = _stimulus(cfg, seed)
     _check_golden(cfg, s, frames)
     r = run(cfg, "icarus", inputs, seed=seed, name=f"digits-cnn-s{seed}")
-    assert r.checked == len(s) and np.count_nonzero(s.out_valid) > 0
+    # every frame's result was handed over inside the cycles the run compared with golden
+    assert max(int(s.taken[f[4]]) for f in frames) < r.checked == len(s)
