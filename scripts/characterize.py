@@ -173,7 +173,7 @@ def _check_bank(item) -> BankCheck:
     v = d / "bank.v"               # the folder is named by the text's hash
     if not v.exists():
         write_text(v, text)
-    res = capture([v], "bank", ports_of(bank), exhaustive_inputs(na, nb, sgn), sim, cxx_opt="-O0")
+    res = capture([v], "bank", ports_of(bank), exhaustive_inputs(na, nb, sgn), sim)
     y = np.asarray(res.outputs["y"], dtype=np.int64)
     for i, c in enumerate(group):
         table = table_from_outputs(y[:, i], na, nb)

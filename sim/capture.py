@@ -28,7 +28,7 @@ from pathlib import Path
 
 from quantpe.golden.errors import QuantpeError
 
-from .harness import HARNESS_TOP, harness_verilog, module_header_ports
+from .harness import HARNESS_TOP, harness_verilog, module_header_ports, verilator_harness_args
 from .memfile import hex_to_streams, streams_to_hex
 from .runner import _check_sim, _depth_for, _locked, build_root
 from .toolchain import VERILATOR_WAIVERS, check_make_path, require, verilator_env
@@ -100,15 +100,12 @@ def _digest(files, top, ports, sim, depth) -> str:
 
 
 def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
-            build_dir: Path | None = None, quiet: bool = True, cxx_opt: str | None = None) -> CaptureResult:
+            build_dir: Path | None = None, quiet: bool = True) -> CaptureResult:
     """Simulate module `top` of the Verilog `files` with the per-cycle `inputs`; return its outputs.
 
     `ports`: the data ports as `quantpe.rtl.ports.Port` (inputs in stimulus-word order), which
     also give the signedness used to read the outputs back. Every input port needs a stream of
     the same length T (1 <= T); the outputs are captured for the same T cycles.
-    `cxx_opt`: the C++ optimisation of a new Verilator build (make's OPT_FAST, OPT_SLOW and
-    OPT_GLOBAL), e.g. "-O0" for a short run of a big design: a 48-multiplier bank built 2.3x
-    faster and ran 3.4x slower over 65,536 cycles, 1.75x faster in all. None: Verilator's default.
     """
     from cocotb_tools.runner import get_runner
     _check_sim(sim)
@@ -152,15 +149,10 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
         stamp = bdir / ".built"
         fresh = stamp.exists() and all(stamp.stat().st_mtime >= s.stat().st_mtime for s in sources)
         args = []
-        plain_makeflags = None
         if sim == "verilator":
             check_make_path(bdir)
             os.environ.update(verilator_env())
-            args = [*VERILATOR_WAIVERS, "-Wno-fatal", "-O3"]
-            if cxx_opt:
-                plain_makeflags = os.environ.get("MAKEFLAGS", "")
-                os.environ["MAKEFLAGS"] = (f"{plain_makeflags} OPT_FAST={cxx_opt} OPT_SLOW={cxx_opt} "
-                                           f"OPT_GLOBAL={cxx_opt}").strip()
+            args = [*VERILATOR_WAIVERS, "-Wno-fatal", "-O3", *verilator_harness_args(root)]
         if quiet:     # a reused build is the normal case, not a warning
             runner.log.setLevel(logging.ERROR)
         try:
@@ -170,9 +162,6 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
         except (SystemExit, RuntimeError) as e:
             code = e.code if isinstance(e, SystemExit) else str(e).rsplit(" ", 1)[-1]
             raise QuantpeError(f"{sim} build of {top} failed (exit {code}); log: {root / f'build-{sim}.log'}") from None
-        finally:
-            if plain_makeflags is not None:          # only this build: later ones keep the default
-                os.environ["MAKEFLAGS"] = plain_makeflags
         stamp.touch()
     build_s = time.perf_counter() - t0
 

@@ -10,6 +10,11 @@ the DUT inputs during cycle t are stim[t]; cap[t] holds the DUT outputs during c
 Plusargs: +stim=FILE (readmemh), +cap=FILE (writememh target), +cycles=N (N <= DEPTH).
 Output `done` rises once the capture file is written.
 
+Verilator builds of the harness (`verilator_harness_args`): cocotb only drives `clk`/`rst` and
+waits for `done`, so only those three harness signals are made visible to VPI (a control file)
+instead of every signal of the design (cocotb's default `--public-flat-rw`), which lets
+Verilator optimise the DUT: a 48-multiplier bank compiled about 2x faster and ran 2x faster.
+
 Clock-less DUTs: the harness always has its own `clk`/`rst` (they step the memories), but it
 connects them to the DUT only when the DUT has such ports (`clock`/`reset` = None leaves them
 out), so a combinational module (an approximate multiplier, a user's Verilog) is tested with
@@ -23,9 +28,26 @@ from quantpe.golden.errors import QuantpeError
 
 from .memfile import word_bits
 
-__all__ = ["harness_verilog", "HARNESS_TOP", "module_header_ports"]
+__all__ = ["harness_verilog", "HARNESS_TOP", "module_header_ports", "verilator_harness_args"]
 
 HARNESS_TOP = "quantpe_harness"
+
+#: the harness signals cocotb touches (tb.clocking.run_harness)
+HARNESS_VPI_SIGNALS = ("clk", "rst", "done")
+
+
+def verilator_harness_args(build_dir) -> list[str]:
+    """Verilator arguments of a harness build: cocotb's `--public-flat-rw` turned off and a
+    control file (written into `build_dir`) that keeps HARNESS_VPI_SIGNALS public."""
+    from pathlib import Path
+
+    from quantpe.atomic import write_text
+    text = "`verilator_config\n" + "".join(
+        f'public_flat_rw -module "{HARNESS_TOP}" -var "{name}"\n' for name in HARNESS_VPI_SIGNALS)
+    vlt = Path(build_dir) / "harness_vpi.vlt"
+    if not vlt.is_file() or vlt.read_text() != text:
+        write_text(vlt, text)
+    return ["--no-public-flat-rw", str(vlt)]
 
 
 def module_header_ports(verilog_text: str, top: str) -> set[str]:

@@ -33,7 +33,7 @@ from quantpe.atomic import write_text
 from quantpe.rtl.generate import generate, generator_digest
 from quantpe.rtl.ports import Port
 
-from .harness import HARNESS_TOP, harness_verilog, module_header_ports
+from .harness import HARNESS_TOP, harness_verilog, module_header_ports, verilator_harness_args
 from .memfile import streams_to_hex
 from .toolchain import SIMULATORS, VERILATOR_WAIVERS, check_make_path, require, verilator_env
 
@@ -211,6 +211,8 @@ def _build(cfg, manifest, sim, bench, depth, waves, log, d):
     if sim == "verilator":
         os.environ.update(verilator_env())
         args = [*VERILATOR_WAIVERS, "-Wno-fatal", "-O3"]
+        if bench == "harness":
+            args += verilator_harness_args(d)
     runner = get_runner(sim)
     runner.log.setLevel(logging.ERROR)      # "Skipping compilation" of a fresh build is the normal case
     t0 = time.perf_counter()
