@@ -451,6 +451,7 @@ class EnergyModel:
         self.load = np.maximum(self.load_rise, self.load_fall)
         self.input_slew = input_slew
         self.slew_rise, self.slew_fall = self._slews()
+        self._terms = None
 
     # -- slews ---------------------------------------------------------------------------------
     def _slews(self):
@@ -553,6 +554,33 @@ class EnergyModel:
         return arc.energy(sr, sf, self.load[net_o])
 
     # -- the toggle model ----------------------------------------------------------------------
+    def _cell_terms(self) -> list:
+        """Per cell, the parts of `energy` that do not depend on the toggles, computed once:
+        (type, leakage, [(output net, [(related net, mean arc energy)])], [(input net, sum of its
+        input-pin arc energies, arc count)]), in netlist order."""
+        if self._terms is None:
+            terms = []
+            for _, typ, conns in self.nl.cells:
+                cell = self.lib.cells[typ]
+                outs = []
+                for o in cell.outputs:
+                    if o not in conns:
+                        continue
+                    by_rel: dict[str, list[float]] = {}
+                    for a in cell.out_arcs.get(o, []):
+                        if a.related in conns:
+                            by_rel.setdefault(a.related, []).append(self._arc_energy(typ, a, conns, o))
+                    outs.append((conns[o], [(conns[r], sum(es) / len(es)) for r, es in by_rel.items()]))
+                ins = []
+                for p, arcs in cell.in_power.items():
+                    if p in conns:
+                        net = conns[p]
+                        es = [a.energy(self.slew_rise[net], self.slew_fall[net]) for a in arcs]
+                        ins.append((net, sum(es), len(es)))
+                terms.append((typ, cell.leakage, outs, ins))
+            self._terms = terms
+        return self._terms
+
     def energy(self, toggles: np.ndarray, periods: int, period_s: float) -> EnergyResult:
         """Energies of a window of `periods` clock periods in which net n toggled toggles[n] times
         (the clock net's count is forced to 2 * periods)."""
@@ -569,32 +597,22 @@ class EnergyModel:
         sw_net = 0.5 * tc * self.load * cap_f * v2
         internal = 0.0
         leak = 0.0
-        for _, typ, conns in self.nl.cells:
-            cell = lib.cells[typ]
-            leak += cell.leakage
+        for typ, leakage, outs, ins in self._cell_terms():
+            leak += leakage
             e_int = 0.0
             e_sw = 0.0
-            for o in cell.outputs:
-                if o not in conns:
+            for net_o, by_rel in outs:
+                e_sw += sw_net[net_o]
+                if not by_rel or tc[net_o] == 0:
                     continue
-                e_sw += sw_net[conns[o]]
-                arcs = [a for a in cell.out_arcs.get(o, []) if a.related in conns]
-                if not arcs or tc[conns[o]] == 0:
-                    continue
-                by_rel: dict[str, list[float]] = {}
-                for a in arcs:
-                    by_rel.setdefault(a.related, []).append(self._arc_energy(typ, a, conns, o))
-                wsum = sum(tc[conns[r]] for r in by_rel)
+                wsum = sum(tc[r] for r, _ in by_rel)
                 if wsum == 0:
                     continue
-                e_int += tc[conns[o]] * sum(tc[conns[r]] / wsum * (sum(es) / len(es))
-                                            for r, es in by_rel.items())
-            for p, arcs in cell.in_power.items():
-                if p not in conns or tc[conns[p]] == 0:
+                e_int += tc[net_o] * sum(tc[r] / wsum * e for r, e in by_rel)
+            for net, e_sum, n_arcs in ins:
+                if tc[net] == 0:
                     continue
-                net = conns[p]
-                es = [a.energy(self.slew_rise[net], self.slew_fall[net]) for a in arcs]
-                e_int += tc[net] * sum(es) / len(es)
+                e_int += tc[net] * e_sum / n_arcs
             internal += e_int * e_unit
             acc = by_type.setdefault(typ, [0.0, 0.0])
             acc[0] += e_sw

@@ -672,6 +672,23 @@ def _macs_per_cycle(cfg, inputs: dict) -> tuple[str, float]:
     return "multiplication", float(T)
 
 
+_LOADED: dict = {}
+
+
+def _load_netlist(netlist_json: Path, top: str, liberty: Path):
+    """(GateNetlist, PowerLibrary, EnergyModel, GateSim) of a built netlist; the last one loaded
+    is kept for the next call on the same file (a design measured on many stimuli in a row).
+    None of the four is changed by a measurement."""
+    st = netlist_json.stat()
+    key = (str(netlist_json.resolve()), st.st_mtime_ns, st.st_size, top, str(liberty.resolve()))
+    if key not in _LOADED:
+        nl = GateNetlist.from_yosys_json(netlist_json, top)
+        lib = PowerLibrary.read(liberty, nl.cell_types)    # the mapped copy only drops unused cells
+        _LOADED.clear()
+        _LOADED[key] = (nl, lib, EnergyModel(lib, nl), GateSim(nl, lib))
+    return _LOADED[key]
+
+
 def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LIBERTY,
                   clock_mhz: float = 100.0, stimulus: str = "given", name: str = "power",
                   keep: dict | None = None, delay: str = "zero", cache: bool = False) -> dict:
@@ -718,10 +735,7 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path = SKY130_LI
         if hit is not None:
             return hit
     t1 = time.monotonic()
-    nl = GateNetlist.from_yosys_json(built["netlist_json"], manifest["top"])
-    lib = PowerLibrary.read(liberty, nl.cell_types)    # the mapped copy only drops unused cells
-    model = EnergyModel(lib, nl)
-    gsim = GateSim(nl, lib)
+    nl, lib, model, gsim = _load_netlist(Path(built["netlist_json"]), manifest["top"], Path(liberty))
     times["load_s"] = time.monotonic() - t1
     ports = [Port(**p) for p in manifest["ports"]]
     T = len(inputs[next(p.name for p in ports if p.direction == "in")])
