@@ -159,9 +159,11 @@ def sweep_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -
 
 
 def params_of(cfg: ApproxMulConfig) -> str:
-    """Short parameter text of a variant, e.g. 't=6,comp', 'k=4', 't=4,or=7,bw'."""
+    """Short parameter text of a variant, e.g. 't=6,comp', 'k=4', 't=4,or=7,bw',
+    't=4,comp,or=5,c42=fa_or,ac=9'."""
     text = _params_of(cfg)
     extra = [f"or={cfg.or_cols}"] if cfg.or_cols else []
+    extra += [f"c42={cfg.compressor},ac={cfg.approx_cols}"] if cfg.compressor else []
     extra += ["bw"] if cfg.signed_form == "baugh_wooley" else []
     return ",".join([p for p in [text] if p] + extra)
 
