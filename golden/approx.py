@@ -62,7 +62,8 @@ array kind, either signed form; or_cols < a <= P): the bits of each column, in t
 are reduced by the Dadda schedule of `quantpe.golden.reduction` in which columns < a use the
 approximate 4:2 compressor `compressor` (`quantpe.golden.compressors`) where the schedule says;
 the final two rows are added exactly. U = that sum (bit-level: it depends on the tree's order).
-A config whose schedule places no compressor is rejected (it would equal the design without).
+A config whose schedule places no compressor in column a - 1 is rejected (it would equal the
+design with a smaller approx_cols, or the one without compressor), so equal designs have equal ids.
 
 Signed operation, `signed_form`:
 - "baugh_wooley" (exact, truncated, broken_array, perforated; signed only): a native two's-
@@ -234,10 +235,11 @@ class ApproxMulConfig(DesignConfig):
         if self.compressor:
             cols = pp_columns(pp_keep_mask(self), array_constant(self),
                               bw_invert_mask(self) if is_baugh_wooley(self) else None)
-            if not any(op.kind == self.compressor for op in array_schedule(self, cols).ops):
+            top = self.approx_cols - 1
+            if not any(op.kind == self.compressor and op.col == top for op in array_schedule(self, cols).ops):
                 raise ConfigError(f"approxmul: approx_cols={self.approx_cols} places no {self.compressor} "
-                                  f"compressor in this array's reduction tree (the design would be the "
-                                  f"one without compressor): raise approx_cols")
+                                  f"compressor in column {top} of this array's reduction tree (the design "
+                                  f"equals one with a smaller approx_cols, or none)")
 
     def _resolve_lut(self) -> None:
         """Load/check the truth table; store it read-only in lut_table and its hash in lut_sha256."""

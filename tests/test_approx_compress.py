@@ -122,7 +122,7 @@ def variants(na, nb, signed, bw):
                     valid.append(ApproxMulConfig(**base, **kw, compressor=design, approx_cols=ac))
                 except ConfigError:            # places no compressor
                     continue
-            out += valid[:1] + valid[-1:]      # the lowest and the highest approx_cols that place one
+            out += valid[:1] + valid[-1:]      # the lowest and the highest valid approx_cols
     return list(dict.fromkeys(out))
 
 
@@ -197,7 +197,8 @@ def test_ids_unchanged_and_new_fields_in_the_name():
     (dict(compressor="xor_or"), "approx_cols must be in 1..16"),
     (dict(compressor="xor_or", approx_cols=17), "approx_cols must be in 1..16"),
     (dict(method="truncated", t=2, or_cols=6, compressor="xor_or", approx_cols=6), "approx_cols must be in 7..16"),
-    (dict(compressor="xor_or", approx_cols=3), "places no xor_or compressor"),
+    (dict(compressor="xor_or", approx_cols=3), "places no xor_or compressor in column 2"),
+    (dict(compressor="xor_or", approx_cols=16), "places no xor_or compressor in column 15"),
     (dict(method="drum", k=4, compressor="xor_or", approx_cols=8), "compressor is not a parameter of method 'drum'"),
 ])
 def test_config_errors(kw, msg):
