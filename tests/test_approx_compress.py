@@ -98,7 +98,7 @@ def test_golden_compressor_mutation_is_caught(monkeypatch):
     ga.mul_table.cache_clear()
     with pytest.raises(AssertionError):
         test_compressor_truth_table("xor_or")
-    cfg = ApproxMulConfig(method="truncated", t=1, a_bits=4, b_bits=4, compressor="xor_or", approx_cols=6)
+    cfg = ApproxMulConfig(method="truncated", t=1, a_bits=4, b_bits=4, compressor="xor_or", approx_cols=4)
     with pytest.raises(pytest.fail.Exception, match="mismatches"):
         check(cfg, *all_pairs(cfg))
     monkeypatch.undo()
@@ -130,7 +130,7 @@ def variants(na, nb, signed, bw):
                                              (3, 5, True, True)], ids=["u4x4", "sm4x4", "bw4x4", "bw3x5"])
 def test_rtl_exhaustive_small(na, nb, signed, bw):
     cfgs = variants(na, nb, signed, bw)
-    assert len({c.compressor for c in cfgs}) == len(WRONG) and len(cfgs) >= 12
+    assert len({c.compressor for c in cfgs}) == len(WRONG) and len(cfgs) >= 9
     for cfg in cfgs:
         check(cfg, *all_pairs(cfg))
     # the compressors change the products (the test does not compare exact designs only)
@@ -142,7 +142,7 @@ def test_rtl_exhaustive_4x4_icarus():
     """The generated Verilog on Icarus through the registry harness, every input pair."""
     from quantpe.characterize import rtl_characterize
     cfg = ApproxMulConfig(method="truncated", t=1, compensate=True, a_bits=4, b_bits=4, signed=True,
-                          signed_form="baugh_wooley", compressor="momeni2", approx_cols=7)
+                          signed_form="baugh_wooley", compressor="momeni2", approx_cols=5)
     assert np.array_equal(rtl_characterize(cfg, "icarus").table, mul_table(cfg))
 
 
