@@ -56,6 +56,15 @@ sum_{col < c} OR(kept bits of col) * 2^col. This is the lower-part-OR idea of th
 (Mahdiani et al., "Bio-inspired imprecise computational blocks", IEEE TCAS-I 57(4), 2010) applied
 to the partial-product columns; it does not depend on the order of the compression tree.
 
+Approximate compression in the reduction tree (`compressor` = design, `approx_cols` = a; every
+array kind, either signed form; or_cols < a <= P): the bits of each column, in the order of
+`pp_columns` (row by row, then the constant's one-bits; a column < or_cols is its one OR bit),
+are reduced by the Dadda schedule of `quantpe.golden.reduction` in which columns < a use the
+approximate 4:2 compressor `compressor` (`quantpe.golden.compressors`) where the schedule says;
+the final two rows are added exactly. U = that sum (bit-level: it depends on the tree's order).
+A config whose schedule places no compressor in column a - 1 is rejected (it would equal the
+design with a smaller approx_cols, or the one without compressor), so equal designs have equal ids.
+
 Signed operation, `signed_form`:
 - "baugh_wooley" (exact, truncated, broken_array, perforated; signed only): a native two's-
   complement array (modified Baugh-Wooley). With a, b the operands' bit patterns, bit (row i,
@@ -82,10 +91,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .compressors import COMPRESSORS
 from .config import DesignConfig
 from .dot import MulRule
 from .errors import ConfigError, QuantpeError
 from .intmath import fits, int_range, round_half_away, to_unsigned, wrap
+from .reduction import dadda_schedule, evaluate
 
 __all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
            "METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
@@ -93,7 +104,7 @@ __all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_o
            "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file",
            "operand_values",
            "ARRAY_METHODS", "SIGNED_FORMS", "is_baugh_wooley", "bw_invert_mask", "baugh_wooley_constant",
-           "array_constant", "array_sum"]
+           "array_constant", "array_sum", "pp_columns", "array_schedule"]
 
 METHODS = ("exact", "truncated", "broken_array", "drum", "ssm", "mitchell", "perforated", "lut")
 ARRAY_METHODS = ("exact", "truncated", "broken_array", "perforated")
@@ -101,18 +112,19 @@ SIGNED_FORMS = ("sign_magnitude", "baugh_wooley")
 MIN_OP_BITS, MAX_OP_BITS = 2, 8
 
 # Which parameters each method uses; all others must keep their default.
+_ARRAY_RED = ("compressor", "approx_cols")     # reduction-tree parameters of every array kind
 _PARAMS = {
-    "exact": (),
-    "truncated": ("t", "compensate", "or_cols"),
-    "broken_array": ("hbl", "vbl", "or_cols"),
+    "exact": _ARRAY_RED,
+    "truncated": ("t", "compensate", "or_cols") + _ARRAY_RED,
+    "broken_array": ("hbl", "vbl", "or_cols") + _ARRAY_RED,
     "drum": ("k",),
     "ssm": ("k", "t", "compensate"),
     "mitchell": (),
-    "perforated": ("perf_rows", "perf_start", "or_cols"),
+    "perforated": ("perf_rows", "perf_start", "or_cols") + _ARRAY_RED,
     "lut": ("lut_path", "lut_sha256", "lut_table"),
 }
 _DEFAULTS = {"t": 0, "compensate": False, "hbl": 0, "vbl": 0, "k": 0, "perf_rows": 0,
-             "perf_start": 0, "or_cols": 0, "lut_path": "", "lut_sha256": "", "lut_table": None}
+             "perf_start": 0, "or_cols": 0, "compressor": "", "approx_cols": 0, "lut_path": "", "lut_sha256": "", "lut_table": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +154,8 @@ class ApproxMulConfig(DesignConfig):
     perf_start: int = 0        # perforated: first dropped row (0 = least significant)
     or_cols: int = 0           # truncated, broken_array, perforated: columns < or_cols OR-compressed
     signed_form: str = "sign_magnitude"   # signed array kinds: "sign_magnitude" or "baugh_wooley"
+    compressor: str = ""       # array kinds: approximate 4:2 compressor design (`COMPRESSORS`), "" = none
+    approx_cols: int = 0       # array kinds: the reduction tree uses `compressor` in columns < approx_cols
     lut_path: str = dataclasses.field(default="", compare=False)   # location only: not part of equality/id
     lut_sha256: str = ""
     lut_table: object = dataclasses.field(default=None, compare=False, repr=False)
@@ -199,8 +213,33 @@ class ApproxMulConfig(DesignConfig):
             if not 0 <= self.perf_rows <= nb - self.perf_start:
                 raise ConfigError(f"approxmul: perforated perf_rows must be in 0..{nb - self.perf_start} "
                                   f"(rows {self.perf_start}..{nb - 1} exist), got {self.perf_rows}")
+        self._check_reduction()
         if m == "lut":
             self._resolve_lut()
+
+    def _check_reduction(self) -> None:
+        """compressor and approx_cols: both given (or_cols < approx_cols <= product width) or neither."""
+        if not isinstance(self.compressor, str) or (self.compressor and self.compressor not in COMPRESSORS):
+            raise ConfigError(f"approxmul: compressor must be one of {', '.join(COMPRESSORS)} (or empty), "
+                              f"got {self.compressor!r}")
+        npw = self.a_bits + self.b_bits
+        if not isinstance(self.approx_cols, (int, np.integer)) or isinstance(self.approx_cols, bool):
+            raise ConfigError(f"approxmul: approx_cols must be an integer, got {self.approx_cols!r}")
+        if self.compressor and not self.or_cols < self.approx_cols <= npw:
+            raise ConfigError(f"approxmul: approx_cols must be in {self.or_cols + 1}..{npw} (above or_cols, "
+                              f"within the product width) with compressor {self.compressor!r}, "
+                              f"got {self.approx_cols}")
+        if not self.compressor and self.approx_cols:
+            raise ConfigError(f"approxmul: approx_cols={self.approx_cols} needs a compressor "
+                              f"({', '.join(COMPRESSORS)})")
+        if self.compressor:
+            cols = pp_columns(pp_keep_mask(self), array_constant(self),
+                              bw_invert_mask(self) if is_baugh_wooley(self) else None)
+            top = self.approx_cols - 1
+            if not any(op.kind == self.compressor and op.col == top for op in array_schedule(self, cols).ops):
+                raise ConfigError(f"approxmul: approx_cols={self.approx_cols} places no {self.compressor} "
+                                  f"compressor in column {top} of this array's reduction tree (the design "
+                                  f"equals one with a smaller approx_cols, or none)")
 
     def _resolve_lut(self) -> None:
         """Load/check the truth table; store it read-only in lut_table and its hash in lut_sha256."""
@@ -230,7 +269,8 @@ class ApproxMulConfig(DesignConfig):
             if f.name != "lut_table":
                 d[f.name] = getattr(self, f.name)
         # fields added later are left out at their defaults, so earlier ids do not change
-        for name, default in (("or_cols", 0), ("signed_form", "sign_magnitude")):
+        for name, default in (("or_cols", 0), ("signed_form", "sign_magnitude"), ("compressor", ""),
+                              ("approx_cols", 0)):
             if d[name] == default:
                 d.pop(name)
         return d
@@ -256,6 +296,8 @@ class ApproxMulConfig(DesignConfig):
         }[self.method]
         if self.or_cols:
             tag += f"-or{self.or_cols}"
+        if self.compressor:
+            tag += f"-{self.compressor}-a{self.approx_cols}"
         if self.signed_form == "baugh_wooley":
             tag += "-bw"
         return f"approxmul-{tag}-{'i' if self.signed else 'u'}{self.a_bits}x{self.b_bits}"
@@ -450,6 +492,10 @@ def _array_table(cfg: ApproxMulConfig) -> np.ndarray:
     const = array_constant(cfg)
     A = ((np.arange(1 << na, dtype=np.uint8)[:, None] >> np.arange(na, dtype=np.uint8)[None, :]) & 1)
     B = ((np.arange(1 << nb, dtype=np.uint8)[:, None] >> np.arange(nb, dtype=np.uint8)[None, :]) & 1)
+    if cfg.compressor:
+        total = _tree_table(cfg, A, B)
+        total.setflags(write=False)
+        return total
     total = np.zeros((1 << na, 1 << nb), dtype=np.int64)
     for c in range(max(na + nb, const.bit_length())):
         count = np.full((1 << na, 1 << nb), (const >> c) & 1, dtype=np.uint8)
@@ -461,6 +507,47 @@ def _array_table(cfg: ApproxMulConfig) -> np.ndarray:
         total += (np.minimum(count, 1) if c < cfg.or_cols else count).astype(np.int64) << c
     total.setflags(write=False)
     return total
+
+
+def pp_columns(keep, const: int, invert=None) -> list[list]:
+    """The bits entering an array's reduction tree, per column in tree order: for row i = 0..,
+    column j = 0.. of the bool mask `keep` (rows = bits of b, columns = bits of a) a kept bit
+    ("pp", i, j, inverted) goes to column i + j, then the one-bits of `const` ("one",). Width
+    rows + columns (or the constant's bit length, if longer)."""
+    nb, na = len(keep), len(keep[0])
+    width = na + nb + max(int(const).bit_length() - (na + nb), 0)
+    cols = [[] for _ in range(width)]
+    for i in range(nb):
+        for j in range(na):
+            if keep[i][j]:
+                cols[i + j].append(("pp", i, j, bool(invert is not None and invert[i][j])))
+    for c in range(width):
+        if (const >> c) & 1:
+            cols[c].append(("one",))
+    return cols
+
+
+def array_schedule(cfg: ApproxMulConfig, cols: list[list]):
+    """The reduction schedule of an array kind given its `pp_columns` (after OR compression:
+    a column < or_cols with more than one bit counts as one)."""
+    heights = [min(len(c), 1) if c_ < cfg.or_cols else len(c) for c_, c in enumerate(cols)]
+    return dadda_schedule(heights, cfg.compressor, cfg.approx_cols)
+
+
+def _tree_table(cfg: ApproxMulConfig, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Array sum for every pattern pair through the reduction schedule (bit-level, with the
+    approximate compressors), int64 (2^a_bits, 2^b_bits)."""
+    cols = pp_columns(pp_keep_mask(cfg), array_constant(cfg),
+                      bw_invert_mask(cfg) if is_baugh_wooley(cfg) else None)
+    shape = (A.shape[0], B.shape[0])
+    inputs = []
+    for c, entries in enumerate(cols):
+        bits = [np.ones(shape, dtype=np.uint8) if e[0] == "one" else
+                (A[:, e[2], None] & B[None, :, e[1]]) ^ np.uint8(e[3]) for e in entries]
+        if c < cfg.or_cols and len(bits) > 1:
+            bits = [np.bitwise_or.reduce(np.stack(bits), axis=0)]
+        inputs += bits
+    return evaluate(array_schedule(cfg, cols), inputs)
 
 
 def ssm_segment_bits(cfg: ApproxMulConfig) -> tuple[int, int]:
@@ -529,10 +616,10 @@ def unsigned_core(cfg: ApproxMulConfig, a, b) -> np.ndarray:
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     m = cfg.method
-    if m == "exact":
+    if m == "exact" and not cfg.compressor:
         return a * b
-    if m in ("truncated", "broken_array", "perforated"):
-        if cfg.or_cols:
+    if m in ARRAY_METHODS:
+        if cfg.or_cols or cfg.compressor:
             return array_sum(cfg, a, b)
         return _kept_bits_sum(a, b, pp_keep_mask(cfg)) + truncation_compensation(cfg)
     if m == "drum":

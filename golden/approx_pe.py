@@ -10,7 +10,7 @@ accumulator as in the baseline.
 
 Multiplier specs are strings "method" or "method:key=value,key=value" with the parameters of
 `quantpe.golden.approx.ApproxMulConfig` (t, compensate, hbl, vbl, k, perf_rows, perf_start, or_cols,
-signed_form), e.g. "exact", "truncated:t=6,compensate=1", "drum:k=4", "broken_array:hbl=1,vbl=7",
+signed_form, compressor, approx_cols), e.g. "exact", "truncated:t=6,compensate=1", "drum:k=4", "broken_array:hbl=1,vbl=7",
 "truncated:signed_form=baugh_wooley,t=6".
 They are stored in canonical form (parameters sorted, booleans as 0/1, defaults omitted), so
 equal designs have equal ids. `mul` applies to every lane; `lane_muls` (one spec per lane)
@@ -31,9 +31,9 @@ from .errors import ConfigError
 __all__ = ["ApproxPEConfig", "parse_mul_spec", "mul_spec", "approx_pe_lane_sums", "approx_pe_schedule",
            "approx_pe_schedule_ports"]
 
-_INT_PARAMS = ("t", "hbl", "vbl", "k", "perf_rows", "perf_start", "or_cols")
+_INT_PARAMS = ("t", "hbl", "vbl", "k", "perf_rows", "perf_start", "or_cols", "approx_cols")
 _BOOL_PARAMS = ("compensate",)
-_STR_PARAMS = ("signed_form",)
+_STR_PARAMS = ("signed_form", "compressor")
 
 
 def parse_mul_spec(spec: str, a_bits: int, b_bits: int, signed: bool) -> ApproxMulConfig:

@@ -25,6 +25,9 @@ Barrel shifters are explicit log-depth 2:1 mux stages (no variable `<<`/`>>` ope
   most frequent value as default); Yosys turns it into logic.
 - or_cols = c (array kinds): in each column < c one OR gate over the column's bits replaces the
   adders; that bit passes to the output and the Dadda tree only sees columns >= c.
+- compressor, approx_cols (array kinds): the Dadda tree is the cell list of
+  `quantpe.golden.reduction.dadda_schedule`; its approximate 4:2 cells (columns < approx_cols) are
+  the gate netlists `_C42` of the designs of `quantpe.golden.compressors`.
 - signed, signed_form "baugh_wooley" (array kinds): AND gates, a NAND gate for each bit where
   exactly one of the row/column is the sign bit (`bw_invert_mask`), the one-bits of
   `array_constant` (K + C) as constant inputs, the same Dadda tree; y = the low P bits, signed.
@@ -41,9 +44,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from quantpe.golden.approx import (ApproxMulConfig, array_constant, bw_invert_mask, is_baugh_wooley,
-                                   mitchell_frac_bits, mul_table, pp_keep_mask, ssm_compensation,
+                                   mitchell_frac_bits, mul_table, pp_columns, pp_keep_mask, ssm_compensation,
                                    ssm_keep_mask)
 from quantpe.golden.errors import ConfigError
+from quantpe.golden.reduction import dadda_schedule
 
 __all__ = ["ApproxMultiplier", "approx_multiplier", "PlainMultiplier"]
 
@@ -74,7 +78,8 @@ class ApproxMultiplier(wiring.Component):
         if is_baugh_wooley(cfg):
             P = cfg.a_bits + cfg.b_bits
             s = _pp_array(m, self.a.as_unsigned(), self.b.as_unsigned(), pp_keep_mask(cfg).tolist(),
-                          array_constant(cfg), "bw", invert=bw_invert_mask(cfg).tolist(), or_cols=cfg.or_cols)
+                          array_constant(cfg), "bw", invert=bw_invert_mask(cfg).tolist(), or_cols=cfg.or_cols,
+                          compressor=cfg.compressor, approx_cols=cfg.approx_cols)
             m.d.comb += self.y.eq(s[:P].as_signed())
             return m
         neg = Signal(name="neg")
@@ -110,53 +115,27 @@ class _Namer:
         return f"{prefix}{i}"
 
 
-def _compress(m: Module, columns: list[list], prefix: str):
-    """Sum of bits: columns[c] is a list of 1-bit values of weight 2^c. Dadda reduction with
-    explicit full/half adders down to two rows, then one carry-propagate adder. Returns a Value
-    of width len(columns) + 1 (enough for any sum that fits; callers truncate to their width)."""
+def _compress(m: Module, columns: list[list], prefix: str, compressor: str = "", approx_cols: int = 0):
+    """Sum of bits: columns[c] is a list of 1-bit values of weight 2^c. The cells of
+    `quantpe.golden.reduction.dadda_schedule` (explicit full/half adders, approximate 4:2
+    compressors in columns < approx_cols) down to two rows, then one carry-propagate adder. Returns
+    a Value of width len(columns) + 1 (enough for any exact sum; callers truncate to their width)."""
     width = len(columns)
-    cols = [list(c) for c in columns] + [[]]
+    sched = dadda_schedule([len(c) for c in columns], compressor, approx_cols)
+    bits = [b for c in columns for b in c]
     name = _Namer()
-
-    def fa(x, y, z):
-        s, c = Signal(name=name(f"{prefix}_fa_s")), Signal(name=name(f"{prefix}_fa_c"))
-        m.d.comb += [s.eq(x ^ y ^ z), c.eq((x & y) | (z & (x ^ y)))]
-        return s, c
-
-    def ha(x, y):
-        s, c = Signal(name=name(f"{prefix}_ha_s")), Signal(name=name(f"{prefix}_ha_c"))
-        m.d.comb += [s.eq(x ^ y), c.eq(x & y)]
-        return s, c
-
-    # Dadda: stage targets ..., 9, 6, 4, 3, 2; in each stage every column is cut down to the
-    # target with full adders (3 -> 2) and at most one half adder (2 -> 2, moving one bit up),
-    # counting the carries that arrive from the column below. Irregular column profiles that a
-    # stage cannot fully reduce simply get extra stages at target 2.
-    tallest = max(len(c) for c in cols)
-    heights = [2]
-    while heights[-1] < tallest:
-        heights.append(heights[-1] * 3 // 2)
-    targets = [h for h in reversed(heights) if h < tallest]
-    while targets:
-        d = targets.pop(0)
-        new = [[] for _ in cols] + [[]]
-        for c in range(len(cols)):
-            old = cols[c]
-            while len(old) + len(new[c]) > d and len(old) >= 2:
-                excess = len(old) + len(new[c]) - d
-                if excess == 1 or len(old) == 2:
-                    s, co = ha(old.pop(0), old.pop(0))
-                else:
-                    s, co = fa(old.pop(0), old.pop(0), old.pop(0))
-                new[c].append(s)
-                new[c + 1].append(co)
-            new[c] = old + new[c]
-        cols = new
-        if not targets and any(len(c) > 2 for c in cols):
-            targets.append(2)
-    while cols and not cols[-1]:
-        cols.pop()
-    assert all(len(c) <= 2 for c in cols)
+    for op in sched.ops:
+        tag = {"fa": "fa", "ha": "ha"}.get(op.kind, "c42")
+        s, c = Signal(name=name(f"{prefix}_{tag}_s")), Signal(name=name(f"{prefix}_{tag}_c"))
+        x = [bits[i] for i in op.ins]
+        if op.kind == "fa":
+            m.d.comb += [s.eq(x[0] ^ x[1] ^ x[2]), c.eq((x[0] & x[1]) | (x[2] & (x[0] ^ x[1])))]
+        elif op.kind == "ha":
+            m.d.comb += [s.eq(x[0] ^ x[1]), c.eq(x[0] & x[1])]
+        else:
+            m.d.comb += [s.eq(_C42[op.kind][0](*x)), c.eq(_C42[op.kind][1](*x))]
+        bits += [s, c]
+    cols = [[bits[i] for i in ids] for ids in sched.columns]
     # Columns below the first two-bit column pass through; one CPA adds the rest.
     first2 = next((c for c, bits in enumerate(cols) if len(bits) == 2), len(cols))
     low = [bits[0] if bits else Const(0, 1) for bits in cols[:first2]]
@@ -176,28 +155,38 @@ def _compress(m: Module, columns: list[list], prefix: str):
     return Cat(*low)
 
 
-def _pp_array(m: Module, a, b, keep, const: int, prefix: str, invert=None, or_cols: int = 0):
+# Gate netlists of the approximate 4:2 compressors (sum, carry) of `quantpe.golden.compressors`
+# (the exhaustive RTL tests check them against the golden rules).
+_C42 = {
+    "momeni2": (lambda x1, x2, x3, x4: ~(x1 ^ x2) | ~(x3 ^ x4),
+                lambda x1, x2, x3, x4: (x1 | x2) & (x3 | x4)),
+    "xor_or": (lambda x1, x2, x3, x4: (x1 ^ x2) | (x3 ^ x4),
+               lambda x1, x2, x3, x4: (x1 & x2) | (x3 & x4)),
+    "fa_or": (lambda x1, x2, x3, x4: x1 ^ x2 ^ (x3 | x4),
+              lambda x1, x2, x3, x4: (x1 & x2) | ((x1 ^ x2) & (x3 | x4))),
+}
+
+
+def _pp_array(m: Module, a, b, keep, const: int, prefix: str, invert=None, or_cols: int = 0,
+              compressor: str = "", approx_cols: int = 0):
     """sum over kept (i, j) of (a[j] & b[i]) << (i + j) (NAND where invert[i][j]), plus `const`:
-    AND/NAND gates + Dadda tree; columns < or_cols are one OR of their bits (no carry)."""
-    nb, na = len(keep), len(keep[0])
-    width = na + nb + max(const.bit_length() - (na + nb), 0)
-    cols = [[] for _ in range(width)]
-    for i in range(nb):
-        for j in range(na):
-            if keep[i][j]:
-                pp = Signal(name=f"{prefix}_pp{i}_{j}")
+    AND/NAND gates in the column order of `pp_columns` + the reduction tree; columns < or_cols are
+    one OR of their bits (no carry); approximate 4:2 compressors in columns < approx_cols."""
+    pp = {}
+    for i, row in enumerate(keep):        # gates in row order, then placed by `pp_columns`
+        for j, kept in enumerate(row):
+            if kept:
+                pp[i, j] = Signal(name=f"{prefix}_pp{i}_{j}")
                 inv = invert is not None and invert[i][j]
-                m.d.comb += pp.eq(~(a[j] & b[i]) if inv else (a[j] & b[i]))
-                cols[i + j].append(pp)
-    for c in range(width):
-        if (const >> c) & 1:
-            cols[c].append(Const(1, 1))
-    for c in range(min(or_cols, width)):
+                m.d.comb += pp[i, j].eq(~(a[j] & b[i]) if inv else (a[j] & b[i]))
+    cols = [[Const(1, 1) if e[0] == "one" else pp[e[1], e[2]] for e in entries]
+            for entries in pp_columns(keep, const, invert)]
+    for c in range(min(or_cols, len(cols))):
         if len(cols[c]) > 1:
             o = Signal(name=f"{prefix}_or{c}")
             m.d.comb += o.eq(Cat(*cols[c]).any())
             cols[c] = [o]
-    return _compress(m, cols, prefix)
+    return _compress(m, cols, prefix, compressor, approx_cols)
 
 
 def _shift_from_leading_one(m: Module, x, lo: int, name: str):
@@ -254,7 +243,8 @@ def _unsigned_core(m: Module, cfg: ApproxMulConfig, a, b, width: int):
     meth = cfg.method
     if meth in ("exact", "truncated", "broken_array", "perforated"):
         keep = pp_keep_mask(cfg).tolist()
-        return _pp_array(m, a, b, keep, array_constant(cfg), "pp", or_cols=cfg.or_cols)
+        return _pp_array(m, a, b, keep, array_constant(cfg), "pp", or_cols=cfg.or_cols,
+                         compressor=cfg.compressor, approx_cols=cfg.approx_cols)
     if meth == "drum":
         seg_a, s_a = _drum_operand(m, a, cfg.k, "a")
         seg_b, s_b = _drum_operand(m, b, cfg.k, "b")

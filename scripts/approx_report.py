@@ -37,7 +37,7 @@ from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table
 from quantpe.tables import csv_text, markdown_table
 
 __all__ = ["WIDTHS", "TARGET", "BUDGETS", "BUDGET_TARGET", "sweep_variants", "legacy_variants",
-           "new_families",
+           "new_families", "compressor_variants", "C42_FRONT",
            "reference_jobs", "pick_reference", "budget_table", "kulkarni_2x2", "pareto_front", "select_best",
            "markdown_table", "variant_row", "approx_report"]
 
@@ -111,6 +111,76 @@ def _unique(cfgs) -> list[ApproxMulConfig]:
     return uniq
 
 
+# Issue 14, deliverable 3: approximate 4:2 compressors in the reduction tree, 8x8 only. Each row
+# (kind, p1, p2, or_cols, compressor, approx_cols...) is "t" (truncated t = p1, compensate = p2) or
+# "b" (broken_array hbl = p1, vbl = p2) or "e" (exact); every listed variant was a member of the
+# 8x8 area/MRED or area/MAE front (MRED <= 20%) of a wider exploration run against the sweep
+# without compressors: truncated t 0..6 (compensated) with or_cols 0..11, broken_array, exact, the
+# three designs, approx_cols up to 15 (the `wide` grid below is that exploration's core).
+C42_FRONT = {
+    "unsigned": (
+        ("b", 1, 7, 9, "fa_or", 11), ("b", 1, 8, 11, "fa_or", 12),
+        ("t", 0, False, 4, "fa_or", 5, 6), ("t", 0, False, 6, "fa_or", 7, 8, 9),
+        ("t", 2, True, 3, "fa_or", 4), ("t", 2, True, 4, "fa_or", 5, 6), ("t", 2, True, 7, "fa_or", 8, 9, 10),
+        ("t", 2, True, 8, "fa_or", 9, 10), ("t", 2, True, 9, "fa_or", 10),
+        ("t", 3, True, 4, "fa_or", 5, 6), ("t", 3, True, 5, "fa_or", 6, 7), ("t", 3, True, 6, "fa_or", 7, 8, 9),
+        ("t", 3, True, 7, "fa_or", 8, 9, 10), ("t", 3, True, 8, "fa_or", 9, 10), ("t", 3, True, 9, "fa_or", 10, 11),
+        ("t", 4, True, 0, "fa_or", 5, 6), ("t", 4, True, 5, "fa_or", 6), ("t", 4, True, 6, "fa_or", 7, 8, 9),
+        ("t", 4, True, 7, "fa_or", 8, 9, 10), ("t", 4, True, 8, "fa_or", 9, 10, 11), ("t", 4, True, 9, "fa_or", 11),
+        ("t", 4, True, 10, "fa_or", 11, 12),
+        ("t", 5, True, 0, "fa_or", 6, 7), ("t", 5, True, 0, "xor_or", 6), ("t", 5, True, 6, "fa_or", 7, 8),
+        ("t", 5, True, 7, "fa_or", 8, 9), ("t", 5, True, 8, "fa_or", 10), ("t", 5, True, 9, "fa_or", 10, 11, 13),
+        ("t", 5, True, 10, "fa_or", 11, 12, 13), ("t", 5, True, 11, "fa_or", 12),
+        ("t", 6, True, 0, "fa_or", 7),
+    ),
+    "baugh_wooley": (
+        ("e", 0, 0, 0, "fa_or", 4), ("t", 0, False, 4, "fa_or", 5, 6),
+        ("t", 2, True, 3, "fa_or", 4, 5), ("t", 2, True, 3, "xor_or", 4), ("t", 2, True, 4, "fa_or", 5, 6),
+        ("t", 3, True, 0, "fa_or", 4, 5), ("t", 3, True, 4, "fa_or", 5), ("t", 3, True, 5, "fa_or", 6, 7),
+        ("t", 3, True, 6, "fa_or", 7), ("t", 4, True, 0, "fa_or", 5), ("t", 4, True, 5, "fa_or", 6),
+        ("t", 4, True, 6, "fa_or", 7, 8), ("t", 5, True, 0, "fa_or", 6, 7), ("t", 5, True, 0, "xor_or", 6),
+        ("t", 5, True, 6, "fa_or", 7), ("t", 6, True, 0, "fa_or", 7),
+    ),
+    "sign_magnitude": (
+        ("t", 2, True, 8, "fa_or", 10), ("t", 2, True, 9, "fa_or", 13), ("t", 3, True, 8, "fa_or", 9, 10, 13),
+        ("t", 3, True, 9, "fa_or", 13), ("t", 3, True, 10, "fa_or", 13), ("t", 3, True, 11, "fa_or", 12),
+        ("t", 4, True, 8, "fa_or", 9, 10, 13), ("t", 4, True, 9, "fa_or", 10, 13), ("t", 4, True, 10, "fa_or", 13),
+        ("t", 4, True, 11, "fa_or", 12), ("t", 5, True, 8, "fa_or", 13),
+    ),
+}
+
+
+def compressor_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
+    """The reduction-tree compressor variants (8x8 only, else none): the `C42_FRONT` rows, or with
+    `wide` the exploration grid (fa_or and xor_or; truncated t in {0, 2..6}, compensated for t > 0,
+    or_cols in {0, 3..11}; approx_cols or_cols + 1 .. or_cols + 3, where valid)."""
+    from quantpe.golden.errors import ConfigError
+    if (a_bits, b_bits) != (8, 8):
+        return []
+    base = dict(a_bits=a_bits, b_bits=b_bits, signed=signed)
+    out = []
+    for form in (("baugh_wooley", "sign_magnitude") if signed else ("unsigned",)):
+        kw_form = {"signed_form": form} if signed else {}
+        if not wide:
+            for kind, p1, p2, oc, design, *acs in C42_FRONT[form]:
+                kw = ({"method": "truncated", "t": p1, "compensate": p2} if kind == "t" else
+                      {"method": "broken_array", "hbl": p1, "vbl": p2} if kind == "b" else {"method": "exact"})
+                out += [ApproxMulConfig(**base, **kw_form, **kw, or_cols=oc, compressor=design, approx_cols=ac)
+                        for ac in acs]
+            continue
+        for design in ("fa_or", "xor_or"):
+            for t in (0, 2, 3, 4, 5, 6):
+                for oc in (0, *range(3, 12)):
+                    for ac in range(oc + 1, oc + 4):
+                        kw = {"method": "truncated", "t": t, "compensate": t > 0} if t or oc else {"method": "exact"}
+                        try:
+                            out.append(ApproxMulConfig(**base, **kw_form, **kw, or_cols=oc, compressor=design,
+                                                       approx_cols=ac))
+                        except ConfigError:          # no compressor in column ac - 1
+                            continue
+    return out
+
+
 def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
     """The families added for issue 14 (P = a_bits + b_bits, n = P / 2, top = max(P - 3, 2)):
 
@@ -119,7 +189,8 @@ def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> 
     - OR compression of the low columns (`or_cols`), unsigned, and signed in both forms (the
       sign-magnitude form wins at large MRED budgets, Baugh-Wooley at small ones): truncated t = 0
       with or_cols 2 .. top, compensated truncated t = 2 .. n with or_cols t + 1 .. top;
-      broken_array hbl in {1, 2}, vbl in {n - 1, n}, or_cols vbl + 2 .. top.
+      broken_array hbl in {1, 2}, vbl in {n - 1, n}, or_cols vbl + 2 .. top;
+    - at 8x8, approximate 4:2 compressors in the reduction tree (`compressor_variants`).
     The default grid was cut from the `wide` one (every t / vbl in 0 .. max(P - 5, n), with and without
     compensation, hbl 0..3, or_cols up to top; about 2.5x the syntheses at 8x8), keeping the
     parameters that were on its 8x8 area/MRED or area/MAE front.
@@ -150,7 +221,7 @@ def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> 
             out.append(ApproxMulConfig(method="truncated", t=t, compensate=comp, or_cols=oc, **base, **form))
         for h, v, oc in bam:
             out.append(ApproxMulConfig(method="broken_array", hbl=h, vbl=v, or_cols=oc, **base, **form))
-    return out
+    return out + compressor_variants(a_bits, b_bits, signed, wide)
 
 
 def sweep_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
@@ -159,9 +230,11 @@ def sweep_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -
 
 
 def params_of(cfg: ApproxMulConfig) -> str:
-    """Short parameter text of a variant, e.g. 't=6,comp', 'k=4', 't=4,or=7,bw'."""
+    """Short parameter text of a variant, e.g. 't=6,comp', 'k=4', 't=4,or=7,bw',
+    't=4,comp,or=5,c42=fa_or,ac=9'."""
     text = _params_of(cfg)
     extra = [f"or={cfg.or_cols}"] if cfg.or_cols else []
+    extra += [f"c42={cfg.compressor},ac={cfg.approx_cols}"] if cfg.compressor else []
     extra += ["bw"] if cfg.signed_form == "baugh_wooley" else []
     return ",".join([p for p in [text] if p] + extra)
 
@@ -545,7 +618,8 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
           "liberty) and characterised exhaustively from the golden model: the "
           f"{len(rows) - n_new} variants of the sweep before issue 14 (\"old\") and {n_new} new ones "
           "(native two's-complement Baugh-Wooley arrays for signed units, with truncation, broken array and "
-          "perforation; OR compression of the lowest partial-product columns, `or_cols`"
+          "perforation; OR compression of the lowest partial-product columns, `or_cols`; at 8x8 approximate "
+          "4:2 compressors in the reduction tree's low columns, `compressor` and `approx_cols`"
           f"{'; wide grid' if wide else ''}). "
           f"Full table: [approx/variants.csv](approx/variants.csv).", "",
           "**Exact reference.** Every area saving (variants.csv `area_saving_pct`, the tables and plots below, "

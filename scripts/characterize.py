@@ -47,7 +47,8 @@ MAX_Y_BITS = 62        # external modules: widest product port read back (int64 
 
 def approx_config(kind: str, a_bits: int = 8, b_bits: int = 8, signed: bool = False, *,
                   t=None, compensate=None, hbl=None, vbl=None, k=None, perf_rows=None,
-                  perf_start=None, lut=None, or_cols=None, signed_form=None) -> ApproxMulConfig:
+                  perf_start=None, lut=None, or_cols=None, signed_form=None, compressor=None,
+                  approx_cols=None) -> ApproxMulConfig:
     """The validated ApproxMulConfig of a CLI --kind and its parameters (None = not given).
 
     A parameter the method does not use is an error (ConfigError), as are widths outside 2..8
@@ -58,6 +59,7 @@ def approx_config(kind: str, a_bits: int = 8, b_bits: int = 8, signed: bool = Fa
         raise ConfigError(f"unknown multiplier kind {kind!r} (choose from {', '.join(sorted(set(KIND_ALIASES.values())))})")
     fields = {"t": t, "compensate": compensate, "hbl": hbl, "vbl": vbl, "k": k,
               "perf_rows": perf_rows, "perf_start": perf_start, "or_cols": or_cols, "signed_form": signed_form,
+              "compressor": compressor, "approx_cols": approx_cols,
               "lut_path": None if lut is None else str(lut)}
     if method == "lut" and lut is None:
         raise ConfigError("method lut needs --lut-path FILE (.npy or flat little-endian int32 .bin)")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from quantpe.kinds import KINDS, config_class, config_from_dict
 from quantpe.atomic import staged_dir
+from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.errors import QuantpeError
 
 __all__ = ["main"]
@@ -334,7 +335,8 @@ def cmd_bench(args):
 
 # -- characterize -------------------------------------------------------------------------------
 
-_METHOD_OPTS = ("t", "compensate", "hbl", "vbl", "k", "perf_rows", "perf_start", "lut", "or_cols", "signed_form")
+_METHOD_OPTS = ("t", "compensate", "hbl", "vbl", "k", "perf_rows", "perf_start", "lut", "or_cols", "signed_form",
+                "compressor", "approx_cols")
 
 
 def _characterize_opts(p):
@@ -371,6 +373,10 @@ def _characterize_opts(p):
     g.add_argument("--signed-form", choices=("sign_magnitude", "baugh_wooley"),
                    help="signed array kinds: sign-magnitude wrapper or native two's-complement Baugh-Wooley array "
                         "[sign_magnitude]")
+    g.add_argument("--compressor", choices=tuple(COMPRESSORS),
+                   help="exact, truncated, broken_array, perforated: approximate 4:2 compressor design used in "
+                        "the reduction tree's columns < APPROX_COLS")
+    g.add_argument("--approx-cols", type=int, help="with --compressor: columns < APPROX_COLS use it")
     g.add_argument("--lut-path", "--lut", dest="lut", type=Path,
                    help="lut: truth table (.npy, or flat little-endian int32 .bin)")
 
