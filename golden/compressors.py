@@ -1,5 +1,9 @@
 """Approximate 4:2 compressors for the partial-product reduction tree: bit-exact rules.
 
+The rules use only ^ | & on 0/1 values (NOT as ^ 1), so the RTL builds its gates from the same
+functions on Amaranth 1-bit values; tests/test_approx_compress.py checks every design against
+truth tables written out independently.
+
 A 4:2 compressor here takes four bits x1..x4 of one column (weight 2^c) and gives a sum bit
 (weight 2^c) and a carry bit (weight 2^(c+1)); no carry-in, no carry-out. Exact would be
 x1 + x2 + x3 + x4 = sum + 2 * carry, which two bits cannot hold for 4; every design below errs on
@@ -43,8 +47,7 @@ def _xor_or(x1, x2, x3, x4):
 
 
 def _fa_or(x1, x2, x3, x4):
-    p, o = x1 ^ x2, x3 | x4
-    return p ^ o, (x1 & x2) | (p & o)
+    return x1 ^ x2 ^ (x3 | x4), (x1 & x2) | ((x1 ^ x2) & (x3 | x4))
 
 
 COMPRESSORS = {"momeni2": _momeni2, "xor_or": _xor_or, "fa_or": _fa_or}

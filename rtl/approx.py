@@ -27,7 +27,7 @@ Barrel shifters are explicit log-depth 2:1 mux stages (no variable `<<`/`>>` ope
   adders; that bit passes to the output and the Dadda tree only sees columns >= c.
 - compressor, approx_cols (array kinds): the Dadda tree is the cell list of
   `quantpe.golden.reduction.dadda_schedule`; its approximate 4:2 cells (columns < approx_cols) are
-  the gate netlists `_C42` of the designs of `quantpe.golden.compressors`.
+  the gates of the rules of `quantpe.golden.compressors` applied to the 1-bit signals.
 - signed, signed_form "baugh_wooley" (array kinds): AND gates, a NAND gate for each bit where
   exactly one of the row/column is the sign bit (`bw_invert_mask`), the one-bits of
   `array_constant` (K + C) as constant inputs, the same Dadda tree; y = the low P bits, signed.
@@ -46,6 +46,7 @@ from amaranth.lib.wiring import In, Out
 from quantpe.golden.approx import (ApproxMulConfig, array_constant, bw_invert_mask, is_baugh_wooley,
                                    mitchell_frac_bits, mul_table, pp_columns, pp_keep_mask, ssm_compensation,
                                    ssm_keep_mask)
+from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.errors import ConfigError
 from quantpe.golden.reduction import dadda_schedule
 
@@ -133,7 +134,8 @@ def _compress(m: Module, columns: list[list], prefix: str, compressor: str = "",
         elif op.kind == "ha":
             m.d.comb += [s.eq(x[0] ^ x[1]), c.eq(x[0] & x[1])]
         else:
-            m.d.comb += [s.eq(_C42[op.kind][0](*x)), c.eq(_C42[op.kind][1](*x))]
+            x_sum, x_carry = COMPRESSORS[op.kind](*x)      # the golden rule, on 1-bit values
+            m.d.comb += [s.eq(x_sum), c.eq(x_carry)]
         bits += [s, c]
     cols = [[bits[i] for i in ids] for ids in sched.columns]
     # Columns below the first two-bit column pass through; one CPA adds the rest.
@@ -153,18 +155,6 @@ def _compress(m: Module, columns: list[list], prefix: str, compressor: str = "",
     if not low:
         return Const(0, width + 1)
     return Cat(*low)
-
-
-# Gate netlists of the approximate 4:2 compressors (sum, carry) of `quantpe.golden.compressors`
-# (the exhaustive RTL tests check them against the golden rules).
-_C42 = {
-    "momeni2": (lambda x1, x2, x3, x4: ~(x1 ^ x2) | ~(x3 ^ x4),
-                lambda x1, x2, x3, x4: (x1 | x2) & (x3 | x4)),
-    "xor_or": (lambda x1, x2, x3, x4: (x1 ^ x2) | (x3 ^ x4),
-               lambda x1, x2, x3, x4: (x1 & x2) | (x3 & x4)),
-    "fa_or": (lambda x1, x2, x3, x4: x1 ^ x2 ^ (x3 | x4),
-              lambda x1, x2, x3, x4: (x1 & x2) | ((x1 ^ x2) & (x3 | x4))),
-}
 
 
 def _pp_array(m: Module, a, b, keep, const: int, prefix: str, invert=None, or_cols: int = 0,
