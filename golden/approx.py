@@ -75,6 +75,21 @@ Signed operation, `signed_form`:
   C = round_half_away(E[dropped bits]) where an AND bit has expectation 1/4 and a NAND bit 3/4
   (the exact mean of the dropped bits over all operand pairs), so the array constant is K + C.
   y = the array sum (with `or_cols` as above) mod 2^P read as a P-bit two's-complement number.
+- "booth" (exact, truncated, broken_array, perforated; signed only): a radix-4 modified Booth
+  array. b (sign-extended; b_{-1} = 0) is recoded into g = ceil(nb / 2) digits
+  d_i = -2 b_{2i+1} + b_{2i} + b_{2i-1} in {-2..2} (`booth_digit`: one = b_{2i} ^ b_{2i-1},
+  two = (b_{2i+1} ^ b_{2i}) & ~one, neg = b_{2i+1}); row i (columns 2i .. 2i + na) holds the
+  na + 1 bits p_{i,j} = ((one & a_j) | (two & a_{j-1})) ^ neg, j = 0..na (a_{-1} = 0,
+  a_na = a_{na-1}: `booth_pp_bit`), its top bit complemented (sign-extension prevention), and
+  the bit neg_i in column 2i (the +1 of the negation). The array constant is
+  K = -sum_i 2^(na + 2i) mod 2^P; with every bit kept, K + the column sum = a * b (mod 2^P).
+  `pp_keep_mask` is (g, na + 1) with row i at column offset 2i; a row's neg bit is kept with its
+  bit j = 0 (same row, same column). Truncation below column t with neg bits dropped is the
+  broken-Booth multiplier (BBM, F. Farshchi, M. S. Abrishami, S. M. Fakhraie, "New approximate
+  multiplier for low power digital signal processing", CADS 2013) at vertical break level t;
+  compensated truncation adds C = round_half_away(mean of the dropped bits' value over all
+  operand pairs), computed exactly by enumeration (Booth bits are not independent). or_cols
+  and the compressors act on these columns as on the other arrays.
 - "sign_magnitude" (default, all kinds except lut): wrapper around the unsigned core of
 the *same* widths: y = -U(|a|, |b|) if (a < 0) xor (b < 0) else U(|a|, |b|). The most negative
 operand -2^(n-1) has magnitude 2^(n-1), which the n-bit unsigned core represents exactly, so it
@@ -104,11 +119,13 @@ __all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_o
            "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file",
            "operand_values",
            "ARRAY_METHODS", "SIGNED_FORMS", "is_baugh_wooley", "bw_invert_mask", "baugh_wooley_constant",
-           "array_constant", "array_sum", "pp_columns", "array_schedule"]
+           "array_constant", "array_sum", "pp_columns", "array_schedule",
+           "is_booth", "is_native_signed", "booth_rows", "booth_constant", "booth_digit", "booth_pp_bit",
+           "array_columns"]
 
 METHODS = ("exact", "truncated", "broken_array", "drum", "ssm", "mitchell", "perforated", "lut")
 ARRAY_METHODS = ("exact", "truncated", "broken_array", "perforated")
-SIGNED_FORMS = ("sign_magnitude", "baugh_wooley")
+SIGNED_FORMS = ("sign_magnitude", "baugh_wooley", "booth")
 MIN_OP_BITS, MAX_OP_BITS = 2, 8
 
 # Which parameters each method uses; all others must keep their default.
@@ -153,7 +170,7 @@ class ApproxMulConfig(DesignConfig):
     perf_rows: int = 0         # perforated: number of consecutive rows dropped
     perf_start: int = 0        # perforated: first dropped row (0 = least significant)
     or_cols: int = 0           # truncated, broken_array, perforated: columns < or_cols OR-compressed
-    signed_form: str = "sign_magnitude"   # signed array kinds: "sign_magnitude" or "baugh_wooley"
+    signed_form: str = "sign_magnitude"   # signed array kinds: "sign_magnitude", "baugh_wooley" or "booth"
     compressor: str = ""       # array kinds: approximate 4:2 compressor design (`COMPRESSORS`), "" = none
     approx_cols: int = 0       # array kinds: the reduction tree uses `compressor` in columns < approx_cols
     lut_path: str = dataclasses.field(default="", compare=False)   # location only: not part of equality/id
@@ -179,8 +196,8 @@ class ApproxMulConfig(DesignConfig):
         if self.signed_form not in SIGNED_FORMS:
             raise ConfigError(f"approxmul: signed_form must be one of {', '.join(SIGNED_FORMS)}, "
                               f"got {self.signed_form!r}")
-        if self.signed_form == "baugh_wooley" and not (self.signed and self.method in ARRAY_METHODS):
-            raise ConfigError(f"approxmul: signed_form 'baugh_wooley' needs signed=True and an array method "
+        if self.signed_form != "sign_magnitude" and not (self.signed and self.method in ARRAY_METHODS):
+            raise ConfigError(f"approxmul: signed_form {self.signed_form!r} needs signed=True and an array method "
                               f"({', '.join(ARRAY_METHODS)}), got method {self.method!r} "
                               f"signed={self.signed}")
         if not 0 <= self.or_cols <= self.a_bits + self.b_bits:
@@ -194,9 +211,10 @@ class ApproxMulConfig(DesignConfig):
         m = self.method
         if m == "truncated" and not 0 <= self.t <= npw:
             raise ConfigError(f"approxmul: truncated t must be in 0..{npw} (the product width), got {self.t}")
+        rows, what = (booth_rows(nb), "Booth rows") if is_booth(self) else (nb, "rows = b_bits")
         if m == "broken_array":
-            if not 0 <= self.hbl <= nb:
-                raise ConfigError(f"approxmul: broken_array hbl must be in 0..{nb} (rows = b_bits), got {self.hbl}")
+            if not 0 <= self.hbl <= rows:
+                raise ConfigError(f"approxmul: broken_array hbl must be in 0..{rows} ({what}), got {self.hbl}")
             if not 0 <= self.vbl <= npw:
                 raise ConfigError(f"approxmul: broken_array vbl must be in 0..{npw} (the product width), got {self.vbl}")
         if m in ("drum", "ssm") and not 2 <= self.k <= max(na, nb):
@@ -207,12 +225,12 @@ class ApproxMulConfig(DesignConfig):
                 raise ConfigError(f"approxmul: ssm t must be in 0..{ka + kb} (the width of its {ka}x{kb} "
                                   f"core product), got {self.t}")
         if m == "perforated":
-            if not 0 <= self.perf_start < nb:
-                raise ConfigError(f"approxmul: perforated perf_start must be in 0..{nb - 1} (rows = b_bits), "
+            if not 0 <= self.perf_start < rows:
+                raise ConfigError(f"approxmul: perforated perf_start must be in 0..{rows - 1} ({what}), "
                                   f"got {self.perf_start}")
-            if not 0 <= self.perf_rows <= nb - self.perf_start:
-                raise ConfigError(f"approxmul: perforated perf_rows must be in 0..{nb - self.perf_start} "
-                                  f"(rows {self.perf_start}..{nb - 1} exist), got {self.perf_rows}")
+            if not 0 <= self.perf_rows <= rows - self.perf_start:
+                raise ConfigError(f"approxmul: perforated perf_rows must be in 0..{rows - self.perf_start} "
+                                  f"(rows {self.perf_start}..{rows - 1} exist), got {self.perf_rows}")
         self._check_reduction()
         if m == "lut":
             self._resolve_lut()
@@ -233,8 +251,7 @@ class ApproxMulConfig(DesignConfig):
             raise ConfigError(f"approxmul: approx_cols={self.approx_cols} needs a compressor "
                               f"({', '.join(COMPRESSORS)})")
         if self.compressor:
-            cols = pp_columns(pp_keep_mask(self), array_constant(self),
-                              bw_invert_mask(self) if is_baugh_wooley(self) else None)
+            cols = array_columns(self)
             top = self.approx_cols - 1
             if not any(op.kind == self.compressor and op.col == top for op in array_schedule(self, cols).ops):
                 raise ConfigError(f"approxmul: approx_cols={self.approx_cols} places no {self.compressor} "
@@ -298,8 +315,8 @@ class ApproxMulConfig(DesignConfig):
             tag += f"-or{self.or_cols}"
         if self.compressor:
             tag += f"-{self.compressor}-a{self.approx_cols}"
-        if self.signed_form == "baugh_wooley":
-            tag += "-bw"
+        if self.signed_form != "sign_magnitude":
+            tag += {"baugh_wooley": "-bw", "booth": "-booth"}[self.signed_form]
         return f"approxmul-{tag}-{'i' if self.signed else 'u'}{self.a_bits}x{self.b_bits}"
 
     # ---------------------------------------------------------------- derived
@@ -409,10 +426,13 @@ def table_y_bits(table, a_bits: int, b_bits: int, signed: bool) -> int:
 # -------------------------------------------------------------------- bit-level definitions
 def pp_keep_mask(cfg: ApproxMulConfig) -> np.ndarray:
     """Kept partial-product bits of an array kind: bool (b_bits, a_bits), [i, j] = bit a_j & b_i
-    in row i, column i + j. Raises for kinds that are not partial-product arrays."""
-    nb, na = cfg.b_bits, cfg.a_bits
+    in row i, column i + j; for the Booth form bool (booth_rows, a_bits + 1), [i, j] = p_{i,j} in
+    column 2i + j. Raises for kinds that are not partial-product arrays."""
+    nb, na, step = cfg.b_bits, cfg.a_bits, 1
+    if is_booth(cfg):
+        nb, na, step = booth_rows(cfg.b_bits), cfg.a_bits + 1, 2
     i = np.arange(nb)[:, None]
-    col = i + np.arange(na)[None, :]
+    col = step * i + np.arange(na)[None, :]
     m = cfg.method
     if m == "exact":
         keep = np.ones((nb, na), dtype=bool)
@@ -430,9 +450,12 @@ def pp_keep_mask(cfg: ApproxMulConfig) -> np.ndarray:
 def truncation_compensation(cfg: ApproxMulConfig) -> int:
     """Constant C added by compensated truncation (0 otherwise): expected value of the dropped
     partial-product bits for uniform independent operand bits, rounded half away from zero
-    (AND bits 1/4, the complemented bits of a Baugh-Wooley array 3/4)."""
+    (AND bits 1/4, the complemented bits of a Baugh-Wooley array 3/4; for the Booth form the exact
+    mean over all operand pairs)."""
     if cfg.method != "truncated" or not cfg.compensate:
         return 0
+    if is_booth(cfg):
+        return _booth_dropped_mean(cfg)
     inv = bw_invert_mask(cfg) if is_baugh_wooley(cfg) else None
     return _dropped_bits_expectation(pp_keep_mask(cfg), inv)
 
@@ -445,6 +468,55 @@ def _dropped_bits_expectation(keep: np.ndarray, invert: np.ndarray | None = None
     weight = np.ones(keep.shape, dtype=np.int64) if invert is None else np.where(invert, 3, 1)
     quarter_sum = int(np.sum(np.where(~keep, weight << col, 0)))     # 4 * expected value
     return int(round_half_away(quarter_sum / 4))
+
+
+def is_booth(cfg: ApproxMulConfig) -> bool:
+    """True when cfg is built as a radix-4 modified Booth array."""
+    return cfg.signed_form == "booth"
+
+
+def is_native_signed(cfg: ApproxMulConfig) -> bool:
+    """True for the two's-complement arrays (Baugh-Wooley, Booth): y = array sum mod 2^P, signed."""
+    return cfg.signed_form in ("baugh_wooley", "booth")
+
+
+def booth_rows(b_bits: int) -> int:
+    """Rows (radix-4 digits) of the Booth array: ceil(b_bits / 2)."""
+    return (b_bits + 1) // 2
+
+
+def booth_constant(a_bits: int, b_bits: int) -> int:
+    """K = -sum_i 2^(a_bits + 2i) mod 2^P over the booth_rows(b_bits) rows, P = a_bits + b_bits."""
+    P = a_bits + b_bits
+    return -sum(1 << (a_bits + 2 * i) for i in range(booth_rows(b_bits))) % (1 << P)
+
+
+def booth_digit(b_hi, b_mid, b_lo):
+    """Radix-4 Booth recoding of the bits (b_{2i+1}, b_{2i}, b_{2i-1}) of 0/1 values (numpy or
+    Amaranth 1-bit): (one, two, neg), the digit being (-1)^neg * (one + 2 two) (zero when both are 0)."""
+    one = b_mid ^ b_lo
+    two = (b_hi ^ b_mid) & (one ^ 1)
+    return one, two, b_hi
+
+
+def booth_pp_bit(one, two, neg, a_j, a_jm1):
+    """Bit j of a Booth row before the +neg: ((one & a_j) | (two & a_{j-1})) ^ neg."""
+    return ((one & a_j) | (two & a_jm1)) ^ neg
+
+
+def _booth_dropped_mean(cfg: ApproxMulConfig) -> int:
+    """round_half_away(mean over all operand pattern pairs of the dropped Booth bits' value)."""
+    keep = pp_keep_mask(cfg)
+    full = cfg.replace(method="exact", t=0, compensate=False, hbl=0, vbl=0, perf_rows=0, perf_start=0,
+                       or_cols=0, compressor="", approx_cols=0)
+    total = 0
+    A, B = _operand_bits(cfg.a_bits), _operand_bits(cfg.b_bits)
+    for c, entries in enumerate(array_columns(full)):
+        for e in entries:
+            if e[0] != "one" and not keep[e[1], 0 if e[0] == "neg" else e[2]]:
+                total += int(_entry_bits(cfg, e, A, B).sum(dtype=np.int64)) << c
+    n = 1 << (cfg.a_bits + cfg.b_bits)
+    return (2 * total + n) // (2 * n)          # round half up of total / n (total >= 0)
 
 
 def is_baugh_wooley(cfg: ApproxMulConfig) -> bool:
@@ -466,12 +538,14 @@ def baugh_wooley_constant(a_bits: int, b_bits: int) -> int:
 
 
 def array_constant(cfg: ApproxMulConfig) -> int:
-    """The constant fed into an array kind's columns: K + C (mod 2^P) for Baugh-Wooley, C for the
-    unsigned array (C = `truncation_compensation`)."""
+    """The constant fed into an array kind's columns: K + C (mod 2^P) for Baugh-Wooley and Booth,
+    C for the unsigned array (C = `truncation_compensation`)."""
     c = truncation_compensation(cfg)
+    P = cfg.a_bits + cfg.b_bits
     if is_baugh_wooley(cfg):
-        P = cfg.a_bits + cfg.b_bits
         return (baugh_wooley_constant(cfg.a_bits, cfg.b_bits) + c) % (1 << P)
+    if is_booth(cfg):
+        return (booth_constant(cfg.a_bits, cfg.b_bits) + c) % (1 << P)
     return c
 
 
@@ -490,9 +564,8 @@ def _array_table(cfg: ApproxMulConfig) -> np.ndarray:
     keep = pp_keep_mask(cfg)
     inv = bw_invert_mask(cfg) if is_baugh_wooley(cfg) else np.zeros_like(keep)
     const = array_constant(cfg)
-    A = ((np.arange(1 << na, dtype=np.uint8)[:, None] >> np.arange(na, dtype=np.uint8)[None, :]) & 1)
-    B = ((np.arange(1 << nb, dtype=np.uint8)[:, None] >> np.arange(nb, dtype=np.uint8)[None, :]) & 1)
-    if cfg.compressor:
+    A, B = _operand_bits(na), _operand_bits(nb)
+    if cfg.compressor or is_booth(cfg):
         total = _tree_table(cfg, A, B)
         total.setflags(write=False)
         return total
@@ -507,6 +580,56 @@ def _array_table(cfg: ApproxMulConfig) -> np.ndarray:
         total += (np.minimum(count, 1) if c < cfg.or_cols else count).astype(np.int64) << c
     total.setflags(write=False)
     return total
+
+
+def _operand_bits(n: int) -> np.ndarray:
+    """uint8 (2^n, n): [pattern, bit]."""
+    return (np.arange(1 << n, dtype=np.uint16)[:, None] >> np.arange(n, dtype=np.uint16)[None, :]).astype(np.uint8) & 1
+
+
+def array_columns(cfg: ApproxMulConfig) -> list[list]:
+    """The bits entering an array kind's reduction tree, per column in tree order: `pp_columns`
+    for the AND / Baugh-Wooley arrays; for the Booth form, row by row, the kept bits
+    ("booth", i, j, inverted) of row i in column 2i + j (j ascending; the top bit j = a_bits
+    inverted), then the row's ("neg", i) in column 2i when bit j = 0 is kept; then the one-bits
+    of `array_constant` ("one",). Width a_bits + b_bits."""
+    keep, const = pp_keep_mask(cfg), array_constant(cfg)
+    if not is_booth(cfg):
+        return pp_columns(keep, const, bw_invert_mask(cfg) if is_baugh_wooley(cfg) else None)
+    P, na = cfg.a_bits + cfg.b_bits, cfg.a_bits
+    cols = [[] for _ in range(P)]
+    for i in range(keep.shape[0]):
+        for j in range(na + 1):
+            if keep[i, j]:
+                cols[2 * i + j].append(("booth", i, j, j == na))
+        if keep[i, 0]:
+            cols[2 * i].append(("neg", i))
+    for c in range(P):
+        if (const >> c) & 1:
+            cols[c].append(("one",))
+    return cols
+
+
+def _entry_bits(cfg: ApproxMulConfig, e: tuple, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """uint8 (2^a_bits, 2^b_bits) value of one `array_columns` entry for every pattern pair."""
+    shape = (A.shape[0], B.shape[0])
+    if e[0] == "one":
+        return np.ones(shape, dtype=np.uint8)
+    if e[0] == "pp":
+        return (A[:, e[2], None] & B[None, :, e[1]]) ^ np.uint8(e[3])
+    na, nb = cfg.a_bits, cfg.b_bits
+    zero = np.zeros(B.shape[0], dtype=np.uint8)
+
+    def bbit(k):                          # sign-extended b, b_{-1} = 0
+        return zero if k < 0 else B[:, min(k, nb - 1)]
+    i = e[1]
+    one, two, neg = booth_digit(bbit(2 * i + 1), bbit(2 * i), bbit(2 * i - 1))
+    if e[0] == "neg":
+        return np.broadcast_to(neg[None, :], shape).astype(np.uint8)
+    j = e[2]
+    a_j = A[:, min(j, na - 1), None]      # a_na = a_{na-1}
+    a_jm1 = A[:, j - 1, None] if j > 0 else np.zeros((A.shape[0], 1), dtype=np.uint8)
+    return (booth_pp_bit(one[None, :], two[None, :], neg[None, :], a_j, a_jm1) ^ np.uint8(e[3])).astype(np.uint8)
 
 
 def pp_columns(keep, const: int, invert=None) -> list[list]:
@@ -537,17 +660,15 @@ def array_schedule(cfg: ApproxMulConfig, cols: list[list]):
 def _tree_table(cfg: ApproxMulConfig, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Array sum for every pattern pair through the reduction schedule (bit-level, with the
     approximate compressors), int64 (2^a_bits, 2^b_bits)."""
-    cols = pp_columns(pp_keep_mask(cfg), array_constant(cfg),
-                      bw_invert_mask(cfg) if is_baugh_wooley(cfg) else None)
-    shape = (A.shape[0], B.shape[0])
+    cols = array_columns(cfg)
     inputs = []
     for c, entries in enumerate(cols):
-        bits = [np.ones(shape, dtype=np.uint8) if e[0] == "one" else
-                (A[:, e[2], None] & B[None, :, e[1]]) ^ np.uint8(e[3]) for e in entries]
+        bits = [_entry_bits(cfg, e, A, B) for e in entries]
         if c < cfg.or_cols and len(bits) > 1:
             bits = [np.bitwise_or.reduce(np.stack(bits), axis=0)]
         inputs += bits
-    return evaluate(array_schedule(cfg, cols), inputs)
+    total = evaluate(array_schedule(cfg, cols), inputs)     # a scalar when no bit is left
+    return np.broadcast_to(total, (A.shape[0], B.shape[0])).copy()
 
 
 def ssm_segment_bits(cfg: ApproxMulConfig) -> tuple[int, int]:
@@ -656,7 +777,7 @@ def _direct(cfg: ApproxMulConfig, a, b) -> np.ndarray:
         return cfg.lut_table[to_unsigned(a, cfg.a_bits), to_unsigned(b, cfg.b_bits)]
     if not cfg.signed:
         return unsigned_core(cfg, a, b)
-    if is_baugh_wooley(cfg):
+    if is_native_signed(cfg):
         P = cfg.a_bits + cfg.b_bits
         return wrap(array_sum(cfg, to_unsigned(a, cfg.a_bits), to_unsigned(b, cfg.b_bits)), P, True)
     return _sign_magnitude(lambda x, y: unsigned_core(cfg, x, y), a, b)

@@ -31,6 +31,10 @@ Barrel shifters are explicit log-depth 2:1 mux stages (no variable `<<`/`>>` ope
 - signed, signed_form "baugh_wooley" (array kinds): AND gates, a NAND gate for each bit where
   exactly one of the row/column is the sign bit (`bw_invert_mask`), the one-bits of
   `array_constant` (K + C) as constant inputs, the same Dadda tree; y = the low P bits, signed.
+- signed, signed_form "booth" (array kinds): per row a Booth encoder (one, two, neg: the gates
+  of golden `booth_digit`), per kept bit the selector of `booth_pp_bit` (the row's top bit
+  inverted), the rows' neg bits and the one-bits of `array_constant`, in the column order of
+  `array_columns`, the same OR columns and Dadda tree; y = the low P bits, signed.
 - signed, signed_form "sign_magnitude" (all kinds but lut): wrapper: |a|, |b| by conditional negation (the
   most negative value maps to 2^(n-1), exact in n bits), the unsigned core of the same widths,
   y = -core when sign(a) xor sign(b).
@@ -43,9 +47,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from quantpe.golden.approx import (ApproxMulConfig, array_constant, bw_invert_mask, is_baugh_wooley,
-                                   mitchell_frac_bits, mul_table, pp_columns, pp_keep_mask, ssm_compensation,
-                                   ssm_keep_mask)
+from quantpe.golden.approx import (ApproxMulConfig, array_columns, array_constant, booth_digit, booth_pp_bit,
+                                   booth_rows, bw_invert_mask, is_baugh_wooley, is_booth, mitchell_frac_bits,
+                                   mul_table, pp_columns, pp_keep_mask, ssm_compensation, ssm_keep_mask)
 from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.errors import ConfigError
 from quantpe.golden.reduction import dadda_schedule
@@ -82,6 +86,10 @@ class ApproxMultiplier(wiring.Component):
                           array_constant(cfg), "bw", invert=bw_invert_mask(cfg).tolist(), or_cols=cfg.or_cols,
                           compressor=cfg.compressor, approx_cols=cfg.approx_cols)
             m.d.comb += self.y.eq(s[:P].as_signed())
+            return m
+        if is_booth(cfg):
+            s = _booth_array(m, cfg, self.a.as_unsigned(), self.b.as_unsigned())
+            m.d.comb += self.y.eq(s[:cfg.a_bits + cfg.b_bits].as_signed())
             return m
         neg = Signal(name="neg")
         mag_a = Signal(cfg.a_bits, name="mag_a")
@@ -171,12 +179,49 @@ def _pp_array(m: Module, a, b, keep, const: int, prefix: str, invert=None, or_co
                 m.d.comb += pp[i, j].eq(~(a[j] & b[i]) if inv else (a[j] & b[i]))
     cols = [[Const(1, 1) if e[0] == "one" else pp[e[1], e[2]] for e in entries]
             for entries in pp_columns(keep, const, invert)]
+    return _reduce_columns(m, cols, prefix, or_cols, compressor, approx_cols)
+
+
+def _reduce_columns(m: Module, cols: list[list], prefix: str, or_cols: int, compressor: str, approx_cols: int):
+    """Columns < or_cols to one OR bit each, then the reduction tree (`_compress`)."""
     for c in range(min(or_cols, len(cols))):
         if len(cols[c]) > 1:
             o = Signal(name=f"{prefix}_or{c}")
             m.d.comb += o.eq(Cat(*cols[c]).any())
             cols[c] = [o]
     return _compress(m, cols, prefix, compressor, approx_cols)
+
+
+def _booth_array(m: Module, cfg: ApproxMulConfig, a, b):
+    """The radix-4 Booth array of `cfg` (golden `array_columns`): one encoder (one, two, neg) per
+    row from `booth_digit`, one selector gate per kept bit from `booth_pp_bit` (top bit of a row
+    inverted), the neg bits and the constant's one-bits, reduced like the other arrays."""
+    na, nb = cfg.a_bits, cfg.b_bits
+
+    def b_ext(k):                      # sign-extended b, b_{-1} = 0
+        return Const(0, 1) if k < 0 else b[min(k, nb - 1)]
+    enc = []
+    for i in range(booth_rows(nb)):
+        sig = [Signal(name=f"be{i}_{n}") for n in ("one", "two", "neg")]
+        m.d.comb += [s_.eq(v) for s_, v in zip(sig, booth_digit(b_ext(2 * i + 1), b_ext(2 * i), b_ext(2 * i - 1)))]
+        enc.append(sig)
+    cols = []
+    for entries in array_columns(cfg):
+        col = []
+        for e in entries:
+            if e[0] == "one":
+                col.append(Const(1, 1))
+            elif e[0] == "neg":
+                col.append(enc[e[1]][2])
+            else:
+                i, j, inv = e[1], e[2], e[3]
+                one, two, neg = enc[i]
+                bit = Signal(name=f"bpp{i}_{j}")
+                v = booth_pp_bit(one, two, neg, a[min(j, na - 1)], a[j - 1] if j else Const(0, 1))
+                m.d.comb += bit.eq(~v if inv else v)
+                col.append(bit)
+        cols.append(col)
+    return _reduce_columns(m, cols, "booth", cfg.or_cols, cfg.compressor, cfg.approx_cols)
 
 
 def _shift_from_leading_one(m: Module, x, lo: int, name: str):

@@ -14,6 +14,7 @@ from pathlib import Path
 from quantpe.kinds import KINDS, config_class, config_from_dict
 from quantpe.atomic import staged_dir
 from quantpe.golden.compressors import COMPRESSORS
+from quantpe.golden.approx import SIGNED_FORMS
 from quantpe.golden.errors import QuantpeError
 
 __all__ = ["main"]
@@ -370,9 +371,9 @@ def _characterize_opts(p):
     g.add_argument("--perf-start", type=int, help="perforated: first dropped row")
     g.add_argument("--or-cols", type=int, help="exact, truncated, broken_array, perforated: the lowest OR_COLS "
                    "product columns are ORed instead of added (lower-part OR)")
-    g.add_argument("--signed-form", choices=("sign_magnitude", "baugh_wooley"),
-                   help="signed array kinds: sign-magnitude wrapper or native two's-complement Baugh-Wooley array "
-                        "[sign_magnitude]")
+    g.add_argument("--signed-form", choices=SIGNED_FORMS,
+                   help="signed array kinds: sign-magnitude wrapper, native two's-complement Baugh-Wooley array "
+                        "or radix-4 Booth array [sign_magnitude]")
     g.add_argument("--compressor", choices=tuple(COMPRESSORS),
                    help="exact, truncated, broken_array, perforated: approximate 4:2 compressor design used in "
                         "the reduction tree's columns < APPROX_COLS")

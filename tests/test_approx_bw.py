@@ -202,7 +202,7 @@ def test_ids_and_specs_backward_compatible():
 @pytest.mark.parametrize(
     "kw,msg",
     [
-        (dict(signed_form="booth"), "signed_form must be one of"),
+        (dict(signed_form="radix8"), "signed_form must be one of"),
         (dict(signed_form="baugh_wooley"), "needs signed=True"),
         (
             dict(signed_form="baugh_wooley", signed=True, method="drum", k=4),
