@@ -54,11 +54,13 @@ class ApproxPE(wiring.Component):
 def exact_lane_form(a_bits: int, b_bits: int, is_signed: bool) -> str:
     """How an exact lane is built: the cheapest exact form measured in the PE (built-in liberty,
     all lanes exact, 16 lanes 8x8 and 4 lanes 8x4 / 4x4, against the baseline PE's `a * w`):
-    signed -> "baugh_wooley" (8x8: 42,578 vs 53,796 µm² baseline; 8x4: 8,786 vs 9,424; 4x4: 6,202
-    vs 7,111); unsigned 8x8 -> "array" (42,396 vs 43,073); unsigned narrower -> "mul", the same
-    `*` as the baseline (8x4: 8,138 vs 8,189; 4x4: 5,718 vs 5,783; the array is 4% / 2% larger)."""
+    signed, a_bits + b_bits >= 12 -> "booth" (8x8: 39,910 µm², Baugh-Wooley 42,578, baseline
+    53,796; 8x4: 8,418, Baugh-Wooley 8,786, baseline 9,424); signed narrower -> "baugh_wooley"
+    (4x4: 6,202, Booth 6,417, baseline 7,111); unsigned 8x8 -> "array" (42,396 vs 43,073); unsigned
+    narrower -> "mul", the same `*` as the baseline (8x4: 8,138 vs 8,189; 4x4: 5,718 vs 5,783; the
+    array is 4% / 2% larger)."""
     if is_signed:
-        return "baugh_wooley"
+        return "booth" if a_bits + b_bits >= 12 else "baugh_wooley"
     return "array" if a_bits + b_bits >= 16 else "mul"
 
 
@@ -69,8 +71,8 @@ def lane_multiplier(lane_cfg):
         form = exact_lane_form(lane_cfg.a_bits, lane_cfg.b_bits, lane_cfg.signed)
         if form == "mul":
             return PlainMultiplier(lane_cfg.a_bits, lane_cfg.b_bits, lane_cfg.signed)
-        if form == "baugh_wooley":
-            return approx_multiplier(lane_cfg.replace(signed_form="baugh_wooley"))
+        if form in ("baugh_wooley", "booth"):
+            return approx_multiplier(lane_cfg.replace(signed_form=form))
     return approx_multiplier(lane_cfg)
 
 

@@ -53,6 +53,7 @@ BUDGET_TARGET = {False: {1.0: 1450.0, 2.0: 1150.0, 5.0: 780.0, 20.0: 380.0},
 REFERENCE_FORMS = (("array", "unsigned AND array + Dadda tree (`ApproxMultiplier`, exact)"),
                    ("sign_magnitude", "sign-magnitude wrapper around the unsigned array (signed)"),
                    ("baugh_wooley", "native two's-complement Baugh-Wooley array + Dadda tree (signed)"),
+                   ("booth", "radix-4 modified Booth array + Dadda tree (signed)"),
                    ("yosys_mul", "plain `y = a * b` (Yosys' own `$mul` mapping, `PlainMultiplier`)"))
 ERROR_METRICS = (("mae_pct", "MAE %"), ("mred_pct", "MRED %"), ("abs_bias_pct", "|bias| % of 2^(na+nb)"))
 
@@ -190,7 +191,8 @@ def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> 
       sign-magnitude form wins at large MRED budgets, Baugh-Wooley at small ones): truncated t = 0
       with or_cols 2 .. top, compensated truncated t = 2 .. n with or_cols t + 1 .. top;
       broken_array hbl in {1, 2}, vbl in {n - 1, n}, or_cols vbl + 2 .. top;
-    - at 8x8, approximate 4:2 compressors in the reduction tree (`compressor_variants`).
+    - at 8x8, approximate 4:2 compressors in the reduction tree (`compressor_variants`);
+    - signed only: the radix-4 Booth family (`booth_variants`).
     The default grid was cut from the `wide` one (every t / vbl in 0 .. max(P - 5, n), with and without
     compensation, hbl 0..3, or_cols up to top; about 2.5x the syntheses at 8x8), keeping the
     parameters that were on its 8x8 area/MRED or area/MAE front.
@@ -221,7 +223,40 @@ def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> 
             out.append(ApproxMulConfig(method="truncated", t=t, compensate=comp, or_cols=oc, **base, **form))
         for h, v, oc in bam:
             out.append(ApproxMulConfig(method="broken_array", hbl=h, vbl=v, or_cols=oc, **base, **form))
-    return out + compressor_variants(a_bits, b_bits, signed, wide)
+    return out + compressor_variants(a_bits, b_bits, signed, wide) + booth_variants(a_bits, b_bits, signed)
+
+
+def booth_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConfig]:
+    """The radix-4 Booth family (signed only; P = a_bits + b_bits): the exact array; truncated
+    (broken Booth) t = 1 .. min(P - 4, P / 2 - 1) (at least 1), plain and compensated, the compensated ones also
+    with or_cols t + 1 .. t + 3; broken_array hbl = 1 at vbl = P / 2; each single Booth row
+    perforated; at 8x8 fa_or compressors (or_cols t + 1, approx_cols t + 2, t = 2..6). The
+    compensated truncations with small or_cols were the 8x8 area/MRED and area/MAE front of a
+    159-variant exploration (t 1..10 with or_cols up to t + 4, broken arrays, perforation,
+    fa_or compressors)."""
+    from quantpe.golden.approx import booth_rows
+    from quantpe.golden.errors import ConfigError
+    if not signed:
+        return []
+    P = a_bits + b_bits
+    base = dict(a_bits=a_bits, b_bits=b_bits, signed=True, signed_form="booth")
+    kws = [dict(method="exact")]
+    for t in range(1, max(min(P - 4, P // 2 - 1), 1) + 1):
+        kws.append(dict(method="truncated", t=t))
+        kws += [dict(method="truncated", t=t, compensate=True, or_cols=oc)
+                for oc in (0, t + 1, t + 2, t + 3) if oc < P]
+    kws.append(dict(method="broken_array", hbl=1, vbl=P // 2))
+    kws += [dict(method="perforated", perf_rows=1, perf_start=s) for s in range(booth_rows(b_bits))]
+    if (a_bits, b_bits) == (8, 8):
+        kws += [dict(method="truncated", t=t, compensate=True, or_cols=t + 1, compressor="fa_or",
+                     approx_cols=t + 2) for t in range(2, 7)]
+    out = []
+    for kw in kws:
+        try:
+            out.append(ApproxMulConfig(**base, **kw))
+        except ConfigError:                  # e.g. no compressor in column approx_cols - 1
+            continue
+    return out
 
 
 def sweep_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
@@ -235,7 +270,7 @@ def params_of(cfg: ApproxMulConfig) -> str:
     text = _params_of(cfg)
     extra = [f"or={cfg.or_cols}"] if cfg.or_cols else []
     extra += [f"c42={cfg.compressor},ac={cfg.approx_cols}"] if cfg.compressor else []
-    extra += ["bw"] if cfg.signed_form == "baugh_wooley" else []
+    extra += [{"baugh_wooley": "bw", "booth": "booth"}[cfg.signed_form]] if cfg.signed_form != "sign_magnitude" else []
     return ",".join([p for p in [text] if p] + extra)
 
 
@@ -331,6 +366,7 @@ def reference_jobs(a_bits: int, b_bits: int, signed: bool) -> list:
     out = [("sign_magnitude" if signed else "array", base)]
     if signed:
         out.append(("baugh_wooley", base.replace(signed_form="baugh_wooley")))
+        out.append(("booth", base.replace(signed_form="booth")))
     out.append(("yosys_mul", part_verilog(PlainMultiplier(a_bits, b_bits, signed), "plainmul")))
     return out
 
@@ -619,15 +655,18 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
           f"{len(rows) - n_new} variants of the sweep before issue 14 (\"old\") and {n_new} new ones "
           "(native two's-complement Baugh-Wooley arrays for signed units, with truncation, broken array and "
           "perforation; OR compression of the lowest partial-product columns, `or_cols`; at 8x8 approximate "
-          "4:2 compressors in the reduction tree's low columns, `compressor` and `approx_cols`"
+          "4:2 compressors in the reduction tree's low columns, `compressor` and `approx_cols`; radix-4 "
+          "Booth arrays for signed units, `booth`, with broken-Booth truncation, compensation, OR columns, "
+          "perforated rows and at 8x8 compressors"
           f"{'; wide grid' if wide else ''}). "
           f"Full table: [approx/variants.csv](approx/variants.csv).", "",
           "**Exact reference.** Every area saving (variants.csv `area_saving_pct`, the tables and plots below, "
           "the accuracy table) is against the smallest exact multiplier this flow produces at the same widths and "
           "signedness, among: the unsigned AND array + Dadda tree, the sign-magnitude wrapper around it "
-          "(signed), the native Baugh-Wooley array (signed) and a plain `y = a * b` mapped by Yosys' own "
-          "`$mul` flow. Yosys here is " + _yosys_version() + ", which has no `booth` pass (`yosys -p 'help booth'`: "
-          "no such command), so no Booth-mapped `$mul` is among the candidates. "
+          "(signed), the native Baugh-Wooley array (signed), the project's radix-4 Booth array (signed) and "
+          "a plain `y = a * b` mapped by Yosys' own `$mul` flow. Yosys here is " + _yosys_version() +
+          ", which has no `booth` pass (`yosys -p 'help booth'`: no such command), so the Booth candidate is "
+          "the project's own structural one. "
           "Table: [approx/references.csv](approx/references.csv).", ""]
     ref_cols = [("width", "width"), ("signed", "signed")] + [(f, f"{f} µm²") for f, _ in REFERENCE_FORMS] + \
         [("reference", "reference")]
@@ -673,7 +712,7 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
            f"same parameters, but its saving counts only the unit: the sign handling (in the digits model "
            f"only the weight's sign, since activations are ReLU outputs >= 0) is left to the datapath, "
            f"e.g. as a subtract in the adder tree. Signed sign-magnitude rows carry the full wrapper "
-           f"(|a|, |b|, negate), Baugh-Wooley rows (`bw`) none; every saving is against the exact reference above. "
+           f"(|a|, |b|, negate), Baugh-Wooley (`bw`) and Booth (`booth`) rows none; every saving is against the exact reference above. "
            f"Listed: the kept 8x8 variants (front members, budget winners, exact units). "
            f"Table: [approx/accuracy.csv](approx/accuracy.csv).", "",
            "![digits accuracy vs area saving](approx/accuracy.png)", ""]

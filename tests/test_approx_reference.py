@@ -1,5 +1,5 @@
 """Exact references: the approximate-multiplier PE with every lane exact is no larger than the
-baseline PE, and its exact / Baugh-Wooley lanes pass the registry regression on both simulators.
+baseline PE, and its exact / Baugh-Wooley / Booth lanes pass the registry regression on both simulators.
 
 Areas are measured here (Yosys, built-in liberty, `quantpe.flow`, cached), not hard-coded.
 """
@@ -43,7 +43,8 @@ def test_all_exact_approx_pe_no_larger_than_baseline(lanes, a, w, s):
 
 
 def test_exact_lane_forms():
-    assert exact_lane_form(8, 8, True) == exact_lane_form(4, 4, True) == "baugh_wooley"
+    assert exact_lane_form(8, 8, True) == exact_lane_form(8, 4, True) == "booth"
+    assert exact_lane_form(4, 4, True) == exact_lane_form(6, 5, True) == "baugh_wooley"
     assert exact_lane_form(8, 8, False) == "array" and exact_lane_form(8, 4, False) == "mul"
 
 
@@ -57,7 +58,7 @@ MIXED = ApproxPEConfig(
         "exact",
         "truncated:compensate=1,signed_form=baugh_wooley,t=3",
         "broken_array:hbl=1,or_cols=2,signed_form=baugh_wooley,vbl=3",
-        "perforated:perf_rows=1,perf_start=3,signed_form=baugh_wooley",
+        "truncated:compensate=1,signed_form=booth,t=3",
     ),
 )
 
@@ -65,7 +66,7 @@ MIXED = ApproxPEConfig(
 @pytest.mark.parametrize(
     "sim", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)]
 )  # 2 builds: ~90 s
-def test_regression_with_exact_and_baugh_wooley_lanes(sim, seed):
+def test_regression_with_exact_baugh_wooley_and_booth_lanes(sim, seed):
     from quantpe.sim.regression import regress
 
     regress(MIXED, sim, 200, seed)    # unsigned exact lanes ("mul" form): the approxpe plan's l4-u4-mix-sat

@@ -106,8 +106,12 @@ def test_sweep_starts_with_the_legacy_sweep_and_adds_new_families():
     for a, b, s in [(8, 8, True), (4, 4, False), (4, 4, True), (2, 2, False)]:
         old, new = legacy_variants(a, b, s), sweep_variants(a, b, s)
         assert new[:len(old)] == old and len(set(new)) == len(new)
-        extra = [c for c in new[len(old):] if not c.compressor]
-        c42 = [c for c in new[len(old):] if c.compressor]
+        booth = [c for c in new[len(old):] if c.signed_form == "booth"]
+        assert bool(booth) == s
+        if s:
+            assert {c.method for c in booth} == {"exact", "truncated", "broken_array", "perforated"}
+        extra = [c for c in new[len(old):] if not c.compressor and c.signed_form != "booth"]
+        c42 = [c for c in new[len(old):] if c.compressor and c.signed_form != "booth"]
         assert bool(c42) == ((a, b) == (8, 8)) and all(c.method in ("exact", "truncated", "broken_array")
                                                        for c in c42)
         assert any(c.or_cols for c in extra)
@@ -125,6 +129,7 @@ def test_pick_reference():
     assert pick_reference({"sign_magnitude": 2635.0, "baugh_wooley": 1945.6, "yosys_mul": 2421.1}) == \
         ("baugh_wooley", 1945.6)
     assert pick_reference({"array": 46.3, "yosys_mul": 46.3}) == ("array", 46.3)     # tie: structural first
+    assert pick_reference({"baugh_wooley": 1945.6, "booth": 1741.7, "yosys_mul": 2421.1}) == ("booth", 1741.7)
 
 
 def test_budget_table_named_rows():
