@@ -27,7 +27,7 @@ import numpy as np
 
 from quantpe.golden.errors import ConfigError, QuantpeError
 
-__all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "prefetch_areas", "candidates",
+__all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "exact_reference", "prefetch_areas", "candidates",
            "make_problem", "run_method", "plan_area", "plan_accuracy", "read_plan", "write_plan",
            "plans_report", "plan_designs", "plan_hardware", "plan_model", "plan_section", "PLAN_LANES"]
 
@@ -55,20 +55,40 @@ def prefetch_areas(cfgs) -> None:
         _AREA[c] = float(r["area_um2"])
 
 
+def _is_exact(cfg) -> bool:
+    """Every input pair gives the exact product (any signed form, no approximate compressor)."""
+    return cfg.method == "exact" and not cfg.compressor
+
+
+@functools.cache
+def exact_reference(a_bits: int, w_bits: int):
+    """The cheapest exact signed a_bits x w_bits form of the library (sign-magnitude, Baugh-Wooley,
+    Booth): the one exact candidate, and the area every exact layer is costed at."""
+    from quantpe.approx_report import sweep_variants
+    exact = [c for c in sweep_variants(a_bits, w_bits, True) if _is_exact(c)]
+    prefetch_areas(exact)
+    return min(exact, key=lambda c: (_AREA[c], exact.index(c)))
+
+
 def mul_area(a_bits: int, w_bits: int, spec: str = "exact") -> float:
-    """µm² of the signed a_bits x w_bits multiplier `spec` (Yosys, built-in liberty, cached)."""
+    """µm² of the signed a_bits x w_bits multiplier `spec` (Yosys, built-in liberty, cached); an exact
+    spec, in any form, costs the area of `exact_reference` (the same product)."""
     if not (2 <= a_bits <= 8 and 2 <= w_bits <= 8):
         raise ConfigError(f"no multiplier area for {a_bits}x{w_bits} bits: the library has 2..8-bit operands")
     cfg = _mul_cfg(a_bits, w_bits, spec)
+    if _is_exact(cfg):
+        cfg = exact_reference(a_bits, w_bits)
     if cfg not in _AREA:
         prefetch_areas([cfg])
     return _AREA[cfg]
 
 
 def candidates(a_bits: int, w_bits: int) -> list:
-    """The library's signed a_bits x w_bits multipliers (exact first)."""
+    """The library's signed a_bits x w_bits multipliers: `exact_reference` first, then every
+    approximate one (the other exact forms, the same product at a larger area, are left out)."""
     from quantpe.approx_report import sweep_variants
-    return sweep_variants(a_bits, w_bits, True)
+    return [exact_reference(a_bits, w_bits)] + [c for c in sweep_variants(a_bits, w_bits, True)
+                                                 if not _is_exact(c)]
 
 
 def plan_area(plan: dict) -> dict:
@@ -202,7 +222,8 @@ def _model(spec: str, inputs=None, labels=None):
 
 def make_problem(graph, x_cal, x_eval, y_eval, precisions=PRECISIONS):
     from quantpe.golden.plan_search import Problem
-    prefetch_areas([_mul_cfg(a, w, "exact") for a, w in precisions])
+    for a, w in precisions:
+        exact_reference(a, w)
     return Problem(graph, x_cal, x_eval, y_eval, tuple(precisions), mul_area)
 
 

@@ -160,12 +160,17 @@ def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity):
     return row, chosen, pairs, ga_pts, (f_cost / exact_cost, f_acc)
 
 
+# The section text carries this phrase since the plans cost exact layers at the cheapest exact unit;
+# `quantpe report` flags committed plans results without it as stale.
+EXACT_REFERENCE_MARK = "the exact reference of the approximate-multiplier section"
+
+
 def plans_report(out_dir: Path, quick: bool = False) -> list:
     from scipy.stats import spearmanr
 
     from quantpe.golden.cnn import model_data, reference_graph
     from quantpe.golden import plan_search as ps
-    from quantpe.plan_cli import CAL_SAMPLES, make_problem
+    from quantpe.plan_cli import CAL_SAMPLES, exact_reference, make_problem
     t_start = time.perf_counter()
     out = ensure_dir(Path(out_dir) / "plans")
     graph = reference_graph("cnn")
@@ -178,7 +183,9 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
              "Digits CNN (5 weight layers), bit-exact integer inference, calibration on the first "
              f"{CAL_SAMPLES} training images, accuracy on the 360 test images. Cost = sum over layers "
              "of MACs x multiplier area (Yosys, built-in liberty): the stated area x MACs proxy of "
-             "multiplier energy. Candidates per layer: " + ", ".join(f"{a}x{w}" for a, w in pb.options) +
+             "multiplier energy; every exact layer is costed at the cheapest exact unit of its widths "
+             "(" + ", ".join(f"{a}x{w} {exact_reference(a, w).signed_form}" for a, w in pb.options) + ": "
+             f"{EXACT_REFERENCE_MARK}). Candidates per layer: " + ", ".join(f"{a}x{w}" for a, w in pb.options) +
              f" (a_bits x w_bits); brute force = all {len(pb.options) ** len(pb.names)} combinations.", "",
              "### QuantuneV2 local metrics vs accuracy-driven search", ""]
     lines += markdown_table(rows, ["method", "budget", "plan", "cost_fraction", "accuracy", "wall_s", "evals",

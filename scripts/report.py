@@ -219,7 +219,21 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
            "multipliers, `quantpe report --only energy`, about 15 minutes cold plus the multipliers) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
            "against greedy, brute-force and NSGA-II search on the digits CNN, `quantpe report --only plans`, "
            "about 30 minutes).", ""]
+    stale = _stale_plans(Path(out) / "plans" / "section.md")
+    if stale:
+        md += [f"**The committed per-layer plans results are stale:** {stale}", ""]
     return md
+
+
+def _stale_plans(section: Path) -> str:
+    """Why the committed plans section no longer matches the code ('' when it does, or is absent)."""
+    from quantpe.plans_report import EXACT_REFERENCE_MARK
+    if not section.is_file() or EXACT_REFERENCE_MARK in section.read_text():
+        return ""
+    return ("they were computed before exact layers were costed at the cheapest exact unit (they used "
+            "the sign-magnitude unit, 2,635 µm² at 8x8 signed against 1,742 µm² for the Booth array, so "
+            "their area cuts are overstated) and before the compressor and Booth multipliers joined the "
+            "candidates; rerun `quantpe report --only plans`.")
 
 
 def _section(path: str):

@@ -95,7 +95,19 @@ def test_plan_area_hand(cnn):
     r = plan_area(plan)
     assert len(r["layers"]) == 5
     assert r["total_area_x_macs"] == pytest.approx(sum(x["area_um2"] * x["macs"] for x in r["layers"]))
-    assert r["total_area_x_macs"] < r["exact_area_x_macs"]          # approximate layers are smaller
+    # every exact form costs the cheapest exact unit of its widths (the honest reference)
+    from quantpe.plan_cli import exact_reference, mul_area
+    ref = exact_reference(8, 8)
+    assert ref.method == "exact" and mul_area(8, 8, "exact") == mul_area(8, 8, "exact:signed_form=baugh_wooley") \
+        == mul_area(8, 8, "exact:signed_form=booth")
+    assert r["exact_area_x_macs"] == pytest.approx(sum(x["macs"] * mul_area(x["a_bits"], x["w_bits"], "exact")
+                                                       for x in r["layers"]))
+    # sign-magnitude approximations carry the |a|, |b|, negate wrapper: the drum 8x8 layer is no saving
+    assert r["layers"][2]["area_um2"] > mul_area(8, 8, "exact")
+    cheap = make_plan("cnn", g, "hand", {}, [(a, w, "truncated:compensate=1,signed_form=booth,t=3")
+                                              for a, w, _ in CNN_LAYERS])
+    rc = plan_area(cheap)
+    assert rc["total_area_x_macs"] < rc["exact_area_x_macs"] == pytest.approx(r["exact_area_x_macs"])
 
 
 

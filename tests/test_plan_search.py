@@ -160,7 +160,8 @@ def test_fames_search_verifies_its_pick(seed):
 
 @pytest.mark.slow
 def test_plans_report_quick(tmp_path):
-    """The report section end to end with two precisions and a tiny GA (about 4 minutes)."""
+    """The report section end to end with two precisions and a tiny GA (long: the sanity check runs
+    every (layer, multiplier) pair of the library)."""
     from quantpe.plans_report import plans_report
     lines = plans_report(tmp_path, quick=True)
     assert lines[0] == "## Per-layer plans"
@@ -168,3 +169,17 @@ def test_plans_report_quick(tmp_path):
               "fronts.png", "sanity.png", "scaling.png", "fames_front.png", "plan_fames_q50.json"):
         assert (tmp_path / "plans" / f).stat().st_size > 0
     assert any("Spearman" in x for x in lines)
+    from quantpe.plans_report import EXACT_REFERENCE_MARK
+    assert any(EXACT_REFERENCE_MARK in x for x in lines)
+
+
+def test_stale_plans_results_are_flagged(tmp_path):
+    """Committed plans results made before the cheapest-exact costing are named stale in the report."""
+    from quantpe.plans_report import EXACT_REFERENCE_MARK
+    from quantpe.report import _stale_plans
+    section = tmp_path / "section.md"
+    assert _stale_plans(section) == ""                       # no committed results: nothing to flag
+    section.write_text("## Per-layer plans\n\nCost = sum over layers of MACs x multiplier area.\n")
+    assert "rerun `quantpe report --only plans`" in _stale_plans(section)
+    section.write_text(f"## Per-layer plans\n\n... ({EXACT_REFERENCE_MARK}) ...\n")
+    assert _stale_plans(section) == ""
