@@ -148,15 +148,17 @@ def select_mckp(costs: list, losses: list, budget: float) -> list | None:
 
 
 def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, costs: dict, accuracy,
-                 max_loss_pts: float = 1.0, n_budgets: int = 24, est: dict | None = None) -> dict:
+                 max_loss_pts: float = 1.0, n_budgets: int = 32, est: dict | None = None) -> dict:
     """FAMES selection on the exact mixed-precision model `base`.
 
     candidates {layer: [ApproxMulConfig]} (exact first), costs {layer: [MACs x area]} alike,
     accuracy(specs: tuple of candidate indices) -> bit-exact accuracy (the one verification per
-    budget). Loss budgets B_k = (sum of the per-layer largest estimates) * 2^(-k/2), k = 0..n-1; a
-    bisection over k (assuming smaller budgets verify) finds the largest budget whose MCKP pick's
-    measured accuracy is within max_loss_pts of the exact model: its pick is the result (else
-    the exact plan); about log2(n) + 1 verifications. est: precomputed
+    budget). Loss budgets B_k = top * (floor / top)^(k / (n - 1)), k = 0..n-1: geometric from top =
+    the sum of the per-layer largest estimates down to floor = the smallest positive estimate of
+    any candidate (below it only the exact plan and zero-estimate picks fit); a bisection over k
+    (assuming smaller budgets verify) finds the largest budget whose MCKP pick's measured accuracy
+    is within max_loss_pts of the exact model: its pick is the result (else the exact plan);
+    about log2(n) + 1 verifications. est: precomputed
     `loss_estimates` (then the counting matrices are not recomputed). Returns dict(choice,
     estimates, verified [(budget, choice, accuracy)], exact_accuracy)."""
     names = list(candidates)
@@ -167,17 +169,22 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
     cost_l = [list(costs[n]) for n in names]
     exact = tuple(0 for _ in names)
     acc0 = accuracy(exact)
+    if n_budgets < 2:
+        raise QuantpeError(f"fames_search: n_budgets must be >= 2, got {n_budgets}")
     top = sum(max(v) for v in losses)
+    positive = [v for row in losses for v in row if v > 0]
+    floor = min(positive) if positive else top
+    budgets = [top * (floor / top) ** (k / (n_budgets - 1)) if top > 0 else 0.0 for k in range(n_budgets)]
     picks = {}
-    for k in range(n_budgets):                       # B_k descending: cheaper picks first
-        pick = select_mckp(cost_l, losses, top * 2.0 ** (-k / 2))
+    for k, b in enumerate(budgets):                  # B_k descending: cheaper picks first
+        pick = select_mckp(cost_l, losses, b)
         picks[k] = exact if pick is None else tuple(pick)
     verified, seen = [], {}
 
     def ok(k):
         if picks[k] not in seen:
             seen[picks[k]] = accuracy(picks[k])
-            verified.append((top * 2.0 ** (-k / 2), picks[k], seen[picks[k]]))
+            verified.append((budgets[k], picks[k], seen[picks[k]]))
         return (acc0 - seen[picks[k]]) * 100 <= max_loss_pts
     lo, hi = 0, n_budgets - 1                        # bisection: the largest budget that verifies
     if not ok(hi):

@@ -266,7 +266,8 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
               "Base precisions: q50 = the QuantuneV2 plan at budget 0.5; best2bit = the most accurate "
               "brute-force precision plan that has a 2-bit (2x2) layer. Candidates: every signed "
               "multiplier of the layer's widths in the library (`sweep_variants`), exact included. "
-              "FAMES: loss budgets (sum of the largest estimates) x 2^(-k/2), k = 0..23, bisected for the "
+              "FAMES: 32 loss budgets, geometric from the sum of the per-layer largest estimates down to the "
+              "smallest positive estimate, bisected for the "
               "largest whose MCKP pick verifies within 1 point of the exact-multiplier model (one "
               "bit-exact accuracy per probe); the GA is pymoo NSGA-II on real accuracy "
               f"(population {24 if not quick else 8}, {12 if not quick else 3} generations).", ""]

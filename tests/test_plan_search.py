@@ -155,7 +155,26 @@ def test_fames_search_verifies_its_pick(seed):
         return qq.accuracy(x, y)
     r = fames_search(q, g, x, y, cands, costs, acc, max_loss_pts=5.0)
     assert (r["exact_accuracy"] - acc(r["choice"])) * 100 <= 5.0
-    assert len(r["verified"]) <= 7                                   # bisection over 24 budgets
+    assert len(r["verified"]) <= 7                                   # bisection over 32 budgets
+
+
+def test_fames_budget_ladder_reaches_the_smallest_estimate():
+    """A bad multiplier with a small estimate (1e-3) beside a useless one (1e4): the ladder must go
+    down to the good one's 1e-6, not stop 2^11.5 below the top and fall back to the exact plan."""
+    layers = ["l0", "l1"]
+    row = [(0.0, 0.0, 0.0), (0.0, 0.0, 1e-6), (0.0, 0.0, 1e-3), (0.0, 0.0, 1e4)]
+    est = {n: row for n in layers}
+    cands = {n: ["exact", "good", "bad", "useless"] for n in layers}
+    costs = {n: [10.0, 5.0, 1.0, 0.5] for n in layers}
+    seen = []
+
+    def acc(ch):
+        seen.append(ch)
+        return 1.0 if all(i <= 1 for i in ch) else 0.0
+    r = fames_search(None, None, None, None, cands, costs, acc, max_loss_pts=1.0, est=est)
+    assert r["choice"] == (1, 1)
+    assert r["exact_accuracy"] == 1.0
+    assert all(v[2] in (0.0, 1.0) for v in r["verified"]) and len(seen) <= 7
 
 
 @pytest.mark.slow
