@@ -18,6 +18,8 @@ Designs (`COMPRESSORS`, the `compressor` field of `ApproxMulConfig`):
   Errors on 4 of the 16 inputs, each by 1 (0000 -> 1; 1100, 0011 -> 1; 1111 -> 3); zero inputs
   give 1. Equations as in two public implementations (OpenACM `momeni`; the Chisel `approx`
   library's `Compressor4to2D2`, which agrees on the sum); the paper itself could not be read here.
+  The nonzero output for zero inputs agrees with J. Gu, Y. Kim, IEIESPC 11(3), 2022, which
+  criticises Momeni's design for exactly that.
 - "xor_or": sum = (x1 XOR x2) OR (x3 XOR x4), carry = (x1 AND x2) OR (x3 AND x4). The compressor
   of M. Ha, S. Lee, "Multipliers With Approximate 4-2 Compressors and Error Recovery Modules",
   IEEE Embedded Systems Letters 10(1), 2018 as quoted by issue 14 (the same equations are
