@@ -3,6 +3,7 @@ synthesises. Each entry: (row name, config); every area delta of the table is ta
 REFERENCE row (the 16-lane int8 baseline PE)."""
 from __future__ import annotations
 
+from quantpe.golden.approx_pe import ApproxPEConfig
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.stripes import StripesConfig
 from quantpe.golden.strum import StrumConfig
@@ -24,6 +25,11 @@ def default_designs() -> list[tuple[str, object]]:
                                                   acc_bits=12, pipeline=2)),
         ("baseline-l8-int2-sat", BaselineConfig(lanes=8, a_bits=2, w_bits=2, acc_bits=7,
                                                 pipeline=0, saturate=True)),
+        # the approximate-multiplier PE, 16 lanes of int8: every lane exact (the cheapest exact
+        # signed 8x8 form, radix-4 Booth; no larger than the baseline), and every lane the broken-Booth
+        # truncated t=5 + compensation unit (the cheapest signed 8x8 under MRED 5%)
+        ("approxpe-l16-int8-exact", ApproxPEConfig()),
+        ("approxpe-l16-int8-booth-t5c", ApproxPEConfig(mul="truncated:compensate=1,signed_form=booth,t=5")),
         # StruM, B=16 K=8 lb=4: 16 lanes of int8 activations, the same reduction per cycle
         ("strum-dliq-static", StrumConfig(variant="dliq", structure="static")),
         ("strum-mip2q-static", StrumConfig(variant="mip2q", structure="static")),

@@ -203,6 +203,7 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
           f"golden model on every cycle, and synthesised with Yosys ({summary['tools']['yosys']}) on "
           f"the built-in liberty (cell areas of sky130_fd_sc_hd).", "",
           "## Area (deltas against " + reference + ")", "", format_delta_markdown(table), ""]
+    md += _exact_lane_note(table, reference)
     md += list(energy_md)
     if calib:
         md += ["## Calibration against the real sky130_fd_sc_hd library", "",
@@ -223,6 +224,19 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
     if stale:
         md += [f"**The committed per-layer plans results are stale:** {stale}", ""]
     return md
+
+
+def _exact_lane_note(table, reference: str) -> list[str]:
+    """A caveat under the area table when the all-exact approximate-multiplier PE is smaller than
+    the reference PE (whose products are Yosys' own `$mul` mapping)."""
+    row = next((d for d in table if d["name"] == "approxpe-l16-int8-exact"), None)
+    if row is None or row["d_area_um2_pct"] >= 0:
+        return []
+    return [f"**Caveat on the PE deltas:** approxpe-l16-int8-exact is {reference}'s dot product with every "
+            "lane the cheapest exact signed 8x8 unit of the approximate-multiplier section (radix-4 Booth), "
+            f"and it is {-row['d_area_um2_pct']:.1f}% smaller. The baseline, StruM and Stripes PEs map "
+            "their products with Yosys' `$mul`, so the deltas above compare designs built the same way, "
+            "not against the cheapest exact PE.", ""]
 
 
 def _stale_plans(section: Path) -> str:

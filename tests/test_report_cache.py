@@ -74,3 +74,14 @@ def test_inputs_digest_covers_sources_and_knobs(monkeypatch):
     monkeypatch.setattr(gen, "source_digest", lambda *m: "edited")
     d2 = report_cache.inputs_digest()
     assert len({d0, d1, d2}) == 3
+
+
+def test_exact_lane_caveat_follows_the_measured_delta():
+    from quantpe.report import _exact_lane_note
+    ref = {"name": "baseline-l16-int8", "d_area_um2_pct": 0.0}
+    smaller = {"name": "approxpe-l16-int8-exact", "d_area_um2_pct": -25.8}
+    larger = dict(smaller, d_area_um2_pct=1.0)
+    note = _exact_lane_note([ref, smaller], "baseline-l16-int8")
+    assert len(note) == 2 and "25.8%" in note[0]
+    assert _exact_lane_note([ref, larger], "baseline-l16-int8") == []
+    assert _exact_lane_note([ref], "baseline-l16-int8") == []
