@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "[$QUANTPE_SHARED or ../shared: pdk/sky130hd/...tt_025C_1v80.lib.gz when present]")
     r.add_argument("--only", metavar="SECTIONS", default=None,
                    help="only these sections, comma-separated (strum, approxmul, stripes, requant, models, and "
-                        "plans and energy, which only --only runs: about 30 minutes each); "
+                        "plans and energy, which only --only runs: about 9 and 18 minutes); "
                         "the default-design table and README.md are left as they are, each section's text "
                         "goes to OUT/<section>.md")
     r.add_argument("--model", type=Path, metavar="FILE", default=None,

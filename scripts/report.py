@@ -219,7 +219,7 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
            "([energy/energy.md](energy/energy.md), gate-level power on longer real traces, glitches and the "
            "multipliers, `quantpe report --only energy`, about 15 minutes cold plus the multipliers) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
            "against greedy, brute-force and NSGA-II search on the digits CNN, `quantpe report --only plans`, "
-           "about 30 minutes).", ""]
+           "about 9 minutes).", ""]
     stale = _stale_plans(Path(out) / "plans" / "section.md")
     if stale:
         md += [f"**The committed per-layer plans results are stale:** {stale}", ""]
@@ -232,8 +232,10 @@ def _exact_lane_note(table, reference: str) -> list[str]:
     row = next((d for d in table if d["name"] == "approxpe-l16-int8-exact"), None)
     if row is None or row["d_area_um2_pct"] >= 0:
         return []
+    from quantpe.rtl.approx_pe import exact_lane_form
     return [f"**Caveat on the PE deltas:** approxpe-l16-int8-exact is {reference}'s dot product with every "
-            "lane the cheapest exact signed 8x8 unit of the approximate-multiplier section (radix-4 Booth), "
+            "lane the cheapest exact signed 8x8 unit of the approximate-multiplier section "
+            f"(`{exact_lane_form(8, 8, True)}`), "
             f"and it is {-row['d_area_um2_pct']:.1f}% smaller. The baseline, StruM and Stripes PEs map "
             "their products with Yosys' `$mul`, so the deltas above compare designs built the same way, "
             "not against the cheapest exact PE.", ""]
@@ -244,10 +246,10 @@ def _stale_plans(section: Path) -> str:
     from quantpe.plans_report import EXACT_REFERENCE_MARK
     if not section.is_file() or EXACT_REFERENCE_MARK in section.read_text():
         return ""
-    return ("they were computed before exact layers were costed at the cheapest exact unit (they used "
-            "the sign-magnitude unit, 2,635 µm² at 8x8 signed against 1,742 µm² for the Booth array, so "
-            "their area cuts are overstated) and before the compressor and Booth multipliers joined the "
-            "candidates; rerun `quantpe report --only plans`.")
+    return ("they were computed before exact layers were costed at the cheapest exact unit of their widths "
+            "(reports/approx/references.csv; they used the larger sign-magnitude unit, so their area cuts are "
+            "overstated) and before the compressor and Booth multipliers joined the candidates; rerun "
+            "`quantpe report --only plans`.")
 
 
 def _section(path: str):
