@@ -300,6 +300,8 @@ def cmd_report(args):
         from quantpe.plan_cli import plan_section, read_plan
         if only is not None:
             raise QuantpeError("--plan reports the plan alone; drop --only")
+        if args.everything:
+            raise QuantpeError("--plan reports the plan alone; drop --all")
         plan = read_plan(args.plan)
         lines = plan_section(args.out, plan, None if args.model is None else str(args.model),
                              args.model_inputs, args.model_labels)
@@ -315,7 +317,7 @@ def cmd_report(args):
     elif args.model_inputs is not None or args.model_labels is not None:
         raise QuantpeError("--model-inputs and --model-labels go with --model FILE")
     run_report(args.out, sim=args.sim, cycles=args.cycles, seed=args.seed, liberty=args.liberty, only=only,
-               model=model, external_mults=args.external_mults)
+               model=model, external_mults=args.external_mults, everything=args.everything)
 
 
 def cmd_liberty(args):
@@ -472,10 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also synthesise with this real library (calibration rows) "
                         "[$QUANTPE_SHARED or ../shared: pdk/sky130hd/...tt_025C_1v80.lib.gz when present]")
     r.add_argument("--only", metavar="SECTIONS", default=None,
-                   help="only these sections, comma-separated (strum, approxmul, stripes, requant, models, and "
-                        "plans and energy, which only --only runs: about 9 and 18 minutes); "
-                        "the default-design table and README.md are left as they are, each section's text "
-                        "goes to OUT/<section>.md")
+                   help="only these sections, comma-separated (strum, stripes, models, and the studies the "
+                        "default run does not rerun: approxmul, requant, plans, energy, about 5, 1.5, 9 and 18 "
+                        "minutes cold); the default-design table is skipped, each section's text goes to "
+                        "OUT/<section>.md, a study's to its folder and to its block of OUT/README.md")
+    r.add_argument("--all", dest="everything", action="store_true",
+                   help="every section, the studies included (about 45 minutes cold)")
     r.add_argument("--model", type=Path, metavar="FILE", default=None,
                    help="also evaluate this model in the models section (.onnx, or a .npz from `model import`)")
     r.add_argument("--model-inputs", type=Path, metavar="X.npy", default=None,

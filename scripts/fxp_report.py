@@ -264,5 +264,4 @@ def fxp_report(out_dir: Path) -> list[str]:
            "", "Paper's claims on digits:", ""] + _fmt_claims(claims(table))
     md += ["", "![training](fxp/training.png)", "",
            f"(section built in {time.perf_counter() - t0:.0f} s)"]
-    write_text(d / "fxp.md", "\n".join(md).replace("](fxp/", "](") + "\n")   # links relative to fxp/
     return md

@@ -4,7 +4,9 @@ with the built-in liberty; then write the area table, deltas, plot and model acc
 reports/. With the real sky130_fd_sc_hd library available (../shared/pdk or --liberty), the
 reference PE is also synthesised with it as a calibration row, and every design's gate-level
 energy is measured on it (quantpe.power_report.energy_table: energy.csv and the table after the
-area table; one line saying it is missing otherwise).
+area table; one line saying it is missing otherwise). Then every technique section but the
+studies (quantpe.studies: long sections whose committed results README.md carries, each with a
+line saying whether it was built from the run's inputs); `--all` runs those too.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from pathlib import Path
 from quantpe.atomic import ensure_dir, save_figure, write_text
 from quantpe.golden.errors import QuantpeError
 from quantpe.kinds import KINDS
-from quantpe.report_cache import cached_step
+from quantpe.report_cache import cached_step, inputs_digest
+from quantpe.studies import STUDIES, record_study, replace_study_block, study_block
 from quantpe.synth import format_delta_markdown
 from quantpe.tables import csv_text
 
-__all__ = ["run_report", "default_real_liberty", "SECTIONS", "OPTIONAL_SECTIONS"]
+__all__ = ["run_report", "default_real_liberty", "selected_sections", "SECTIONS"]
 
 SKY130 = Path("pdk") / "sky130hd" / "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
 
@@ -78,9 +81,12 @@ def _regress_job(job) -> dict:
 
 def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1,
                liberty: Path | None = None, only: tuple[str, ...] | None = None, model=None,
-               external_mults: Path | None = None) -> dict:
-    """The main job (module docstring); `only` restricts it to some technique sections (the
-    default-design table is then skipped and each section's markdown goes to out/<section>.md).
+               external_mults: Path | None = None, everything: bool = False) -> dict:
+    """The main job (module docstring): the default-design table and every section but the
+    studies (quantpe.studies), whose committed results README.md carries; `everything` runs the
+    studies too. `only` restricts the run to some sections, studies included (the default-design
+    table is then skipped; each section's markdown goes to out/<section>.md, a study's to its
+    folder, replacing its block in an existing README.md).
     `model`: a user model (name, graph, x_cal, y_cal, x, y) added to the "models" section.
     `external_mults`: a folder of the user's multiplier Verilog, plotted in the approxmul section."""
     from quantpe.designs import REFERENCE, default_designs
@@ -90,19 +96,15 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
 
     if liberty is not None and not Path(liberty).is_file():
         raise QuantpeError(f"liberty not found: {liberty}")
-    sections = [(name, load) for name, load in SECTIONS
-                if (name not in OPTIONAL_SECTIONS if only is None else name in only)]
-    if only is not None:
-        unknown = sorted(set(only) - {name for name, _ in SECTIONS})
-        if unknown:
-            raise QuantpeError(f"unknown report section(s) {', '.join(unknown)} "
-                               f"(choose from {', '.join(n for n, _ in SECTIONS)})")
+    sections = selected_sections(only, everything)
     if model is not None and not any(name == "models" for name, _ in sections):
         raise QuantpeError("--model adds a model to the models section, which --only leaves out")
     external = ()
     if external_mults is not None:
         if not any(name == "approxmul" for name, _ in sections):
-            raise QuantpeError("--external-mults adds circuits to the approxmul section, which --only leaves out")
+            raise QuantpeError("--external-mults adds circuits to the approxmul section, which "
+                               + ("--only" if only is not None else "the default run")
+                               + " leaves out (add --only approxmul)")
         from quantpe.characterize import external_units
         external = external_units(external_mults)
     out = ensure_dir(Path(out), "report folder")
@@ -156,7 +158,7 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         summary["energy"] = energy_rows
         md = _main_section(out, summary, rows, table, cycles, sim, seed, REFERENCE, energy_md)
         _plot_area(table, out / "area.png")
-    section_md, cached = [], []
+    section_lines, cached = {}, []
     for name, load in sections:
         t1 = time.perf_counter()
         kw = ({"extra": () if model is None else (model,)} if name == "models"
@@ -167,17 +169,24 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
             lines, hit = cached_step(f"section-{name}", [], out, lambda load=load: load()(out) + [""])
             if hit:
                 cached.append(name)
-        section_md += lines
-        if only is not None:
-            _write(out / f"{name}.md", "\n".join(lines))
         timings[name] = time.perf_counter() - t1
+        if name in STUDIES:
+            record_study(out, name, lines, timings[name], inputs_digest())
+            lines = study_block(out, name, inputs_digest())
+            if only is not None and replace_study_block(out / "README.md", name, lines):
+                print(f"replaced the {name} study in {out / 'README.md'}")
+        elif only is not None:
+            _write(out / f"{name}.md", "\n".join(lines))
+        section_lines[name] = lines
         print(f"{name} section done in {timings[name]:.1f} s" + (" (cached)" if name in cached else ""), flush=True)
     timings = {k: round(v, 1) for k, v in timings.items()}
     total = round(time.perf_counter() - t0, 1)
     if summary is not None:
         summary["timings_s"] = dict(timings, total=total)
         _write(out / "area.json", json.dumps(summary, indent=2) + "\n")
-        md += section_md
+        ran = {name for name, _ in sections}
+        md += [line for name, _ in SECTIONS for line in
+               (section_lines[name] if name in ran else study_block(out, name, inputs_digest()))]
         reused = (["regressions"] if any(r["cached"] for r in sims) else []) + cached
         md += [f"_Report built in {total:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
                + " (syntheses and simulator builds cached under build/"
@@ -185,6 +194,20 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         _write(out / "README.md", "\n".join(md))
     print(f"report done in {total} s (" + ", ".join(f"{k} {v} s" for k, v in timings.items()) + ")")
     return summary or {"timings_s": dict(timings, total=total)}
+
+
+def selected_sections(only: tuple[str, ...] | None, everything: bool = False) -> list:
+    """The (name, loader) pairs of SECTIONS a run executes: `only`'s, else all (`everything`),
+    else all but the studies."""
+    if everything and only is not None:
+        raise QuantpeError("--all runs every section; drop --only")
+    if only is not None:
+        unknown = sorted(set(only) - {name for name, _ in SECTIONS})
+        if unknown:
+            raise QuantpeError(f"unknown report section(s) {', '.join(unknown)} "
+                               f"(choose from {', '.join(n for n, _ in SECTIONS)})")
+        return [(name, load) for name, load in SECTIONS if name in only]
+    return [(name, load) for name, load in SECTIONS if everything or name not in STUDIES]
 
 
 def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, reference,
@@ -215,11 +238,11 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
                "| model | test accuracy |", "|---|---|"]
         md += [f"| {k} | {v:.4f} |" for k, v in accuracy.items()] + [""]
     md += ["![area](area.png)", "",
-           "Not in this run (long; their committed results are in the folders named): the full energy section "
-           "([energy/energy.md](energy/energy.md), gate-level power on longer real traces, glitches and the "
-           "multipliers, `quantpe report --only energy`, about 15 minutes cold plus the multipliers) and the per-layer plans ([plans/section.md](plans/section.md): QuantuneV2 and FAMES "
-           "against greedy, brute-force and NSGA-II search on the digits CNN, `quantpe report --only plans`, "
-           "about 9 minutes).", ""]
+           "Studies: " + ", ".join(f"{n} ({st.folder}/)" for n, st in STUDIES.items()) + " are long, and "
+           "`make report` does not rerun them; `quantpe report --only NAME` reruns one (the `-o` folder's "
+           "README.md gets its new block), `quantpe report --all` runs everything. Each appears below in its "
+           "place as committed, with a line saying whether it was built from the same sources, data and "
+           "tools as this run.", ""]
     stale = _stale_plans(Path(out) / "plans" / "section.md")
     if stale:
         md += [f"**The committed per-layer plans results are stale:** {stale}", ""]
@@ -263,11 +286,7 @@ SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report] + 
     ("models", _section("quantpe.model_report:models_report")),
     ("plans", _section("quantpe.plans_report:plans_report")),
     ("energy", _section("quantpe.power_report:power_report"))]
-#: sections only `--only` runs: the per-layer plan searches take about half an hour (brute force
-#: over 1024 plans, NSGA-II), the full energy section about as long (its kept multipliers come
-#: from the approxmul section's variants.csv in the same folder); their committed results are
-#: reports/plans/ and reports/energy/
-OPTIONAL_SECTIONS = ("plans", "energy")
+
 
 
 def _pct(v):

@@ -3,7 +3,7 @@
 A step is cached under <build>/report-cache/<step>-<key>/ with key = SHA-256 of: the step name
 and its arguments, the sources of every quantpe package (golden, rtl, tb, sim, the CLI package),
 the committed model data (golden/data), the tool versions (yosys, iverilog, verilator), the
-real liberty's size and mtime when one is present, and the environment knobs that change a
+real liberty's content (SHA-256) when one is present, and the environment knobs that change a
 section (QUANTPE_APPROX_WIDE, QUANTPE_APPROX_CHECK). An entry holds the step's result (JSON)
 and a copy of every file the step wrote into the report folder (found by comparing the folder's
 (mtime, size) before and after the step). A hit restores any of those files that is missing or
@@ -46,8 +46,7 @@ def inputs_digest() -> str:
             h.update(f"{tool}={tool_version(tool)}".encode())
         lib = default_real_liberty()
         if lib is not None:
-            st = lib.stat()
-            h.update(f"liberty={lib.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+            h.update(b"liberty=" + hashlib.sha256(lib.read_bytes()).digest())
         for k in _ENV:
             h.update(f"{k}={os.environ.get(k, '')}".encode())
         _digest_memo["d"] = h.hexdigest()

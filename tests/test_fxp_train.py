@@ -166,7 +166,7 @@ def test_report_section_writes_its_files(tmp_path, monkeypatch, short_runs):
     assert "WL16 FL8 stochastic actIL6" in text and "![training](fxp/training.png)" in text
     names = {p.name for p in (tmp_path / "fxp").iterdir()}
     assert names == {"area.csv", "area.json", "overhead.json", "rounding.json", "training.csv",
-                     "training.json", "training.png", "fxp.md"}
+                     "training.json", "training.png"}      # fxp.md: the report's study record
     assert json.loads((tmp_path / "fxp" / "overhead.json").read_text())["vs_nearest_pct"] == pytest.approx(
         100 * 1000 / 1700)
 
