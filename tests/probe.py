@@ -246,6 +246,7 @@ def named_cases() -> list[Case]:
         c("unknown option", ["generate", "baseline", "--lanse", "4"]),
         c("no command", [], (2,)),
         c("report: unknown section", ["report", "--only", "nothing", "-o", "out"], out="out"),
+        c("report: --all with --only", ["report", "--all", "--only", "strum", "-o", "out"], out="out"),
         c("report: missing liberty", ["report", "--liberty", "in/none.lib", "-o", "out"], out="out"),
         c("synth: missing liberty", ["synth", "baseline", "--lanes", "2", "--liberty", "in/none.lib", "-o", "out"],
           out="out"),
