@@ -17,7 +17,7 @@ from pathlib import Path
 from quantpe.atomic import ensure_dir, save_figure, write_text
 from quantpe.golden.errors import QuantpeError
 from quantpe.kinds import KINDS
-from quantpe.report_cache import cached_step, inputs_digest
+from quantpe.report_cache import cached_step, inputs_digest, knobs
 from quantpe.studies import STUDIES, record_study, replace_study_block, study_block
 from quantpe.synth import format_delta_markdown
 from quantpe.tables import csv_text
@@ -171,8 +171,8 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
                 cached.append(name)
         timings[name] = time.perf_counter() - t1
         if name in STUDIES:
-            record_study(out, name, lines, timings[name], inputs_digest())
-            lines = study_block(out, name, inputs_digest())
+            record_study(out, name, lines, timings[name], inputs_digest(with_knobs=False), knobs())
+            lines = study_block(out, name, inputs_digest(with_knobs=False))
             if only is not None and replace_study_block(out / "README.md", name, lines):
                 print(f"replaced the {name} study in {out / 'README.md'}")
         elif only is not None:
@@ -186,7 +186,7 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         _write(out / "area.json", json.dumps(summary, indent=2) + "\n")
         ran = {name for name, _ in sections}
         md += [line for name, _ in SECTIONS for line in
-               (section_lines[name] if name in ran else study_block(out, name, inputs_digest()))]
+               (section_lines[name] if name in ran else study_block(out, name, inputs_digest(with_knobs=False)))]
         reused = (["regressions"] if any(r["cached"] for r in sims) else []) + cached
         md += [f"_Report built in {total:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
                + " (syntheses and simulator builds cached under build/"

@@ -4,7 +4,8 @@ A step is cached under <build>/report-cache/<step>-<key>/ with key = SHA-256 of:
 and its arguments, the sources of every quantpe package (golden, rtl, tb, sim, the CLI package),
 the committed model data (golden/data), the tool versions (yosys, iverilog, verilator), the
 real liberty's content (SHA-256) when one is present, and the environment knobs that change a
-section (QUANTPE_APPROX_WIDE, QUANTPE_APPROX_CHECK). An entry holds the step's result (JSON)
+section (QUANTPE_APPROX_WIDE, QUANTPE_APPROX_CHECK, QUANTPE_ENERGY_MULTIPLIERS,
+QUANTPE_SKY130_LIB). An entry holds the step's result (JSON)
 and a copy of every file the step wrote into the report folder (found by comparing the folder's
 (mtime, size) before and after the step). A hit restores any of those files that is missing or
 differs, and returns the result; anything else runs the step and stores a new entry.
@@ -20,10 +21,10 @@ from pathlib import Path
 
 from quantpe.atomic import write_bytes, write_text
 
-__all__ = ["cached_step", "enabled", "inputs_digest"]
+__all__ = ["cached_step", "enabled", "inputs_digest", "knobs"]
 
 _PACKAGES = ("quantpe", "quantpe.golden", "quantpe.rtl", "quantpe.tb", "quantpe.sim")
-_ENV = ("QUANTPE_APPROX_WIDE", "QUANTPE_APPROX_CHECK")
+_ENV = ("QUANTPE_APPROX_WIDE", "QUANTPE_APPROX_CHECK", "QUANTPE_ENERGY_MULTIPLIERS", "QUANTPE_SKY130_LIB")
 _digest_memo: dict = {}
 
 
@@ -31,9 +32,15 @@ def enabled() -> bool:
     return os.environ.get("QUANTPE_REPORT_CACHE", "1") != "0"
 
 
-def inputs_digest() -> str:
-    """Digest of everything but the step's own arguments (module docstring); once per process."""
-    if "d" not in _digest_memo:
+def knobs() -> dict:
+    """The environment knobs that change a section and are set here (name -> value)."""
+    return {k: os.environ[k] for k in _ENV if os.environ.get(k)}
+
+
+def inputs_digest(with_knobs: bool = True) -> str:
+    """Digest of everything but the step's own arguments (module docstring); once per process.
+    `with_knobs=False`: the same without the environment knobs (a study's stamp records those)."""
+    if "s" not in _digest_memo:
         from quantpe.report import default_real_liberty
         from quantpe.rtl.generate import source_digest
         from quantpe.sim.toolchain import tool_version
@@ -47,6 +54,11 @@ def inputs_digest() -> str:
         lib = default_real_liberty()
         if lib is not None:
             h.update(b"liberty=" + hashlib.sha256(lib.read_bytes()).digest())
+        _digest_memo["s"] = h.hexdigest()
+    if not with_knobs:
+        return _digest_memo["s"]
+    if "d" not in _digest_memo:
+        h = hashlib.sha256(_digest_memo["s"].encode())
         for k in _ENV:
             h.update(f"{k}={os.environ.get(k, '')}".encode())
         _digest_memo["d"] = h.hexdigest()

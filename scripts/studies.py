@@ -3,8 +3,8 @@
 A study runs with `quantpe report --only NAME` or `--all`. Its results stay in the report folder
 (out/<folder>/, committed for reports/), its markdown in out/<folder>/<markdown> with links
 relative to that folder, and out/studies.json records, per study, the report-cache inputs digest
-(every quantpe source, the model data, the tool versions, the liberty, the knobs) it was built
-from and its time. The default run puts each study's committed markdown into README.md between
+(every quantpe source, the model data, the tool versions, the liberty) it was built from, the
+environment knobs set for it and its time. The default run puts each study's committed markdown into README.md between
 `<!-- study:NAME -->` markers (or a link, for the studies that keep their own page), with one
 line saying whether it was built from the same inputs as the run. A `--only` run of a study
 replaces its block in an existing README.md, so README.md never carries an older copy than the
@@ -81,14 +81,16 @@ def _stamps(out: Path) -> dict:
         return {}
 
 
-def record_study(out: Path, name: str, lines: list[str], seconds: float, digest: str) -> None:
-    """Write a study's markdown (embedded studies; the others write their own page) and its stamp."""
+def record_study(out: Path, name: str, lines: list[str], seconds: float, digest: str,
+                 knobs: dict | None = None) -> None:
+    """Write a study's markdown (embedded studies; the others write their own page) and its stamp:
+    `digest` (the inputs without the knobs) and the `knobs` set for the run."""
     study = STUDIES[name]
     if study.embed:
         write_text(Path(out) / study.folder / study.markdown,
                    to_folder_links("\n".join(lines), study.folder).rstrip("\n") + "\n")
     stamps = _stamps(out)
-    stamps[name] = {"inputs_digest": digest, "seconds": round(seconds, 1)}
+    stamps[name] = {"inputs_digest": digest, "seconds": round(seconds, 1), "knobs": dict(knobs or {})}
     write_text(Path(out) / STAMPS, json.dumps(stamps, indent=1, sort_keys=True) + "\n")
 
 
@@ -97,7 +99,10 @@ def _provenance(out: Path, name: str, digest: str) -> str:
     if stamp is None:
         return "no stamp in studies.json says what it was built from"
     if stamp.get("inputs_digest") == digest:
-        return f"built from the same sources, data and tools as this run, in {stamp.get('seconds', 0):.0f} s"
+        knobs = stamp.get("knobs") or {}
+        with_knobs = f" with {', '.join(f'{k}={v}' for k, v in sorted(knobs.items()))}" if knobs else ""
+        return (f"built from the same sources, data and tools as this run{with_knobs}, in "
+                f"{stamp.get('seconds', 0):.0f} s")
     return (f"**built from other sources, data or tools than this run's** (its figures may differ: rerun "
             f"`quantpe report --only {name}`)")
 

@@ -73,7 +73,15 @@ def test_inputs_digest_covers_sources_and_knobs(monkeypatch):
     monkeypatch.delenv("QUANTPE_APPROX_WIDE")
     monkeypatch.setattr(gen, "source_digest", lambda *m: "edited")
     d2 = report_cache.inputs_digest()
-    assert len({d0, d1, d2}) == 3
+    monkeypatch.setattr(report_cache, "_digest_memo", {})
+    monkeypatch.setenv("QUANTPE_ENERGY_MULTIPLIERS", "all")
+    d3 = report_cache.inputs_digest()
+    assert len({d0, d1, d2, d3}) == 4
+    assert report_cache.knobs() == {"QUANTPE_ENERGY_MULTIPLIERS": "all"}
+    s3 = report_cache.inputs_digest(with_knobs=False)
+    monkeypatch.setattr(report_cache, "_digest_memo", {})
+    monkeypatch.delenv("QUANTPE_ENERGY_MULTIPLIERS")
+    assert report_cache.inputs_digest(with_knobs=False) == s3 and report_cache.inputs_digest() == d2
 
 
 def test_exact_lane_caveat_follows_the_measured_delta():

@@ -28,11 +28,13 @@ def test_block_says_whether_the_inputs_match(tmp_path):
     page = (tmp_path / "approx" / "section.md").read_text()
     assert "](fronts.png)" in page
     assert json.loads((tmp_path / "studies.json").read_text()) == {
-        "approxmul": {"inputs_digest": "d1", "seconds": 12.3}}
+        "approxmul": {"inputs_digest": "d1", "seconds": 12.3, "knobs": {}}}
     same = study_block(tmp_path, "approxmul", "d1")
     assert same[0] == "<!-- study:approxmul -->" and "<!-- /study:approxmul -->" in same
     assert "built from the same sources" in same[1] and "other sources" not in same[1]
     assert same[3:3 + len(SECTION)] == SECTION
+    record_study(tmp_path, "requant", ["## Fixed point"], 1.0, "d1", {"QUANTPE_X": "all"})
+    assert "same sources, data and tools as this run with QUANTPE_X=all" in study_block(tmp_path, "requant", "d1")[1]
     other = study_block(tmp_path, "approxmul", "d2")
     assert "built from other sources" in other[1] and "--only approxmul" in other[1]
 
@@ -77,7 +79,7 @@ def test_default_run_leaves_the_studies_out():
 def test_only_a_study_stamps_it_and_replaces_its_readme_block(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "SECTIONS", [("strum", lambda: lambda out: ["## StruM"]),
                                              ("approxmul", lambda: lambda out: list(SECTION))])
-    monkeypatch.setattr(report, "inputs_digest", lambda: "now")
+    monkeypatch.setattr(report, "inputs_digest", lambda with_knobs=True: "now")
     monkeypatch.setattr(report, "cached_step", lambda step, args, out, run: (run(), False))
     readme = tmp_path / "README.md"
     readme.write_text("# r\n<!-- study:approxmul -->\nold\n<!-- /study:approxmul -->\n")
