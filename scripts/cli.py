@@ -13,6 +13,7 @@ from pathlib import Path
 
 from quantpe.kinds import KINDS, config_class, config_from_dict
 from quantpe.atomic import staged_dir
+from quantpe.studies import STUDIES
 from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.approx import SIGNED_FORMS
 from quantpe.golden.errors import QuantpeError
@@ -475,11 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "[$QUANTPE_SHARED or ../shared: pdk/sky130hd/...tt_025C_1v80.lib.gz when present]")
     r.add_argument("--only", metavar="SECTIONS", default=None,
                    help="only these sections, comma-separated (strum, stripes, models, and the studies the "
-                        "default run does not rerun: approxmul, requant, plans, energy, about 5, 1.5, 9 and 18 "
-                        "minutes cold); the default-design table is skipped, each section's text goes to "
+                        "default run does not rerun: " +
+                        ", ".join(f"{n} ({s.cold} cold)" for n, s in STUDIES.items()) +
+                        "); the default-design table is skipped, each section's text goes to "
                         "OUT/<section>.md, a study's to its folder and to its block of OUT/README.md")
     r.add_argument("--all", dest="everything", action="store_true",
-                   help="every section, the studies included (about 45 minutes cold)")
+                   help="every section, the studies included (the default run's ~6 minutes cold plus the studies')")
     r.add_argument("--model", type=Path, metavar="FILE", default=None,
                    help="also evaluate this model in the models section (.onnx, or a .npz from `model import`)")
     r.add_argument("--model-inputs", type=Path, metavar="X.npy", default=None,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from quantpe.atomic import write_text
 
-__all__ = ["Study", "STUDIES", "STAMPS", "record_study", "study_block", "replace_study_block",
+__all__ = ["Study", "STUDIES", "STAMPS", "record_study", "study_status", "study_block", "replace_study_block",
            "to_folder_links", "from_folder_links"]
 
 #: the stamps file in the report folder
@@ -50,7 +50,7 @@ STUDIES = {
     "plans": Study("plans", "section.md", False, "about 9 minutes",
                    "the per-layer plans: QuantuneV2 and FAMES against greedy, brute-force and NSGA-II search "
                    "on the digits CNN"),
-    "energy": Study("energy", "energy.md", False, "about 18 minutes",
+    "energy": Study("energy", "energy.md", False, "about 17 minutes",
                     "the full energy section: gate-level power on longer real traces, glitches and the 8x8 "
                     "multipliers"),
 }
@@ -94,11 +94,23 @@ def record_study(out: Path, name: str, lines: list[str], seconds: float, digest:
     write_text(Path(out) / STAMPS, json.dumps(stamps, indent=1, sort_keys=True) + "\n")
 
 
-def _provenance(out: Path, name: str, digest: str) -> str:
+def study_status(out: Path, name: str, digest: str) -> str:
+    """"missing" (no markdown in its folder), "unstamped", "same" (stamped with `digest`) or "other"."""
+    study = STUDIES[name]
+    if not (Path(out) / study.folder / study.markdown).is_file():
+        return "missing"
     stamp = _stamps(out).get(name)
     if stamp is None:
+        return "unstamped"
+    return "same" if stamp.get("inputs_digest") == digest else "other"
+
+
+def _provenance(out: Path, name: str, digest: str) -> str:
+    status = study_status(out, name, digest)
+    stamp = _stamps(out).get(name)
+    if status == "unstamped":
         return "no stamp in studies.json says what it was built from"
-    if stamp.get("inputs_digest") == digest:
+    if status == "same":
         knobs = stamp.get("knobs") or {}
         with_knobs = f" with {', '.join(f'{k}={v}' for k, v in sorted(knobs.items()))}" if knobs else ""
         return (f"built from the same sources, data and tools as this run{with_knobs}, in "
@@ -114,7 +126,7 @@ def study_block(out: Path, name: str, digest: str) -> list[str]:
     path = f"{study.folder}/{study.markdown}"
     head = (f"_Study, not rerun by `make report`: {study.what}; `quantpe report --only {name}`, "
             f"{study.cold} cold. ")
-    if not page.is_file():
+    if study_status(out, name, digest) == "missing":
         body = [head + f"Not built in this folder yet ({path} is missing)._"]
     elif study.embed:
         section = from_folder_links(page.read_text(), study.folder).rstrip("\n").split("\n")

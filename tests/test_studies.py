@@ -8,7 +8,7 @@ import pytest
 
 from quantpe import report, studies
 from quantpe.golden.errors import QuantpeError
-from quantpe.studies import (STUDIES, from_folder_links, record_study, replace_study_block, study_block,
+from quantpe.studies import (STUDIES, from_folder_links, record_study, replace_study_block, study_block, study_status,
                              to_folder_links)
 
 SECTION = ["## Approximate multipliers", "", "![fronts](approx/fronts.png) and [cnn](models/cnn.json),",
@@ -31,19 +31,23 @@ def test_block_says_whether_the_inputs_match(tmp_path):
         "approxmul": {"inputs_digest": "d1", "seconds": 12.3, "knobs": {}}}
     same = study_block(tmp_path, "approxmul", "d1")
     assert same[0] == "<!-- study:approxmul -->" and "<!-- /study:approxmul -->" in same
+    assert study_status(tmp_path, "approxmul", "d1") == "same"
     assert "built from the same sources" in same[1] and "other sources" not in same[1]
     assert same[3:3 + len(SECTION)] == SECTION
     record_study(tmp_path, "requant", ["## Fixed point"], 1.0, "d1", {"QUANTPE_X": "all"})
     assert "same sources, data and tools as this run with QUANTPE_X=all" in study_block(tmp_path, "requant", "d1")[1]
     other = study_block(tmp_path, "approxmul", "d2")
+    assert study_status(tmp_path, "approxmul", "d2") == "other"
     assert "built from other sources" in other[1] and "--only approxmul" in other[1]
 
 
 def test_block_of_a_missing_unstamped_or_linked_study(tmp_path):
     missing = study_block(tmp_path, "requant", "d")
+    assert study_status(tmp_path, "requant", "d") == "missing"
     assert "fxp/fxp.md is missing" in missing[1]
     (tmp_path / "fxp").mkdir()
     (tmp_path / "fxp" / "fxp.md").write_text("## Fixed point\n")
+    assert study_status(tmp_path, "requant", "d") == "unstamped"
     assert "no stamp" in study_block(tmp_path, "requant", "d")[1]
     (tmp_path / "plans").mkdir()
     (tmp_path / "plans" / "section.md").write_text("## Plans\n")
