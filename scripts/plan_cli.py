@@ -11,8 +11,11 @@ Multiplier methods (fames | nsga2) keep the precisions of --base (or of a quantu
 layer's widths (`approx_report.sweep_variants`, signed); --budget is the largest accepted
 accuracy loss in points against the same model with exact multipliers.
 
-Cost ("area x MACs", the stated proxy of multiplier energy): sum over layers of multiplications
-per sample x the multiplier's Yosys area (µm², built-in liberty; `quantpe.flow`, cached).
+Cost of the precision methods ("area x MACs", the stated proxy of multiplier energy): sum over
+layers of multiplications per sample x the multiplier's Yosys area (µm², built-in liberty;
+`quantpe.flow`, cached). The multiplier methods minimise --cost: energy (default when the sky130
+liberty is there: sum over layers of MACs x pJ per multiplication on the layer's own operand
+pairs, `plan_energy`) or area (area x MACs).
 Reference models calibrate on the first 512 training images and score on the test split;
 file models use --inputs/--labels for both. Bad input: one line `quantpe: error: ...`, exit 2.
 """
@@ -28,12 +31,13 @@ import numpy as np
 from quantpe.golden.errors import ConfigError, QuantpeError
 
 __all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "exact_reference", "prefetch_areas", "candidates",
-           "make_problem", "run_method", "plan_area", "plan_accuracy", "read_plan", "write_plan",
-           "plans_report", "plan_designs", "plan_hardware", "plan_model", "plan_section", "PLAN_LANES"]
+           "make_problem", "resolve_cost", "layer_energy", "run_method", "plan_area", "plan_accuracy", "read_plan",
+           "write_plan", "plans_report", "plan_designs", "plan_hardware", "plan_model", "plan_section", "PLAN_LANES"]
 
 PRECISIONS = ((8, 8), (8, 4), (4, 4), (2, 2))
 PRECISION_METHODS = ("quantune", "uniform", "greedy", "brute")
 MUL_METHODS = ("fames", "nsga2")
+COSTS = ("energy", "area")
 CAL_SAMPLES = 512
 
 
@@ -64,10 +68,11 @@ def _is_exact(cfg) -> bool:
 def exact_reference(a_bits: int, w_bits: int):
     """The cheapest exact signed a_bits x w_bits form of the library (sign-magnitude, Baugh-Wooley,
     Booth): the one exact candidate, and the area every exact layer is costed at."""
-    from quantpe.approx_report import sweep_variants
+    from quantpe.approx_report import pick_reference, sweep_variants
     exact = [c for c in sweep_variants(a_bits, w_bits, True) if _is_exact(c)]
     prefetch_areas(exact)
-    return min(exact, key=lambda c: (_AREA[c], exact.index(c)))
+    form, _ = pick_reference({c.signed_form: _AREA[c] for c in exact})     # the approxmul section's rule
+    return next(c for c in exact if c.signed_form == form)
 
 
 def mul_area(a_bits: int, w_bits: int, spec: str = "exact") -> float:
@@ -180,25 +185,46 @@ def plan_section(out_dir: Path, plan: dict, model: str | None = None, inputs=Non
     from quantpe.golden.layers import build_qgraph
     from quantpe.golden.plan import apply_plan, plan_widths
     from quantpe.tables import csv_text, markdown_table
+    from quantpe.plan_energy import PAIRS, energy_liberty
     name, graph, xc, _, xe, ye = plan_model(plan, model, inputs, labels)
     hw = plan_hardware(plan)
-    a_bits, w_bits, _ = plan_widths(plan)
-    acc = dict(plan=apply_plan(graph, plan, xc).accuracy(xe, ye),
-               exact_multipliers=build_qgraph(graph, xc, w_bits=w_bits, a_bits=a_bits).accuracy(xe, ye),
+    a_bits, w_bits, specs = plan_widths(plan)
+    exact_q = build_qgraph(graph, xc, w_bits=w_bits, a_bits=a_bits)
+    acc = dict(plan=apply_plan(graph, plan, xc).accuracy(xe, ye), exact_multipliers=exact_q.accuracy(xe, ye),
                int8=build_qgraph(graph, xc).accuracy(xe, ye), float=graph.accuracy(xe, ye))
     exact = plan_area(plan)["exact_area_x_macs"]
     cut = 100 * (1 - hw["total"]["mul_area_x_macs"] / exact) if exact else 0.0
     cols = ["layer", "a_bits", "w_bits", "kind", "mul", "macs", "cycles", "pe_area_um2", "mul_area_um2",
             "mul_area_x_macs", "design"]
     t = hw["total"]
+    energy_line = ("No sky130 liberty (../shared/pdk or $QUANTPE_SKY130_LIB): no multiplier energy, area x MACs "
+                   "is the stated proxy.")
+    if energy_liberty() is not None:
+        e = layer_energy(exact_q, xc, {r["layer"]: [] if r["kind"] == "baseline" else [_mul_cfg(a, w, sp)]
+                                       for r, a, w, sp in zip(hw["layers"], a_bits, w_bits, specs)})
+        for r in hw["layers"]:                   # a baseline layer: the lowest-energy exact form
+            r["exact_mul_pj"] = e[r["layer"]]["exact_pj"]
+            r["mul_pj"] = (e[r["layer"]]["pj"] or [r["exact_mul_pj"]])[0]
+            r["mul_energy_pj"] = r["macs"] * r["mul_pj"]
+        t["mul_energy_pj"] = sum(r["mul_energy_pj"] for r in hw["layers"])
+        t["exact_mul_energy_pj"] = sum(r["macs"] * r["exact_mul_pj"] for r in hw["layers"])
+        delta = 100 * (t["mul_energy_pj"] / t["exact_mul_energy_pj"] - 1)
+        cols[-1:-1] = ["mul_pj", "exact_mul_pj", "mul_energy_pj"]
+        energy_line = (f"Multiplier energy {t['mul_energy_pj'] / 1e3:,.4g} nJ per sample, {delta:+.1f}% against "
+                       f"the lowest-energy exact multipliers of the same widths: per layer MACs x pJ per "
+                       f"multiplication on {PAIRS} of the layer's own operand pairs (gate netlist, sky130 tt, "
+                       f"100 MHz, zero-delay toggles checked against the golden model).")
     md = [f"## Plan: {plan['method']['name']} for model {name}", "",
           f"Bit-exact accuracy on {len(ye)} samples: plan {acc['plan']:.4f}; same widths with exact "
           f"multipliers {acc['exact_multipliers']:.4f}; all INT8 {acc['int8']:.4f}; float {acc['float']:.4f}.", "",
           f"One {hw['lanes']}-lane PE per layer (signed operands): {t['designs']} distinct designs, "
           f"{t['pe_area_um2']:,.1f} µm² in all (Yosys, built-in liberty); {t['cycles']:,} cycles per sample "
           f"(MACs / lanes); multiplier area x MACs {t['mul_area_x_macs']:,.4g} µm²·MAC, {cut:.1f}% below exact "
-          f"multipliers of the same widths (the stated energy proxy: no switching activity).", "",
+          f"multipliers of the same widths.", "", energy_line, "",
           *markdown_table(hw["layers"], cols, fmt={"pe_area_um2": lambda v: f"{v:,.1f}",
+                                                   "mul_pj": lambda v: f"{v:.4f}",
+                                                   "exact_mul_pj": lambda v: f"{v:.4f}",
+                                                   "mul_energy_pj": lambda v: f"{v:,.4g}",
                                                    "mul_area_um2": lambda v: f"{v:,.1f}",
                                                    "mul_area_x_macs": lambda v: f"{v:,.4g}",
                                                    "macs": lambda v: f"{v:,}", "cycles": lambda v: f"{v:,}"}), ""]
@@ -251,8 +277,44 @@ def write_plan(path: Path, plan: dict) -> Path:
 
 
 # ------------------------------------------------------------------ methods
-def _mul_setup(graph, x_cal, precisions_plan: list):
-    """(exact mixed QGraph, candidates {layer: [cfg]}, costs {layer: [MACs x area]})."""
+def resolve_cost(cost: str | None) -> str:
+    """The multiplier cost of the multiplier methods: "energy" (the energy flow, `plan_energy`) or
+    "area" (area x MACs); None: energy when the sky130 liberty is there, else area."""
+    from quantpe.plan_energy import energy_liberty
+    if cost is None:
+        return "energy" if energy_liberty() is not None else "area"
+    if cost not in COSTS:
+        raise ConfigError(f"--cost must be one of {', '.join(COSTS)}, got {cost!r}")
+    if cost == "energy" and energy_liberty() is None:
+        raise ConfigError("--cost energy needs the sky130_fd_sc_hd liberty (../shared/pdk or $QUANTPE_SKY130_LIB)")
+    return cost
+
+
+def layer_energy(base, x_cal, specs: dict) -> dict:
+    """{layer: dict(pj=[pJ per multiplication of each cfg of specs[layer]], exact=the lowest-energy
+    exact form of the layer's widths, exact_pj=its pJ)}, all on the layer's own operand pairs
+    (`plan_energy`)."""
+    from quantpe.approx_report import sweep_variants
+    from quantpe.plan_energy import layer_pairs, mul_energy_pj
+    jobs, index, forms = [], {}, {}
+    for n, cfgs in specs.items():
+        lay = base.layer(n)
+        a, w = layer_pairs(base, x_cal, n)
+        forms[n] = [c for c in sweep_variants(lay.in_bits, lay.weight.bits, True) if _is_exact(c)]
+        for c in dict.fromkeys(forms[n] + list(cfgs)):
+            index[(n, c)] = len(jobs)
+            jobs.append((c, a, w))
+    pj = mul_energy_pj(jobs)
+    out = {}
+    for n, cfgs in specs.items():
+        exact = min(forms[n], key=lambda c: pj[index[(n, c)]])
+        out[n] = dict(pj=[pj[index[(n, c)]] for c in cfgs], exact=exact, exact_pj=pj[index[(n, exact)]])
+    return out
+
+
+def _mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area"):
+    """(exact mixed QGraph, candidates {layer: [cfg]}, costs {layer: [MACs x area (µm²) or MACs x
+    energy per multiplication (pJ)]})."""
     from quantpe.golden.layers import build_qgraph
     from quantpe.golden.plan import layer_macs
     names, macs = graph.weight_layers, layer_macs(graph)
@@ -260,8 +322,11 @@ def _mul_setup(graph, x_cal, precisions_plan: list):
                         a_bits=[a for a, _ in precisions_plan])
     cands = {n: candidates(a, w) for n, (a, w) in zip(names, precisions_plan)}
     prefetch_areas([c for v in cands.values() for c in v])
-    costs = {n: [macs[n] * _AREA[c] for c in cands[n]] for n in names}
-    return base, cands, costs
+    if cost == "energy":                         # the exact candidate: the lowest-energy exact form
+        e = layer_energy(base, x_cal, {n: cands[n][1:] for n in names})
+        cands = {n: [e[n]["exact"]] + cands[n][1:] for n in names}
+        return base, cands, {n: [macs[n] * v for v in [e[n]["exact_pj"]] + e[n]["pj"]] for n in names}
+    return base, cands, {n: [macs[n] * _AREA[c] for c in cands[n]] for n in names}
 
 
 def _mul_accuracy(base, cands, x, y):
@@ -282,14 +347,17 @@ def _mul_accuracy(base, cands, x, y):
 
 def run_method(method: str, model: str = "cnn", budget: float | None = None, inputs=None, labels=None,
                precisions=PRECISIONS, base_plan: dict | None = None, precision_budget: float = 0.5,
-               generations: int = 10, pop_size: int = 20, seed: int = 0) -> dict:
-    """Run one planning method and return the validated plan (metrics: accuracy, cost, time)."""
+               generations: int = 10, pop_size: int = 20, seed: int = 0, cost: str | None = None) -> dict:
+    """Run one planning method and return the validated plan (metrics: accuracy, cost, time).
+    cost: the multiplier methods' cost (`resolve_cost`); the precision methods cost area x MACs."""
     from quantpe.golden import plan_search as ps
     from quantpe.golden.fames import fames_search
-    from quantpe.golden.plan import make_plan, plan_widths
+    from quantpe.golden.plan import layer_macs, make_plan, plan_widths
     from quantpe.golden.approx_pe import mul_spec as spec_of
     name, graph, xc, yc, xe, ye = _model(model, inputs, labels)
     if method in PRECISION_METHODS:
+        if cost not in (None, "area"):
+            raise ConfigError(f"--cost {cost}: the precision methods cost area x MACs (energy is for fames and nsga2)")
         budget = 0.5 if budget is None else float(budget)
         if not 0 < budget <= 1:
             raise ConfigError(f"--budget for {method} is a cost fraction in (0, 1], got {budget}")
@@ -308,11 +376,12 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
     budget = 1.0 if budget is None else float(budget)
     if budget < 0:
         raise ConfigError(f"--budget for {method} is an accuracy loss in points >= 0, got {budget}")
+    cost = resolve_cost(cost)
     if base_plan is None:
         base_plan = run_method("quantune", model, precision_budget, inputs, labels, precisions)
     a_bits, w_bits, _ = plan_widths(base_plan)
     prec = list(zip(a_bits, w_bits))
-    base, cands, costs = _mul_setup(graph, xc, prec)
+    base, cands, costs = _mul_setup(graph, xc, prec, cost)
     acc = _mul_accuracy(base, cands, xe, ye)
     names = list(cands)
     t0 = time.perf_counter()
@@ -329,14 +398,19 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
         evals = res["evals"]
     dt = time.perf_counter() - t0
     layers = [(a, w, spec_of(cands[n][i])) for n, (a, w), i in zip(names, prec, choice)]
-    cost = sum(costs[n][i] for n, i in zip(names, choice))
+    total = sum(costs[n][i] for n, i in zip(names, choice))
     exact_cost = sum(costs[n][0] for n in names)
-    settings = dict(max_loss_pts=budget, base_method=base_plan["method"]["name"],
+    macs = layer_macs(graph)
+    area = sum(macs[n] * _AREA[cands[n][i]] for n, i in zip(names, choice))
+    exact_area = sum(macs[n] * _AREA[exact_reference(a, w)] for n, (a, w) in zip(names, prec))
+    settings = dict(max_loss_pts=budget, base_method=base_plan["method"]["name"], cost=cost,
                     calibration_samples=len(xc), **({"generations": generations, "pop_size": pop_size,
                                                       "seed": seed} if method == "nsga2" else {}))
     metrics = dict(accuracy=acc(choice), exact_accuracy=acc(tuple(0 for _ in names)),
-                   cost_area_x_macs=cost, exact_cost_area_x_macs=exact_cost,
-                   cost_cut_pct=100 * (1 - cost / exact_cost), wall_time_s=round(dt, 3), accuracy_evals=evals)
+                   cost_area_x_macs=area, exact_cost_area_x_macs=exact_area,
+                   cost_cut_pct=100 * (1 - total / exact_cost), wall_time_s=round(dt, 3), accuracy_evals=evals)
+    if cost == "energy":
+        metrics.update(mul_energy_pj=total, exact_mul_energy_pj=exact_cost)
     return make_plan(name, graph, method, settings, layers, metrics)
 
 
@@ -356,6 +430,9 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=10, help="nsga2 generations [10]")
     p.add_argument("--pop-size", type=int, default=20, help="nsga2 population [20]")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cost", choices=COSTS, default=None,
+                   help="fames/nsga2: multiplier energy (pJ per sample, the energy flow) or area x MACs "
+                        "[energy when the sky130 liberty is there, else area]")
     p.add_argument("--inputs", type=Path, default=None, help="input samples .npy (file models)")
     p.add_argument("--labels", type=Path, default=None, help="labels .npy (file models)")
     p.add_argument("-o", "--out", type=Path, required=True, help="plan file to write")
@@ -384,10 +461,11 @@ def cmd_plan(args) -> int:
         raise ConfigError("--generations must be >= 1 and --pop-size >= 2")
     plan = run_method(args.method, args.model, args.budget, args.inputs, args.labels,
                       parse_precisions(args.precisions), base, args.precision_budget, args.generations,
-                      args.pop_size, args.seed)
+                      args.pop_size, args.seed, args.cost)
     write_plan(args.out, plan)
     m = plan["metrics"]
-    print(f"{args.method}: accuracy {m['accuracy']:.4f}, area x MACs {m['cost_area_x_macs']:.4g}, "
+    energy = f", multiplier energy {m['mul_energy_pj']:.4g} pJ per sample" if "mul_energy_pj" in m else ""
+    print(f"{args.method}: accuracy {m['accuracy']:.4f}, area x MACs {m['cost_area_x_macs']:.4g}{energy}, "
           f"{m['wall_time_s']:.2f} s -> {args.out}")
     for e in plan["layers"]:
         print(f"  {e['name']}: a{e['a_bits']} w{e['w_bits']} {e['kind']} {e['config'].get('mul', 'exact')}")

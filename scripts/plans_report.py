@@ -1,8 +1,9 @@
 """Report section "Per-layer plans": QuantuneV2 vs baselines, FAMES vs NSGA-II, sanity scatter.
 
 Writes out_dir/plans/: precision.csv (every brute-force combination: cost, accuracy),
-precision_methods.csv, fames.csv, sanity.csv, scaling.csv, plan_*.json (the chosen plans),
-fronts.png, sanity.png, scaling.png; returns the markdown lines. Model: the digits CNN
+precision_methods.csv, precision_sweep.csv (QuantuneV2 and greedy against brute force at each
+SWEEP budget), fames.csv, sanity.csv, scaling.csv, plan_*.json (the chosen plans), fronts.png,
+sanity.png, scaling.png, fames_front.png; returns the markdown lines. Model: the digits CNN
 (calibration: first 512 training images, scores: the 360 test images, bit-exact). Wall times are
 measured on this machine with a fresh accuracy cache per method. quick=True: two precisions
 and a tiny GA (for tests).
@@ -20,6 +21,8 @@ from quantpe.tables import csv_text, markdown_table
 __all__ = ["plans_report", "scaling_graph", "plot_fronts"]
 
 BUDGETS = (0.2, 0.35, 0.5)
+#: the budget sweep (cost fractions) of the QuantuneV2-vs-brute-force summary
+SWEEP = tuple(round(0.05 * k, 2) for k in range(1, 21))
 
 
 def scaling_graph(depth: int, width: int = 32, seed: int = 0):
@@ -34,6 +37,10 @@ def scaling_graph(depth: int, width: int = 32, seed: int = 0):
         prev = f"r{i}"
     nodes.append(Node("out", Linear(rng.standard_normal((10, width)) / np.sqrt(width), np.zeros(10)), (prev,)))
     return Graph((width,), tuple(nodes))
+
+
+def _or_blank(spec: str):
+    return lambda v: "" if v is None else spec.format(v)
 
 
 def _fmt_plan(plan) -> str:
@@ -79,6 +86,7 @@ def _precision_section(out, pb, quick):
     pb.cache, pb.evals = {}, 0
     brute = ps.brute_force(pb, None, limit=5000)
     t_brute = brute.seconds
+    every_plan = dict(pb.cache)                         # brute force measured every combination
     all_rows = [dict(plan=_fmt_plan(p), cost_fraction=c / top, accuracy=a) for c, a, p in brute.trace]
     write_text(out / "precision.csv", csv_text(all_rows))
     low = pb.cost([pb.options[-1]] * len(pb.names)) / top
@@ -96,20 +104,34 @@ def _precision_section(out, pb, quick):
                          accuracy=best[1], wall_s=t_brute, evals=brute.evals, gap_vs_brute_pts=0.0))
         picks[("brute", b)] = best
     write_text(out / "precision_methods.csv", csv_text(rows))
-
+    # the sweep: accuracies from brute force's measurements of every plan (no timing)
+    metrics = ps.layer_metrics(pb, 128)
+    sweep = []
+    for b in (x for x in SWEEP if x >= low):
+        pb.cache = dict(every_plan)
+        best = ps.best_within(brute.trace, b * top)
+        q, g = ps.quantune(pb, b * top, metrics=metrics), ps.greedy(pb, b * top)
+        sweep.append(dict(budget=b, brute=best[1], quantune=q.accuracy, quantune_gap_pts=100 * (best[1] - q.accuracy),
+                          greedy=g.accuracy, greedy_gap_pts=100 * (best[1] - g.accuracy)))
+    write_text(out / "precision_sweep.csv", csv_text(sweep))
     plot_fronts(all_rows, rows, budgets, out / "fronts.png")
-    return rows, picks, brute, budgets
+    return rows, picks, brute, budgets, sweep
 
 
-def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity):
+def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost):
     from quantpe.golden.approx_pe import mul_spec
     from quantpe.golden.fames import count_matrices, fames_search, loss_estimates, output_grads
-    from quantpe.golden.plan import make_plan
+    from quantpe.golden.plan import layer_macs, make_plan
     from quantpe.golden import plan_search as ps
-    from quantpe.plan_cli import _mul_accuracy, _mul_setup, write_plan
-    base, cands, costs = _mul_setup(graph, xc, base_plan)
+    from quantpe.plan_cli import _AREA, _mul_accuracy, _mul_setup, exact_reference, write_plan
+    base, cands, costs = _mul_setup(graph, xc, base_plan, cost)
     names = list(cands)
     exact_cost = sum(costs[n][0] for n in names)
+    macs = layer_macs(graph)
+
+    def area_cut(choice):                       # against the cheapest exact units (by area)
+        return 100 * (1 - sum(macs[n] * _AREA[cands[n][i]] for n, i in zip(names, choice)) /
+                      sum(macs[n] * _AREA[exact_reference(a, w)] for n, (a, w) in zip(names, base_plan)))
     acc = _mul_accuracy(base, cands, xe, ye)
     acc0 = acc(tuple(0 for _ in names))
     t0 = time.perf_counter()
@@ -134,17 +156,19 @@ def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity):
     ok = [(c, a, chh) for _, chh, c, a in ga["log"] if (acc0 - a) * 100 <= 1.0]
     ga_cheap = min(ok) if ok else None
     match = next((t for t, chh, c, a in ga["log"] if c <= f_cost and a >= f_acc), None)
-    plan = make_plan("cnn", graph, "fames", dict(max_loss_pts=1.0, base=tag),
+    plan = make_plan("cnn", graph, "fames", dict(max_loss_pts=1.0, base=tag, cost=cost),
                      [(a, w, mul_spec(cands[n][i])) for n, (a, w), i in zip(names, base_plan, ch)],
                      dict(accuracy=f_acc, exact_accuracy=acc0, cost_cut_pct=100 * (1 - f_cost / exact_cost),
                           wall_time_s=round(t_fames, 3)))
     write_plan(out / f"plan_fames_{tag}.json", plan)
     row = dict(base=tag, precisions=_fmt_plan(base_plan), exact_acc=acc0, fames_acc=f_acc,
-               fames_cut_pct=100 * (1 - f_cost / exact_cost), fames_s=t_fames, fames_est_s=t_est,
+               fames_cut_pct=100 * (1 - f_cost / exact_cost), fames_area_cut_pct=area_cut(ch),
+               fames_s=t_fames, fames_est_s=t_est,
                fames_evals=len(fr["verified"]) + 1, ga_evals=ga["evals"], ga_s=t_ga,
                ga_acc_at_fames_cost=None if ga_best is None else ga_best[1],
                ga_best_cut_pct_within_1pt=None if ga_cheap is None else 100 * (1 - ga_cheap[0] / exact_cost),
-               ga_time_to_match_s=match, speedup=t_ga / t_fames)
+               ga_time_to_match_s=match, speedup_at_match=None if match is None else match / t_fames,
+               ga_run_over_fames=t_ga / t_fames)
     chosen = [dict(layer=n, a_bits=a, w_bits=w, mul=mul_spec(cands[n][i]),
                    cut_pct=100 * (1 - costs[n][i] / costs[n][0])) for n, (a, w), i in zip(names, base_plan, ch)]
     pairs = []
@@ -170,20 +194,23 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
 
     from quantpe.golden.cnn import model_data, reference_graph
     from quantpe.golden import plan_search as ps
-    from quantpe.plan_cli import CAL_SAMPLES, exact_reference, make_problem
+    from quantpe.plan_cli import CAL_SAMPLES, exact_reference, make_problem, resolve_cost
+    from quantpe.plan_energy import PAIRS
     t_start = time.perf_counter()
     out = ensure_dir(Path(out_dir) / "plans")
     graph = reference_graph("cnn")
     xtr, ytr, xte, yte = model_data("cnn")
     xc, yc = xtr[:CAL_SAMPLES], ytr[:CAL_SAMPLES]
     precisions = ((8, 8), (4, 4)) if quick else ((8, 8), (8, 4), (4, 4), (2, 2))
+    cost = "area" if quick else resolve_cost(None)           # of the multiplier selection
     pb = make_problem(graph, xc, xte, yte, precisions)
-    rows, picks, brute, budgets = _precision_section(out, pb, quick)
+    rows, picks, brute, budgets, sweep = _precision_section(out, pb, quick)
     lines = ["## Per-layer plans", "",
              "Digits CNN (5 weight layers), bit-exact integer inference, calibration on the first "
-             f"{CAL_SAMPLES} training images, accuracy on the 360 test images. Cost = sum over layers "
-             "of MACs x multiplier area (Yosys, built-in liberty): the stated area x MACs proxy of "
-             "multiplier energy; every exact layer is costed at the cheapest exact unit of its widths "
+             f"{CAL_SAMPLES} training images, accuracy on the 360 test images. Cost of the precision plans = sum over "
+             "layers of MACs x multiplier area (Yosys, built-in liberty): the stated area x MACs proxy of "
+             "multiplier energy" + (" (the multiplier selection below minimises the energy flow's figures)"
+                                     if cost == "energy" else "") + "; every exact layer is costed at the cheapest exact unit of its widths "
              "(" + ", ".join(f"{a}x{w} {exact_reference(a, w).signed_form}" for a, w in pb.options) + ": "
              f"{EXACT_REFERENCE_MARK}). Candidates per layer: " + ", ".join(f"{a}x{w}" for a, w in pb.options) +
              f" (a_bits x w_bits); brute force = all {len(pb.options) ** len(pb.names)} combinations.", "",
@@ -200,6 +227,19 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
               f"{'met' if worst_gap <= 0.5 else 'NOT met'}); greedy / QuantuneV2 wall time >= {ratio:.1f}x "
               f"(target >= 10x: {'met' if ratio >= 10 else 'NOT met'}). Brute force: "
               f"{rows[3]['evals']} evaluations in {rows[3]['wall_s']:.0f} s.", "", "![fronts](plans/fronts.png)", ""]
+    within = [r for r in sweep if r["quantune_gap_pts"] <= 0.5]
+    worst = max(sweep, key=lambda r: r["quantune_gap_pts"])
+    lines += [f"Budget sweep ({len(sweep)} budgets, {sweep[0]['budget']:.2f} to {sweep[-1]['budget']:.2f} of the "
+              f"all-{pb.options[0][0]}x{pb.options[0][1]} cost; accuracies from the brute-force measurements): "
+              f"QuantuneV2 within 0.5 points of brute force at {len(within)} of {len(sweep)} budgets, largest gap "
+              f"{worst['quantune_gap_pts']:.2f} points at {worst['budget']:.2f} (brute force "
+              f"{100 * worst['brute']:.1f}% there); greedy within 0.5 points at "
+              f"{sum(r['greedy_gap_pts'] <= 0.5 for r in sweep)} of {len(sweep)}.", ""]
+    lines += markdown_table(sweep, ["budget", "brute", "quantune", "quantune_gap_pts", "greedy", "greedy_gap_pts"],
+                            fmt={"budget": "{:.2f}".format, "brute": "{:.4f}".format, "quantune": "{:.4f}".format,
+                                 "greedy": "{:.4f}".format, "quantune_gap_pts": "{:.2f}".format,
+                                 "greedy_gap_pts": "{:.2f}".format})
+    lines += [""]
     # scaling
     srows = []
     depths = (2, 4, 8) if quick else (2, 4, 8, 16, 32, 64)
@@ -235,7 +275,7 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
     ga_fronts = {}
     for tag, bp in bases.items():
         row, chosen, pairs, ga_pts, fpt = _fames_section(out, graph, xc, yc, xte, yte, bp, tag, quick,
-                                                        sanity=(tag == "q50"))
+                                                        sanity=(tag == "q50"), cost=cost)
         frows.append(row)
         chosen_all[tag] = chosen
         ga_fronts[tag] = (ga_pts, fpt)
@@ -253,29 +293,46 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
     if scat:
         _plot(out / "sanity.png", draw_f, f"every (layer, multiplier) pair: Spearman rho = {rho.statistic:.3f}")
 
+    cost_name = "energy" if cost == "energy" else "area x MACs"
+
     def draw_g(ax):
         for tag, (pts, fpt) in ga_fronts.items():
             ax.scatter([100 * (1 - c) for c, _ in pts], [100 * a for _, a in pts], s=8, alpha=0.5,
                        label=f"NSGA-II evaluations ({tag})")
             ax.scatter([100 * (1 - fpt[0])], [100 * fpt[1]], marker="*", s=120, label=f"FAMES ({tag})")
-        ax.set_xlabel("area x MACs cut vs the same precisions with exact multipliers (%)")
+        ax.set_xlabel(f"multiplier {cost_name} cut vs the same precisions with exact multipliers (%)")
         ax.set_ylabel("test accuracy % (bit-exact)")
         ax.legend(fontsize=7)
     _plot(out / "fames_front.png", draw_g, "approximate multipliers per layer: FAMES vs NSGA-II")
+    cost_text = (f"multiplier energy per sample = sum over layers of MACs x pJ per multiplication of the "
+                 f"layer's multiplier on {PAIRS} of the layer's own (activation, weight) code pairs (the energy "
+                 f"flow: gate netlist, sky130_fd_sc_hd tt, 100 MHz, zero-delay toggles, checked against the golden "
+                 f"model on every cycle), an exact layer at its lowest-energy exact form; `fames_cut_pct` and "
+                 f"`cut_pct` are energy cuts, `fames_area_cut_pct` the same plan's area x MACs cut"
+                 if cost == "energy" else "multiplier area x MACs (no sky130 liberty: the stated proxy)")
     lines += ["### FAMES multiplier selection vs NSGA-II (real accuracy)", "",
               "Base precisions: q50 = the QuantuneV2 plan at budget 0.5; best2bit = the most accurate "
               "brute-force precision plan that has a 2-bit (2x2) layer. Candidates: every signed "
               "multiplier of the layer's widths in the library (`sweep_variants`), exact included. "
+              f"Cost minimised by both methods: {cost_text}. "
               "FAMES: 32 loss budgets, geometric from the sum of the per-layer largest estimates down to the "
               "smallest positive estimate, bisected for the "
               "largest whose MCKP pick verifies within 1 point of the exact-multiplier model (one "
               "bit-exact accuracy per probe); the GA is pymoo NSGA-II on real accuracy "
-              f"(population {24 if not quick else 8}, {12 if not quick else 3} generations).", ""]
-    lines += markdown_table(frows, ["base", "precisions", "exact_acc", "fames_acc", "fames_cut_pct", "fames_s",
+              f"(population {24 if not quick else 8}, {12 if not quick else 3} generations). "
+              "`speedup_at_match` = the GA's wall time until it first evaluates a plan at FAMES's cost or lower "
+              "with FAMES's accuracy or better (`ga_time_to_match_s`) over FAMES's wall time (`fames_s`: "
+              "gradients, counting matrices, estimates, MCKP and its verifications; the cost tables are inputs "
+              "of both methods and not timed); empty: the GA never matched FAMES in its run, the ratio is then "
+              "above `ga_run_over_fames` = the GA's whole run over FAMES's time.", ""]
+    lines += markdown_table(frows, ["base", "precisions", "exact_acc", "fames_acc", "fames_cut_pct",
+                                    "fames_area_cut_pct", "fames_s",
                                     "fames_evals", "ga_evals", "ga_s", "ga_acc_at_fames_cost",
-                                    "ga_best_cut_pct_within_1pt", "ga_time_to_match_s", "speedup"],
+                                    "ga_best_cut_pct_within_1pt", "ga_time_to_match_s", "speedup_at_match",
+                                    "ga_run_over_fames"],
                             fmt={"exact_acc": "{:.4f}".format, "fames_acc": "{:.4f}".format,
-                                 "ga_acc_at_fames_cost": "{:.4f}".format, "speedup": "{:.1f}".format})
+                                 "ga_acc_at_fames_cost": _or_blank("{:.4f}"), "speedup_at_match": _or_blank("{:.1f}"),
+                                 "ga_run_over_fames": "{:.1f}".format})
     for tag, ch in chosen_all.items():
         lines += ["", f"FAMES plan ({tag}):", ""]
         lines += markdown_table(ch, ["layer", "a_bits", "w_bits", "mul", "cut_pct"],

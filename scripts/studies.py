@@ -47,7 +47,7 @@ STUDIES = {
     "requant": Study("fxp", "fxp.md", True, "about 1.5 minutes",
                      "fixed point and stochastic rounding: the requantisers' area and rounding statistics and "
                      "33 limited-precision training runs"),
-    "plans": Study("plans", "section.md", False, "about 9 minutes",
+    "plans": Study("plans", "section.md", False, "about 30 minutes",
                    "the per-layer plans: QuantuneV2 and FAMES against greedy, brute-force and NSGA-II search "
                    "on the digits CNN"),
     "energy": Study("energy", "energy.md", False, "about 17 minutes",

@@ -140,3 +140,6 @@ def test_cli_plan_quantune_mlp(tmp_path, monkeypatch, capsys):
     assert "not valid JSON" in capsys.readouterr().err
     assert _main(["plan", "mlp", "--method", "quantune", "--precisions", "16x8", "-o", str(out)], monkeypatch) == 2
     assert "--precisions item '16x8'" in capsys.readouterr().err
+    assert _main(["plan", "mlp", "--method", "quantune", "--cost", "energy", "-o", str(out)], monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the precision methods cost area x MACs" in err[0]

@@ -9,6 +9,7 @@ from quantpe.golden.approx_pe import parse_mul_spec
 from quantpe.golden.cnn import mlp_graph, model_data
 from quantpe.golden.layers import build_qgraph
 from quantpe.golden.plan import make_plan, plan_text
+from quantpe.plan_energy import energy_liberty
 
 LAYERS = [(8, 8, "exact"), (4, 4, "truncated:t=2"), (8, 8, "exact")]
 
@@ -49,6 +50,18 @@ def test_generate_synth_report_from_one_plan(plan_file, tmp_path, cli):
     summary = json.loads((tmp_path / "r" / "plan" / "summary.json").read_text())
     assert summary["accuracy"]["plan"] == pytest.approx(q.accuracy(x_te, y_te))
     assert f"plan {q.accuracy(x_te, y_te):.4f}" in (tmp_path / "r" / "plan.md").read_text()
+    # multiplier energy: per layer MACs x pJ on the layer's own pairs (the energy flow), else the proxy line
+    total = summary["hardware"]["total"]
+    if energy_liberty() is None:
+        assert "mul_energy_pj" not in total and "area x MACs is the stated proxy" in (tmp_path / "r" / "plan.md").read_text()
+    else:
+        layers = summary["hardware"]["layers"]
+        assert all(r["mul_energy_pj"] == pytest.approx(r["macs"] * r["mul_pj"]) for r in layers)
+        assert total["mul_energy_pj"] == pytest.approx(sum(r["mul_energy_pj"] for r in layers))
+        # an exact layer costs its lowest-energy exact form; the total exact reference sums those
+        assert [r["mul_pj"] == r["exact_mul_pj"] for r in layers] == [True, False, True]
+        assert total["exact_mul_energy_pj"] == pytest.approx(sum(r["macs"] * r["exact_mul_pj"] for r in layers))
+        assert "Multiplier energy" in (tmp_path / "r" / "plan.md").read_text()
 
 
 def _edit(plan, fn):

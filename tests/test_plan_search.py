@@ -184,7 +184,7 @@ def test_plans_report_quick(tmp_path):
     from quantpe.plans_report import plans_report
     lines = plans_report(tmp_path, quick=True)
     assert lines[0] == "## Per-layer plans"
-    for f in ("precision.csv", "precision_methods.csv", "fames.csv", "sanity.csv", "scaling.csv",
+    for f in ("precision.csv", "precision_methods.csv", "precision_sweep.csv", "fames.csv", "sanity.csv", "scaling.csv",
               "fronts.png", "sanity.png", "scaling.png", "fames_front.png", "plan_fames_q50.json"):
         assert (tmp_path / "plans" / f).stat().st_size > 0
     assert any("Spearman" in x for x in lines)
