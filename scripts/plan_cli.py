@@ -297,9 +297,10 @@ def layer_energy(base, x_cal, specs: dict) -> dict:
     from quantpe.approx_report import sweep_variants
     from quantpe.plan_energy import layer_pairs, mul_energy_pj
     jobs, index, forms = [], {}, {}
+    vals = base.capture(x_cal)
     for n, cfgs in specs.items():
         lay = base.layer(n)
-        a, w = layer_pairs(base, x_cal, n)
+        a, w = layer_pairs(base, x_cal, n, capture=vals)
         forms[n] = [c for c in sweep_variants(lay.in_bits, lay.weight.bits, True) if _is_exact(c)]
         for c in dict.fromkeys(forms[n] + list(cfgs)):
             index[(n, c)] = len(jobs)

@@ -40,12 +40,15 @@ def energy_liberty() -> Path | None:
     return lib
 
 
-def layer_pairs(q, x, layer: str, count: int = PAIRS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(a, w) code pairs of `layer` on batch x (module docstring)."""
+def layer_pairs(q, x, layer: str, count: int = PAIRS, seed: int = 0,
+                capture: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(a, w) code pairs of `layer` on batch x (module docstring); capture: q.capture(x), when
+    the caller has it (one inference for every layer)."""
     if count < 1:
         raise ConfigError(f"need at least one operand pair, got {count}")
     lay = q.layer(layer)
-    cols = lay.columns(lay.input_codes(q.capture(x)[lay.inputs[0]]))        # (N, G, P, K)
+    vals = q.capture(x) if capture is None else capture
+    cols = lay.columns(lay.input_codes(vals[lay.inputs[0]]))                  # (N, G, P, K)
     n, g, p, k = cols.shape
     w = np.asarray(lay.weight.codes, dtype=np.int64)                          # (O, K)
     og = w.shape[0] // g

@@ -309,7 +309,7 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
                  f"flow: gate netlist, sky130_fd_sc_hd tt, 100 MHz, zero-delay toggles, checked against the golden "
                  f"model on every cycle), an exact layer at its lowest-energy exact form; `fames_cut_pct` and "
                  f"`cut_pct` are energy cuts, `fames_area_cut_pct` the same plan's area x MACs cut"
-                 if cost == "energy" else "multiplier area x MACs (no sky130 liberty: the stated proxy)")
+                 if cost == "energy" else "multiplier area x MACs (the stated proxy)")
     lines += ["### FAMES multiplier selection vs NSGA-II (real accuracy)", "",
               "Base precisions: q50 = the QuantuneV2 plan at budget 0.5; best2bit = the most accurate "
               "brute-force precision plan that has a 2-bit (2x2) layer. Candidates: every signed "

@@ -38,6 +38,8 @@ def test_linear_pairs_are_whole_outputs(mlp44):
     assert a.min() >= -8 and a.max() <= 7 and w.min() >= -8 and w.max() <= 7     # signed 4-bit codes
     b, _ = layer_pairs(q, x, "fc1", count=5 * k + 7, seed=3)
     assert np.array_equal(a, b)                            # seeded
+    c, _ = layer_pairs(q, x, "fc1", count=5 * k + 7, seed=3, capture=q.capture(x))
+    assert np.array_equal(a, c)                            # a given capture: the same pairs
 
 
 def test_conv_pairs_are_receptive_fields():
