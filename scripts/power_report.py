@@ -353,7 +353,7 @@ def multiplier_energy(out_dir: Path, selection: str = "kept", cycles: int = 1000
             r["d_random_pct"] = _pct(r["random_pj"], exact["random_pj"]) if exact else None
             r["d_real_pct"] = _pct(r["real_pj"], exact["real_pj"]) if exact else None
     fresh = [r for r in rows if not r["cached"]]
-    built = sum(r["built"] for r in rows)
+    built = sum(r["built"] for r in fresh)           # a cached row's flag is from the run that measured it
     jobs = min(settings.jobs, max(1, len(cfgs)))
     info = {"selection": "every 8x8 variant" if selection == "all" else
             "the variants the approxmul section kept: front members, budget winners, exact units; "

@@ -101,6 +101,7 @@ def test_multiplier_energy_rows_are_independent_runs_with_deltas_vs_exact(build,
     assert by[tr_u.config_id]["vs"] is None and by[tr_u.config_id]["d_real_pct"] is None   # no unsigned exact kept
     rows2, info2 = multiplier_energy(tmp_path, "kept", cycles=300, seed=seed)
     assert info2["fresh"] == 0 and [r["random_pj"] for r in rows2] == [r["random_pj"] for r in rows]
+    assert info["built"] == 3 and info2["built"] == 0          # netlists built by this run only
 
 
 def test_stripes_sentences_compare_within_one_trace():
