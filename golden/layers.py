@@ -51,6 +51,13 @@ Integer model (`QGraph`, built by `build_qgraph`), the MLP's conventions (`qmode
 - MaxPool: max of the window's codes (padding never wins). Flatten: reshape.
 - ActMatMul(a, b) (requantizing): acc = wrap(a_codes @ b_codes, acc_bits) (exact);
   (mult, shift) = `_multiplier`(s_a * s_b / s_o); y = clip(requantized acc, lo, hi).
+- QuantDequant (requantizing, a pre-quantized model's QDQ pair): its scale is the model's own
+  (`kept_scale`: zero point 0 and its code range within the tensor's width; else calibrated), and
+  so is the scale of the requantizing node (or input) that feeds only it, so that node requantizes
+  straight to the model's grid; the node itself requantizes with `_multiplier`(s_in / s) (exactly
+  the identity when s_in = s) and clamps to its real range [(qmin - zp) s, (qmax - zp) s] in
+  codes (as a Clip, intersected with a fused Clip's codes and [-qmax, qmax]: an int8 -128 becomes
+  -127; uint8 with zero point 0 clamps at 0, the ReLU onnxruntime folds into it).
 - FloatOp (requantizing), as ONNX QDQ inference runs a float operator: inputs dequantized
   (codes * s_in), the subgraph in float, y quantized at s_o: clip(round_half_away(y / s_o), lo, hi).
 `with_mul` / `with_weights` / `capture` behave as in `qmodel.QModel`; weight layers are named
@@ -80,7 +87,7 @@ from .qmodel import (DEFAULT_ACC_BITS, DEFAULT_MULT_BITS, check_fits_int64, chec
 from .quantize import MAX_BITS, MIN_BITS, QTensor, compute_scale, qmax, quantize
 
 __all__ = ["Layer", "Conv2d", "Linear", "Clip", "ReLU", "ReLU6", "MaxPool", "AvgPool",
-           "GlobalAvgPool", "Add", "Concat", "Flatten", "ActMatMul", "FloatOp", "fold_batchnorm", "Node", "Graph",
+           "GlobalAvgPool", "Add", "Concat", "Flatten", "ActMatMul", "FloatOp", "QuantDequant", "fold_batchnorm", "Node", "Graph",
            "QWeight", "QGraph", "build_qgraph", "tensor_widths", "save_graph", "load_graph", "LAYER_TYPES",
            "INPUT"]
 
@@ -540,8 +547,54 @@ class FloatOp(Layer):
         raise QuantpeError(f"float subgraph ({', '.join(self.ops)}) has no gradient (not trainable)")
 
 
+@dataclass(frozen=True, eq=False)
+class QuantDequant(Layer):
+    """A pre-quantized model's fake quantization of an activation (ONNX QuantizeLinear ->
+    DequantizeLinear per tensor, QONNX Quant): y = (clip(rint(x / scale) + zero_point, qmin, qmax)
+    - zero_point) * scale (rint: half to even, as onnxruntime rounds). Integer rule: a
+    requantizer to the model's own scale (`kept_scale`), see the module docstring."""
+
+    scale: float = 1.0
+    zero_point: int = 0
+    qmin: int = -128
+    qmax: int = 127
+    op: ClassVar[str] = "QuantDequant"
+    requantizes: ClassVar[bool] = True
+
+    def __post_init__(self):
+        s = float(self.scale)
+        if not (math.isfinite(s) and s > 0) or not int(self.qmin) <= int(self.zero_point) <= int(self.qmax):
+            raise QuantpeError(f"QuantDequant needs a positive scale and qmin <= zero point <= qmax, got "
+                               f"{self.scale}, {self.zero_point}, [{self.qmin}, {self.qmax}]")
+        for k, v in (("scale", s), ("zero_point", int(self.zero_point)), ("qmin", int(self.qmin)),
+                     ("qmax", int(self.qmax))):
+            object.__setattr__(self, k, v)
+
+    def kept_scale(self, bits: int) -> float | None:
+        """The model's scale when its codes are the tensor's signed `bits`-bit codes (zero point 0,
+        [qmin, qmax] within [-2^(bits-1), 2^(bits-1) - 1]), else None (calibrated instead)."""
+        q = qmax(bits, True)
+        return self.scale if self.zero_point == 0 and self.qmin >= -q - 1 and self.qmax <= q else None
+
+    def real_range(self) -> tuple[float, float]:
+        """[(qmin - zero_point) * scale, (qmax - zero_point) * scale]: the values it represents."""
+        return (self.qmin - self.zero_point) * self.scale, (self.qmax - self.zero_point) * self.scale
+
+    def out_shape(self, shapes):
+        return tuple(shapes[0])
+
+    def forward(self, x):
+        return (np.clip(np.rint(x / self.scale) + self.zero_point, self.qmin, self.qmax) - self.zero_point) \
+            * self.scale
+
+    def backward(self, cache, gy):                 # straight-through estimator inside the range
+        (x,) = cache
+        lo, hi = (self.qmin - self.zero_point) * self.scale, (self.qmax - self.zero_point) * self.scale
+        return [gy * ((x >= lo) & (x <= hi))], {}
+
+
 LAYER_TYPES = {c.op: c for c in (Conv2d, Linear, Clip, MaxPool, AvgPool, GlobalAvgPool, Add,
-                                 Concat, Flatten, ActMatMul, FloatOp)}
+                                 Concat, Flatten, ActMatMul, FloatOp, QuantDequant)}
 
 
 def fold_batchnorm(conv: Conv2d, gamma, beta, mean, var, eps: float = 1e-5) -> Conv2d:
@@ -860,7 +913,7 @@ class _QOp:
     name: str
     inputs: tuple
     layer: Layer | None
-    kind: str                    # pass | clamp | maxpool | flatten | add | concat | avgpool | gap
+    kind: str                    # pass | clamp | maxpool | flatten | add | concat | avgpool | gap | requant
     lo: int = 0
     hi: int = 0
     mults: tuple = ()            # add: (m_a, m_b); concat: per input; avgpool: per position
@@ -874,6 +927,8 @@ class _QOp:
             return np.clip(xs[0], self.lo, self.hi)
         if k == "flatten":
             return xs[0].reshape(len(xs[0]), -1)
+        if k == "requant":
+            return _requant(xs[0], self.mults[0], self.shifts[0], self.lo, self.hi)
         if k == "maxpool":
             x = xs[0]
             return self.layer.cols(x, _NEG).max(axis=-1).reshape(self.layer._shape(x))
@@ -1216,7 +1271,21 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
                 fused[graph.consumers(nd.name)[0]] = nd.name
     fused_into = {v: k for k, v in fused.items()}
 
+    def kept(name):
+        """A pre-quantized model's scale for tensor `name` (module docstring), or None."""
+        lay = None if name == INPUT else graph.node(name).layer
+        if isinstance(lay, QuantDequant):
+            return lay.kept_scale(widths[name])
+        cons = graph.consumers(name)
+        if name != graph.output and len(cons) == 1 and (lay is None or lay.requantizes) \
+                and isinstance(graph.node(cons[0]).layer, QuantDequant):
+            return graph.node(cons[0]).layer.kept_scale(widths[name])
+        return None
+
     def calib(name):
+        s = kept(name)
+        if s is not None:
+            return s
         t = floats[fused_into.get(name, name)]
         return float(compute_scale(t, widths[name], signed=True))
 
@@ -1266,6 +1335,10 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
         elif isinstance(lay, ActMatMul):
             m, sh = _multiplier(scales[ins[0]] * scales[ins[1]] / s_o, mult_bits)
             qnodes.append(ActMatMulQNode(nd.name, ins, lay, m, sh, lo, hi))
+        elif isinstance(lay, QuantDequant):
+            m, sh = _multiplier(scales[ins[0]] / s_o, mult_bits)
+            rlo, rhi = _clamp_codes(Clip(*lay.real_range()), s_o, widths[nd.name])
+            qnodes.append(_QOp(nd.name, ins, lay, "requant", max(lo, rlo), min(hi, rhi), (m,), (sh,)))
         elif isinstance(lay, Add):
             ms = [scales[i] / s_o for i in ins]
             big = int(np.argmax(ms))

@@ -13,6 +13,12 @@ inference and constant folding: every subgraph of initializers and static shapes
    MaxPool / AvgPool; GlobalAveragePool and ReduceMean over axes (2, 3) -> GlobalAvgPool (keepdims=0:
    then Flatten); Add of two activations of one shape; Concat on axis 1;
    Flatten / Reshape / Squeeze to (N, prod) -> Flatten; Identity, Dropout -> pass-through.
+   Pre-quantized (QDQ) models: a per-tensor QuantizeLinear -> DequantizeLinear pair on an
+   activation -> QuantDequant (its scale and zero point kept; `layers` says when the integer
+   model uses that scale); a DequantizeLinear of constant int8 weights (per tensor or per
+   channel) folds to the float weights codes * scale, whose per-channel requantization gives back
+   the same codes when each channel's largest code is +-127 (symmetric per-channel quantization,
+   as onnxruntime.quantization writes it), and the int32 bias the same way.
 2. Folded where exact in float (the node then disappears): BatchNormalization after a Conv (or
    a Linear with (N, O) output), and Add / Sub / Mul / Div by a constant that is one value per
    output channel (broadcast over the other axes), when the Conv / Linear feeds nothing else:
@@ -40,13 +46,14 @@ import numpy as np
 from .errors import QuantpeError
 from .float_exec import MAC_OPS, check_subgraph, encode_model, run_subgraph
 from .layers import (INPUT, ActMatMul, Add, AvgPool, Clip, Concat, Conv2d, Flatten, FloatOp,
-                     GlobalAvgPool, Graph, Linear, MaxPool, Node, fold_batchnorm)
+                     GlobalAvgPool, Graph, Linear, MaxPool, Node, QuantDequant, fold_batchnorm)
 from .onnx_fold import BATCHES, fold
 
 __all__ = ["import_onnx", "INTEGER_OPS", "FOLDED_OPS"]
 
 INTEGER_OPS = ("Conv", "Gemm", "MatMul", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool",
-               "ReduceMean", "Add", "Concat", "Flatten", "Reshape", "Squeeze", "Identity", "Dropout")
+               "ReduceMean", "Add", "Concat", "Flatten", "Reshape", "Squeeze", "Identity", "Dropout",
+               "QuantizeLinear", "DequantizeLinear")
 FOLDED_OPS = ("BatchNormalization", "Add", "Sub", "Mul", "Div", "Pad", "Constant")
 _FLOAT_TYPES = (1, 10, 11, 16)        # float, float16, double, bfloat16
 
@@ -174,6 +181,9 @@ class _Importer:
         self.producer: dict = {}               # tensor -> ONNX node (every live node)
         self.pads: dict = {}                   # Pad output tensor -> (input, pads (t, l, b, r))
         self.onnx_uses = Counter()
+        self.consumers: dict = defaultdict(list)  # tensor -> live ONNX nodes reading it
+        self.skip: set = set()                 # ids of nodes already mapped with an earlier one
+        self.cur_stage = 0
 
     # -- helpers
     def name_for(self, tensor: str) -> str:
@@ -245,8 +255,11 @@ class _Importer:
 
     # -- one node
     def node(self, nd) -> None:
+        if id(nd) in self.skip:
+            return
         ins = [i for i in nd.input]
         stages = [self.stage[i] for i in ins if i in self.stage]
+        self.cur_stage = max(stages, default=0) + 1
         for o in nd.output:
             self.producer[o] = nd
         if nd.op_type == "Pad":
@@ -375,6 +388,8 @@ class _Importer:
             else:
                 self.add(f"{out}.gap", GlobalAvgPool(), [x])
                 self.add(out, Flatten(), [self.alias[f"{out}.gap"]])
+        elif op == "QuantizeLinear":
+            self._qdq(nd, a)
         elif op in ("Add", "Sub", "Mul", "Div"):
             self._arith(nd, op)
         elif op == "BatchNormalization":
@@ -412,6 +427,28 @@ class _Importer:
             self.add(out, Flatten(), [x])
         else:
             raise _Float
+
+    def _qdq(self, nd, a: dict) -> None:
+        """QuantizeLinear -> DequantizeLinear (the only reader, same scale and zero point, per
+        tensor) on an activation -> QuantDequant."""
+        readers = self.consumers[nd.output[0]]
+        if len(readers) != 1 or readers[0].op_type != "DequantizeLinear" or nd.output[0] == self.out_name:
+            raise _Float
+        dq = readers[0]
+        if list(dq.input[1:]) != list(nd.input[1:]) and not (
+                len(dq.input) > 2 and len(nd.input) > 2 and dq.input[1] == nd.input[1]
+                and np.array_equal(self.const(dq.input[2]), self.const(nd.input[2]))):
+            raise _Float
+        x = self.act(nd.input[0])
+        scale = self.fconst(nd.input[1])
+        zp = self.const(nd.input[2]) if len(nd.input) > 2 and nd.input[2] else np.zeros((), np.uint8)
+        if scale.size != 1 or zp.size != 1 or zp.dtype.kind not in "iu" or a.get("output_dtype", 0):
+            raise _Float
+        info = np.iinfo(zp.dtype)
+        self.add(dq.output[0], QuantDequant(float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0]),
+                                            int(info.min), int(info.max)), [x])
+        self.stage[dq.output[0]] = self.cur_stage
+        self.skip.add(id(dq))
 
     def _fold(self, nd, name: str, layer) -> None:
         self.replace_layer(name, layer)
@@ -665,6 +702,9 @@ def import_onnx(src, input_shape=None) -> Graph:
     imp = _Importer(model, folded, in_name, shape, out)
     imp.onnx_uses = Counter(i for nd in live for i in nd.input)
     imp.onnx_uses[out] += 1
+    for nd in live:
+        for i in nd.input:
+            imp.consumers[i].append(nd)
     for nd in live:
         try:
             imp.node(nd)

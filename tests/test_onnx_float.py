@@ -295,3 +295,84 @@ def test_linear_on_tokens_is_a_weight_layer(seed):
     ref = np.clip((acc * m + (1 << (s - 1))) // (1 << s), first.lo, first.hi)
     np.testing.assert_array_equal(vals[first.name], ref.astype(np.int64))
     assert not isinstance(first.layer, ActMatMul)
+
+
+def _qdq_model(rng, symmetric: bool):
+    """A small float CNN quantized by onnxruntime.quantization (QDQ, per-channel int8 weights)."""
+    quant = pytest.importorskip("onnxruntime.quantization")
+    n = Net((3, 8, 8), rng)
+    c = n.op("Relu", [n.conv(n.x, 3, 4, pads=[1, 1, 1, 1])])
+    c = n.op("Relu", [n.conv(c, 4, 4, pads=[1, 1, 1, 1], strides=[2, 2])])
+    m = n.model(n.op("Gemm", [batch_flatten(n, c), n.w(5, 64), n.w(5)], transB=1))
+    x = rng.standard_normal((16, 3, 8, 8)).astype(np.float32)
+
+    class Reader(quant.CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": x[i:i + 1]} for i in range(len(x))])
+
+        def get_next(self):
+            return next(self.it, None)
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as d:
+        onnx.save(m, Path(d) / "f.onnx")
+        quant.quantize_static(str(Path(d) / "f.onnx"), str(Path(d) / "q.onnx"), Reader(),
+                              quant_format=quant.QuantFormat.QDQ, per_channel=True,
+                              activation_type=quant.QuantType.QInt8 if symmetric else quant.QuantType.QUInt8,
+                              weight_type=quant.QuantType.QInt8,
+                              extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
+        return onnx.load(str(Path(d) / "q.onnx")), x
+
+
+def _ort_plain(m, x):
+    """onnxruntime on the QDQ graph as written (no fusion into its own int8 kernels)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.astype(np.float32)})[0]
+
+
+def test_qdq_model_keeps_scales_and_weight_codes(seed):
+    """int8 symmetric QDQ (onnxruntime.quantization): every Conv/Gemm is an integer layer with the
+    model's int8 weight codes, every tensor has the model's scale, and the integer output codes
+    are the QDQ model's (onnxruntime running its Q/DQ nodes as written) within one code."""
+    from onnx import numpy_helper
+    from quantpe.golden.layers import QuantDequant
+    from quantpe.golden.lowering import lower_weights
+    rng = np.random.default_rng(seed)
+    m, x = _qdq_model(rng, symmetric=True)
+    g = import_onnx(m)
+    assert [nd.layer.op for nd in g.nodes if nd.layer.op != "QuantDequant"] == \
+        ["Conv2d", "Clip", "Conv2d", "Clip", "Flatten", "Linear"]
+    ref = _ort_plain(m, x)
+    np.testing.assert_allclose(g.forward(x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    q = build_qgraph(g, x)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    dq = {nd.output[0]: nd.input for nd in m.graph.node if nd.op_type == "DequantizeLinear"}
+    for name in q.weight_layers:
+        src = next(nd for nd in m.graph.node if nd.op_type in ("Conv", "Gemm") and nd.output[0] == name)
+        codes = inits[dq[src.input[1]][0]]
+        codes = lower_weights(codes) if codes.ndim == 4 else codes
+        np.testing.assert_array_equal(q.layer(name).weight.codes, codes)
+    for nd in g.nodes:
+        if isinstance(nd.layer, QuantDequant):
+            assert q.scales[nd.name] == nd.layer.scale
+            assert q.scales[nd.inputs[0]] == nd.layer.scale or nd.inputs[0] == "input" \
+                or g.node(nd.inputs[0]).layer.op in ("Clip", "Flatten")
+    codes = np.rint(ref / q.scales[g.output]).astype(np.int64)
+    diff = np.abs(q.logits(x) - codes)
+    assert diff.max() <= 1 and np.mean(diff == 0) >= 0.95
+
+
+def test_qdq_asymmetric_uint8_runs_with_calibrated_scales(seed):
+    from quantpe.golden.layers import QuantDequant
+    rng = np.random.default_rng(seed)
+    m, x = _qdq_model(rng, symmetric=False)
+    g = import_onnx(m)
+    ref = _ort_plain(m, x)
+    np.testing.assert_allclose(g.forward(x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    qdq = [nd.layer for nd in g.nodes if isinstance(nd.layer, QuantDequant)]
+    assert qdq and all(lay.qmin == 0 and lay.qmax == 255 for lay in qdq)
+    assert all(lay.kept_scale(8) is None for lay in qdq if lay.zero_point != 0)
+    q = build_qgraph(g, x)
+    assert mse_sqnr(ref, q.dequantize_output(q.logits(x)))[1] > 15
