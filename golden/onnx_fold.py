@@ -3,7 +3,8 @@
 `fold(model, input_name, sample_shape)` evaluates the graph's static part twice, with the batch
 fixed to 2 and to 3 (onnx shape inference with data propagation, then every node whose inputs are
 all known - initializers, Constant nodes, Shape/Size of a tensor whose static shape is inferred -
-is evaluated with onnx's reference evaluator; repeated until nothing new folds). A tensor whose
+is evaluated with onnx's reference evaluator (onnxruntime for operator versions it lacks; QONNX
+`Quant` of constant weights with `qonnx.quant`); repeated until nothing new folds). A tensor whose
 two values agree (shape and bytes) is a *static constant*. A tensor that differs only in
 being the batch size (a shape vector [2, ...] vs [3, ...]: `torch`'s x.view(x.size(0), -1)) is
 kept as the shape vector with 0 at its batch entry, which Reshape (allowzero=0) reads as "copy
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import QuantpeError
+from .qonnx import QONNX_DOMAINS, quant, quant_attrs
 
 __all__ = ["Folded", "fold", "BATCHES"]
 
@@ -78,6 +80,10 @@ def _pass(model, input_name, batch, sample_shape, known: dict):
     for o in g.output:
         o.type.tensor_type.ClearField("shape")
     values = dict(known)
+    for nd in g.node:                      # shape inference sees QONNX Quant on activations as Identity
+        if nd.domain in QONNX_DOMAINS and nd.op_type == "Quant" and nd.input[0] not in values:
+            ident = onnx.helper.make_node("Identity", [nd.input[0]], [nd.output[0]], name=nd.name)
+            nd.CopyFrom(ident)
     opset = {o.domain: o.version for o in m.opset_import}
     for _ in range(8):
         try:
@@ -95,10 +101,16 @@ def _pass(model, input_name, batch, sample_shape, known: dict):
             types[t.name] = t.data_type
         new = False
         for nd in g.node:
-            if all(o in values for o in nd.output if o) or nd.op_type in _NEVER \
-                    or nd.domain not in ("", "ai.onnx"):
+            if all(o in values for o in nd.output if o) or nd.op_type in _NEVER:
                 continue
             ins = [i for i in nd.input if i]
+            if nd.domain in QONNX_DOMAINS and nd.op_type == "Quant" and all(i in values for i in ins):
+                a = {x.name: onnx.helper.get_attribute_value(x) for x in nd.attribute}
+                values[nd.output[0]] = quant(*(values[i] for i in ins), *quant_attrs(a))
+                new = True
+                continue
+            if nd.domain not in ("", "ai.onnx"):
+                continue
             if nd.op_type in ("Shape", "Size") and ins and ins[0] in shapes:
                 s = np.array(shapes[ins[0]], np.int64)
                 if nd.op_type == "Size":

@@ -18,7 +18,9 @@ inference and constant folding: every subgraph of initializers and static shapes
    model uses that scale); a DequantizeLinear of constant int8 weights (per tensor or per
    channel) folds to the float weights codes * scale, whose per-channel requantization gives back
    the same codes when each channel's largest code is +-127 (symmetric per-channel quantization,
-   as onnxruntime.quantization writes it), and the int32 bias the same way.
+   as onnxruntime.quantization writes it), and the int32 bias the same way. QONNX `Quant`
+   (`qonnx`): of constant weights folded (the codes come back at the layer's w_bits), on an
+   activation (per tensor, ROUND) -> QuantDequant with its bit width's code range.
 2. Folded where exact in float (the node then disappears): BatchNormalization after a Conv (or
    a Linear with (N, O) output), and Add / Sub / Mul / Div by a constant that is one value per
    output channel (broadcast over the other axes), when the Conv / Linear feeds nothing else:
@@ -48,6 +50,7 @@ from .float_exec import MAC_OPS, check_subgraph, encode_model, run_subgraph
 from .layers import (INPUT, ActMatMul, Add, AvgPool, Clip, Concat, Conv2d, Flatten, FloatOp,
                      GlobalAvgPool, Graph, Linear, MaxPool, Node, QuantDequant, fold_batchnorm)
 from .onnx_fold import BATCHES, fold
+from .qonnx import QONNX_DOMAINS, quant_attrs, quant_range
 
 __all__ = ["import_onnx", "INTEGER_OPS", "FOLDED_OPS"]
 
@@ -296,6 +299,9 @@ class _Importer:
 
     def convert(self, nd) -> None:
         op, a, out = nd.op_type, _attrs(nd), nd.output[0]
+        if nd.domain in QONNX_DOMAINS and op == "Quant":
+            self._qonnx_quant(nd, a)
+            return
         if nd.domain not in ("", "ai.onnx"):
             raise _Float
         if op in ("Identity", "Dropout"):
@@ -449,6 +455,17 @@ class _Importer:
                                             int(info.min), int(info.max)), [x])
         self.stage[dq.output[0]] = self.cur_stage
         self.skip.add(id(dq))
+
+    def _qonnx_quant(self, nd, a: dict) -> None:
+        """QONNX Quant on an activation, per tensor, integral zero point, ROUND -> QuantDequant."""
+        signed, narrow, mode = quant_attrs(a)
+        x = self.act(nd.input[0])
+        scale, zp, bits = (self.fconst(nd.input[i]) for i in (1, 2, 3))
+        if mode != "ROUND" or scale.size != 1 or zp.size != 1 or bits.size != 1 or zp.reshape(-1)[0] % 1:
+            raise QuantpeError(f"QONNX Quant with per-channel scales on an activation or rounding {mode} "
+                               "is not supported (per-tensor ROUND is)")
+        lo, hi = quant_range(float(bits.reshape(-1)[0]), signed, narrow)
+        self.add(nd.output[0], QuantDequant(float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0]), lo, hi), [x])
 
     def _fold(self, nd, name: str, layer) -> None:
         self.replace_layer(name, layer)

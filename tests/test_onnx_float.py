@@ -376,3 +376,53 @@ def test_qdq_asymmetric_uint8_runs_with_calibrated_scales(seed):
     assert all(lay.kept_scale(8) is None for lay in qdq if lay.zero_point != 0)
     q = build_qgraph(g, x)
     assert mse_sqnr(ref, q.dequantize_output(q.logits(x)))[1] > 15
+
+
+def _qonnx_quant(n: Net, x, scale, bits, signed=1, narrow=0):
+    n.k += 1
+    out = f"q{n.k}"
+    n.nodes.append(helper.make_node("Quant", [x, n.const(scale), n.const(0.0), n.const(float(bits))], [out],
+                                    domain="qonnx.custom_op.general", signed=signed, narrow=narrow,
+                                    rounding_mode="ROUND"))
+    return out
+
+
+def _spec_quant(x, s, bits, signed=True, narrow=False):
+    """QONNX Quant from its spec (independent of golden.qonnx)."""
+    lo = -(2 ** (bits - 1)) + narrow if signed else 0
+    hi = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - narrow
+    return np.clip(np.round(x / s), lo, hi) * s
+
+
+def test_qonnx_quant_brevitas_style(seed):
+    """A Brevitas-style QONNX graph: 8-bit signed input Quant, 4-bit narrow per-channel weight
+    Quants, 4-bit unsigned activation Quant after the ReLU. The float path is the spec's; at
+    w_bits=4 the weight codes are the Quant's codes and the activation scales are kept."""
+    rng = np.random.default_rng(seed)
+    n = Net((2, 5, 5), rng)
+    w1 = rng.standard_normal((3, 2, 3, 3))
+    s1 = (np.abs(w1).reshape(3, -1).max(1) / 7).reshape(3, 1, 1, 1)
+    w2 = rng.standard_normal((2, 3, 1, 1))
+    s2 = (np.abs(w2).reshape(2, -1).max(1) / 7).reshape(2, 1, 1, 1)
+    xq = _qonnx_quant(n, n.x, 0.03, 8)
+    wq1 = _qonnx_quant(n, n.const(w1), s1, 4, narrow=1)
+    c = n.op("Relu", [n.op("Conv", [xq, wq1], kernel_shape=[3, 3], pads=[1, 1, 1, 1])])
+    a = _qonnx_quant(n, c, 0.25, 4, signed=0)
+    y = n.op("Conv", [a, _qonnx_quant(n, n.const(w2), s2, 4, narrow=1)], kernel_shape=[1, 1])
+    m = n.model(y)
+    m.opset_import.append(helper.make_opsetid("qonnx.custom_op.general", 1))
+    g = import_onnx(m)
+    assert [nd.layer.op for nd in g.nodes] == ["QuantDequant", "Conv2d", "Clip", "QuantDequant", "Conv2d"]
+    x = rng.standard_normal((6, 2, 5, 5))
+    f32 = [v.astype(np.float32).astype(np.float64) for v in (w1, s1, w2, s2)]
+    ref = Conv2d(_spec_quant(f32[0], f32[1], 4, narrow=True), np.zeros(3), padding=1).forward(
+        _spec_quant(x.astype(np.float32).astype(np.float64), np.float64(np.float32(0.03)), 8))
+    ref = _spec_quant(np.maximum(ref, 0), 0.25, 4, signed=False)
+    ref = Conv2d(_spec_quant(f32[2], f32[3], 4, narrow=True), np.zeros(2)).forward(ref)
+    np.testing.assert_allclose(g.forward(x), ref, rtol=1e-5, atol=1e-5)
+    q = build_qgraph(g, x, w_bits=4)
+    codes = np.round(f32[0] / f32[1])
+    from quantpe.golden.lowering import lower_weights
+    np.testing.assert_array_equal(q.layer(0).weight.codes, lower_weights(codes))
+    assert q.scales["input"] == pytest.approx(0.03) and q.scales[g.nodes[3].name] == 0.25
+    assert mse_sqnr(g.forward(x), q.dequantize_output(q.logits(x)))[1] > 25
