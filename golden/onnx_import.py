@@ -9,7 +9,7 @@ inference and constant folding: every subgraph of initializers and static shapes
    padding) -> Conv2d; Gemm (transA=0; alpha, beta, transB applied; C of 1 or O values) and MatMul
    with a constant right operand -> Linear (on the last axis: (..., K) -> (..., O)); MatMul of
    two activations of the same per-sample rank >= 2 -> ActMatMul. Relu / Clip (constant bounds)
-   -> Clip; MaxPool / AveragePool (2-D, dilation 1, ceil_mode 0, pads below the kernel) ->
+   -> Clip (on a tensor computed in float: stays in float, inside that region); MaxPool / AveragePool (2-D, dilation 1, ceil_mode 0, pads below the kernel) ->
    MaxPool / AvgPool; GlobalAveragePool and ReduceMean over axes (2, 3) -> GlobalAvgPool (keepdims=0:
    then Flatten); Add of two activations of one shape; Concat on axis 1;
    Flatten / Reshape / Squeeze to (N, prod) -> Flatten; Identity, Dropout -> pass-through.
@@ -354,6 +354,8 @@ class _Importer:
                 if len(self.shape(xa)) < 2 or len(self.shape(xa)) != len(self.shape(xb)):
                     raise _Float
                 self.add(out, ActMatMul(), [xa, xb])
+        elif op in ("Relu", "Clip") and self.alias.get(nd.input[0]) in self.float_tensor:
+            raise _Float                               # inside a float region: stays in float
         elif op == "Relu":
             self.add(out, Clip(0.0, math.inf), [self.act(nd.input[0])])
         elif op == "Clip":
