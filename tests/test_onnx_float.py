@@ -426,3 +426,28 @@ def test_qonnx_quant_brevitas_style(seed):
     np.testing.assert_array_equal(q.layer(0).weight.codes, lower_weights(codes))
     assert q.scales["input"] == pytest.approx(0.03) and q.scales[g.nodes[3].name] == 0.25
     assert mse_sqnr(g.forward(x), q.dequantize_output(q.logits(x)))[1] > 25
+
+
+def test_cli_import_reports_float_operators_and_refuses_in_one_line(tmp_path, seed, capsys):
+    from quantpe.cli import main
+    rng = np.random.default_rng(seed)
+    n = Net((4, 6, 6), rng)
+    c = n.conv(n.x, 4, 4, pads=[1, 1, 1, 1])
+    m = n.model(n.op("Softmax", [batch_flatten(n, n.op("Mul", [c, n.op("HardSigmoid", [c])]))], axis=1))
+    onnx.save(m, tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", rng.standard_normal((8, 4, 6, 6)))
+    assert main(["model", "import", str(tmp_path / "m.onnx"), "--inputs", str(tmp_path / "x.npy"),
+                 "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "MACs on the PEs: 100.0%" in out and "operators in float: HardSigmoid, Mul, Softmax" in out
+    n = Net((3, 4, 4), rng)
+    n.nodes.append(helper.make_node("FancyOp", [n.conv(n.x, 3, 2)], ["y"], domain="com.example"))
+    bad = n.model("y")
+    bad.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(bad, tmp_path / "bad.onnx")
+    np.save(tmp_path / "xb.npy", rng.standard_normal((2, 3, 4, 4)))
+    assert main(["model", "import", str(tmp_path / "bad.onnx"), "--inputs", str(tmp_path / "xb.npy"),
+                 "-o", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("quantpe: error:") and "FancyOp" in err and err.count("\n") == 1
+    assert not (tmp_path / "o2" / "model.npz").exists()
