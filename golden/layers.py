@@ -5,8 +5,9 @@ graph input is named "input" and holds a batch (N,) + input_shape (float64). Lay
 Conv2d (stride, padding, dilation, groups; depthwise = groups = channels), Linear (on the last
 axis: (N, ..., K) -> (N, ..., O)), Clip (ReLU = Clip(0, inf), ReLU6 = Clip(0, 6)), MaxPool,
 AvgPool, GlobalAvgPool, Add (two inputs, same shape), Concat (channel axis 1), Flatten
-(N, ...) -> (N, prod), ActMatMul (a @ b of two activations), FloatOp (an ONNX subgraph run in
-float, `float_exec`: every operator without an integer layer). BatchNorm is folded into the
+(N, ...) -> (N, prod), ActMatMul (a @ b of two activations), QuantDequant (a pre-quantized
+model's fake quantization), FloatOp (an ONNX subgraph run in float, `float_exec`: every
+operator without an integer layer). BatchNorm is folded into the
 preceding conv (`fold_batchnorm`). Convs are lowered as documented in `lowering.py`; a Linear's
 reduction rows are the positions before its last axis.
 
