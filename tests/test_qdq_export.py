@@ -69,3 +69,16 @@ def test_float_layers_and_activation_matmul_export(tmp_path, seed):
     q = build_qgraph(g, x)
     path = export_qdq(q, tmp_path / "m.onnx")
     assert _codes_close(q, path, x, opt=False) >= 0.9
+
+
+def test_model_import_writes_qdq(tmp_path, capsys):
+    from quantpe.cli import main
+    from quantpe.golden.onnx_io import export_onnx
+    _, _, xte, _ = model_data("mlp")
+    p = export_onnx(reference_graph("mlp"), tmp_path / "mlp.onnx")
+    np.save(tmp_path / "x.npy", xte[:50])
+    assert main(["model", "import", str(p), "--inputs", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o"),
+                 "--qdq", str(tmp_path / "q.onnx")]) == 0
+    assert "(QDQ)" in capsys.readouterr().out
+    sess = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.run(None, {"input": xte[:5].astype(np.float32)})[0].shape == (5, 10)
