@@ -985,8 +985,10 @@ class FloatQNode:
 
     def run(self, xs, acc_bits: int):
         y = self.layer.forward(*(np.asarray(x, np.float64) * s for x, s in zip(xs, self.in_scales)))
-        q = np.clip(np.nan_to_num(y / self.out_scale, nan=0.0, posinf=self.hi, neginf=self.lo), self.lo, self.hi)
-        return round_half_away(q).astype(np.int64)
+        v = y / self.out_scale
+        if not np.isfinite(v).all():
+            v = np.nan_to_num(v, nan=0.0, posinf=self.hi, neginf=self.lo)
+        return round_half_away(np.clip(v, self.lo, self.hi)).astype(np.int64)
 
 
 def _make_weight(name, inputs, layer, wq: QTensor, in_scale, bits, out_scale, clamp, acc_bits,
