@@ -2,10 +2,14 @@
 
 Float model (`Graph`): a single-input, single-output DAG of `Node`s in topological order; the
 graph input is named "input" and holds a batch (N,) + input_shape (float64). Layers:
-Conv2d (stride, padding, dilation, groups; depthwise = groups = channels), Linear, Clip
-(ReLU = Clip(0, inf), ReLU6 = Clip(0, 6)), MaxPool, AvgPool, GlobalAvgPool, Add (two inputs,
-same shape), Concat (channel axis 1), Flatten (N, ...) -> (N, prod). BatchNorm is folded into
-the preceding conv (`fold_batchnorm`). Convs are lowered as documented in `lowering.py`.
+Conv2d (stride, padding, dilation, groups; depthwise = groups = channels), Linear (on the last
+axis: (N, ..., K) -> (N, ..., O)), Clip (ReLU = Clip(0, inf), ReLU6 = Clip(0, 6)), MaxPool,
+AvgPool, GlobalAvgPool, Add (two inputs, same shape), Concat (channel axis 1), Flatten
+(N, ...) -> (N, prod), ActMatMul (a @ b of two activations), QuantDequant (a pre-quantized
+model's fake quantization), FloatOp (an ONNX subgraph run in float, `float_exec`: every
+operator without an integer layer). BatchNorm is folded into the
+preceding conv (`fold_batchnorm`). Convs are lowered as documented in `lowering.py`; a Linear's
+reduction rows are the positions before its last axis.
 
 Integer model (`QGraph`, built by `build_qgraph`), the MLP's conventions (`qmodel`) on a graph:
 - Tensors: signed codes, one per-tensor scale s and one width b each, codes in [-qmax, qmax]
@@ -46,6 +50,17 @@ Integer model (`QGraph`, built by `build_qgraph`), the MLP's conventions (`qmode
   size (count_include_pad) or its number of non-padded positions; per distinct d,
   (mult, shift) = fixed_point_multiplier(s_in / (d * s_o)); y = clip(requantized acc).
 - MaxPool: max of the window's codes (padding never wins). Flatten: reshape.
+- ActMatMul(a, b) (requantizing): acc = wrap(a_codes @ b_codes, acc_bits) (exact);
+  (mult, shift) = `_multiplier`(s_a * s_b / s_o); y = clip(requantized acc, lo, hi).
+- QuantDequant (requantizing, a pre-quantized model's QDQ pair): its scale is the model's own
+  (`kept_scale`: zero point 0 and its code range within the tensor's width; else calibrated), and
+  so is the scale of the requantizing node (or input) that feeds only it, so that node requantizes
+  straight to the model's grid; the node itself requantizes with `_multiplier`(s_in / s) (exactly
+  the identity when s_in = s) and clamps to its real range [(qmin - zp) s, (qmax - zp) s] in
+  codes (as a Clip, intersected with a fused Clip's codes and [-qmax, qmax]: an int8 -128 becomes
+  -127; uint8 with zero point 0 clamps at 0, the ReLU onnxruntime folds into it).
+- FloatOp (requantizing), as ONNX QDQ inference runs a float operator: inputs dequantized
+  (codes * s_in), the subgraph in float, y quantized at s_o: clip(round_half_away(y / s_o), lo, hi).
 `with_mul` / `with_weights` / `capture` behave as in `qmodel.QModel`; weight layers are named
 by node name or by index into `QGraph.weight_layers` (Conv2d/Linear nodes in graph order).
 """
@@ -64,6 +79,7 @@ import numpy as np
 
 from .dot import MulRule, dot
 from .errors import ConfigError, QuantpeError
+from .float_exec import run_subgraph
 from .intmath import round_half_away, saturate, wrap
 from .lowering import (col2im, conv_output_size, grouped_matmul, im2col, int_matmul,
                        lower_weights, pair4, unlower_weights)
@@ -72,7 +88,7 @@ from .qmodel import (DEFAULT_ACC_BITS, DEFAULT_MULT_BITS, check_fits_int64, chec
 from .quantize import MAX_BITS, MIN_BITS, QTensor, compute_scale, qmax, quantize
 
 __all__ = ["Layer", "Conv2d", "Linear", "Clip", "ReLU", "ReLU6", "MaxPool", "AvgPool",
-           "GlobalAvgPool", "Add", "Concat", "Flatten", "fold_batchnorm", "Node", "Graph",
+           "GlobalAvgPool", "Add", "Concat", "Flatten", "ActMatMul", "FloatOp", "QuantDequant", "fold_batchnorm", "Node", "Graph",
            "QWeight", "QGraph", "build_qgraph", "tensor_widths", "save_graph", "load_graph", "LAYER_TYPES",
            "INPUT"]
 
@@ -225,7 +241,8 @@ class Conv2d(Layer):
 
 @dataclass(frozen=True, eq=False)
 class Linear(Layer):
-    """y = x @ W.T + b, weight (O, K), bias (O,); input (N, K)."""
+    """y = x @ W.T + b over the last axis, weight (O, K), bias (O,); input (N, ..., K) -> (N, ..., O)
+    (a token-wise projection: every leading position is one row of the reduction)."""
 
     weight: np.ndarray
     bias: np.ndarray
@@ -250,17 +267,19 @@ class Linear(Layer):
         return self.weight
 
     def out_shape(self, shapes):
-        if tuple(shapes[0]) != (self.weight.shape[1],):
-            raise QuantpeError(f"Linear expects ({self.weight.shape[1]},) inputs per sample, "
-                               f"got {tuple(shapes[0])}")
-        return (self.out_channels,)
+        s = tuple(shapes[0])
+        if not s or s[-1] != self.weight.shape[1]:
+            raise QuantpeError(f"Linear expects (..., {self.weight.shape[1]}) inputs per sample, got {s}")
+        return s[:-1] + (self.out_channels,)
 
     def forward(self, x):
         return x @ self.weight.T + self.bias
 
     def backward(self, cache, gy):
         (x,) = cache
-        return [gy @ self.weight], {"weight": gy.T @ x, "bias": gy.sum(axis=0)}
+        k, o = self.weight.shape[1], self.out_channels
+        x2, g2 = x.reshape(-1, k), gy.reshape(-1, o)
+        return [gy @ self.weight], {"weight": g2.T @ x2, "bias": g2.sum(axis=0)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -462,8 +481,121 @@ class Flatten(Layer):
         return [gy.reshape(x.shape)], {}
 
 
+@dataclass(frozen=True, eq=False)
+class ActMatMul(Layer):
+    """a @ b of two activation tensors per sample: (..., M, K) @ (..., K, P), leading dims
+    broadcast (attention scores Q @ K^T, weights @ V). Integer rule: `ActMatMulQNode`."""
+
+    op: ClassVar[str] = "ActMatMul"
+    arity: ClassVar[int] = 2
+    requantizes: ClassVar[bool] = True
+
+    def out_shape(self, shapes):
+        a, b = (tuple(s) for s in shapes)
+        if len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
+            raise QuantpeError(f"ActMatMul needs (..., M, K) @ (..., K, P), got {a} and {b}")
+        try:
+            lead = np.broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            raise QuantpeError(f"ActMatMul leading dims {a[:-2]} and {b[:-2]} do not broadcast") from None
+        return tuple(lead) + (a[-2], b[-1])
+
+    def macs(self, shapes) -> int:
+        """Multiply-accumulates per sample for per-sample input shapes."""
+        return int(np.prod(self.out_shape(shapes))) * int(shapes[0][-1])
+
+    def forward(self, a, b):
+        return np.matmul(a, b)
+
+    def backward(self, cache, gy):
+        a, b = cache
+        return [gy @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ gy], {}
+
+
+@dataclass(frozen=True, eq=False)
+class FloatOp(Layer):
+    """An ONNX subgraph that runs in float (`float_exec`): `model` its base64 text (inputs in0,
+    in1, ..., one output), `ops` its operators, `out` the per-sample output shape, `float_macs`
+    the multiply-accumulates per sample of its MAC operators (work not on the PEs). Any number
+    of inputs. Integer rule: `FloatQNode`."""
+
+    model: str = ""
+    ops: tuple = ()
+    out: tuple = ()
+    float_macs: int = 0
+    op: ClassVar[str] = "FloatOp"
+    arity: ClassVar[int] = 0
+    requantizes: ClassVar[bool] = True
+
+    def __post_init__(self):
+        if not isinstance(self.model, str) or not self.model:
+            raise QuantpeError("FloatOp needs a serialized ONNX subgraph")
+        object.__setattr__(self, "ops", tuple(str(o) for o in self.ops))
+        object.__setattr__(self, "out", tuple(int(v) for v in self.out))
+        object.__setattr__(self, "float_macs", int(self.float_macs))
+
+    def out_shape(self, shapes):
+        return self.out
+
+    def forward(self, *xs):
+        y = run_subgraph(self.model, xs)
+        if y.shape[1:] != self.out:
+            raise QuantpeError(f"float subgraph ({', '.join(self.ops)}) gave per-sample shape "
+                               f"{y.shape[1:]}, expected {self.out}")
+        return y
+
+    def forward_train(self, *xs):
+        raise QuantpeError(f"float subgraph ({', '.join(self.ops)}) has no gradient (not trainable)")
+
+
+@dataclass(frozen=True, eq=False)
+class QuantDequant(Layer):
+    """A pre-quantized model's fake quantization of an activation (ONNX QuantizeLinear ->
+    DequantizeLinear per tensor, QONNX Quant): y = (clip(rint(x / scale) + zero_point, qmin, qmax)
+    - zero_point) * scale (rint: half to even, as onnxruntime rounds). Integer rule: a
+    requantizer to the model's own scale (`kept_scale`), see the module docstring."""
+
+    scale: float = 1.0
+    zero_point: int = 0
+    qmin: int = -128
+    qmax: int = 127
+    op: ClassVar[str] = "QuantDequant"
+    requantizes: ClassVar[bool] = True
+
+    def __post_init__(self):
+        s = float(self.scale)
+        if not (math.isfinite(s) and s > 0) or not int(self.qmin) <= int(self.zero_point) <= int(self.qmax):
+            raise QuantpeError(f"QuantDequant needs a positive scale and qmin <= zero point <= qmax, got "
+                               f"{self.scale}, {self.zero_point}, [{self.qmin}, {self.qmax}]")
+        for k, v in (("scale", s), ("zero_point", int(self.zero_point)), ("qmin", int(self.qmin)),
+                     ("qmax", int(self.qmax))):
+            object.__setattr__(self, k, v)
+
+    def kept_scale(self, bits: int) -> float | None:
+        """The model's scale when its codes are the tensor's signed `bits`-bit codes (zero point 0,
+        [qmin, qmax] within [-2^(bits-1), 2^(bits-1) - 1]), else None (calibrated instead)."""
+        q = qmax(bits, True)
+        return self.scale if self.zero_point == 0 and self.qmin >= -q - 1 and self.qmax <= q else None
+
+    def real_range(self) -> tuple[float, float]:
+        """[(qmin - zero_point) * scale, (qmax - zero_point) * scale]: the values it represents."""
+        return (self.qmin - self.zero_point) * self.scale, (self.qmax - self.zero_point) * self.scale
+
+    def out_shape(self, shapes):
+        return tuple(shapes[0])
+
+    def forward(self, x):
+        return (np.clip(np.rint(x / self.scale) + self.zero_point, self.qmin, self.qmax) - self.zero_point) \
+            * self.scale
+
+    def backward(self, cache, gy):                 # straight-through estimator inside the range
+        (x,) = cache
+        lo, hi = (self.qmin - self.zero_point) * self.scale, (self.qmax - self.zero_point) * self.scale
+        return [gy * ((x >= lo) & (x <= hi))], {}
+
+
 LAYER_TYPES = {c.op: c for c in (Conv2d, Linear, Clip, MaxPool, AvgPool, GlobalAvgPool, Add,
-                                 Concat, Flatten)}
+                                 Concat, Flatten, ActMatMul, FloatOp, QuantDequant)}
 
 
 def fold_batchnorm(conv: Conv2d, gamma, beta, mean, var, eps: float = 1e-5) -> Conv2d:
@@ -699,13 +831,14 @@ class QWeight:
         return self.layer.groups if self.is_conv else 1
 
     def columns(self, a) -> np.ndarray:
-        """Input codes lowered to (N, G, P, K) (Linear: (N, 1, 1, K)), same dtype (int64 default)."""
+        """Input codes lowered to (N, G, P, K) (Linear: (N, 1, P, K), P = the positions before the
+        last axis, 1 for an (N, K) input), same dtype (int64 default)."""
         a = np.asarray(a)
         if a.dtype.kind not in "f":
             a = a.astype(np.int64)
         if self.is_conv:
             return self.layer._cols(a, 0)
-        return a[:, None, None, :]
+        return a.reshape(len(a), 1, -1, a.shape[-1])
 
     def accumulators(self, a, acc_bits: int) -> np.ndarray:
         """Wrapped accumulators (N, O, OH, OW) or (N, O).
@@ -742,10 +875,17 @@ class QWeight:
         return self._shaped(wrap(y + self.bias[None, :, None], acc_bits), a)
 
     def _shaped(self, y, a):
-        """(N, O, P) -> (N, O, OH, OW) for a conv, (N, O) for a Linear."""
+        """(N, O, P) -> (N, O, OH, OW) for a conv, (N, ..., O) for a Linear."""
         if self.is_conv:
             return y.reshape(y.shape[:2] + tuple(self._out_hw(a)))
-        return y[:, :, 0]
+        if a.ndim == 2:
+            return y[:, :, 0]
+        return np.ascontiguousarray(y.transpose(0, 2, 1)).reshape(a.shape[:-1] + (y.shape[1],))
+
+    def per_channel(self, v, y) -> np.ndarray:
+        """(O,) per-output-channel values shaped to broadcast against outputs y (axis 1 of a conv,
+        the last axis of a Linear)."""
+        return _channel_axis(y, v) if self.is_conv else np.asarray(v)
 
     def _out_hw(self, a):
         return self.layer.out_shape([a.shape[1:]])[1:]
@@ -764,7 +904,7 @@ class QWeight:
         acc = self.accumulators(a if transform is None else transform(a), acc_bits)
         if self.is_raw:
             return acc
-        return _requant(acc, _channel_axis(acc, self.mult), _channel_axis(acc, self.shift), self.lo, self.hi)
+        return _requant(acc, self.per_channel(self.mult, acc), self.per_channel(self.shift, acc), self.lo, self.hi)
 
 
 @dataclass(frozen=True, eq=False)
@@ -774,7 +914,7 @@ class _QOp:
     name: str
     inputs: tuple
     layer: Layer | None
-    kind: str                    # pass | clamp | maxpool | flatten | add | concat | avgpool | gap
+    kind: str                    # pass | clamp | maxpool | flatten | add | concat | avgpool | gap | requant
     lo: int = 0
     hi: int = 0
     mults: tuple = ()            # add: (m_a, m_b); concat: per input; avgpool: per position
@@ -788,6 +928,8 @@ class _QOp:
             return np.clip(xs[0], self.lo, self.hi)
         if k == "flatten":
             return xs[0].reshape(len(xs[0]), -1)
+        if k == "requant":
+            return _requant(xs[0], self.mults[0], self.shifts[0], self.lo, self.hi)
         if k == "maxpool":
             x = xs[0]
             return self.layer.cols(x, _NEG).max(axis=-1).reshape(self.layer._shape(x))
@@ -806,6 +948,47 @@ class _QOp:
         m = np.asarray(self.mults, np.int64)
         s = np.asarray(self.shifts, np.int64)
         return _requant(acc, m, s, self.lo, self.hi).reshape(self.layer._shape(x))
+
+
+@dataclass(frozen=True, eq=False)
+class ActMatMulQNode:
+    """Integer ActMatMul: both operands are their tensors' signed codes (scales s_a, s_b);
+    acc = wrap(sum_k a[.., m, k] * b[.., k, p], acc_bits) (exact); one requantizer,
+    (mult, shift) = `_multiplier`(s_a * s_b / s_out), y = clip(requantized acc, lo, hi)."""
+
+    name: str
+    inputs: tuple
+    layer: ActMatMul
+    mult: int
+    shift: int
+    lo: int
+    hi: int
+
+    def run(self, xs, acc_bits: int):
+        acc = wrap(int_matmul(xs[0], xs[1]), acc_bits)
+        return _requant(acc, self.mult, self.shift, self.lo, self.hi)
+
+
+@dataclass(frozen=True, eq=False)
+class FloatQNode:
+    """Integer FloatOp, as ONNX QDQ inference runs a float operator between quantized tensors:
+    inputs dequantized (codes * s_in), the subgraph in float, the output quantized at s_out:
+    clip(round_half_away(y / s_out), lo, hi) (NaN -> 0, +-inf -> hi / lo)."""
+
+    name: str
+    inputs: tuple
+    layer: FloatOp
+    in_scales: tuple
+    out_scale: float
+    lo: int
+    hi: int
+
+    def run(self, xs, acc_bits: int):
+        y = self.layer.forward(*(np.asarray(x, np.float64) * s for x, s in zip(xs, self.in_scales)))
+        v = y / self.out_scale
+        if not np.isfinite(v).all():
+            v = np.nan_to_num(v, nan=0.0, posinf=self.hi, neginf=self.lo)
+        return round_half_away(np.clip(v, self.lo, self.hi)).astype(np.int64)
 
 
 def _make_weight(name, inputs, layer, wq: QTensor, in_scale, bits, out_scale, clamp, acc_bits,
@@ -962,7 +1145,7 @@ class QGraph:
     def dequantize_output(self, y) -> np.ndarray:
         out = self._get(self.output)
         if isinstance(out, QWeight) and out.is_raw:
-            return y * _channel_axis(y, out.acc_scale)
+            return y * out.per_channel(out.acc_scale, y)
         return y * self.scales[self.output]
 
     def predict(self, x) -> np.ndarray:
@@ -1091,7 +1274,21 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
                 fused[graph.consumers(nd.name)[0]] = nd.name
     fused_into = {v: k for k, v in fused.items()}
 
+    def kept(name):
+        """A pre-quantized model's scale for tensor `name` (module docstring), or None."""
+        lay = None if name == INPUT else graph.node(name).layer
+        if isinstance(lay, QuantDequant):
+            return lay.kept_scale(widths[name])
+        cons = graph.consumers(name)
+        if name != graph.output and len(cons) == 1 and (lay is None or lay.requantizes) \
+                and isinstance(graph.node(cons[0]).layer, QuantDequant):
+            return graph.node(cons[0]).layer.kept_scale(widths[name])
+        return None
+
     def calib(name):
+        s = kept(name)
+        if s is not None:
+            return s
         t = floats[fused_into.get(name, name)]
         return float(compute_scale(t, widths[name], signed=True))
 
@@ -1136,7 +1333,16 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
         s_o = calib(nd.name)
         scales[nd.name] = s_o
         lo, hi = _clamp_codes(clip, s_o, widths[nd.name])
-        if isinstance(lay, Add):
+        if isinstance(lay, FloatOp):
+            qnodes.append(FloatQNode(nd.name, ins, lay, tuple(scales[i] for i in ins), s_o, lo, hi))
+        elif isinstance(lay, ActMatMul):
+            m, sh = _multiplier(scales[ins[0]] * scales[ins[1]] / s_o, mult_bits)
+            qnodes.append(ActMatMulQNode(nd.name, ins, lay, m, sh, lo, hi))
+        elif isinstance(lay, QuantDequant):
+            m, sh = _multiplier(scales[ins[0]] / s_o, mult_bits)
+            rlo, rhi = _clamp_codes(Clip(*lay.real_range()), s_o, widths[nd.name])
+            qnodes.append(_QOp(nd.name, ins, lay, "requant", max(lo, rlo), min(hi, rhi), (m,), (sh,)))
+        elif isinstance(lay, Add):
             ms = [scales[i] / s_o for i in ins]
             big = int(np.argmax(ms))
             m_big, shift = _multiplier(ms[big], mult_bits)

