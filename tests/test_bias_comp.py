@@ -171,3 +171,37 @@ def test_exact_optimum_minimises_quantune_objective():
         assert r.evals <= 1 and r.method == "milp"
     with pytest.raises(QuantpeError, match="no plan fits"):
         ps.exact_optimum(pb, 1.0, metrics=metrics)
+
+
+def test_mul_setup_adds_compensated_candidates(monkeypatch):
+    """plan_cli: each approximate candidate with a non-zero compensation appears once more with its
+    offsets at the same cost; the accuracy of such a choice equals the plan file's model."""
+    from quantpe import plan_cli
+    from quantpe.golden.plan import apply_plan
+    monkeypatch.setattr(plan_cli, "_AREA", {})
+
+    def fake_areas(cfgs):                                  # no synthesis: a stand-in area per config
+        for c in cfgs:
+            plan_cli._AREA.setdefault(c, float(c.a_bits * c.b_bits * (16 - c.t)))
+    monkeypatch.setattr(plan_cli, "prefetch_areas", fake_areas)
+    exact = ApproxMulConfig(method="exact", a_bits=8, b_bits=8, signed=True)
+    trunc = [ApproxMulConfig(method="truncated", a_bits=8, b_bits=8, signed=True, t=t) for t in (1, 6)]
+    monkeypatch.setattr(plan_cli, "candidates", lambda a, w: [exact] + trunc)
+    g = reference_graph("mlp")
+    xtr, ytr, xte, yte = model_data("mlp")
+    names = g.weight_layers
+    prec = [(8, 8)] * len(names)
+    base, cands, costs, offsets = plan_cli._mul_setup(g, xtr[:512], prec, "area", bias_comp=True)
+    for n in names:
+        plain = len(cands[n]) - sum(o is not None for o in offsets[n])
+        assert cands[n][:plain] == [exact] + trunc and plain == 3
+        for i in range(plain, len(cands[n])):
+            j = cands[n].index(cands[n][i])                  # its plain twin
+            assert costs[n][i] == costs[n][j] and np.any(offsets[n][i])
+    n0 = names[0]
+    i = len(cands[n0]) - 1                                 # a compensated candidate of layer 0
+    acc = plan_cli._mul_accuracy(base, cands, xte, yte, offsets)
+    choice = (i,) + (0,) * (len(names) - 1)
+    plan = make_plan("mlp", g, "test", {}, [(8, 8, "truncated:t=6", offsets[n0][i])]
+                     + [(8, 8, "exact")] * (len(names) - 1))
+    assert apply_plan(g, plan, xtr[:512]).accuracy(xte, yte) == acc(choice)
