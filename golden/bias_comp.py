@@ -42,13 +42,11 @@ def output_mean_errors(counts: np.ndarray, w_patterns: np.ndarray, err: np.ndarr
     of error table `err` (2^in_bits, 2^w_bits) under `position_counts`; w_patterns (O, K): the
     layer's weight codes as unsigned bit patterns (`to_unsigned(codes, w_bits)`)."""
     g, k, _ = counts.shape
-    og = w_patterns.shape[0] // g
-    m = np.zeros(w_patterns.shape)
-    rows = np.arange(k)[None, :]
-    for gi in range(g):
-        total = counts[gi].sum(axis=1, keepdims=True)
-        per = (counts[gi] / np.maximum(total, 1.0)) @ err                # (K, 2^w_bits)
-        m[gi * og:(gi + 1) * og] = per[rows, w_patterns[gi * og:(gi + 1) * og]]
+    o = w_patterns.shape[0]
+    total = counts.sum(axis=2, keepdims=True)
+    per = ((counts / np.maximum(total, 1.0)).reshape(g * k, -1) @ err).reshape(g, k, -1)   # (G, K, 2^w_bits)
+    grp = np.repeat(np.arange(g), o // g)[:, None]                     # each channel's group
+    m = per[grp, np.arange(k)[None, :], w_patterns]                      # (O, K)
     return m.sum(axis=1), m
 
 

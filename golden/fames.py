@@ -117,14 +117,15 @@ def count_matrices(q: QGraph, x, grads: dict) -> dict:
 ESTIMATE_FORMS = ("bias", "independent")
 
 
-def candidate_terms(m: dict, e: np.ndarray, offsets: np.ndarray | None, form: str) -> tuple:
+def candidate_terms(m: dict, e: np.ndarray, offsets: np.ndarray | None, form: str, means=None) -> tuple:
     """(first, second) of error table e in the layer of count matrices m (module docstring);
-    offsets: the bias offsets (O,) the candidate adds to the layer's bias codes, or None."""
+    offsets: the bias offsets (O,) the candidate adds to the layer's bias codes, or None; means:
+    `output_mean_errors` of e in this layer when the caller has them."""
     first = m["s_a"] * float(np.sum(m["G"] * e))
     second = m["h"] / (2 * m["n"]) * m["s_a"] ** 2 * float(np.sum(m["C2"] * e * e))
     if form == "independent" and offsets is None:
         return first, second
-    mu, mok = output_mean_errors(m["P"], m["w_patterns"], e)
+    mu, mok = means if means is not None else output_mean_errors(m["P"], m["w_patterns"], e)
     if offsets is not None:
         first += m["s_a"] * float(np.sum(m["s_w"] * offsets * m["T"]))
         mu = mu + offsets
@@ -148,13 +149,18 @@ def loss_estimates(mats: dict, candidates: dict, offsets: dict | None = None, fo
     for name, cands in candidates.items():
         m = mats[name]
         offs = (offsets or {}).get(name) or [None] * len(cands)
-        rows = []
+        rows, errors = [], {}
         for cfg, off in zip(cands, offs):
             if (cfg.a_bits, cfg.b_bits) != (m["a_bits"], m["w_bits"]) or not cfg.signed:
                 raise QuantpeError(f"layer {name}: candidate {cfg.short_name()} does not fit the layer's "
                                    f"signed {m['a_bits']}x{m['w_bits']} operands")
-            e = (mul_table(cfg) - exact_table(cfg.a_bits, cfg.b_bits, True)).astype(np.float64)
-            first, second = candidate_terms(m, e, None if off is None else np.asarray(off, np.float64), form)
+            if cfg not in errors:                        # a compensated twin reuses its table and means
+                e = (mul_table(cfg) - exact_table(cfg.a_bits, cfg.b_bits, True)).astype(np.float64)
+                errors[cfg] = (e, output_mean_errors(m["P"], m["w_patterns"], e)
+                               if form == "bias" or offsets else None)
+            e, means = errors[cfg]
+            first, second = candidate_terms(m, e, None if off is None else np.asarray(off, np.float64),
+                                            form, means)
             rows.append((first, second, abs(first) + second))
         out[name] = rows
     return out
