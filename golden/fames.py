@@ -13,9 +13,22 @@ batch (x, labels):
 - E_m = mul_table(m) - exact_table (same pattern layout).
 - Estimated loss change of multiplier m in layer l:
       first  = s_a * <G_l, E_m>                      (first-order Taylor term)
-      second = h_l / (2 N) * s_a^2 * <C2_l, E_m^2>   (second order, independent MAC errors)
+      independent = h_l / (2 N) * s_a^2 * <C2_l, E_m^2>   (second order, independent MAC errors)
   with the Hessian proxy h_l = mean over the layer's outputs of (N dL/dy)^2: the empirical
-  Fisher (Gauss-Newton) diagonal of one sample's loss, averaged over the layer;
+  Fisher (Gauss-Newton) diagonal of one sample's loss, averaged over the layer.
+  The errors of one output's K products are not independent: their means m[o, k] (over the
+  layer's activation codes at position k, `bias_comp.output_mean_errors`) add up to a shift
+  mu[o] = sum_k m[o, k] of every output of channel o. Form "bias" (the default) splits the
+  second-order term into the independent residual about those means and the shift's own term:
+      residual = independent - h_l / (2 N) * s_a^2 * NP * sum_{o,k} s_w[o]^2 m[o, k]^2   (>= 0)
+      shift    = 1 / (2 N) * sum_n (sum_o S[n, o] * s_a * s_w[o] * mu[o])^2
+      second   = residual + shift
+  with S[n, o] = sum over the output positions of N dL/dy[n, o] and NP the outputs per channel:
+  the empirical-Fisher quadratic form of a shift that is equal at every position and sample, as
+  the layer's consumers (pooling, the next layers) see it. Form "independent": second =
+  independent. A candidate with bias offsets c (O,) (`bias_comp.compensation`, folded into the
+  layer's integer bias) moves first by s_a * sum_o s_w[o] c[o] T[o] (T[o] = the sum of dL/dy of
+  channel o) and mu by c.
       estimate = |first| + second   (the first term alone averages near zero at convergence).
 - Selection: one multiplier per layer minimising sum_l MACs_l * area(m_l) subject to
   sum_l estimate_l(m_l) <= budget: a multiple-choice knapsack solved exactly as a 0/1 integer
@@ -26,11 +39,12 @@ from __future__ import annotations
 import numpy as np
 
 from .approx import exact_table, mul_table
+from .bias_comp import output_mean_errors
 from .errors import QuantpeError
 from .intmath import to_unsigned
 from .layers import INPUT, Graph, QGraph
 
-__all__ = ["output_grads", "count_matrices", "loss_estimates", "select_mckp", "fames_search"]
+__all__ = ["ESTIMATE_FORMS", "output_grads", "count_matrices", "loss_estimates", "select_mckp", "fames_search"]
 
 
 def output_grads(graph: Graph, x, y) -> tuple[dict, float]:
@@ -75,6 +89,7 @@ def count_matrices(q: QGraph, x, grads: dict) -> dict:
         C = np.zeros((1 << na, 1 << nw))
         C2 = np.zeros_like(C)
         G = np.zeros_like(C)
+        P = np.zeros((g, k, 1 << na))
         kk = np.arange(k)
         for gi in range(g):
             a_g = ai[:, gi].reshape(n * p, k)
@@ -82,6 +97,7 @@ def count_matrices(q: QGraph, x, grads: dict) -> dict:
             s_g = sw[gi * og:(gi + 1) * og]
             a_cnt = np.bincount((kk[None, :] * (1 << na) + a_g).ravel(),
                                 minlength=k << na).reshape(k, 1 << na).astype(np.float64)
+            P[gi] = a_cnt
             w_one = np.zeros((og, k, 1 << nw))
             w_one[np.arange(og)[:, None], kk[None, :], w_g] = 1.0
             C += a_cnt.T @ w_one.sum(axis=0)
@@ -93,23 +109,58 @@ def count_matrices(q: QGraph, x, grads: dict) -> dict:
                 G[:, j] += np.bincount(flat_a, weights=h.ravel(), minlength=1 << na)
         h_l = float(np.mean((n_samples * gy) ** 2))
         out[name] = dict(C=C, C2=C2, G=G, s_a=float(lay.in_scale), h=h_l, n=n_samples,
-                         a_bits=na, w_bits=nw)
+                         a_bits=na, w_bits=nw, P=P, w_patterns=wi, s_w=np.asarray(sw, dtype=np.float64),
+                         S=(n_samples * gy).sum(axis=2), T=gy.sum(axis=(0, 2)), positions=n * p)
     return out
 
 
-def loss_estimates(mats: dict, candidates: dict) -> dict:
-    """{layer: [(first, second, estimate) per candidate ApproxMulConfig]}."""
+ESTIMATE_FORMS = ("bias", "independent")
+
+
+def candidate_terms(m: dict, e: np.ndarray, offsets: np.ndarray | None, form: str, means=None) -> tuple:
+    """(first, second) of error table e in the layer of count matrices m (module docstring);
+    offsets: the bias offsets (O,) the candidate adds to the layer's bias codes, or None; means:
+    `output_mean_errors` of e in this layer when the caller has them."""
+    first = m["s_a"] * float(np.sum(m["G"] * e))
+    second = m["h"] / (2 * m["n"]) * m["s_a"] ** 2 * float(np.sum(m["C2"] * e * e))
+    if form == "independent" and offsets is None:
+        return first, second
+    mu, mok = means if means is not None else output_mean_errors(m["P"], m["w_patterns"], e)
+    if offsets is not None:
+        first += m["s_a"] * float(np.sum(m["s_w"] * offsets * m["T"]))
+        mu = mu + offsets
+    if form == "independent":
+        return first, second
+    mean_sq = m["positions"] * float(np.sum(m["s_w"][:, None] ** 2 * mok ** 2))
+    resid = max(second - m["h"] / (2 * m["n"]) * m["s_a"] ** 2 * mean_sq, 0.0)
+    shift = m["S"] @ (m["s_a"] * m["s_w"] * mu)            # (N,): each sample's loss slope times the shift
+    return first, resid + float(np.sum(shift ** 2)) / (2 * m["n"])
+
+
+def loss_estimates(mats: dict, candidates: dict, offsets: dict | None = None, form: str = "bias") -> dict:
+    """{layer: [(first, second, estimate) per candidate ApproxMulConfig]}.
+
+    offsets {layer: [None or (O,) int bias offsets per candidate]} (None: no candidate has any);
+    form "bias" (default): second = the independent residual term plus the coherent-shift term;
+    "independent": the independent-error term alone (module docstring)."""
+    if form not in ESTIMATE_FORMS:
+        raise QuantpeError(f"loss estimate form must be one of {', '.join(ESTIMATE_FORMS)}, got {form!r}")
     out = {}
     for name, cands in candidates.items():
         m = mats[name]
-        rows = []
-        for cfg in cands:
+        offs = (offsets or {}).get(name) or [None] * len(cands)
+        rows, errors = [], {}
+        for cfg, off in zip(cands, offs):
             if (cfg.a_bits, cfg.b_bits) != (m["a_bits"], m["w_bits"]) or not cfg.signed:
                 raise QuantpeError(f"layer {name}: candidate {cfg.short_name()} does not fit the layer's "
                                    f"signed {m['a_bits']}x{m['w_bits']} operands")
-            e = (mul_table(cfg) - exact_table(cfg.a_bits, cfg.b_bits, True)).astype(np.float64)
-            first = m["s_a"] * float(np.sum(m["G"] * e))
-            second = m["h"] / (2 * m["n"]) * m["s_a"] ** 2 * float(np.sum(m["C2"] * e * e))
+            if cfg not in errors:                        # a compensated twin reuses its table and means
+                e = (mul_table(cfg) - exact_table(cfg.a_bits, cfg.b_bits, True)).astype(np.float64)
+                errors[cfg] = (e, output_mean_errors(m["P"], m["w_patterns"], e)
+                               if form == "bias" or offsets else None)
+            e, means = errors[cfg]
+            first, second = candidate_terms(m, e, None if off is None else np.asarray(off, np.float64),
+                                            form, means)
             rows.append((first, second, abs(first) + second))
         out[name] = rows
     return out
@@ -148,7 +199,8 @@ def select_mckp(costs: list, losses: list, budget: float) -> list | None:
 
 
 def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, costs: dict, accuracy,
-                 max_loss_pts: float = 1.0, n_budgets: int = 32, est: dict | None = None) -> dict:
+                 max_loss_pts: float = 1.0, n_budgets: int = 32, est: dict | None = None,
+                 offsets: dict | None = None) -> dict:
     """FAMES selection on the exact mixed-precision model `base`.
 
     candidates {layer: [ApproxMulConfig]} (exact first), costs {layer: [MACs x area]} alike,
@@ -159,12 +211,13 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
     (assuming smaller budgets verify) finds the largest budget whose MCKP pick's measured accuracy
     is within max_loss_pts of the exact model: its pick is the result (else the exact plan);
     about log2(n) + 1 verifications. est: precomputed
-    `loss_estimates` (then the counting matrices are not recomputed). Returns dict(choice,
+    `loss_estimates` (then the counting matrices are not recomputed); offsets: the candidates'
+    bias offsets (`loss_estimates`; accuracy() applies them). Returns dict(choice,
     estimates, verified [(budget, choice, accuracy)], exact_accuracy)."""
     names = list(candidates)
     if est is None:
         grads, _ = output_grads(graph, x_cal, y_cal)
-        est = loss_estimates(count_matrices(base, x_cal, grads), candidates)
+        est = loss_estimates(count_matrices(base, x_cal, grads), candidates, offsets)
     losses = [[r[2] for r in est[n]] for n in names]
     cost_l = [list(costs[n]) for n in names]
     exact = tuple(0 for _ in names)

@@ -1166,6 +1166,20 @@ class QGraph:
         return self._replace_nodes({n: dataclasses.replace(self._get(n), mul=mul)
                                     for n in self._names(layers)})
 
+    def with_bias_offsets(self, layer, offsets) -> QGraph:
+        """Copy with the integer `offsets` (O,) added to weight layer `layer`'s bias codes, the sum
+        saturated to acc_bits as every bias code is (`bias_comp`: an approximate multiplier's
+        mean error folded into the bias)."""
+        name = self._names(layer)[0]
+        old = self._get(name)
+        c = np.asarray(offsets)
+        if c.shape != old.bias.shape or c.dtype.kind not in "iu":
+            raise QuantpeError(f"layer {name}: bias offsets must be {old.bias.shape[0]} integers, "
+                               f"got shape {c.shape} of {c.dtype}")
+        bias = saturate(old.bias + c.astype(np.int64), self.acc_bits)
+        bias.setflags(write=False)
+        return self._replace_nodes({name: dataclasses.replace(old, bias=bias)})
+
     def with_weights(self, layer, codes, scale=None) -> QGraph:
         """Copy with weight layer `layer`'s integer weights replaced by `codes`, the lowered (O, K)
         matrix or (conv) the OIHW tensor, kept as is (never clipped). scale=None keeps the units

@@ -14,7 +14,9 @@ weight width (2..16). kind "baseline": exact products (config {}); kind "approxp
 multiplier per MAC, `config.mul` a multiplier spec (`approx_pe.parse_mul_spec`, e.g. "exact",
 "truncated:t=4", "drum:k=3") for signed a_bits x w_bits operands; a non-exact spec needs both
 widths in the library's MIN_OP_BITS..MAX_OP_BITS (2..8). macs: multiplications per sample.
-Optional "metrics" (free-form measured figures) may be present.
+Optional per layer: "bias_offsets", one integer per output channel added to the layer's integer
+bias codes (the bias compensation of its multiplier, `bias_comp`; |offset| < 2^31). Optional
+"metrics" (free-form measured figures) may be present.
 
 Every defect is a ConfigError with one line: bad JSON, wrong schema, another model (sha256),
 layer count or name mismatch, unknown kind, a width or spec the multiplier library lacks.
@@ -37,6 +39,7 @@ __all__ = ["SCHEMA", "KINDS", "graph_sha256", "layer_macs", "make_plan", "layer_
            "apply_plan", "with_plan_muls", "canonical_spec"]
 
 SCHEMA = "quantpe.plan/1"
+BIAS_OFFSET_LIMIT = (1 << 31) - 1      # a bias offset fits the default 32-bit accumulator
 KINDS = ("baseline", "approxpe")
 
 
@@ -67,24 +70,31 @@ def layer_macs(graph: Graph) -> dict:
     return out
 
 
-def layer_entry(name: str, a_bits: int, w_bits: int, mul: str = "exact", macs: int = 0) -> dict:
-    """One plan row; mul "exact" gives kind "baseline", anything else kind "approxpe"."""
+def layer_entry(name: str, a_bits: int, w_bits: int, mul: str = "exact", macs: int = 0,
+                bias_offsets=None) -> dict:
+    """One plan row; mul "exact" gives kind "baseline", anything else kind "approxpe";
+    bias_offsets: (O,) integers added to the layer's bias codes (`bias_comp`), or None."""
     if mul == "exact":
-        return dict(name=name, a_bits=int(a_bits), w_bits=int(w_bits), kind="baseline", config={},
-                    macs=int(macs))
-    return dict(name=name, a_bits=int(a_bits), w_bits=int(w_bits), kind="approxpe",
-                config={"mul": mul}, macs=int(macs))
+        row = dict(name=name, a_bits=int(a_bits), w_bits=int(w_bits), kind="baseline", config={},
+                   macs=int(macs))
+    else:
+        row = dict(name=name, a_bits=int(a_bits), w_bits=int(w_bits), kind="approxpe",
+                   config={"mul": mul}, macs=int(macs))
+    if bias_offsets is not None:
+        row["bias_offsets"] = [int(v) for v in bias_offsets]
+    return row
 
 
 def make_plan(model_name: str, graph: Graph, method: str, settings: dict, layers: list,
               metrics: dict | None = None) -> dict:
-    """A validated plan; `layers` = [(a_bits, w_bits, mul spec)] per weight layer in graph order."""
+    """A validated plan; `layers` = [(a_bits, w_bits, mul spec[, bias offsets or None])] per weight
+    layer in graph order."""
     names, macs = graph.weight_layers, layer_macs(graph)
     if len(layers) != len(names):
         raise ConfigError(f"plan needs {len(names)} layers, got {len(layers)}")
     plan = {"schema": SCHEMA, "model": {"name": str(model_name), "sha256": graph_sha256(graph)},
             "method": {"name": str(method), "settings": dict(settings)},
-            "layers": [layer_entry(n, a, w, m, macs[n]) for n, (a, w, m) in zip(names, layers)]}
+            "layers": [layer_entry(n, *row[:3], macs[n], *row[3:]) for n, row in zip(names, layers)]}
     if metrics:
         plan["metrics"] = dict(metrics)
     validate_plan(plan, graph)
@@ -169,6 +179,12 @@ def validate_plan(plan, graph: Graph | None = None) -> None:
         if e["kind"] == "baseline" and e["config"]:
             raise ConfigError(f"plan: layer {e['name']}: kind baseline takes no config, got {e['config']}")
         plan_mul_config(e)
+        if "bias_offsets" in e:
+            off = e["bias_offsets"]
+            if not isinstance(off, list) or not off:
+                raise ConfigError(f"plan: layer {e['name']}: bias_offsets must be a non-empty list of integers")
+            for v in off:
+                _int(v, -BIAS_OFFSET_LIMIT, BIAS_OFFSET_LIMIT, f"layer {e['name']} bias offset")
     if graph is not None:
         check_plan_model(plan, graph)
 
@@ -185,6 +201,11 @@ def check_plan_model(plan: dict, graph: Graph) -> None:
     if got != names:
         bad = next(i for i, (a, b) in enumerate(zip(got, names)) if a != b)
         raise ConfigError(f"plan layer {bad} is {got[bad]!r}, the model's weight layer {bad} is {names[bad]!r}")
+    for e in plan["layers"]:
+        out_ch = graph.node(e["name"]).layer.out_channels
+        if "bias_offsets" in e and len(e["bias_offsets"]) != out_ch:
+            raise ConfigError(f"plan: layer {e['name']}: {len(e['bias_offsets'])} bias offsets, "
+                              f"the layer has {out_ch} output channels")
 
 
 def plan_widths(plan: dict) -> tuple[list, list, list]:
@@ -211,6 +232,8 @@ def with_plan_muls(q: QGraph, plan: dict) -> QGraph:
             if q.layer(e["name"]).in_bits != e["a_bits"] or q.layer(e["name"]).weight.bits != e["w_bits"]:
                 raise QuantpeError(f"layer {e['name']}: the integer model's widths differ from the plan")
             q = q.with_mul(approx_mul(cfg), [e["name"]])
+        if "bias_offsets" in e:
+            q = q.with_bias_offsets(e["name"], np.asarray(e["bias_offsets"], dtype=np.int64))
     return q
 
 

@@ -22,7 +22,9 @@ QuantuneV2 (`quantune`), papers.md §4 interpretation:
 Baselines on the same candidates and budget: `uniform` (best single precision within budget),
 `greedy` (accuracy-greedy: from the top plan, each step measures every layer moved one option
 down and keeps the best real accuracy, ties to the larger saving; the NEST-C/Glow style
-leave-one-layer-out loop), `brute_force` (every combination, best accuracy within budget).
+leave-one-layer-out loop), `brute_force` (every combination, best accuracy within budget), and
+`exact_optimum`: the exact minimum of QuantuneV2's objective (the sum of the chosen pairs' scores)
+within the budget, an integer program, the reference where brute force is out of reach.
 """
 from __future__ import annotations
 
@@ -33,12 +35,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import QuantpeError
+from .fames import select_mckp
 from .layers import Graph, QGraph, build_qgraph
 from .plan import layer_macs
 from .qerror import mse_sqnr
 
 __all__ = ["Problem", "layer_metrics", "sensitivity_scores", "quantune", "uniform", "greedy",
-           "brute_force", "SearchResult", "METRICS"]
+           "brute_force", "exact_optimum", "SearchResult", "METRICS"]
 
 # (metric, +1 if a higher value means more sensitive)
 METRICS = (("w_mse", 1), ("w_sqnr", -1), ("out_mse", 1), ("out_sqnr", -1), ("sqnr_drop", 1))
@@ -248,6 +251,26 @@ def brute_force(pb: Problem, budget: float | None = None, limit: int = 5000) -> 
     if best is None:
         raise QuantpeError("no combination fits the budget")
     return SearchResult("brute", best[0], best[2], best[1], time.perf_counter() - t0, pb.evals - ev, trace)
+
+
+def exact_optimum(pb: Problem, budget: float, metrics: dict | None = None, metric_samples: int = 128) -> SearchResult:
+    """The plan that minimises QuantuneV2's own objective, the sum over layers of the sensitivity
+    score of the layer's option (`sensitivity_scores`), within `budget`: an exact multiple-choice
+    knapsack (0/1 integer program, `fames.select_mckp`; HAWQ-V3's ILP with QuantuneV2's
+    scores). It needs no accuracy evaluation but the final one; QuantpeError if nothing fits."""
+    t0 = time.perf_counter()
+    metrics = metrics or layer_metrics(pb, metric_samples)
+    scores = sensitivity_scores(metrics)
+    objective = [[scores[(n, opt)] for opt in pb.options] for n in pb.names]
+    costs = [[pb.macs[n] * pb.unit(opt) for opt in pb.options] for n in pb.names]
+    pick = select_mckp(objective, costs, budget)
+    if pick is None:
+        raise QuantpeError(f"no plan fits the budget {budget:.6g}")
+    plan = [pb.options[i] for i in pick]
+    dt = time.perf_counter() - t0
+    ev = pb.evals
+    acc = pb.accuracy(plan)
+    return SearchResult("milp", plan, pb.cost(plan), acc, dt, pb.evals - ev, [(pb.cost(plan), acc, list(plan))])
 
 
 def best_within(trace, budget: float):

@@ -3,7 +3,7 @@
   quantpe plan cnn --method quantune [--budget 0.5] -o plan.json
   quantpe plan cnn --method fames [--budget 1.0] [--base PLAN.json | --precision-budget 0.5] -o plan.json
 
-Precision methods (quantune | uniform | greedy | brute) choose one (a_bits, w_bits) per weight
+Precision methods (quantune | uniform | greedy | brute | milp) choose one (a_bits, w_bits) per weight
 layer among --precisions (default 8x8,8x4,4x4,2x2: the multiplier library's widths) with exact
 multipliers; --budget is the cost ceiling as a fraction of the all-first-precision model's cost.
 Multiplier methods (fames | nsga2) keep the precisions of --base (or of a quantune plan at
@@ -36,7 +36,7 @@ __all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "exact_refer
            "write_plan", "plans_report", "plan_designs", "plan_hardware", "plan_model", "plan_section", "PLAN_LANES"]
 
 PRECISIONS = ((8, 8), (8, 4), (4, 4), (2, 2))
-PRECISION_METHODS = ("quantune", "uniform", "greedy", "brute")
+PRECISION_METHODS = ("quantune", "uniform", "greedy", "brute", "milp")
 MUL_METHODS = ("fames", "nsga2")
 COSTS = ("energy", "area")
 CAL_SAMPLES = 512
@@ -314,9 +314,24 @@ def layer_energy(base, x_cal, specs: dict) -> dict:
     return out
 
 
-def _mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area"):
+def bias_offsets(base, x_cal, cands: dict) -> dict:
+    """{layer: [(O,) int64 bias offsets of each candidate]}: the compensation of each multiplier's
+    mean error over the layer's calibration activation codes (`golden.bias_comp`)."""
+    from quantpe.golden.bias_comp import layer_compensation, position_counts
+    vals = base.capture(x_cal)
+    out = {}
+    for n, cfgs in cands.items():
+        lay = base.layer(n)
+        counts = position_counts(lay, vals[lay.inputs[0]])
+        out[n] = [layer_compensation(lay, counts, c) for c in cfgs]
+    return out
+
+
+def _mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area", bias_comp: bool = False):
     """(exact mixed QGraph, candidates {layer: [cfg]}, costs {layer: [MACs x area (µm²) or MACs x
-    energy per multiplication (pJ)]})."""
+    energy per multiplication (pJ)]}, offsets {layer: [None or (O,) bias offsets]} or None).
+    bias_comp: every approximate candidate whose compensation is not zero also appears once more
+    with its bias offsets (same cost: the offsets change bias constants only)."""
     from quantpe.golden.layers import build_qgraph
     from quantpe.golden.plan import layer_macs
     names, macs = graph.weight_layers, layer_macs(graph)
@@ -327,11 +342,22 @@ def _mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area"):
     if cost == "energy":                         # the exact candidate: the lowest-energy exact form
         e = layer_energy(base, x_cal, {n: cands[n][1:] for n in names})
         cands = {n: [e[n]["exact"]] + cands[n][1:] for n in names}
-        return base, cands, {n: [macs[n] * v for v in [e[n]["exact_pj"]] + e[n]["pj"]] for n in names}
-    return base, cands, {n: [macs[n] * _AREA[c] for c in cands[n]] for n in names}
+        costs = {n: [macs[n] * v for v in [e[n]["exact_pj"]] + e[n]["pj"]] for n in names}
+    else:
+        costs = {n: [macs[n] * _AREA[c] for c in cands[n]] for n in names}
+    if not bias_comp:
+        return base, cands, costs, None
+    offs = bias_offsets(base, x_cal, {n: cands[n][1:] for n in names})
+    offsets = {}
+    for n in names:
+        extra = [i for i, o in enumerate(offs[n], start=1) if np.any(o)]
+        offsets[n] = [None] * len(cands[n]) + [offs[n][i - 1] for i in extra]
+        costs[n] = costs[n] + [costs[n][i] for i in extra]
+        cands[n] = cands[n] + [cands[n][i] for i in extra]
+    return base, cands, costs, offsets
 
 
-def _mul_accuracy(base, cands, x, y):
+def _mul_accuracy(base, cands, x, y, offsets: dict | None = None):
     from quantpe.golden.approx import approx_mul
     names = list(cands)
     cache = {}
@@ -342,6 +368,8 @@ def _mul_accuracy(base, cands, x, y):
             for n, i in zip(names, choice):
                 if cands[n][i].method != "exact":
                     q = q.with_mul(approx_mul(cands[n][i]), [n])
+                if offsets is not None and offsets[n][i] is not None:
+                    q = q.with_bias_offsets(n, offsets[n][i])
             cache[choice] = q.accuracy(x, y)
         return cache[choice]
     return acc
@@ -349,9 +377,12 @@ def _mul_accuracy(base, cands, x, y):
 
 def run_method(method: str, model: str = "cnn", budget: float | None = None, inputs=None, labels=None,
                precisions=PRECISIONS, base_plan: dict | None = None, precision_budget: float = 0.5,
-               generations: int = 10, pop_size: int = 20, seed: int = 0, cost: str | None = None) -> dict:
+               generations: int = 10, pop_size: int = 20, seed: int = 0, cost: str | None = None,
+               bias_comp: bool = True) -> dict:
     """Run one planning method and return the validated plan (metrics: accuracy, cost, time).
-    cost: the multiplier methods' cost (`resolve_cost`); the precision methods cost area x MACs."""
+    cost: the multiplier methods' cost (`resolve_cost`); the precision methods cost area x MACs.
+    bias_comp: the multiplier methods also consider each approximate multiplier with its bias
+    compensation (`_mul_setup`)."""
     from quantpe.golden import plan_search as ps
     from quantpe.golden.fames import fames_search
     from quantpe.golden.plan import layer_macs, make_plan, plan_widths
@@ -365,7 +396,7 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
             raise ConfigError(f"--budget for {method} is a cost fraction in (0, 1], got {budget}")
         pb = make_problem(graph, xc, xe, ye, precisions)
         fn = {"quantune": ps.quantune, "uniform": ps.uniform, "greedy": ps.greedy,
-              "brute": ps.brute_force}[method]
+              "brute": ps.brute_force, "milp": ps.exact_optimum}[method]
         r = fn(pb, budget * pb.cost(pb.top))
         layers = [(a, w, "exact") for a, w in r.plan]
         settings = dict(budget_fraction=budget, precisions=[f"{a}x{w}" for a, w in pb.options],
@@ -383,12 +414,12 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
         base_plan = run_method("quantune", model, precision_budget, inputs, labels, precisions)
     a_bits, w_bits, _ = plan_widths(base_plan)
     prec = list(zip(a_bits, w_bits))
-    base, cands, costs = _mul_setup(graph, xc, prec, cost)
-    acc = _mul_accuracy(base, cands, xe, ye)
+    base, cands, costs, offsets = _mul_setup(graph, xc, prec, cost, bias_comp)
+    acc = _mul_accuracy(base, cands, xe, ye, offsets)
     names = list(cands)
     t0 = time.perf_counter()
     if method == "fames":
-        r = fames_search(base, graph, xc[:128], yc[:128], cands, costs, acc, budget)
+        r = fames_search(base, graph, xc[:128], yc[:128], cands, costs, acc, budget, offsets=offsets)
         choice, evals = r["choice"], len(r["verified"]) + 1
     else:
         acc0 = acc(tuple(0 for _ in names))
@@ -399,13 +430,14 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
         choice = min(ok)[2] if ok else tuple(0 for _ in names)
         evals = res["evals"]
     dt = time.perf_counter() - t0
-    layers = [(a, w, spec_of(cands[n][i])) for n, (a, w), i in zip(names, prec, choice)]
+    layers = [(a, w, spec_of(cands[n][i]), None if offsets is None else offsets[n][i])
+              for n, (a, w), i in zip(names, prec, choice)]
     total = sum(costs[n][i] for n, i in zip(names, choice))
     exact_cost = sum(costs[n][0] for n in names)
     macs = layer_macs(graph)
     area = sum(macs[n] * _AREA[cands[n][i]] for n, i in zip(names, choice))
     exact_area = sum(macs[n] * _AREA[exact_reference(a, w)] for n, (a, w) in zip(names, prec))
-    settings = dict(max_loss_pts=budget, base_method=base_plan["method"]["name"], cost=cost,
+    settings = dict(max_loss_pts=budget, base_method=base_plan["method"]["name"], cost=cost, bias_comp=bias_comp,
                     calibration_samples=len(xc), **({"generations": generations, "pop_size": pop_size,
                                                       "seed": seed} if method == "nsga2" else {}))
     metrics = dict(accuracy=acc(choice), exact_accuracy=acc(tuple(0 for _ in names)),
@@ -435,6 +467,9 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cost", choices=COSTS, default=None,
                    help="fames/nsga2: multiplier energy (pJ per sample, the energy flow) or area x MACs "
                         "[energy when the sky130 liberty is there, else area]")
+    p.add_argument("--bias-comp", action=argparse.BooleanOptionalAction, default=True,
+                   help="fames/nsga2: also consider each approximate multiplier with its mean error "
+                        "folded into the layer's integer bias [on]")
     p.add_argument("--inputs", type=Path, default=None, help="input samples .npy (file models)")
     p.add_argument("--labels", type=Path, default=None, help="labels .npy (file models)")
     p.add_argument("-o", "--out", type=Path, required=True, help="plan file to write")
@@ -463,14 +498,15 @@ def cmd_plan(args) -> int:
         raise ConfigError("--generations must be >= 1 and --pop-size >= 2")
     plan = run_method(args.method, args.model, args.budget, args.inputs, args.labels,
                       parse_precisions(args.precisions), base, args.precision_budget, args.generations,
-                      args.pop_size, args.seed, args.cost)
+                      args.pop_size, args.seed, args.cost, args.bias_comp)
     write_plan(args.out, plan)
     m = plan["metrics"]
     energy = f", multiplier energy {m['mul_energy_pj']:.4g} pJ per sample" if "mul_energy_pj" in m else ""
     print(f"{args.method}: accuracy {m['accuracy']:.4f}, area x MACs {m['cost_area_x_macs']:.4g}{energy}, "
           f"{m['wall_time_s']:.2f} s -> {args.out}")
     for e in plan["layers"]:
-        print(f"  {e['name']}: a{e['a_bits']} w{e['w_bits']} {e['kind']} {e['config'].get('mul', 'exact')}")
+        comp = ", bias compensated" if "bias_offsets" in e else ""
+        print(f"  {e['name']}: a{e['a_bits']} w{e['w_bits']} {e['kind']} {e['config'].get('mul', 'exact')}{comp}")
     return 0
 
 

@@ -40,6 +40,7 @@ Icarus on the same netlist with the liberty cell models: 1,000 cycles in 341 s (
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -54,7 +55,7 @@ from quantpe.energy import EnergyModel, GateNetlist, PowerLibrary
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.intmath import to_unsigned, wrap
 from quantpe.liberty import truth_table
-from quantpe.synth import ABC_SCRIPT, prepare_liberty
+from quantpe.synth import ABC_SCRIPT, file_sha256, prepare_liberty
 
 __all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "icarus_gate_sim",
            "add_power_parser",
@@ -87,6 +88,12 @@ def _yosys(script: str, cwd: Path, timeout: float = 1800.0) -> None:
         raise QuantpeError(f"yosys failed: {err} (log: {cwd / 'yosys.log'})")
 
 
+@functools.lru_cache(maxsize=8)
+def _liberty_digest(path: str, mtime_ns: int, size: int) -> str:
+    """The liberty's content SHA-256 (the netlist key: a copied or re-provisioned PDK keeps it)."""
+    return file_sha256(Path(path))
+
+
 def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = SKY130_LIBERTY) -> dict:
     """Map `top` to `liberty` with the STA/simulation-ready recipe (module docstring).
 
@@ -103,7 +110,8 @@ def build_gate_netlist(verilog: Path, top: str, out_dir: Path, liberty: Path = S
     liberty = Path(liberty).resolve()
     # the key ignores // comment lines (the generator header names the git revision and tools)
     body = "\n".join(ln for ln in Path(verilog).read_text().splitlines() if not ln.lstrip().startswith("//"))
-    key = hashlib.sha256("\0".join([body, str(liberty), str(liberty.stat().st_mtime_ns),
+    st = liberty.stat()
+    key = hashlib.sha256("\0".join([body, _liberty_digest(str(liberty), st.st_mtime_ns, st.st_size),
                                      top, ABC_SCRIPT, repr(TIE_CELL), repr(BUF_CELL)]).encode()).hexdigest()
     paths = {"netlist_v": out_dir / "netlist.v", "netlist_json": out_dir / "netlist.json",
              "cells_v": out_dir / "cells.v", "liberty": liberty, "top": top}

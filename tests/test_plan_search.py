@@ -109,11 +109,12 @@ def test_estimates_zero_for_exact_and_grow_with_error(seed):
     mats = count_matrices(q, x, output_grads(g, x, y)[0])
     cands = [ApproxMulConfig(method=m, a_bits=4, b_bits=4, signed=True, t=t) for m, t in
              (("exact", 0), ("truncated", 2), ("truncated", 4))]
-    est = loss_estimates(mats, {"c": cands, "fc": cands})
+    est = loss_estimates(mats, {"c": cands, "fc": cands}, form="independent")
     assert est["c"][0] == (0.0, 0.0, 0.0)
     assert est["c"][1][1] < est["c"][2][1]                           # more dropped bits, larger 2nd order
     e = (mul_table(cands[2]) - exact_table(4, 4, True)).astype(float)
     assert est["c"][2][1] == pytest.approx(mats["c"]["h"] / 40 * mats["c"]["s_a"] ** 2 * np.sum(mats["c"]["C2"] * e * e))
+    assert loss_estimates(mats, {"c": cands, "fc": cands})["c"][0] == (0.0, 0.0, 0.0)   # the default form too
 
 
 def test_mckp_matches_enumeration(seed):
