@@ -31,6 +31,8 @@ from .array import ArrayConfig, weight_ports
 from .errors import QuantpeError
 from .layers import Conv2d, Graph, Linear
 from .lowering import im2col
+from .strum_codec import bits_to_mask
+from .strum_encode import encode_int
 
 __all__ = ["Gemm", "LayerMap", "gemm_of", "map_gemm", "map_graph", "layer_operands", "layer_stream",
            "unstream", "pass_order"]
@@ -147,14 +149,32 @@ def pass_order(m: LayerMap):
     return [(g, o, k) for g in range(m.gemm.groups) for o in range(m.o_tiles) for k in range(m.k_tiles)]
 
 
+def _weight_rows(cfg: ArrayConfig, wmat: np.ndarray):
+    """(port rows, decoded weights): the weights (O, Kp) as one port row per (output channel,
+    reduction slice of L) -- {port: (O, Kp / L, values per column)} -- and their decoded values
+    (O, Kp). The int lane takes the codes as they are; the StruM lane StruM-codes them
+    (`strum_encode.encode_int`: blocks of L along the reduction axis)."""
+    O, Kp = wmat.shape
+    L = cfg.lanes
+    if cfg.pe == "int":
+        return {"w": wmat.reshape(O, Kp // L, L)}, wmat
+    lane = cfg.lane_cfg
+    t = encode_int(wmat, lane)
+    f = t.fields
+    rows = {"w_mask": bits_to_mask(f.mask)[..., None], "w_hi": f.hi, "w_lo": f.lo}
+    if lane.j_in_block:
+        rows["w_j"] = f.j[..., None]
+    return rows, t.values()
+
+
 def layer_stream(cfg: ArrayConfig, name: str, cols: np.ndarray, wmat: np.ndarray):
-    """(LayerMap, inputs): the array's port trace computing cols x wmat (int PE), `cycles` long.
+    """(LayerMap, inputs, weights): the array's port trace computing cols x wmat, `cycles` long,
+    and the decoded weights (O, K) it computes with (= wmat for the int lane; the StruM coding
+    of wmat, `_weight_rows`, for the StruM lane).
 
     Activations of a pass are held between windows (valid = 0 cycles repeat the last window)
     and weight ports hold their last row between loads, so the trace toggles only what the
-    mapping moves."""
-    if cfg.pe != "int":
-        raise QuantpeError("layer_stream drives the int PE array (StruM weights need their block fields)")
+    mapping moves. Unused columns of the last output tile get zero weights."""
     G, P, K = cols.shape
     O = wmat.shape[0]
     if O % G or wmat.shape[1] != K:
@@ -165,39 +185,34 @@ def layer_stream(cfg: ArrayConfig, name: str, cols: np.ndarray, wmat: np.ndarray
     Kp = m.k_tiles * RL
     colsp = np.zeros((G, P, Kp), np.int64)
     colsp[:, :, :K] = cols
+    # one spare all-zero output channel fills the unused columns
+    wpad = np.zeros((O + 1, Kp), np.int64)
+    wpad[:O, :K] = wmat
+    rows, values = _weight_rows(cfg, wpad)
     T = m.cycles
     valid = np.zeros(T, np.int64)
     flip = np.zeros(T, np.int64)
     w_load = np.zeros(T, np.int64)
     a = np.zeros((T, RL), np.int64)
-    w = np.zeros((T, C * L), np.int64)
-    (wname, *_), = weight_ports(cfg)
+    w = {port: np.zeros((T, C * count), np.int64) for port, _, count, _ in weight_ports(cfg)}
     flips = [R + i * m.pass_cycles for i in range(m.passes)]
-    order = pass_order(m)
-
-    def tile_rows(g, ot, kt):
-        """Weight rows of one pass in load order (row R-1 first), (R, C*L)."""
-        blk = np.zeros((C, RL), np.int64)
-        o0 = g * Og + ot * C
-        n = min(C, Og - ot * C)
-        seg = wmat[o0:o0 + n, kt * RL:min(K, (kt + 1) * RL)]
-        blk[:n, :seg.shape[1]] = seg
-        rows = blk.reshape(C, R, L).transpose(1, 0, 2).reshape(R, C * L)
-        return rows[::-1]
-
-    for i, (g, ot, kt) in enumerate(order):
+    for i, (g, ot, kt) in enumerate(pass_order(m)):
         start = 0 if i == 0 else flips[i - 1] + cfg.flip_guard
+        o0 = g * Og + ot * C
+        chans = [o0 + c if ot * C + c < Og else O for c in range(C)]
         w_load[start:start + R] = 1
-        w[start:start + R] = tile_rows(g, ot, kt)
+        for port, v in rows.items():                   # row R-1 first: it shifts to the bottom
+            sl = v[chans][:, kt * R:(kt + 1) * R]      # (C, R, per column)
+            w[port][start:start + R] = sl.transpose(1, 0, 2).reshape(R, -1)[::-1]
         f = flips[i]
         flip[f] = 1
         valid[f + 1:f + 1 + P] = 1
         a[f + 1:f + 1 + P] = colsp[g, :, kt * RL:(kt + 1) * RL]
     # hold operands where nothing new is driven
-    for arr, on in ((a, valid), (w, w_load)):
+    for arr, on in ((a, valid), *((v, w_load) for v in w.values())):
         idx = np.maximum.accumulate(np.where(on == 1, np.arange(T), 0))
         arr[:] = arr[idx]
-    return m, {"valid": valid, "flip": flip, "a": a, "w_load": w_load, wname: w}
+    return m, {"valid": valid, "flip": flip, "a": a, "w_load": w_load, **w}, values[:O, :K]
 
 
 def unstream(cfg: ArrayConfig, m: LayerMap, out_valid: np.ndarray, out_sum: np.ndarray) -> np.ndarray:

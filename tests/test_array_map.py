@@ -31,19 +31,28 @@ def _independent_product(cols, wmat):
     return np.einsum("gpk,gok->gop", cols, wmat.reshape(G, -1, K)).reshape(-1, P)
 
 
-@pytest.mark.parametrize("layer", ["conv1", "dw3", "pw4", "fc"])
-def test_mapper_cycles_equal_the_rtl(layer, cnn_layers, seed):
+STRUM_CFG = ArrayConfig(rows=2, cols=3, pe="strum", variant="dliq")     # a regression config
+
+
+@pytest.mark.parametrize("cfg, layer", [(CFG, "conv1"), (CFG, "dw3"), (CFG, "pw4"), (CFG, "fc"),
+                                        (STRUM_CFG, "conv1")],
+                         ids=["int-conv1", "int-dw3", "int-pw4", "int-fc", "strum-conv1"])
+def test_mapper_cycles_equal_the_rtl(cfg, layer, cnn_layers, seed):
     cols, wmat = cnn_layers[layer]
-    m, inputs = layer_stream(CFG, layer, cols, wmat)
-    r = run(CFG, "icarus", inputs, seed=seed, name=f"layer-{layer}")     # every cycle vs golden
-    outs = [Port(**p) for p in ensure_generated(CFG)["ports"] if p["direction"] == "out"]
+    m, inputs, weights = layer_stream(cfg, layer, cols, wmat)
+    r = run(cfg, "icarus", inputs, seed=seed, name=f"layer-{layer}")     # every cycle vs golden
+    outs = [Port(**p) for p in ensure_generated(cfg)["ports"] if p["direction"] == "out"]
     cap = hex_to_streams((r.run_dir / "capture.hex").read_text(), outs, r.cycles)
     at = np.flatnonzero(cap["out_valid"] == 1)
     assert at[-1] + 1 == m.cycles == len(inputs["valid"])
     assert len(at) == m.passes * m.gemm.windows
-    assert np.array_equal(unstream(CFG, m, cap["out_valid"], cap["out_sum"]),
-                          _independent_product(cols, wmat))
-    print(f"{layer}: {m.cycles} cycles on RTL and mapper, {m.passes} passes, "
+    if cfg.pe == "int":
+        assert np.array_equal(weights, wmat)
+    else:                                   # StruM keeps the K largest codes of every block
+        assert np.count_nonzero(weights == wmat) > 0.5 * wmat.size
+    assert np.array_equal(unstream(cfg, m, cap["out_valid"], cap["out_sum"]),
+                          _independent_product(cols, weights))
+    print(f"{cfg.config_id} {layer}: {m.cycles} cycles on RTL and mapper, {m.passes} passes, "
           f"utilisation {m.utilisation:.3f}, reuse {m.reuse:g}")
 
 
@@ -71,5 +80,5 @@ def test_map_graph_whole_network():
 def test_errors():
     with pytest.raises(QuantpeError, match="batch"):
         gemm_of("x", reference_graph("cnn").node("fc").layer, (128,), batch=0)
-    with pytest.raises(QuantpeError, match="int PE"):
-        layer_stream(ArrayConfig(pe="strum"), "x", np.zeros((1, 2, 8), np.int64), np.zeros((2, 8), np.int64))
+    with pytest.raises(QuantpeError, match="do not match"):
+        layer_stream(CFG, "x", np.zeros((1, 2, 8), np.int64), np.zeros((2, 9), np.int64))
