@@ -10,11 +10,12 @@ first brick's weights load on cycle 0, its flip and the second brick's load are 
 brick b of the whole run streams on cycles 2 + b*p .. 2 + b*p + p - 1, and its last plane also
 flips in brick b+1's weights and loads brick b+2's (double buffering without a bubble). So
     cycles = 2 + bricks * p + 1     (the last sums show one cycle after the last plane).
-With W windows of L lanes per SIP and F filters the tile does W*F*L one-bit x w_bits products
-per cycle: at p = 16 that is the peak throughput of a bit-parallel tile of W*F*L/16 16-bit
-multipliers, so bricks * 16 cycles is the equal-throughput 16-bit baseline (bricks * 8 the 8-bit
-one), and a layer's speed-up is 16 / p when the passes are full. A layer with fewer windows than
-W (a linear layer at batch 1) leaves SIP rows idle.
+The tile does W*F*L one-bit x w_bits products per cycle, the peak of a bit-parallel tile of
+W*F*L/b b-bit multipliers. That baseline (`bitparallel_cycles`, DaDianNao's organisation) is
+W*F/b filters x L lanes working on one window per cycle, the same bricks and a bubble-free
+schedule: G * ceil(O_g / (W*F/b)) * P * bricks_per_output + 3 cycles. On a conv layer with
+enough windows the speed-up is b / p; a layer with fewer windows than W (a linear layer at
+batch 1) leaves SIP rows idle, which the bit-parallel tile does not.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from .errors import QuantpeError
 from .sip_tile import SipTileConfig
 from .strum_config import signed_width
 
-__all__ = ["SipLayerMap", "map_sip_gemm", "layer_precision", "sip_layer_stream", "sip_unstream"]
+__all__ = ["SipLayerMap", "map_sip_gemm", "bitparallel_cycles", "layer_precision", "sip_layer_stream", "sip_unstream"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +45,6 @@ class SipLayerMap:
     cycles: int
     macs: int
     tile_products: int          # one-bit x weight products per cycle: W * F * L
-
-    def cycles_at(self, bits: int) -> int:
-        """Cycles of the same schedule with `bits`-bit planes (the equal-throughput baseline)."""
-        return 2 + self.bricks * bits + 1
 
     @property
     def utilisation(self) -> float:
@@ -70,6 +67,15 @@ def map_sip_gemm(cfg: SipTileConfig, g: Gemm, precision: int) -> SipLayerMap:
     bricks = passes * nb
     return SipLayerMap(g.name, g, precision, wt, ft, nb, passes, bricks, 2 + bricks * precision + 1,
                        g.macs, cfg.windows * cfg.filters * cfg.lanes)
+
+
+def bitparallel_cycles(cfg: SipTileConfig, g: Gemm, bits: int) -> int:
+    """Cycles of the bit-parallel tile of the same peak throughput at `bits`-bit operands
+    (module docstring): W*F/bits filters of L bits-bit multipliers, one window per cycle."""
+    filters = cfg.windows * cfg.filters // bits
+    if filters < 1 or cfg.windows * cfg.filters % bits:
+        raise QuantpeError(f"a bit-parallel tile of {bits}-bit multipliers needs W*F divisible by {bits}")
+    return g.groups * math.ceil(g.out_per_group / filters) * g.windows * math.ceil(g.reduction / cfg.lanes) + 3
 
 
 def _pass_order(m: SipLayerMap):

@@ -8,7 +8,7 @@ from quantpe.golden.array_map import Gemm, layer_operands
 from quantpe.golden.cnn import model_data, reference_qgraph
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.sip_tile import SipTileConfig
-from quantpe.golden.sip_tile_map import layer_precision, map_sip_gemm, sip_layer_stream, sip_unstream
+from quantpe.golden.sip_tile_map import bitparallel_cycles, layer_precision, map_sip_gemm, sip_layer_stream, sip_unstream
 from quantpe.rtl.ports import Port
 from quantpe.sim.memfile import hex_to_streams
 from quantpe.sim.runner import ensure_generated, run
@@ -41,7 +41,14 @@ def test_figures_by_hand():
     m = map_sip_gemm(CFG, Gemm("conv1", 1, 16, 9, 64), 8)
     assert (m.window_tiles, m.filter_tiles, m.bricks_per_output) == (32, 8, 3)
     assert m.bricks == 32 * 8 * 3 and m.cycles == 2 + m.bricks * 8 + 1
-    assert m.cycles_at(16) == 2 + m.bricks * 16 + 1
+    paper = SipTileConfig(windows=16, filters=16, lanes=16, a_bits=16, w_bits=16, acc_bits=40)
+    conv = Gemm("conv", 1, 32, 144, 64)          # DaDianNao: 16 filters x 16 lanes, one window
+    assert bitparallel_cycles(paper, conv, 16) == 2 * 64 * 9 + 3
+    assert bitparallel_cycles(paper, conv, 8) == 1 * 64 * 9 + 3
+    sm = map_sip_gemm(paper, conv, 8)
+    assert sm.cycles == 2 + 4 * 2 * 9 * 8 + 1                   # 4 window tiles x 2 filter tiles
+    fc = Gemm("fc", 1, 10, 128, 1)                 # one window: 15 of 16 SIP rows idle
+    assert map_sip_gemm(paper, fc, 8).cycles > bitparallel_cycles(paper, fc, 16)
     assert layer_precision([0, 127]) == 8 and layer_precision([-4, 3]) == 3 and layer_precision([0]) == 1
 
 
