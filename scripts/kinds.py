@@ -79,6 +79,16 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          stimulus="quantpe.tb.requant_stimulus:requant_stimulus",
          expected="quantpe.golden.requant:requant_schedule_ports", report="quantpe.fxp_report:fxp_report",
          plan="quantpe.tb.requant_stimulus:REQUANT_PLAN"),
+    Kind("array", config="quantpe.golden.array:ArrayConfig",
+         component="quantpe.rtl.array:ws_array",
+         stimulus="quantpe.tb.array_stimulus:array_stimulus",
+         expected="quantpe.golden.array:array_schedule_ports",
+         plan="quantpe.tb.array_stimulus:ARRAY_PLAN"),
+    Kind("sip_tile", config="quantpe.golden.sip_tile:SipTileConfig",
+         component="quantpe.rtl.sip_tile:sip_tile",
+         stimulus="quantpe.tb.sip_tile_stimulus:sip_tile_stimulus",
+         expected="quantpe.golden.sip_tile:sip_tile_schedule_ports",
+         plan="quantpe.tb.sip_tile_stimulus:SIP_TILE_PLAN"),
 ]}
 
 
