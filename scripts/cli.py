@@ -452,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"quantpe {_version()}")
     parser.add_argument("-j", "--jobs", type=int, default=None,
                         help="parallel syntheses and simulations [$QUANTPE_JOBS or the machine's cores]")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="run the parallel steps on this Dask cluster (tcp://host:port, or a scheduler "
+                             "file) [$QUANTPE_CLUSTER; default: -j local processes]")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     parser.add_argument("--build", type=Path, default=None,
@@ -583,6 +586,8 @@ def main(argv=None) -> int:
         configure(jobs=None if jobs is None else int(jobs), quiet=args.quiet)
         if args.build is not None:
             os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
+        from quantpe.executor import use_cluster
+        use_cluster(args.cluster or os.environ.get("QUANTPE_CLUSTER"))
         args.func(args)
     except QuantpeError as e:
         if args.debug:
