@@ -24,16 +24,28 @@ by `scale`, seeded) + Add(skip) + ReLU, so it has 5 + blocks weight layers; cali
 profiling on the first `images` training images, against their labels or (`agreement`) against
 the full-precision integer model's own predictions (every prediction must be kept: a stricter
 target that makes the joint phase work).
+
+`quantpe bench cluster`: one multiplier sweep (`synth_many` of `variants` approximate multipliers,
+generation and Yosys synthesis, each run into a fresh build root so nothing is cached) run three
+ways in one run: on -j local processes, and through `--cluster` on a Dask cluster of 2 and then
+of 1 local worker processes (`quantpe.local_cluster`: `dask scheduler` and `dask worker
+--nthreads 1`). Reports each sweep's wall time, the cluster's overhead over the local run with
+the same number of workers (2), the scaling from 1 to 2 workers, and whether every result is
+identical field by field (the synthesis' own `wall_time_s` aside; paths compared relative to the
+build root). Starting the cluster and connecting (the worker checks) are reported apart.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from quantpe.golden.baseline import BaselineConfig
 
-__all__ = ["bench_sim", "bench_profile", "bench_power", "deep_digits_cnn"]
+__all__ = ["bench_sim", "bench_profile", "bench_power", "bench_cluster", "comparable", "deep_digits_cnn"]
 
 
 def bench_sim(cycles: int = 100000, seed: int = 1) -> list[dict]:
@@ -136,3 +148,71 @@ def bench_power(cycles: int = 2000, seed: int = 0) -> dict:
     print(f"toggle counts equal on {same} of {len(common)} nets")
     return dict(cells=r["cells"], cycles=cycles, synth_s=t["synth_s"], numpy_s=numpy_s, icarus_s=icarus_s,
                 nets=len(common), nets_equal=same)
+
+
+#: fields of a synthesis result that time the run rather than describe the design
+TIMING_FIELDS = ("wall_time_s",)
+
+
+def comparable(results: list[dict], build: Path) -> list[dict]:
+    """`results` (area dicts) without their timing fields and with `build` (the build root) in
+    every string replaced by "<build>", so runs into different build roots compare field by field."""
+    from quantpe.executor import relocate
+    pairs = [(str(Path(build).resolve()), "<build>")]
+    return [relocate({k: v for k, v in r.items() if k not in TIMING_FIELDS}, pairs) for r in results]
+
+
+def _sweep(cfgs, build: Path) -> tuple[float, list[dict]]:
+    from quantpe.flow import synth_many
+    old = os.environ.get("QUANTPE_BUILD")
+    os.environ["QUANTPE_BUILD"] = str(build)
+    try:
+        t0 = time.perf_counter()
+        rows = synth_many(cfgs, desc="bench sweep")
+        return time.perf_counter() - t0, comparable(rows, build)
+    finally:
+        if old is None:
+            os.environ.pop("QUANTPE_BUILD", None)
+        else:
+            os.environ["QUANTPE_BUILD"] = old
+
+
+def bench_cluster(variants: int = 48, bits: int = 6) -> dict:
+    from quantpe import executor
+    from quantpe.approx_report import sweep_variants
+    from quantpe.flow import settings
+    from quantpe.local_cluster import LocalCluster
+    cfgs = sweep_variants(bits, bits, False)[:variants]
+    jobs = settings.jobs
+    print(f"sweep: {len(cfgs)} approximate {bits}x{bits} unsigned multipliers, generated and synthesised "
+          f"(Yosys, built-in liberty), each sweep into a fresh build root")
+    out = {"variants": len(cfgs), "local_jobs": jobs}
+    with tempfile.TemporaryDirectory(prefix="quantpe-bench-cluster-") as tmp:
+        t_local, ref = _sweep(cfgs, Path(tmp) / "local")
+        print(f"local, {jobs} processes: {t_local:.1f} s", flush=True)
+        out["local_s"] = t_local
+        for n in (2, 1):
+            t0 = time.perf_counter()
+            with LocalCluster(workers=n) as lc:
+                t_start = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                executor.use_cluster(lc.address)
+                t_connect = time.perf_counter() - t0
+                try:
+                    t, rows = _sweep(cfgs, Path(tmp) / f"cluster{n}")
+                finally:
+                    executor.close_cluster()
+            same = rows == ref
+            out[f"cluster{n}"] = dict(start_s=t_start, connect_s=t_connect, sweep_s=t, identical=same)
+            print(f"cluster, {n} worker{'s' if n > 1 else ''}: {t:.1f} s (cluster start {t_start:.1f} s, "
+                  f"connect and worker checks {t_connect:.1f} s); results identical to the local run: "
+                  f"{'yes' if same else 'NO'}", flush=True)
+    c2, c1 = out["cluster2"], out["cluster1"]
+    out["overhead_pct"] = 100 * (c2["sweep_s"] - t_local) / t_local
+    out["scaling_1_to_2"] = c1["sweep_s"] / c2["sweep_s"]
+    print(f"cluster overhead (2 workers vs {jobs} local processes): {out['overhead_pct']:+.1f}% of the local "
+          f"wall time (target <= 10%); 1 -> 2 workers: {out['scaling_1_to_2']:.2f}x faster")
+    if not (c2["identical"] and c1["identical"]):
+        from quantpe.golden.errors import VerificationError
+        raise VerificationError("the cluster's results differ from the local run's")
+    return out

@@ -327,8 +327,10 @@ def cmd_liberty(args):
 
 
 def cmd_bench(args):
-    from quantpe.bench import bench_power, bench_profile, bench_sim
-    if args.what == "power":
+    from quantpe.bench import bench_cluster, bench_power, bench_profile, bench_sim
+    if args.what == "cluster":
+        bench_cluster(args.variants, args.bits)
+    elif args.what == "power":
         bench_power(args.cycles, args.seed)
     elif args.what == "profile":
         bench_profile(args.blocks, args.images, ("ranked", "greedy") if args.joint == "both" else (args.joint,),
@@ -524,6 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--scale", type=float, default=0.02, help="block weight scale (x He-normal) [0.02]")
     bp.add_argument("--agreement", action="store_true",
                     help="profile against the full-precision model's predictions instead of the labels")
+    bc = bsub.add_parser("cluster", help="one multiplier sweep locally and on a Dask cluster of 2 and 1 local workers")
+    bc.add_argument("--variants", type=_bounded_int("--variants", 2, 1000), default=48,
+                    help="multipliers in the sweep [48]")
+    bc.add_argument("--bits", type=_bounded_int("--bits", 2, 8), default=6, help="operand width [6]")
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
     add_power_parser(sub)
