@@ -154,9 +154,11 @@ def _liberties_used() -> tuple[Path, ...]:
     return (DEFAULT_LIBERTY,) + ((Path(real).resolve(),) if real is not None else ())
 
 
-def _check_workers(facts: dict, mine: tuple[str, str], liberties: dict) -> None:
+def _check_workers(facts: dict, mine: tuple[str, str], liberties: dict, names: dict | None = None) -> None:
     """ToolError (one line) naming the first worker that differs or lacks something."""
     for addr, f in sorted(facts.items()):
+        if names and names.get(addr) not in (None, addr):
+            addr = f"{names[addr]} ({addr})"
         if isinstance(f, BaseException):
             raise ToolError(f"cluster worker {addr} cannot run quantpe ({type(f).__name__}: "
                             f"{str(f).splitlines()[0][:120] if str(f) else ''}): install it on every worker")
@@ -202,8 +204,10 @@ def connect(address: str, *, timeout: float = CONNECT_TIMEOUT, job_timeout: floa
                             f"`dask worker {address}`)") from None
         libs = [str(p) for p in _liberties_used()]
         facts = client.run(worker_facts, tuple(libs), _roots(), on_error="return")
-        _check_workers(facts, local_identity(), {p: _sha256(p) for p in libs})
-        declared = [set(w.get("resources") or {}) for w in _workers_info(client).values()]
+        info = _workers_info(client)
+        _check_workers(facts, local_identity(), {p: _sha256(p) for p in libs},
+                       {a: str(w.get("name", a)) for a, w in info.items()})
+        declared = [set(w.get("resources") or {}) for w in info.values()]
         common = set.intersection(*declared) if declared else set()
     except BaseException:
         client.close()

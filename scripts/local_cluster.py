@@ -99,7 +99,7 @@ class LocalCluster:
     def close(self) -> None:
         for p in self.workers + [self.scheduler]:
             _signal(p, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 3
         for p in self.workers + [self.scheduler]:
             try:
                 p.wait(max(0.1, deadline - time.monotonic()))

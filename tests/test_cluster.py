@@ -1,0 +1,192 @@
+"""--cluster: the parallel steps on a real Dask cluster (a `dask scheduler` and `dask worker`
+processes started here on 127.0.0.1, free ports) give the local run's results field by field,
+survive a killed worker, and refuse (exit 3, one line) a worker without yosys, a worker of another
+quantpe version, or a scheduler that does not answer. Under --slow: SIGTERM during a cluster run
+(exit 130, nothing left on the scheduler) and a longer sweep with a worker killed and replaced."""
+from __future__ import annotations
+
+import json
+import shutil
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from quantpe import executor
+from quantpe.approx_report import sweep_variants
+from quantpe.bench import comparable
+from quantpe.flow import SynthJob, settings, synth_many
+from quantpe.golden.approx import ApproxMulConfig
+from quantpe.local_cluster import LocalCluster, free_port
+
+#: a short sweep: 4x4 multipliers of the approxmul study (about a second each)
+SWEEP = sweep_variants(4, 4, False)[:4] + sweep_variants(4, 4, True)[:2]
+
+
+def _sweep(cfgs, build: Path, monkeypatch) -> list[dict]:
+    monkeypatch.setenv("QUANTPE_BUILD", str(build))
+    return comparable(synth_many(cfgs), build)
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory):
+    """The sweep on local processes (-j 2), into its own build root."""
+    build = tmp_path_factory.mktemp("local") / "build"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(settings, "jobs", 2)
+        return _sweep(SWEEP, build, mp)
+
+
+@pytest.fixture(scope="module")
+def cluster2():
+    """A scheduler and two workers for the module's sweeps (a killed worker is replaced)."""
+    with LocalCluster(workers=2) as lc:
+        yield lc
+
+
+@pytest.fixture
+def on_cluster():
+    """use_cluster(address) for the test, closed after it."""
+    yield executor.use_cluster
+    executor.close_cluster()
+
+
+def test_relocate_rewrites_paths_through_configs_and_containers():
+    job = ((SynthJob(verilog=Path("/c/build/parts/x/part.v"), top="part", out=Path("/c/build/parts/x/synth")),
+            ApproxMulConfig()), {"p": Path("/c/build/x.v"), "s": ["/c/pkg/a"]})
+    out = executor.relocate(job, [("/c/build", "/w/b"), ("/c/pkg", "/w/p")])
+    assert out[1] == {"p": Path("/w/b/x.v"), "s": ["/w/p/a"]}
+    assert out[0][0] == SynthJob(verilog=Path("/w/b/parts/x/part.v"), top="part", out=Path("/w/b/parts/x/synth"))
+    assert out[0][1] is job[0][1]                      # nothing to change: the same object
+    assert executor.relocate(out, [("/w/b", "/c/build"), ("/w/p", "/c/pkg")]) == job
+
+
+def test_sweep_on_cluster_equals_local_and_fills_the_client_cache(local_reference, cluster2, tmp_path,
+                                                                   monkeypatch, on_cluster):
+    on_cluster(cluster2.address)
+    got = _sweep(SWEEP, tmp_path / "build", monkeypatch)
+    assert got == local_reference                      # every field of every result
+    ran_on = {w for w in ("w0", "w1") if list((cluster2.dir / w).rglob("area.json"))}
+    assert ran_on == {"w0", "w1"}                      # both workers synthesised
+    executor.close_cluster()
+    # the client's build root holds every cache entry: a local rerun is all hits
+    assert len(list((tmp_path / "build").rglob("area.json"))) == len(SWEEP)
+    with monkeypatch.context() as mp:
+        mp.setattr(settings, "jobs", 1)
+        again = synth_many(SWEEP)
+    assert comparable(again, tmp_path / "build") == local_reference
+    assert [r["wall_time_s"] for r in again] == [
+        json.loads(p.read_text())["wall_time_s"]
+        for p in (Path(r["verilog"][0]).parent / "synth" / "area.json" for r in again)]
+
+
+def test_killed_worker_mid_sweep_gives_the_same_results(local_reference, cluster2, tmp_path, monkeypatch,
+                                                         on_cluster):
+    import distributed
+    lc = cluster2
+    for d in lc.dir.glob("w*/**/quantpe-build"):       # no worker-side cache hits: real jobs to kill
+        shutil.rmtree(d)
+    on_cluster(lc.address)
+    monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
+    box = {}
+    run = threading.Thread(target=lambda: box.setdefault("rows", synth_many(SWEEP)))
+    run.start()
+    with distributed.Client(lc.address, set_as_default=False) as c:
+        t0 = time.monotonic()
+        while True:               # kill w0 while it runs a job
+            busy = {c.scheduler_info()["workers"][a]["name"]: n for a, n in c.processing().items() if n}
+            if "w0" in busy or time.monotonic() - t0 > 60:
+                break
+            time.sleep(0.05)
+        assert "w0" in busy, "worker w0 never ran a job"
+        lc.kill(0)
+        run.join(120)
+        assert not run.is_alive()
+        lc.add_worker(2)                          # for the module's later tests
+    assert comparable(box["rows"], tmp_path / "build") == local_reference
+
+
+def _one_worker_cli(cli, tmp_path, **cluster_kw):
+    with LocalCluster(workers=1, **cluster_kw) as lc:
+        t0 = time.monotonic()
+        code, out, err = cli(["--cluster", lc.address, "synth", "approxmul", "--a-bits", "2", "--b-bits", "2"])
+        return code, err, time.monotonic() - t0
+
+
+def test_worker_without_yosys_is_refused_with_one_line(cli, build, tmp_path):
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for tool in ("iverilog", "vvp"):
+        (bin_ / tool).symlink_to(shutil.which(tool))
+    path = f"{bin_}{os.pathsep}{Path(sys.executable).parent}"
+    code, err, _ = _one_worker_cli(cli, tmp_path, worker_env={0: {"PATH": path}})
+    lines = err.strip().splitlines()
+    assert code == 3 and len(lines) == 1, err
+    assert lines[0].startswith("quantpe: error: cluster worker w0") and "lacks yosys" in lines[0]
+    assert "iverilog" not in lines[0] and "verilator" not in lines[0]
+
+
+def test_worker_of_another_version_is_refused(cli, build, tmp_path):
+    pre = tmp_path / "other_version.py"
+    pre.write_text("import quantpe.executor as e\ne.local_identity = lambda: ('0.0.0', '0' * 16)\n")
+    code, err, _ = _one_worker_cli(cli, tmp_path, preload={0: pre})
+    lines = err.strip().splitlines()
+    assert code == 3 and len(lines) == 1, err
+    assert "cluster worker w0" in lines[0] and "runs quantpe 0.0.0" in lines[0]
+
+
+def test_unreachable_cluster_exits_3_within_seconds(cli, build):
+    t0 = time.monotonic()
+    code, out, err = cli(["--cluster", f"tcp://127.0.0.1:{free_port()}", "synth", "approxmul"])
+    dt = time.monotonic() - t0
+    assert code == 3 and len(err.strip().splitlines()) == 1, err
+    assert "cannot reach the Dask scheduler" in err
+    assert dt < executor.CONNECT_TIMEOUT + 5, dt
+
+
+@pytest.mark.slow
+def test_sigterm_cancels_the_cluster_jobs_and_exits_130(cluster2, tmp_path):
+    import distributed
+    env = dict(os.environ, QUANTPE_BUILD=str(tmp_path / "build"))
+    lc = cluster2
+    p = subprocess.Popen([Path(sys.executable).with_name("quantpe"), "-q", "--cluster", lc.address,
+                          "report", "--only", "approxmul", "-o", str(tmp_path / "out")],
+                         env=env, stderr=subprocess.PIPE, text=True)
+    with distributed.Client(lc.address, set_as_default=False) as c:
+        count = lambda: c.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))  # noqa: E731
+        t0 = time.monotonic()
+        while count() < 2 and time.monotonic() - t0 < 60:
+            time.sleep(0.1)
+        assert count() >= 2, "the sweep never reached the cluster"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == 130 and "interrupted" in err, err
+        t0 = time.monotonic()
+        while count() and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        assert count() == 0                      # nothing of the run is left on the cluster
+
+
+@pytest.mark.slow
+def test_long_sweep_with_a_worker_killed_and_replaced(tmp_path, monkeypatch, on_cluster):
+    cfgs = sweep_variants(6, 6, False)[:24]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(settings, "jobs", 2)
+        ref = _sweep(cfgs, tmp_path / "local", mp)
+    with LocalCluster(workers=2) as lc:
+        on_cluster(lc.address)
+        monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "cluster"))
+        box = {}
+        run = threading.Thread(target=lambda: box.setdefault("rows", synth_many(cfgs)))
+        run.start()
+        while len(list((tmp_path / "cluster").rglob("area.json"))) < 6:
+            time.sleep(0.1)
+        lc.kill(1)
+        lc.add_worker(2)
+        run.join(600)
+        assert comparable(box["rows"], tmp_path / "cluster") == ref
