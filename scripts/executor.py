@@ -35,6 +35,7 @@ time).
 """
 from __future__ import annotations
 
+import asyncio
 import atexit
 import dataclasses
 import hashlib
@@ -62,8 +63,10 @@ CONNECT_TIMEOUT = 5.0
 JOB_TIMEOUT = 3 * 3600.0
 #: files larger than this (bytes) are not sent between client and worker
 SHIP_MAX = 8 << 20
-#: folders of a build root that are never sent (simulator builds: rebuilt where they run)
-_SKIP_DIRS = {"sim_build", "obj_dir", "__pycache__", "report-cache"}
+#: folders of a build root that are never sent: simulator builds (<sim>-<bench>..., rebuilt where
+#: they run) and caches of Python
+_SKIP_DIRS = {"sim_build", "obj_dir", "__pycache__"}
+_SKIP_PREFIXES = ("icarus-", "verilator-")
 _PACKAGES = ("quantpe", "quantpe.golden", "quantpe.rtl", "quantpe.tb", "quantpe.sim")
 
 _state: dict = {"cluster": None}
@@ -193,13 +196,13 @@ def connect(address: str, *, timeout: float = CONNECT_TIMEOUT, job_timeout: floa
     kw = {"scheduler_file": address} if Path(address).is_file() else {"address": address}
     try:
         client = distributed.Client(**kw, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as e:
+    except (OSError, TimeoutError, asyncio.TimeoutError, ValueError) as e:
         raise ToolError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
                         f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no answer'})") from None
     try:
         try:
             client.wait_for_workers(1, timeout=timeout)
-        except (TimeoutError, OSError):
+        except (TimeoutError, asyncio.TimeoutError, OSError):
             raise ToolError(f"the Dask scheduler at {address} has no worker (start one with "
                             f"`dask worker {address}`)") from None
         libs = [str(p) for p in _liberties_used()]
@@ -392,7 +395,7 @@ def _files_under(path: Path):
             yield path
         return
     for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(_SKIP_PREFIXES)]
         for n in filenames:
             p = Path(dirpath) / n
             if n != ".lock" and not n.startswith(".") and p.stat().st_size <= SHIP_MAX:

@@ -331,19 +331,37 @@ def _mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area"):
 
 
 def _mul_accuracy(base, cands, x, y):
-    from quantpe.golden.approx import approx_mul
+    """acc(choice) -> bit-exact accuracy of `base` with the chosen multipliers (cached per choice);
+    acc.many(choices) evaluates the uncached ones through the executor (`parallel_map`)."""
     names = list(cands)
     cache = {}
 
     def acc(choice):
         if choice not in cache:
-            q = base
-            for n, i in zip(names, choice):
-                if cands[n][i].method != "exact":
-                    q = q.with_mul(approx_mul(cands[n][i]), [n])
-            cache[choice] = q.accuracy(x, y)
+            cache[choice] = _choice_accuracy((base, names, [cands[n] for n in names], x, y, choice))
         return cache[choice]
+
+    def many(choices):
+        from quantpe.flow import parallel_map
+        todo = [c for c in dict.fromkeys(choices) if c not in cache]
+        per = [cands[n] for n in names]
+        for c, a in zip(todo, parallel_map(_choice_accuracy, [(base, names, per, x, y, c) for c in todo],
+                                           desc="GA population") if todo else []):
+            cache[c] = a
+        return [cache[c] for c in choices]
+    acc.many = many
     return acc
+
+
+def _choice_accuracy(job) -> float:
+    """Accuracy of one choice (module level: a job of the executor)."""
+    from quantpe.golden.approx import approx_mul
+    base, names, per_layer, x, y, choice = job
+    q = base
+    for n, opts, i in zip(names, per_layer, choice):
+        if opts[i].method != "exact":
+            q = q.with_mul(approx_mul(opts[i]), [n])
+    return q.accuracy(x, y)
 
 
 def run_method(method: str, model: str = "cnn", budget: float | None = None, inputs=None, labels=None,
@@ -391,9 +409,10 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
         choice, evals = r["choice"], len(r["verified"]) + 1
     else:
         acc0 = acc(tuple(0 for _ in names))
-        res = ps.nsga2([len(cands[n]) for n in names],
-                       lambda c: (sum(costs[n][i] for n, i in zip(names, c)), acc(c)),
-                       pop_size=pop_size, generations=generations, seed=seed)
+        cost_of = lambda c: sum(costs[n][i] for n, i in zip(names, c))          # noqa: E731
+        res = ps.nsga2([len(cands[n]) for n in names], lambda c: (cost_of(c), acc(c)),
+                       pop_size=pop_size, generations=generations, seed=seed,
+                       evaluate_many=lambda cs: list(zip(map(cost_of, cs), acc.many(cs))))
         ok = [(c, a, ch) for _, ch, c, a in res["log"] if (acc0 - a) * 100 <= budget]
         choice = min(ok)[2] if ok else tuple(0 for _ in names)
         evals = res["evals"]

@@ -61,6 +61,25 @@ def test_nsga2_finds_small_optimum():
     assert r["evals"] == len({entry[1] for entry in r["log"]})
 
 
+def test_nsga2_batched_population_is_the_same_search():
+    """evaluate_many (the executor's batches) gives the same evaluations in the same order and the
+    same front as one evaluation at a time; each batch holds only uncached, distinct choices."""
+    def f(c):
+        return float(sum(c)), -float(sum((x - 1) ** 2 for x in c)) + 0.1 * c[0]
+    batches = []
+
+    def many(cs):
+        assert len(set(cs)) == len(cs)
+        batches.append(list(cs))
+        return [f(c) for c in cs]
+    one = ps.nsga2([3, 4, 3, 5], f, pop_size=10, generations=6, seed=3)
+    two = ps.nsga2([3, 4, 3, 5], lambda c: pytest.fail("evaluated one at a time"), pop_size=10, generations=6,
+                   seed=3, evaluate_many=many)
+    assert [e[1:] for e in two["log"]] == [e[1:] for e in one["log"]]
+    assert two["front"] == one["front"] and two["evals"] == one["evals"]
+    assert [c for b in batches for c in b] == [e[1] for e in one["log"]] and len(batches) <= 6
+
+
 def _tiny_conv(rng):
     conv = Conv2d(rng.standard_normal((4, 1, 3, 3)), rng.standard_normal(4) * 0.1, padding=1, groups=2)
     return Graph((2, 4, 4), (Node("c", conv, (INPUT,)), Node("r", ReLU(), ("c",)), Node("f", Flatten(), ("r",)),
