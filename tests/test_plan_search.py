@@ -221,3 +221,21 @@ def test_stale_plans_results_are_flagged(tmp_path):
     assert "rerun `quantpe report --only plans`" in _stale_plans(section)
     section.write_text(f"## Per-layer plans\n\n... ({EXACT_REFERENCE_MARK}) ...\n")
     assert _stale_plans(section) == ""
+
+
+def test_ga_population_accuracies_through_the_executor_equal_one_at_a_time(seed, monkeypatch):
+    """quantpe plan's GA batches (`_mul_accuracy(...).many`, parallel_map on 2 processes) give the
+    bit-exact accuracy of each choice, as the one-at-a-time evaluation does."""
+    from quantpe.flow import settings
+    from quantpe.plan_cli import _mul_accuracy
+    rng = np.random.default_rng(seed)
+    g = _tiny_conv(rng)
+    x = rng.standard_normal((40, 2, 4, 4))
+    y = np.argmax(g.forward(x), axis=1)
+    q = build_qgraph(g, x, w_bits=[4, 4], a_bits=[4, 4])
+    from quantpe.approx_report import sweep_variants
+    cands = {n: sweep_variants(4, 4, True)[:6] for n in q.weight_layers}
+    choices = [tuple(int(v) for v in rng.integers(0, 6, 2)) for _ in range(6)]
+    one = _mul_accuracy(q, cands, x, y)
+    monkeypatch.setattr(settings, "jobs", 2)
+    assert _mul_accuracy(q, cands, x, y).many(choices) == [one(c) for c in choices]
