@@ -67,6 +67,8 @@ SHIP_MAX = 8 << 20
 #: they run) and caches of Python
 _SKIP_DIRS = {"sim_build", "obj_dir", "__pycache__"}
 _SKIP_PREFIXES = ("icarus-", "verilator-")
+#: seconds a worker's job process may take to start (its imports)
+_CHILD_START = 300.0
 _PACKAGES = ("quantpe", "quantpe.golden", "quantpe.rtl", "quantpe.tb", "quantpe.sim")
 
 _state: dict = {"cluster": None}
@@ -498,6 +500,13 @@ class _Child:
         self.proc = ctx.Process(target=_child_main, args=(theirs, str(build), os.getpid()), name="quantpe-job")
         self.proc.start()
         theirs.close()
+        try:                                   # the imports: not part of the first job's time
+            ready = self.conn.poll(_CHILD_START) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise ToolError(f"the job process of a cluster worker did not start within {_CHILD_START:g} s")
 
     def alive(self) -> bool:
         return self.proc.is_alive()
@@ -556,6 +565,7 @@ def _child_main(conn, build: str, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     from quantpe.flow import configure
     configure(jobs=1, quiet=True)              # a job does not start a pool of its own on a worker
+    conn.send("ready")
     while True:
         try:
             fn, args, kwargs = conn.recv()

@@ -111,6 +111,19 @@ def test_killed_worker_mid_sweep_gives_the_same_results(local_reference, cluster
     assert comparable(box["rows"], tmp_path / "build") == local_reference
 
 
+def test_job_timeout_and_a_failing_job(cluster2, on_cluster):
+    """A job past its timeout is killed (ToolError, exit 3); a job's own error reaches the client
+    as it is; the worker runs the next job."""
+    ex = on_cluster(cluster2.address, job_timeout=2)
+    t0 = time.monotonic()
+    with pytest.raises(executor.ToolError, match="exceeded its timeout of 2 s"):
+        executor.map_ordered(ex, time.sleep, [60])
+    assert time.monotonic() - t0 < 20
+    with pytest.raises(ValueError, match="invalid literal"):
+        executor.map_ordered(ex, int, ["7", "x"])
+    assert executor.map_ordered(ex, abs, [-3, 4, -5]) == [3, 4, 5]
+
+
 def _one_worker_cli(cli, tmp_path, **cluster_kw):
     with LocalCluster(workers=1, **cluster_kw) as lc:
         t0 = time.monotonic()
