@@ -329,7 +329,7 @@ def cmd_liberty(args):
 def cmd_bench(args):
     from quantpe.bench import bench_cluster, bench_power, bench_profile, bench_sim
     if args.what == "cluster":
-        bench_cluster(args.variants, args.bits)
+        bench_cluster(args.variants, args.bits, args.repeat)
     elif args.what == "power":
         bench_power(args.cycles, args.seed)
     elif args.what == "profile":
@@ -527,8 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--agreement", action="store_true",
                     help="profile against the full-precision model's predictions instead of the labels")
     bc = bsub.add_parser("cluster", help="one multiplier sweep locally and on a Dask cluster of 2 and 1 local workers")
-    bc.add_argument("--variants", type=_bounded_int("--variants", 2, 1000), default=48,
-                    help="multipliers in the sweep [48]")
+    bc.add_argument("--variants", type=_bounded_int("--variants", 2, 1000), default=32,
+                    help="multipliers in the sweep [32]")
+    bc.add_argument("--repeat", type=_bounded_int("--repeat", 1, 20), default=3,
+                    help="rounds of the local and 2-worker sweeps [3]")
     bc.add_argument("--bits", type=_bounded_int("--bits", 2, 8), default=6, help="operand width [6]")
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
@@ -592,8 +594,12 @@ def main(argv=None) -> int:
         configure(jobs=None if jobs is None else int(jobs), quiet=args.quiet)
         if args.build is not None:
             os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
-        from quantpe.executor import use_cluster
-        use_cluster(args.cluster or os.environ.get("QUANTPE_CLUSTER"))
+        cluster = args.cluster or os.environ.get("QUANTPE_CLUSTER")
+        if cluster:                   # every worker must have the liberties this run may read
+            from quantpe.executor import use_cluster
+            from quantpe.liberty import DEFAULT_LIBERTY
+            from quantpe.report import default_real_liberty
+            use_cluster(cluster, liberties=(DEFAULT_LIBERTY, default_real_liberty()))
         args.func(args)
     except QuantpeError as e:
         if args.debug:

@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import dataclasses
 import hashlib
+import importlib
 import multiprocessing
 import os
 import shutil
@@ -52,7 +54,7 @@ from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError, ToolError
 
 __all__ = ["ClusterExecutor", "local_executor", "map_ordered", "connect", "use_cluster", "cluster",
-           "close_cluster", "local_identity", "worker_facts", "JOB_TOOLS", "CONNECT_TIMEOUT", "JOB_TIMEOUT",
+           "close_cluster", "routed_to", "local_identity", "worker_facts", "warm_worker", "JOB_TOOLS", "CONNECT_TIMEOUT", "JOB_TIMEOUT",
            "SHIP_MAX", "relocate"]
 
 #: external tools a job may run (checked on every worker at connect)
@@ -67,6 +69,8 @@ SHIP_MAX = 8 << 20
 #: they run) and caches of Python
 _SKIP_DIRS = {"sim_build", "obj_dir", "__pycache__"}
 _SKIP_PREFIXES = ("icarus-", "verilator-")
+#: modules a worker's job process imports as it starts (generation, synthesis, simulation)
+_PRELOAD = ("numpy", "amaranth", "amaranth.back.verilog", "quantpe.kinds", "quantpe.sim.runner", "quantpe.synth")
 #: seconds a worker's job process may take to start (its imports)
 _CHILD_START = 300.0
 _PACKAGES = ("quantpe", "quantpe.golden", "quantpe.rtl", "quantpe.tb", "quantpe.sim")
@@ -150,15 +154,6 @@ def worker_facts(liberties: tuple = (), client_roots: dict | None = None) -> dic
             "liberties": {str(p): _sha256(relocate(Path(p), pairs)) for p in liberties}}
 
 
-def _liberties_used() -> tuple[Path, ...]:
-    """The liberties a job of this client may read: the built-in one and the real sky130 one
-    when this client has it."""
-    from quantpe.liberty import DEFAULT_LIBERTY
-    from quantpe.report import default_real_liberty
-    real = default_real_liberty()
-    return (DEFAULT_LIBERTY,) + ((Path(real).resolve(),) if real is not None else ())
-
-
 def _check_workers(facts: dict, mine: tuple[str, str], liberties: dict, names: dict | None = None) -> None:
     """ToolError (one line) naming the first worker that differs or lacks something."""
     for addr, f in sorted(facts.items()):
@@ -188,10 +183,12 @@ def _workers_info(client) -> dict:
 
 # ------------------------------------------------------------------ connecting
 
-def connect(address: str, *, timeout: float = CONNECT_TIMEOUT, job_timeout: float | None = None) -> ClusterExecutor:
+def connect(address: str, *, timeout: float = CONNECT_TIMEOUT, job_timeout: float | None = None,
+            liberties=()) -> ClusterExecutor:
     """A ClusterExecutor on the Dask scheduler at `address` (tcp://host:port, host:port, or the path
-    of a scheduler file), every worker checked (module docstring). ToolError (exit 3) when the
-    scheduler is unreachable within `timeout` seconds, has no worker, or a worker differs."""
+    of a scheduler file), every worker checked (module docstring; `liberties`: the files the jobs
+    may read, None entries skipped). ToolError (exit 3) when the scheduler is unreachable within
+    `timeout` seconds, has no worker, or a worker differs."""
     # distributed is heavy (tornado, msgpack, its config): only a --cluster run imports it
     import distributed
     from quantpe.sim.runner import build_root
@@ -207,11 +204,12 @@ def connect(address: str, *, timeout: float = CONNECT_TIMEOUT, job_timeout: floa
         except (TimeoutError, asyncio.TimeoutError, OSError):
             raise ToolError(f"the Dask scheduler at {address} has no worker (start one with "
                             f"`dask worker {address}`)") from None
-        libs = [str(p) for p in _liberties_used()]
+        libs = [str(Path(p).resolve()) for p in liberties if p is not None]
         facts = client.run(worker_facts, tuple(libs), _roots(), on_error="return")
         info = _workers_info(client)
         _check_workers(facts, local_identity(), {p: _sha256(p) for p in libs},
                        {a: str(w.get("name", a)) for a, w in info.items()})
+        client.run(warm_worker)
         declared = [set(w.get("resources") or {}) for w in info.values()]
         common = set.intersection(*declared) if declared else set()
     except BaseException:
@@ -221,10 +219,10 @@ def connect(address: str, *, timeout: float = CONNECT_TIMEOUT, job_timeout: floa
     return ClusterExecutor(client, common, job_timeout)
 
 
-def use_cluster(address: str | None, job_timeout: float | None = None) -> ClusterExecutor | None:
+def use_cluster(address: str | None, job_timeout: float | None = None, liberties=()) -> ClusterExecutor | None:
     """Route every later parallel step through the cluster at `address` (None: local processes).
-    `job_timeout`: seconds one job may run [$QUANTPE_JOB_TIMEOUT or JOB_TIMEOUT]. The client is
-    closed at exit."""
+    `job_timeout`: seconds one job may run [$QUANTPE_JOB_TIMEOUT or JOB_TIMEOUT]; `liberties`: as
+    for `connect`. The client is closed at exit."""
     close_cluster()
     if address:
         if job_timeout is None:
@@ -235,13 +233,24 @@ def use_cluster(address: str | None, job_timeout: float | None = None) -> Cluste
                     raise ValueError
             except ValueError:
                 raise QuantpeError(f"QUANTPE_JOB_TIMEOUT must be a number of seconds > 0, got {text!r}") from None
-        _state["cluster"] = connect(address, job_timeout=job_timeout)
+        _state["cluster"] = connect(address, job_timeout=job_timeout, liberties=liberties)
     return _state["cluster"]
 
 
 def cluster() -> ClusterExecutor | None:
     """The cluster executor in use, or None (local processes)."""
     return _state["cluster"]
+
+
+@contextlib.contextmanager
+def routed_to(ex: ClusterExecutor | None):
+    """Within the block, parallel steps run on `ex` (None: local processes); the one in use before
+    is restored after it (neither is closed)."""
+    old, _state["cluster"] = _state["cluster"], ex
+    try:
+        yield ex
+    finally:
+        _state["cluster"] = old
 
 
 def close_cluster() -> None:
@@ -449,17 +458,46 @@ def _snapshot(root: Path) -> dict:
 
 # ------------------------------------------------------------------ on the worker
 
-_local = threading.local()
+_idle: list = []                 # this worker's job processes not running a job
+_idle_lock = threading.Lock()
 
 
-def _worker_build_root() -> Path:
+def _worker_build_root(worker=None) -> Path:
     try:
         import distributed
-        base = Path(distributed.get_worker().local_directory)
+        base = Path((worker or distributed.get_worker()).local_directory)
     except (ImportError, ValueError):
         import tempfile
         base = Path(tempfile.gettempdir()) / f"quantpe-worker-{os.getpid()}"
     return base / "quantpe-build"
+
+
+def _take_child(build: Path) -> _Child:
+    with _idle_lock:
+        while _idle:
+            child = _idle.pop()
+            if child.alive():
+                return child
+    return _Child(build)
+
+
+def _give_back(child: _Child) -> None:
+    if child.alive():
+        with _idle_lock:
+            _idle.append(child)
+
+
+def warm_worker(dask_worker=None) -> int:
+    """Start the job processes of this worker (one per thread) ahead of its first jobs (run on
+    every worker at connect); returns how many are ready."""
+    build = _worker_build_root(dask_worker)
+    build.mkdir(parents=True, exist_ok=True)
+    want = int(getattr(getattr(dask_worker, "state", dask_worker), "nthreads", 1) or 1)
+    with _idle_lock:
+        have = sum(c.alive() for c in _idle)
+    for _ in range(max(0, want - have)):
+        _give_back(_Child(build))
+    return want
 
 
 def _run_on_worker(fn, args, kwargs, files: dict, client_roots: dict, job_timeout: float | None) -> dict:
@@ -470,10 +508,11 @@ def _run_on_worker(fn, args, kwargs, files: dict, client_roots: dict, job_timeou
     to_worker, to_client = _pairs(client_roots, mine), _pairs(mine, client_roots)
     _store(files, str(build), to_worker)
     before = _snapshot(build)
-    child = getattr(_local, "child", None)
-    if child is None or not child.alive():
-        child = _local.child = _Child(build)
-    result = child.call(fn, relocate(args, to_worker), relocate(kwargs, to_worker), job_timeout)
+    child = _take_child(build)
+    try:
+        result = child.call(fn, relocate(args, to_worker), relocate(kwargs, to_worker), job_timeout)
+    finally:
+        _give_back(child)
     out = {}
     for p, st in _snapshot(build).items():
         if before.get(p) != st:
@@ -565,6 +604,8 @@ def _child_main(conn, build: str, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     from quantpe.flow import configure
     configure(jobs=1, quiet=True)              # a job does not start a pool of its own on a worker
+    for name in _PRELOAD:                      # what most jobs import, before the first job
+        importlib.import_module(name)
     conn.send("ready")
     while True:
         try:

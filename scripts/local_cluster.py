@@ -92,6 +92,12 @@ class LocalCluster:
         with distributed.Client(self.address, timeout=timeout, set_as_default=False) as c:
             c.wait_for_workers(n, timeout=max(1.0, timeout - (time.monotonic() - t0)))
 
+    def clear_worker_caches(self) -> None:
+        """Empty every worker's own build cache (`quantpe.executor` keeps one per worker), so the
+        next jobs compute from scratch; call it while no job runs."""
+        for d in self.dir.glob("w*/**/quantpe-build"):
+            shutil.rmtree(d, ignore_errors=True)
+
     def kill(self, i: int) -> None:
         """SIGKILL worker i (the scheduler sees its connection drop)."""
         _signal(self.workers[i], signal.SIGKILL)

@@ -6,7 +6,6 @@ quantpe version, or a scheduler that does not answer. Under --slow: SIGTERM duri
 from __future__ import annotations
 
 import json
-import shutil
 import os
 import signal
 import subprocess
@@ -89,8 +88,7 @@ def test_killed_worker_mid_sweep_gives_the_same_results(local_reference, cluster
                                                          on_cluster):
     import distributed
     lc = cluster2
-    for d in lc.dir.glob("w*/**/quantpe-build"):       # no worker-side cache hits: real jobs to kill
-        shutil.rmtree(d)
+    lc.clear_worker_caches()                           # no worker-side cache hits: real jobs to kill
     on_cluster(lc.address)
     monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
     box = {}
@@ -132,6 +130,7 @@ def _one_worker_cli(cli, tmp_path, **cluster_kw):
 
 
 def test_worker_without_yosys_is_refused_with_one_line(cli, build, tmp_path):
+    import shutil
     bin_ = tmp_path / "bin"
     bin_.mkdir()
     for tool in ("iverilog", "vvp"):
