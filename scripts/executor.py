@@ -275,6 +275,26 @@ class ClusterExecutor(Executor):
         self.job_timeout = job_timeout
         self._pending: set = set()
         self._lock = threading.Lock()
+        self._checked: set = set()
+
+    def check_files(self, paths) -> None:
+        """ToolError (one line) naming the first worker that does not have each of `paths` (files
+        outside the build root and the packages that a job names, e.g. a liberty) with this
+        client's content; each path is checked once."""
+        todo = sorted({str(p) for p in paths} - self._checked)
+        if not todo:
+            return
+        mine = {p: _sha256(p) for p in todo}
+        theirs = self.client.run(_file_digests, todo)
+        names = {a: str(w.get("name", a)) for a, w in _workers_info(self.client).items()}
+        for addr, got in sorted(theirs.items()):
+            for p in todo:
+                if got.get(p) != mine[p]:
+                    who = names.get(addr, addr)
+                    raise ToolError(f"cluster worker {who}" + (f" ({addr})" if who != addr else "")
+                                    + f" lacks {p}" + (" (different content)" if got.get(p) else "")
+                                    + ", which a job reads (install it at the same path on every worker)")
+        self._checked |= set(todo)
 
     @property
     def workers(self) -> int:
@@ -282,6 +302,7 @@ class ClusterExecutor(Executor):
 
     def submit(self, fn, /, *args, resources: dict | None = None, **kwargs) -> Future:
         roots = _roots()
+        self.check_files(_external_files((args, kwargs), roots))
         files = _cache_entries((args, kwargs), roots["build"])
         res = {k: v for k, v in (resources or {}).items() if k in self.resources} or None
         inner = self.client.submit(_run_on_worker, fn, args, kwargs, files, roots, self.job_timeout,
@@ -428,6 +449,22 @@ def _cache_entries(args, build: str) -> dict:
             for f in _files_under(p):
                 out[str(f.relative_to(root))] = f.read_bytes()
     return out
+
+
+def _external_files(args, roots: dict) -> list[Path]:
+    """The existing files a job's arguments name outside the build root and the package folders
+    (those travel or are the worker's own)."""
+    inside = [Path(r) for r in roots.values()]
+    out = []
+    for x in _walk(args):
+        if isinstance(x, Path) and x.is_absolute() and x.is_file() and not any(x.is_relative_to(r) for r in inside):
+            out.append(x)
+    return out
+
+
+def _file_digests(paths) -> dict:
+    """{path: SHA-256 or None} of files on this worker (run on every worker)."""
+    return {p: _sha256(p) for p in paths}
 
 
 def _is_text(data: bytes) -> bool:

@@ -122,6 +122,23 @@ def test_job_timeout_and_a_failing_job(cluster2, on_cluster):
     assert executor.map_ordered(ex, abs, [-3, 4, -5]) == [3, 4, 5]
 
 
+def test_a_file_a_job_reads_must_be_the_same_on_every_worker(cluster2, tmp_path, monkeypatch, on_cluster):
+    """A job naming a file outside the build root (a liberty, say) that a worker has with other
+    content (here: the client is made to see other content) is refused before it runs: one line,
+    exit 3; a plain string is no file."""
+    lib = tmp_path / "cells.lib"
+    lib.write_text("library (x) { }\n")
+    ex = on_cluster(cluster2.address)
+    real = executor._sha256
+    monkeypatch.setattr(executor, "_sha256", lambda p: "0" * 64 if str(p) == str(lib) else real(p))
+    with pytest.raises(executor.ToolError, match=f"cluster worker w.* lacks {lib} \\(different content\\), "
+                                                 "which a job reads") as e:
+        executor.map_ordered(ex, str, [lib])
+    assert len(str(e.value).splitlines()) == 1
+    monkeypatch.setattr(executor, "_sha256", real)
+    assert executor.map_ordered(ex, str, [lib, "no file"]) == [str(lib), "no file"]
+
+
 def _one_worker_cli(cli, tmp_path, **cluster_kw):
     with LocalCluster(workers=1, **cluster_kw) as lc:
         t0 = time.monotonic()
