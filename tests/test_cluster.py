@@ -128,7 +128,7 @@ def test_a_file_a_job_reads_must_be_the_same_on_every_worker(cluster2, tmp_path,
     exit 3; a plain string is no file."""
     lib = tmp_path / "cells.lib"
     lib.write_text("library (x) { }\n")
-    ex = on_cluster(cluster2.address)
+    ex = on_cluster(str(cluster2.scheduler_file))          # the scheduler file names the cluster too
     real = executor._sha256
     monkeypatch.setattr(executor, "_sha256", lambda p: "0" * 64 if str(p) == str(lib) else real(p))
     with pytest.raises(executor.ToolError, match=f"cluster worker w.* lacks {lib} \\(different content\\), "
@@ -169,9 +169,10 @@ def test_worker_of_another_version_is_refused(cli, build, tmp_path):
     assert "cluster worker w0" in lines[0] and "runs quantpe 0.0.0" in lines[0]
 
 
-def test_unreachable_cluster_exits_3_within_seconds(cli, build):
+def test_unreachable_cluster_exits_3_within_seconds(cli, build, monkeypatch):
+    monkeypatch.setenv("QUANTPE_CLUSTER", f"tcp://127.0.0.1:{free_port()}")      # as --cluster
     t0 = time.monotonic()
-    code, out, err = cli(["--cluster", f"tcp://127.0.0.1:{free_port()}", "synth", "approxmul"])
+    code, out, err = cli(["synth", "approxmul"])
     dt = time.monotonic() - t0
     assert code == 3 and len(err.strip().splitlines()) == 1, err
     assert "cannot reach the Dask scheduler" in err
@@ -219,3 +220,28 @@ def test_long_sweep_with_a_worker_killed_and_replaced(tmp_path, monkeypatch, on_
         lc.add_worker(2)
         run.join(600)
         assert comparable(box["rows"], tmp_path / "cluster") == ref
+
+
+@pytest.mark.slow
+def test_energy_jobs_on_the_cluster_equal_local_and_fill_the_client_cache(tmp_path, monkeypatch, on_cluster):
+    from quantpe.power import SKY130_LIBERTY
+    from quantpe.power_report import _mul_job
+    from quantpe.flow import parallel_map
+    if not SKY130_LIBERTY.is_file():
+        pytest.skip(f"needs the sky130 liberty at {SKY130_LIBERTY}")
+    jobs = [(ApproxMulConfig(method="truncated", a_bits=8, b_bits=8, t=t), 500, 0, SKY130_LIBERTY) for t in (0, 6)]
+
+    def run(build):
+        monkeypatch.setenv("QUANTPE_BUILD", str(build))
+        rows = parallel_map(_mul_job, jobs)
+        return [executor.relocate({k: v for k, v in r.items() if k not in ("seconds", "cached", "built")},
+                                  [(str(build), "<build>")]) for r in rows], [r["cached"] for r in rows]
+    monkeypatch.setattr(settings, "jobs", 2)
+    ref, _ = run(tmp_path / "local")
+    with LocalCluster(workers=2) as lc:
+        on_cluster(lc.address, liberties=(SKY130_LIBERTY,))
+        got, cached = run(tmp_path / "cluster")
+    executor.close_cluster()
+    assert got == ref and cached == [False, False]
+    again, cached = run(tmp_path / "cluster")          # locally, on the cache the cluster filled
+    assert again == ref and cached == [True, True]
