@@ -129,13 +129,12 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _roots() -> dict:
-    """{name: absolute folder} of this process: the build root and the package folders."""
-    import importlib
-
+def _roots(build: Path | None = None) -> dict:
+    """{name: absolute folder} of this process: the package folders and the build root (`build`,
+    else this process's)."""
     from quantpe.sim.runner import build_root
     roots = {name: str(Path(importlib.import_module(name).__file__).resolve().parent) for name in _PACKAGES}
-    roots["build"] = str(build_root())
+    roots["build"] = str(build if build is not None else build_root())
     return roots
 
 
@@ -295,10 +294,6 @@ class ClusterExecutor(Executor):
                                     + f" lacks {p}" + (" (different content)" if got.get(p) else "")
                                     + ", which a job reads (install it at the same path on every worker)")
         self._checked |= set(todo)
-
-    @property
-    def workers(self) -> int:
-        return len(_workers_info(self.client))
 
     def submit(self, fn, /, *args, resources: dict | None = None, **kwargs) -> Future:
         roots = _roots()
@@ -538,10 +533,11 @@ def warm_worker(dask_worker=None) -> int:
 
 
 def _run_on_worker(fn, args, kwargs, files: dict, client_roots: dict, job_timeout: float | None) -> dict:
-    """Run one job on this worker (module docstring): returns {result, files, worker}."""
+    """Run one job on this worker (module docstring): returns {result, files} (paths the client's;
+    files: {path relative to the build root: bytes} the job wrote or changed)."""
     build = _worker_build_root()
     build.mkdir(parents=True, exist_ok=True)
-    mine = dict(_roots_with_build(build))
+    mine = _roots(build)
     to_worker, to_client = _pairs(client_roots, mine), _pairs(mine, client_roots)
     _store(files, str(build), to_worker)
     before = _snapshot(build)
@@ -558,13 +554,6 @@ def _run_on_worker(fn, args, kwargs, files: dict, client_roots: dict, job_timeou
                 data = _sub(data.decode("utf-8", "surrogateescape"), to_client).encode("utf-8", "surrogateescape")
             out[str(p.relative_to(build))] = data
     return {"result": relocate(result, to_client), "files": out}
-
-
-def _roots_with_build(build: Path) -> dict:
-    import importlib
-    roots = {name: str(Path(importlib.import_module(name).__file__).resolve().parent) for name in _PACKAGES}
-    roots["build"] = str(build)
-    return roots
 
 
 class _Child:
