@@ -7,16 +7,18 @@ evaluations and the GA's population, the report sections' batches) runs through
 `map_ordered(executor, fn, items)`, which returns [fn(x) for x in items] in order and cancels
 everything still pending at the first failure, Ctrl-C or SIGTERM. The executor is a
 `concurrent.futures.Executor`: a `ProcessPoolExecutor` of -j processes locally (unchanged), or a
-`ClusterExecutor` around `distributed.Client.get_executor()`.
+`ClusterExecutor` over a `distributed.Client` (its futures as concurrent.futures ones, as
+`Client.get_executor()` gives them, plus what follows).
 
 A job on the cluster (`_run_on_worker`) needs no shared file system:
   - the client sends the job's cache entries with it: every file of the client's build root the
     job's arguments name, and the build folder of every design config in them (simulator builds
     and files over `SHIP_MAX` bytes stay behind); paths under the client's build root and package
     folders are rewritten to the worker's (in the arguments and in the text of those files);
-  - the worker runs the job in a child process of its own (one per worker thread, kept between
-    jobs; QUANTPE_BUILD = a build root in the worker's scratch folder), killed with its process
-    tree when the job exceeds `job_timeout` seconds (ToolError, exit 3), or when the worker dies;
+  - the worker runs the job in a job process of its own (one per worker thread, started at
+    connect and kept between jobs; QUANTPE_BUILD = a build root in the worker's scratch folder,
+    which stays as the worker's own cache), killed with its process tree when the job exceeds
+    `job_timeout` seconds (ToolError, exit 3), or when the worker dies;
   - the job returns its result by value (JSON figures, area dicts) with every file it wrote or
     changed under the worker's build root (netlists, Verilog, area.json; same filter), paths
     rewritten back; the client writes those files into its own build root (atomic writer), so
@@ -25,8 +27,9 @@ A job whose worker dies is rescheduled by the scheduler (up to its `allowed-fail
 then ToolError, exit 3); the results are the same because every job is deterministic. At connect
 every worker must report this client's quantpe version and source digest, the tools the jobs
 need (yosys, iverilog, vvp, verilator) and the liberties this client would use (same path, same
-SHA-256); otherwise one line names the worker and what it lacks (ToolError, exit 3). An
-unreachable scheduler is ToolError after `CONNECT_TIMEOUT` seconds.
+SHA-256); otherwise one line names the worker and what it lacks (ToolError, exit 3); any other
+file outside the build root that a job names is checked the same way before its first job is
+submitted. An unreachable scheduler is ToolError after `CONNECT_TIMEOUT` seconds.
 
 Resources: a job may ask for dask resources (e.g. {"verilator": 1}: one Verilator build per worker
 at a time); they apply when every worker declares them (`dask worker ... --resources
