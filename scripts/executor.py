@@ -18,7 +18,8 @@ A job on the cluster (`_run_on_worker`) needs no shared file system:
   - the worker runs the job in a job process of its own (one per worker thread, started at
     connect and kept between jobs; QUANTPE_BUILD = a build root in the worker's scratch folder,
     which stays as the worker's own cache), killed with its process tree when the job exceeds
-    `job_timeout` seconds (ToolError, exit 3), or when the worker dies;
+    `job_timeout` seconds (ToolError, exit 3), when the client cancels the task (the first
+    failure, Ctrl-C, SIGTERM), or when the worker dies;
   - the job returns its result by value (JSON figures, area dicts) with every file it wrote or
     changed under the worker's build root (netlists, Verilog, area.json; same filter), paths
     rewritten back; the client writes those files into its own build root (atomic writer), so
@@ -354,7 +355,7 @@ def _as_quantpe_error(e: BaseException, fn) -> BaseException:
     if name == "KilledWorker":
         return ToolError(f"a {getattr(fn, '__name__', 'job')} job lost its worker too many times on the cluster "
                          f"({str(e).splitlines()[0][:120]})")
-    if name == "CancelledError" and not isinstance(e, KeyboardInterrupt):
+    if name in ("CancelledError", "FutureCancelledError") and not isinstance(e, KeyboardInterrupt):
         return ToolError(f"a {getattr(fn, '__name__', 'job')} job was cancelled on the cluster")
     return e
 
@@ -535,6 +536,22 @@ def warm_worker(dask_worker=None) -> int:
     return want
 
 
+def _cancel_probe():
+    """A function telling whether the client cancelled the task this worker thread runs (dask does
+    not stop a running task: its job process is killed instead)."""
+    try:
+        import distributed
+        worker = distributed.get_worker()
+        key = worker.get_current_task()
+    except (ImportError, ValueError, AttributeError):
+        return lambda: False
+
+    def cancelled() -> bool:
+        ts = worker.state.tasks.get(key)
+        return ts is None or ts.state in ("cancelled", "released", "forgotten")
+    return cancelled
+
+
 def _run_on_worker(fn, args, kwargs, files: dict, client_roots: dict, job_timeout: float | None) -> dict:
     """Run one job on this worker (module docstring): returns {result, files} (paths the client's;
     files: {path relative to the build root: bytes} the job wrote or changed)."""
@@ -546,7 +563,8 @@ def _run_on_worker(fn, args, kwargs, files: dict, client_roots: dict, job_timeou
     before = _snapshot(build)
     child = _take_child(build)
     try:
-        result = child.call(fn, relocate(args, to_worker), relocate(kwargs, to_worker), job_timeout)
+        result = child.call(fn, relocate(args, to_worker), relocate(kwargs, to_worker), job_timeout,
+                            _cancel_probe())
     finally:
         _give_back(child)
     out = {}
@@ -579,10 +597,13 @@ class _Child:
     def alive(self) -> bool:
         return self.proc.is_alive()
 
-    def call(self, fn, args, kwargs, timeout: float | None):
+    def call(self, fn, args, kwargs, timeout: float | None, cancelled=lambda: False):
         self.conn.send((fn, args, kwargs))
         t0 = time.monotonic()
         while not self.conn.poll(1.0):
+            if cancelled():
+                self.kill()
+                raise ToolError(f"a {getattr(fn, '__name__', 'job')} job was cancelled (its processes were killed)")
             if not self.proc.is_alive():
                 raise ToolError(f"the job process of a cluster worker died running {getattr(fn, '__name__', 'a job')} "
                                 f"(exit {self.proc.exitcode})")

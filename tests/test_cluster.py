@@ -122,6 +122,36 @@ def test_job_timeout_and_a_failing_job(cluster2, on_cluster):
     assert executor.map_ordered(ex, abs, [-3, 4, -5]) == [3, 4, 5]
 
 
+def _job_processes(lc) -> list:
+    import psutil
+    return [q for w in lc.workers if w.poll() is None for q in psutil.Process(w.pid).children(recursive=True)
+            if "spawn_main" in " ".join(q.cmdline())]
+
+
+def test_a_cancelled_running_job_is_killed_on_its_worker(cluster2, on_cluster):
+    """Cancelling (what Ctrl-C and SIGTERM do; the test fails with the probe disabled) kills a job that is running on a worker, rather
+    than leaving it to finish: its job process is gone within seconds."""
+    ex = on_cluster(cluster2.address)
+    before = len(_job_processes(cluster2))
+    box = {}
+
+    def run():
+        try:
+            executor.map_ordered(ex, time.sleep, [120])
+        except BaseException as e:               # noqa: B036 -- the outcome is checked below
+            box["error"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(3)                                # the sleep job is running
+    ex.cancel_all()
+    t.join(30)
+    assert isinstance(box.get("error"), executor.ToolError) and "cancelled" in str(box["error"])
+    t0 = time.monotonic()
+    while len(_job_processes(cluster2)) >= before and time.monotonic() - t0 < 10:
+        time.sleep(0.2)
+    assert len(_job_processes(cluster2)) == before - 1
+
+
 def test_a_file_a_job_reads_must_be_the_same_on_every_worker(cluster2, tmp_path, monkeypatch, on_cluster):
     """A job naming a file outside the build root (a liberty, say) that a worker has with other
     content (here: the client is made to see other content) is refused before it runs: one line,
