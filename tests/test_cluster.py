@@ -129,7 +129,7 @@ def _job_processes(lc) -> list:
 
 
 def test_a_cancelled_running_job_is_killed_on_its_worker(cluster2, on_cluster):
-    """Cancelling (what Ctrl-C and SIGTERM do; the test fails with the probe disabled) kills a job that is running on a worker, rather
+    """Cancelling (what Ctrl-C and SIGTERM do) kills a job that is running on a worker, rather
     than leaving it to finish: its job process is gone within seconds."""
     ex = on_cluster(cluster2.address)
     before = len(_job_processes(cluster2))
