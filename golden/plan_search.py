@@ -279,13 +279,17 @@ def best_within(trace, budget: float):
     return max(ok, key=lambda t: (t[1], -t[0])) if ok else None
 
 
-def nsga2(n_options: list, evaluate, pop_size: int = 20, generations: int = 10, seed: int = 0) -> dict:
+def nsga2(n_options: list, evaluate, pop_size: int = 20, generations: int = 10, seed: int = 0,
+          evaluate_many=None) -> dict:
     """NSGA-II (pymoo) over one integer choice per layer (choice l in 0..n_options[l]-1),
     minimising (cost, -accuracy) from evaluate(choice tuple) -> (cost, accuracy) (real bit-exact
-    accuracy; cached per choice). Returns dict(log=[(seconds since start, choice, cost, accuracy)]
-    in evaluation order, front=[(cost, accuracy, choice)] of the final population, evals)."""
+    accuracy; cached per choice). `evaluate_many(list of choices) -> [(cost, accuracy)]`, when
+    given, evaluates each population's new choices in one batch (e.g. in parallel) instead; the
+    search, its log order and its front are the same. Returns dict(log=[(seconds since start,
+    choice, cost, accuracy)] in evaluation order, front=[(cost, accuracy, choice)] of the final
+    population, evals)."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.core.problem import ElementwiseProblem
+    from pymoo.core.problem import ElementwiseProblem, Problem
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
@@ -301,19 +305,35 @@ def nsga2(n_options: list, evaluate, pop_size: int = 20, generations: int = 10, 
             log.append((time.perf_counter() - t0, choice) + tuple(cache[choice]))
         return cache[choice]
 
+    def bounds():
+        return dict(n_var=len(n_options), n_obj=2, xl=np.zeros(len(n_options)),
+                    xu=np.array(n_options, dtype=float) - 1, vtype=int)
+
     class _P(ElementwiseProblem):
         def __init__(self):
-            super().__init__(n_var=len(n_options), n_obj=2, xl=np.zeros(len(n_options)),
-                             xu=np.array(n_options, dtype=float) - 1, vtype=int)
+            super().__init__(**bounds())
 
         def _evaluate(self, x, out, *args, **kwargs):
             c, a = ev(tuple(int(v) for v in np.round(x)))
             out["F"] = [c, -a]
 
+    class _Batch(Problem):
+        def __init__(self):
+            super().__init__(**bounds())
+
+        def _evaluate(self, X, out, *args, **kwargs):
+            choices = [tuple(int(v) for v in np.round(x)) for x in X]
+            new = list(dict.fromkeys(c for c in choices if c not in cache))
+            for c, r in zip(new, evaluate_many(new) if new else []):
+                cache[c] = tuple(r)
+                log.append((time.perf_counter() - t0, c) + tuple(r))
+            out["F"] = np.array([[cache[c][0], -cache[c][1]] for c in choices], dtype=float)
+
     algo = NSGA2(pop_size=pop_size, sampling=IntegerRandomSampling(),
                  crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
                  mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
-    res = minimize(_P(), algo, ("n_gen", generations), seed=seed, verbose=False)
+    res = minimize(_P() if evaluate_many is None else _Batch(), algo, ("n_gen", generations), seed=seed,
+                   verbose=False)
     X = np.atleast_2d(res.X)
     front = sorted({tuple(int(v) for v in np.round(x)) for x in X})
     return dict(log=log, front=[(cache[c][0], cache[c][1], c) for c in front], evals=len(cache))

@@ -24,16 +24,29 @@ by `scale`, seeded) + Add(skip) + ReLU, so it has 5 + blocks weight layers; cali
 profiling on the first `images` training images, against their labels or (`agreement`) against
 the full-precision integer model's own predictions (every prediction must be kept: a stricter
 target that makes the joint phase work).
+
+`quantpe bench cluster`: one multiplier sweep (`synth_many` of `variants` approximate multipliers,
+generation and Yosys synthesis, each run into a fresh build root so nothing is cached), in one
+run: `repeat` rounds of the sweep on -j local processes and on a Dask cluster of 2 local worker
+processes (`quantpe.local_cluster`: `dask scheduler` and `dask worker --nthreads 1`), the order
+alternating per round, then once on a cluster of 1 worker. Reports each sweep's wall time, the
+cluster's overhead over the local run (best of the rounds, and medians: the machine is shared),
+the scaling from 1 to 2 workers, and whether every result is identical field by field (the
+synthesis' own `wall_time_s` aside; paths compared relative to the build root). Starting the
+cluster and connecting (worker checks, job processes started) are reported apart.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from quantpe.golden.baseline import BaselineConfig
 
-__all__ = ["bench_sim", "bench_profile", "bench_power", "deep_digits_cnn"]
+__all__ = ["bench_sim", "bench_profile", "bench_power", "bench_cluster", "comparable", "deep_digits_cnn"]
 
 
 def bench_sim(cycles: int = 100000, seed: int = 1) -> list[dict]:
@@ -136,3 +149,95 @@ def bench_power(cycles: int = 2000, seed: int = 0) -> dict:
     print(f"toggle counts equal on {same} of {len(common)} nets")
     return dict(cells=r["cells"], cycles=cycles, synth_s=t["synth_s"], numpy_s=numpy_s, icarus_s=icarus_s,
                 nets=len(common), nets_equal=same)
+
+
+#: fields of a synthesis result that time the run rather than describe the design
+TIMING_FIELDS = ("wall_time_s",)
+
+
+def comparable(results: list[dict], build: Path) -> list[dict]:
+    """`results` (area dicts) without their timing fields and with `build` (the build root) in
+    every string replaced by "<build>", so runs into different build roots compare field by field."""
+    from quantpe.executor import relocate
+    pairs = [(str(Path(build).resolve()), "<build>")]
+    return [relocate({k: v for k, v in r.items() if k not in TIMING_FIELDS}, pairs) for r in results]
+
+
+def _sweep(cfgs, build: Path) -> tuple[float, list[dict]]:
+    from quantpe.flow import synth_many
+    old = os.environ.get("QUANTPE_BUILD")
+    os.environ["QUANTPE_BUILD"] = str(build)
+    try:
+        t0 = time.perf_counter()
+        rows = synth_many(cfgs, desc="bench sweep")
+        return time.perf_counter() - t0, comparable(rows, build)
+    finally:
+        if old is None:
+            os.environ.pop("QUANTPE_BUILD", None)
+        else:
+            os.environ["QUANTPE_BUILD"] = old
+
+
+def bench_cluster(variants: int = 32, bits: int = 6, repeat: int = 3) -> dict:
+    import statistics
+
+    from quantpe import executor
+    from quantpe.approx_report import sweep_variants
+    from quantpe.flow import settings
+    from quantpe.liberty import DEFAULT_LIBERTY
+    from quantpe.local_cluster import LocalCluster
+    cfgs = sweep_variants(bits, bits, False)[:variants]
+    jobs = settings.jobs
+    print(f"sweep: {len(cfgs)} approximate {bits}x{bits} unsigned multipliers, generated and synthesised "
+          f"(Yosys, built-in liberty), each sweep into a fresh build root; {repeat} rounds of local and "
+          f"2-worker sweeps, alternating which goes first")
+    out = {"variants": len(cfgs), "local_jobs": jobs, "local_s": [], "cluster2_s": [], "cluster1_s": [],
+           "identical": True}
+    with tempfile.TemporaryDirectory(prefix="quantpe-bench-cluster-") as tmp:
+        ref = None
+
+        def sweep(ex, tag):
+            nonlocal ref
+            with executor.routed_to(ex):
+                t, rows = _sweep(cfgs, Path(tmp) / tag)
+            ref = rows if ref is None else ref
+            out["identical"] &= rows == ref
+            return t
+        for n in (2, 1):
+            t0 = time.perf_counter()
+            with LocalCluster(workers=n) as lc:
+                t_start = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                ex = executor.connect(lc.address, liberties=(DEFAULT_LIBERTY,))
+                t_connect = time.perf_counter() - t0
+                out[f"cluster{n}_start_s"], out[f"cluster{n}_connect_s"] = t_start, t_connect
+                print(f"cluster of {n} worker{'s' if n > 1 else ''}: started in {t_start:.1f} s, connected "
+                      f"(worker checks, job processes started) in {t_connect:.1f} s", flush=True)
+                try:
+                    for r in range(repeat if n == 2 else 1):
+                        order = [("local", None), ("cluster", ex)] if r % 2 == 0 or n == 1 else \
+                                [("cluster", ex), ("local", None)]
+                        for what, e in order:
+                            if what == "local" and n == 1:
+                                continue
+                            lc.clear_worker_caches()          # every sweep computes everything
+                            t = sweep(e, f"{what}{n}-{r}")
+                            out["local_s" if what == "local" else f"cluster{n}_s"].append(t)
+                            print(f"  round {r + 1}: {what + (f', {jobs} processes' if what == 'local' else f', {n} worker(s)')}"
+                                  f": {t:.1f} s", flush=True)
+                finally:
+                    ex.shutdown(wait=False)
+    loc, c2, c1 = min(out["local_s"]), min(out["cluster2_s"]), min(out["cluster1_s"])
+    out["overhead_pct"] = 100 * (c2 - loc) / loc
+    out["overhead_median_pct"] = 100 * (statistics.median(out["cluster2_s"]) / statistics.median(out["local_s"]) - 1)
+    out["scaling_1_to_2"] = c1 / c2
+    print(f"local ({jobs} processes): best {loc:.1f} s, median {statistics.median(out['local_s']):.1f} s; "
+          f"cluster (2 workers): best {c2:.1f} s, median {statistics.median(out['cluster2_s']):.1f} s")
+    print(f"cluster overhead: {out['overhead_pct']:+.1f}% of the local wall time (best of {repeat}; medians "
+          f"{out['overhead_median_pct']:+.1f}%; target <= 10%)")
+    print(f"scaling: 1 worker {c1:.1f} s, 2 workers {c2:.1f} s: {out['scaling_1_to_2']:.2f}x")
+    print(f"results identical to the local run, field by field: {'yes' if out['identical'] else 'NO'}")
+    if not out["identical"]:
+        from quantpe.golden.errors import VerificationError
+        raise VerificationError("the cluster's results differ from the local run's")
+    return out

@@ -157,7 +157,8 @@ def rtl_check_variants(cfgs, sim: str = "verilator") -> list[BankCheck]:
         groups.setdefault((c.a_bits, c.b_bits, c.signed), []).append(c)
     chunks = [(key, tuple(group[i:i + BANK_MAX]), sim) for key, group in groups.items()
               for i in range(0, len(group), BANK_MAX)]
-    return parallel_map(_check_bank, chunks, desc="multiplier banks")
+    return parallel_map(_check_bank, chunks, desc="multiplier banks",
+                        resources={"verilator": 1} if sim == "verilator" else None)
 
 
 def _check_bank(item) -> BankCheck:

@@ -327,10 +327,12 @@ def cmd_liberty(args):
 
 
 def cmd_bench(args):
-    from quantpe.bench import bench_power, bench_profile, bench_sim
+    from quantpe.bench import bench_cluster, bench_power, bench_profile, bench_sim
     if args.what == "onnx":
         from quantpe.bench_onnx import bench_onnx
         bench_onnx(args.convs, args.size, args.images, args.seed)
+    elif args.what == "cluster":
+        bench_cluster(args.variants, args.bits, args.repeat)
     elif args.what == "power":
         bench_power(args.cycles, args.seed)
     elif args.what == "profile":
@@ -455,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"quantpe {_version()}")
     parser.add_argument("-j", "--jobs", type=int, default=None,
                         help="parallel syntheses and simulations [$QUANTPE_JOBS or the machine's cores]")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="run the parallel steps on this Dask cluster (tcp://host:port, or a scheduler "
+                             "file) [$QUANTPE_CLUSTER; default: -j local processes]")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     parser.add_argument("--build", type=Path, default=None,
@@ -529,6 +534,12 @@ def build_parser() -> argparse.ArgumentParser:
     bo.add_argument("--size", type=_bounded_int("--size", 16, 1024), default=224, help="image size [224]")
     bo.add_argument("--images", type=_bounded_int("--images", 1, 1024), default=32, help="images [32]")
     bo.add_argument("--seed", type=seed_type, default=0)
+    bc = bsub.add_parser("cluster", help="one multiplier sweep locally and on a Dask cluster of 2 and 1 local workers")
+    bc.add_argument("--variants", type=_bounded_int("--variants", 2, 1000), default=32,
+                    help="multipliers in the sweep [32]")
+    bc.add_argument("--repeat", type=_bounded_int("--repeat", 1, 20), default=3,
+                    help="rounds of the local and 2-worker sweeps [3]")
+    bc.add_argument("--bits", type=_bounded_int("--bits", 2, 8), default=6, help="operand width [6]")
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
     add_power_parser(sub)
@@ -591,6 +602,12 @@ def main(argv=None) -> int:
         configure(jobs=None if jobs is None else int(jobs), quiet=args.quiet)
         if args.build is not None:
             os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
+        cluster = args.cluster or os.environ.get("QUANTPE_CLUSTER")
+        if cluster:                   # every worker must have the liberties this run may read
+            from quantpe.executor import use_cluster
+            from quantpe.liberty import DEFAULT_LIBERTY
+            from quantpe.report import default_real_liberty
+            use_cluster(cluster, liberties=(DEFAULT_LIBERTY, default_real_liberty()))
         args.func(args)
     except QuantpeError as e:
         if args.debug:

@@ -6,19 +6,20 @@ Cache (under the build root: ``--build DIR``, ``$QUANTPE_BUILD`` or ``./build``)
                                                  SHA-256, Yosys version and ABC script match
     parts/<sha of the Verilog>/                  submodules synthesised on their own
 A cache entry that does not parse or no longer matches is rebuilt (with a warning when it is
-corrupt). Independent syntheses run in a process pool of ``jobs`` workers (``-j N``, default:
-the machine's cores); long batches print a counted progress line (done/total, elapsed,
-remaining) on stderr unless ``quiet``.
+corrupt). Independent syntheses run through the one executor (`quantpe.executor`): a process
+pool of ``jobs`` workers (``-j N``, default: the machine's cores), or a Dask cluster
+(``--cluster``); long batches print a counted progress line (done/total, elapsed, remaining) on
+stderr unless ``quiet``.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantpe import executor
 from quantpe.atomic import write_text
 from quantpe.golden.config import DesignConfig
 
@@ -50,27 +51,22 @@ def progress(iterable=None, total: int | None = None, desc: str = "", unit: str 
                 leave=False, dynamic_ncols=True, mininterval=1.0, unit=unit)
 
 
-def parallel_map(fn, items: list, desc: str = "", jobs: int | None = None) -> list:
-    """[fn(x) for x in items] on a pool of `jobs` processes, in order, with progress.
+def parallel_map(fn, items: list, desc: str = "", jobs: int | None = None, resources: dict | None = None) -> list:
+    """[fn(x) for x in items] through the one executor (`quantpe.executor`): a pool of `jobs`
+    local processes, or the cluster of --cluster; in order, with progress.
 
     `fn` and the items must be picklable (module-level functions, configs). The first failure
-    is raised after the pool is shut down (pending work cancelled)."""
+    is raised after the pending work is cancelled. `resources`: what one job needs of a cluster
+    worker (e.g. {"verilator": 1}); ignored locally."""
     items = list(items)
+    bar = lambda done, total: progress(done, total=total, desc=desc)     # noqa: E731
+    if executor.cluster() is not None:
+        return executor.map_ordered(executor.cluster(), fn, items, bar, resources)
     jobs = min(jobs or settings.jobs, len(items))
     if jobs <= 1:
         return [fn(x) for x in progress(items, desc=desc)]
-    results = [None] * len(items)
-    with ProcessPoolExecutor(jobs) as ex:
-        futures = {ex.submit(fn, x): i for i, x in enumerate(items)}
-        try:
-            from concurrent.futures import as_completed
-            for f in progress(as_completed(futures), total=len(futures), desc=desc):
-                results[futures[f]] = f.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-    return results
+    with executor.local_executor(jobs) as ex:
+        return executor.map_ordered(ex, fn, items, bar)
 
 
 # ------------------------------------------------------------------ synthesis, cached

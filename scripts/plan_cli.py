@@ -358,21 +358,41 @@ def _mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area", bias_com
 
 
 def _mul_accuracy(base, cands, x, y, offsets: dict | None = None):
-    from quantpe.golden.approx import approx_mul
+    """acc(choice) -> bit-exact accuracy of `base` with the chosen multipliers (and their bias
+    offsets, `_mul_setup`; cached per choice); acc.many(choices) evaluates the uncached ones through
+    the executor (`parallel_map`)."""
     names = list(cands)
+    per = [cands[n] for n in names]
+    offs = [None if offsets is None else offsets[n] for n in names]
     cache = {}
 
     def acc(choice):
         if choice not in cache:
-            q = base
-            for n, i in zip(names, choice):
-                if cands[n][i].method != "exact":
-                    q = q.with_mul(approx_mul(cands[n][i]), [n])
-                if offsets is not None and offsets[n][i] is not None:
-                    q = q.with_bias_offsets(n, offsets[n][i])
-            cache[choice] = q.accuracy(x, y)
+            cache[choice] = _choice_accuracy((base, names, per, offs, x, y, choice))
         return cache[choice]
+
+    def many(choices):
+        from quantpe.flow import parallel_map
+        todo = [c for c in dict.fromkeys(choices) if c not in cache]
+        for c, a in zip(todo, parallel_map(_choice_accuracy, [(base, names, per, offs, x, y, c) for c in todo],
+                                           desc="GA population") if todo else []):
+            cache[c] = a
+        return [cache[c] for c in choices]
+    acc.many = many
     return acc
+
+
+def _choice_accuracy(job) -> float:
+    """Accuracy of one choice (module level: a job of the executor)."""
+    from quantpe.golden.approx import approx_mul
+    base, names, per_layer, offsets, x, y, choice = job
+    q = base
+    for n, opts, offs, i in zip(names, per_layer, offsets, choice):
+        if opts[i].method != "exact":
+            q = q.with_mul(approx_mul(opts[i]), [n])
+        if offs is not None and offs[i] is not None:
+            q = q.with_bias_offsets(n, offs[i])
+    return q.accuracy(x, y)
 
 
 def run_method(method: str, model: str = "cnn", budget: float | None = None, inputs=None, labels=None,
@@ -423,9 +443,10 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
         choice, evals = r["choice"], len(r["verified"]) + 1
     else:
         acc0 = acc(tuple(0 for _ in names))
-        res = ps.nsga2([len(cands[n]) for n in names],
-                       lambda c: (sum(costs[n][i] for n, i in zip(names, c)), acc(c)),
-                       pop_size=pop_size, generations=generations, seed=seed)
+        cost_of = lambda c: sum(costs[n][i] for n, i in zip(names, c))          # noqa: E731
+        res = ps.nsga2([len(cands[n]) for n in names], lambda c: (cost_of(c), acc(c)),
+                       pop_size=pop_size, generations=generations, seed=seed,
+                       evaluate_many=lambda cs: list(zip(map(cost_of, cs), acc.many(cs))))
         ok = [(c, a, ch) for _, ch, c, a in res["log"] if (acc0 - a) * 100 <= budget]
         choice = min(ok)[2] if ok else tuple(0 for _ in names)
         evals = res["evals"]

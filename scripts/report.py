@@ -115,7 +115,8 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
         designs = default_designs()
         names = [name for name, _ in designs]
         cfgs = [cfg for _, cfg in designs]
-        sims = parallel_map(_regress_job, [(c, sim, cycles, seed) for c in cfgs], desc="regressions")
+        sims = parallel_map(_regress_job, [(c, sim, cycles, seed) for c in cfgs], desc="regressions",
+                            resources={"verilator": 1} if sim == "verilator" else None)
         for name, r in zip(names, sims):
             r["name"] = name
             print(f"{name}: {r['cycles']} cycles match golden on {sim}"

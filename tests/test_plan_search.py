@@ -61,6 +61,25 @@ def test_nsga2_finds_small_optimum():
     assert r["evals"] == len({entry[1] for entry in r["log"]})
 
 
+def test_nsga2_batched_population_is_the_same_search():
+    """evaluate_many (the executor's batches) gives the same evaluations in the same order and the
+    same front as one evaluation at a time; each batch holds only uncached, distinct choices."""
+    def f(c):
+        return float(sum(c)), -float(sum((x - 1) ** 2 for x in c)) + 0.1 * c[0]
+    batches = []
+
+    def many(cs):
+        assert len(set(cs)) == len(cs)
+        batches.append(list(cs))
+        return [f(c) for c in cs]
+    one = ps.nsga2([3, 4, 3, 5], f, pop_size=10, generations=6, seed=3)
+    two = ps.nsga2([3, 4, 3, 5], lambda c: pytest.fail("evaluated one at a time"), pop_size=10, generations=6,
+                   seed=3, evaluate_many=many)
+    assert [e[1:] for e in two["log"]] == [e[1:] for e in one["log"]]
+    assert two["front"] == one["front"] and two["evals"] == one["evals"]
+    assert [c for b in batches for c in b] == [e[1] for e in one["log"]] and len(batches) <= 6
+
+
 def _tiny_conv(rng):
     conv = Conv2d(rng.standard_normal((4, 1, 3, 3)), rng.standard_normal(4) * 0.1, padding=1, groups=2)
     return Graph((2, 4, 4), (Node("c", conv, (INPUT,)), Node("r", ReLU(), ("c",)), Node("f", Flatten(), ("r",)),
@@ -203,3 +222,21 @@ def test_stale_plans_results_are_flagged(tmp_path):
     assert "rerun `quantpe report --only plans`" in _stale_plans(section)
     section.write_text(f"## Per-layer plans\n\n... ({EXACT_REFERENCE_MARK}) ...\n")
     assert _stale_plans(section) == ""
+
+
+def test_ga_population_accuracies_through_the_executor_equal_one_at_a_time(seed, monkeypatch):
+    """quantpe plan's GA batches (`_mul_accuracy(...).many`, parallel_map on 2 processes) give the
+    bit-exact accuracy of each choice, as the one-at-a-time evaluation does."""
+    from quantpe.flow import settings
+    from quantpe.plan_cli import _mul_accuracy
+    rng = np.random.default_rng(seed)
+    g = _tiny_conv(rng)
+    x = rng.standard_normal((40, 2, 4, 4))
+    y = np.argmax(g.forward(x), axis=1)
+    q = build_qgraph(g, x, w_bits=[4, 4], a_bits=[4, 4])
+    from quantpe.approx_report import sweep_variants
+    cands = {n: sweep_variants(4, 4, True)[:6] for n in q.weight_layers}
+    choices = [tuple(int(v) for v in rng.integers(0, 6, 2)) for _ in range(6)]
+    one = _mul_accuracy(q, cands, x, y)
+    monkeypatch.setattr(settings, "jobs", 2)
+    assert _mul_accuracy(q, cands, x, y).many(choices) == [one(c) for c in choices]
