@@ -78,6 +78,39 @@ def test_opensta_2019_replay_matches_sta(built, name, tmp_path):
     assert sta["internal"] > 0 and sta["switching"] > 0
 
 
+def _leakage_by_hand(lib_text: str, types) -> float:
+    """Sum of cell_leakage_power over the netlist's cell types (one entry per instance), times the
+    library's leakage_power_unit, read with regular expressions from the liberty text (W)."""
+    m = re.search(r'leakage_power_unit\s*:\s*"?\s*([0-9.]+)\s*([munpf]?)W', lib_text)
+    unit = float(m.group(1)) * {"": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}[m.group(2)]
+    per_type = {}
+    for t in set(types):
+        start = lib_text.index(f'cell ("{t}")')
+        body = lib_text[start:lib_text.find("cell (", start + 10)]
+        per_type[t] = float(re.search(r"\bcell_leakage_power\s*:\s*([0-9.eE+-]+)", body).group(1))
+    return unit * sum(per_type[t] for t in types)
+
+
+def test_leakage_is_the_liberty_cells_leakage(built, tmp_path):
+    """Leakage power = sum over the netlist's cells of the liberty's cell_leakage_power in its
+    leakage_power_unit (nW for sky130), independent of the window; and OpenSTA reports the same."""
+    b, nl, lib = built["mul8"]
+    want = _leakage_by_hand(read_liberty_text(SKY130_LIBERTY), [t for _, t, _ in nl.cells])
+    assert 1e-11 < want < 1e-7                                   # ~0.001-0.01 nW per sky130 cell
+    m = EnergyModel(lib, nl)
+    for periods, period_s in ((10, 1e-8), (1000, 2e-9)):
+        res = m.energy(np.zeros(nl.n_nets), periods, period_s)
+        assert res.leakage_w == pytest.approx(want, rel=1e-9)
+        assert res.as_dict()["leakage_mw"] == pytest.approx(1e3 * want, rel=1e-9)
+    assert m.opensta_2019(0.1)["leakage"] == pytest.approx(want, rel=1e-9)
+    if shutil.which("sta") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("sta (Debian package opensta) is required in CI")
+        pytest.skip("sta not installed (apt-get install opensta): the liberty sum was checked")
+    nowl = liberty_without_wire_load(SKY130_LIBERTY, tmp_path / "nowl.lib")
+    assert _sta_power(b["netlist_v"], b["top"], nowl, "clk" in nl.ports)["leakage"] == pytest.approx(want, rel=1e-4)
+
+
 def _dfxtp_clk_energy_by_hand(lib_text: str, cell: str):
     """(rise, fall) internal energy of `cell`'s CLK pin at slew 0 and its capacitance, read with
     regular expressions straight from the liberty text (independent of quantpe.energy)."""

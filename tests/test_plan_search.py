@@ -53,6 +53,72 @@ def test_searches_respect_budget_and_brute_is_best(mlp_problem):
     assert ps.uniform(pb, budget).plan == [(4, 4)] * 3   # 8x8 is over budget, 4x4 the best uniform
 
 
+def _chain(rng, sizes):
+    """Linear layers sizes[0] -> sizes[1] -> ... with ReLUs between (MACs = in x out each)."""
+    nodes, prev = [], INPUT
+    for i, (k, o) in enumerate(zip(sizes, sizes[1:])):
+        nodes.append(Node(f"l{i}", Linear(rng.standard_normal((o, k)), rng.standard_normal(o) * 0.1), (prev,)))
+        prev = f"l{i}"
+        if i < len(sizes) - 2:
+            nodes.append(Node(f"r{i}", ReLU(), (prev,)))
+            prev = f"r{i}"
+    return Graph((sizes[0],), tuple(nodes))
+
+
+class _TableProblem(ps.Problem):
+    """A Problem whose accuracy of a plan is read from a given table (ties on purpose)."""
+
+    def accuracy(self, plan):
+        self.evals += 1
+        return self.table[tuple(map(tuple, plan))]
+
+
+def _metrics_in_order(keys):
+    """Metrics whose five ranks all agree: keys[i] is the i-th least sensitive pair."""
+    return {k: dict(w_mse=i, w_sqnr=-i, out_mse=i, out_sqnr=-i, sqnr_drop=i) for i, k in enumerate(keys)}
+
+
+def test_quantune_plan_hand_derived(seed):
+    """Three layers of 10, 100 and 20 MACs, options 8x8 (64 um^2) and 4x4 (16): the top plan costs
+    64 * 130 = 8320, a 4x4 move saves 480, 4800, 960. Sensitivity (least first) of the 4x4 pairs:
+    l0, l2, l1. Budget 3500: the walk moves l0 (7840), l2 (6880), l1 (2080 <= 3500, overshoot);
+    the pass back up, most sensitive first: l1 to 8x8 would cost 6880 (no), l2 3040 (yes), l0
+    then 3520 (no). Plan 4x4, 4x4, 8x8 at 3040."""
+    rng = np.random.default_rng(seed)
+    g = _chain(rng, [2, 5, 20, 1])
+    x = rng.standard_normal((16, 2))
+    pb = ps.Problem(g, x, x, np.zeros(16, np.int64), ((8, 8), (4, 4)), _area)
+    assert pb.macs == {"l0": 10, "l1": 100, "l2": 20}
+    hi, lo = (8, 8), (4, 4)
+    metrics = _metrics_in_order([("l0", hi), ("l2", hi), ("l1", hi), ("l0", lo), ("l2", lo), ("l1", lo)])
+    r = ps.quantune(pb, 3500.0, metrics=metrics)
+    assert r.plan == [lo, lo, hi] and r.cost == 3040.0
+    assert [(c, p) for c, _, p in r.trace] == [(8320.0, [hi, hi, hi]), (7840.0, [lo, hi, hi]),
+                                               (6880.0, [lo, hi, lo]), (2080.0, [lo, lo, lo]),
+                                               (3040.0, [lo, lo, hi])]
+    assert r.accuracy == pb.qgraph(r.plan).accuracy(x, np.zeros(16, np.int64))
+
+
+def test_brute_force_and_greedy_break_accuracy_ties_to_the_lower_cost(seed):
+    """Equal accuracies: brute force keeps the cheapest of the most accurate plans; greedy's step
+    keeps the larger saving among equally accurate moves; uniform the most accurate option."""
+    rng = np.random.default_rng(seed)
+    hi, lo = (8, 8), (4, 4)
+    g = _chain(rng, [2, 5, 20])                                # MACs 10, 100
+    pb = _TableProblem(g, np.ones((2, 2)), np.ones((2, 2)), np.zeros(2, np.int64), (hi, lo), _area)
+    pb.table = {(hi, hi): 0.9, (hi, lo): 0.9, (lo, hi): 0.9, (lo, lo): 0.9}
+    b = ps.brute_force(pb)
+    assert b.plan == [lo, lo] and b.cost == 16 * 110 and b.evals == 4
+    pb.table = {(hi, hi): 0.9, (hi, lo): 0.9, (lo, hi): 0.9, (lo, lo): 0.5}
+    b = ps.brute_force(pb, budget=64 * 110)
+    assert b.plan == [hi, lo] and b.cost == 64 * 10 + 16 * 100 and b.accuracy == 0.9
+    r = ps.greedy(pb, 64 * 110 - 1)                            # one move: l1 saves 4800, l0 480
+    assert r.plan == [hi, lo]
+    pb.table[(hi, hi)], pb.table[(lo, lo)] = 0.8, 0.85
+    u = ps.uniform(pb, 64 * 110)
+    assert u.plan == [lo, lo] and u.accuracy == 0.85
+
+
 def test_nsga2_finds_small_optimum():
     target = (2, 0, 3, 1)
     r = ps.nsga2([4, 4, 4, 4], lambda c: (float(sum(c)), -float(sum(abs(x - t) for x, t in zip(c, target)))),
@@ -175,6 +241,22 @@ def test_fames_budget_ladder_reaches_the_smallest_estimate():
     assert r["choice"] == (1, 1)
     assert r["exact_accuracy"] == 1.0
     assert all(v[2] in (0.0, 1.0) for v in r["verified"]) and len(seen) <= 7
+
+
+def test_fames_hessian_proxy_hand_computed():
+    """One Linear layer, logits [ln 3 + 1, 1] for both samples (softmax [3/4, 1/4]), labels 1 and
+    0: N dL/dy = softmax - onehot = [3/4, -3/4] and [-1/4, 1/4], so h = mean((N dL/dy)^2) =
+    (9 + 9 + 1 + 1) / 16 / 4 = 5/16, whatever the batch size."""
+    g = Graph((1,), (Node("fc", Linear(np.array([[np.log(3.0) + 1.0], [1.0]]), np.zeros(2)), (INPUT,)),))
+    for n in (2, 6):
+        x = np.ones((n, 1))
+        y = np.array([1, 0] * (n // 2))
+        q = build_qgraph(g, x, w_bits=[4], a_bits=[4])
+        grads, loss = output_grads(g, x, y)
+        np.testing.assert_allclose(grads["fc"] * n, [[0.75, -0.75], [-0.25, 0.25]] * (n // 2), atol=1e-12)
+        m = count_matrices(q, x, grads)["fc"]
+        assert m["h"] == pytest.approx(5 / 16, rel=1e-12) and m["n"] == n
+        assert loss == pytest.approx((np.log(4.0) + np.log(4.0 / 3.0)) / 2, rel=1e-12)
 
 
 @pytest.mark.slow
