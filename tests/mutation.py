@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 GOLDEN_UNIT = ["tests/test_baseline_golden.py", "tests/test_approx_golden.py"]
 REQUANT_REG = "tests/test_regression.py::test_matches_golden[requant-"
+BASELINE_REG = "tests/test_regression.py::test_matches_golden[baseline-"
 PLAN_SEARCH = "tests/test_plan_search.py::"
 TIES = "test_brute_force_and_greedy_break_accuracy_ties_to_the_lower_cost"
 ENERGY = "tests/test_energy.py::"
@@ -58,14 +59,14 @@ MUTANTS = [
     ("booth-rtl-b-not-sign-extended", "rtl/approx.py", "return Const(0, 1) if k < 0 else b[min(k, nb - 1)]",
      "return Const(0, 1) if k < 0 or k >= nb else b[k]", ["tests/test_approx_booth.py"]),
     ("accumulator-reset-to-1", "rtl/accumulator.py", "acc = Signal(signed(n))",
-     "acc = Signal(signed(n), init=1)", ["tests/test_regression.py::test_matches_golden"]),
+     "acc = Signal(signed(n), init=1)", [BASELINE_REG + "l4-int4xuint4-icarus]"]),
     ("accumulator-saturates-one-low", "rtl/accumulator.py", "lo, hi = int_range(n, True)",
      "lo, hi = int_range(n, True)[0], int_range(n, True)[1] - 1",
-     ["tests/test_regression.py::test_matches_golden"]),
+     [BASELINE_REG + "l8-int2-sat-icarus]"]),
     ("adder-tree-odd-term-dropped", "rtl/adder_tree.py", "                nxt.append(level[-1])",
      "                nxt.append(level[-1] * 0)", ["tests/test_strum_rtl.py"]),
     ("lane-product-plus-one", "rtl/baseline.py", "m.d.comb += p.eq(a[i] * w[i])",
-     "m.d.comb += p.eq(a[i] * w[i] + (a[i] == -1))", ["tests/test_regression.py::test_matches_golden"]),
+     "m.d.comb += p.eq(a[i] * w[i] + (a[i] == -1))", [BASELINE_REG + "l8-int2-sat-icarus]"]),
     ("stripes-signed-precision-short", "golden/stripes_precision.py",
      "return np.maximum(bit_length(magnitude(a, signed)) + (1 if signed else 0), 1)",
      "return np.maximum(bit_length(magnitude(a, signed)), 1)", ["tests/test_stripes_golden.py"]),
@@ -111,7 +112,7 @@ MUTANTS = [
     ("fames-second-order-over-n", "golden/fames.py", "second = m[\"h\"] / (2 * m[\"n\"])",
      "second = m[\"h\"] / m[\"n\"]", [PLAN_SEARCH + "test_estimates_zero_for_exact_and_grow_with_error"]),
     ("fames-first-order-signed", "golden/fames.py", "rows.append((first, second, abs(first) + second))",
-     "rows.append((first, second, first + second))", [PLAN_SEARCH + "test_estimates_zero_for_exact_and_grow_with_error"]),
+     "rows.append((first, second, first + second))", [PLAN_SEARCH + "test_estimate_is_abs_first_plus_second"]),
     ("mckp-budget-ignored", "golden/fames.py", "hi.append(float(budget))", "hi.append(np.inf)",
      [PLAN_SEARCH + "test_mckp_matches_enumeration"]),
     ("quantune-walk-most-sensitive-first", "golden/plan_search.py",
@@ -135,7 +136,7 @@ MUTANTS = [
     ("plan-multiplier-not-applied", "golden/plan.py", "q = q.with_mul(approx_mul(cfg), [e[\"name\"]])", "q = q",
      ["tests/test_plan.py::test_round_trip_and_apply_is_bit_exact"]),
     ("plan-model-hash-unchecked", "golden/plan.py", "if plan[\"model\"][\"sha256\"] != graph_sha256(graph):",
-     "if False:", ["tests/test_plan.py"]),
+     "if False:", ["tests/test_plan.py::test_other_model_and_bad_json"]),
     ("macs-conv-without-channels", "golden/plan.py", "int(oh * ow * lay.out_channels * lay.cg * lay.taps)",
      "int(oh * ow * lay.out_channels * lay.taps)", ["tests/test_plan.py::test_macs_hand_counted"]),
     # -- energy (scripts/energy.py, scripts/power.py)
@@ -147,7 +148,16 @@ MUTANTS = [
      "sw_net = tc * self.load * cap_f * v2", [ENERGY + "test_switching_is_toggles_times_load"]),
     ("clock-toggles-once-per-period", "scripts/energy.py", "tc[self.clock_net] = 2.0 * periods",
      "tc[self.clock_net] = 1.0 * periods", [ENERGY + "test_constant_inputs_cost_only_the_flops_clock_energy"]),
+    ("energy-per-cycle-leaks-whole-window", "scripts/energy.py", "+ self.leakage_w * self.period_s)}",
+     "+ self.leakage_w * self.time_s)}", [ENERGY + "test_leakage_is_the_liberty_cells_leakage"]),
+    ("power-macs-count-idle-cycles", "scripts/power.py", "float(np.count_nonzero(inputs[\"valid\"])) * lanes",
+     "float(len(inputs[\"valid\"])) * lanes", ["tests/test_power.py::test_power_ordering_constant_sparse_random"]),
+    ("power-per-op-whole-stimulus", "scripts/power.py", "ops_window = ops * (T - 1) / T", "ops_window = ops",
+     ["tests/test_power.py::test_power_ordering_constant_sparse_random"]),
 ]
+
+
+PYTEST = [str(ROOT / ".venv" / "bin" / "pytest"), "-q", "-p", "no:cacheprovider"]
 
 
 def run_mutant(name, rel, old, new, tests, build: Path) -> str:
@@ -159,10 +169,12 @@ def run_mutant(name, rel, old, new, tests, build: Path) -> str:
     try:
         path.write_text(mutated)
         env = dict(os.environ, QUANTPE_BUILD=str(build / name), QUANTPE_SEED="1")
-        r = subprocess.run([str(ROOT / ".venv" / "bin" / "pytest"), "-x", "-q", "-n", "2", "-p",
-                            "no:cacheprovider", *tests], cwd=ROOT, env=env, capture_output=True,
+        # named tests (file::test) run in one process; whole files on two workers
+        workers = ["-p", "no:xdist"] if all("::" in t for t in tests) else ["-n", "2"]
+        r = subprocess.run(PYTEST + ["-x", *workers, *tests], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=1800)
-        return "killed" if r.returncode != 0 else "SURVIVED"
+        # 1: a test failed; 2: collection failed (the unmutated tests collect, see main)
+        return {0: "SURVIVED", 1: "killed", 2: "killed"}.get(r.returncode, f"error (pytest {r.returncode})")
     except subprocess.TimeoutExpired:
         return "killed (timeout)"
     finally:
@@ -170,18 +182,33 @@ def run_mutant(name, rel, old, new, tests, build: Path) -> str:
 
 
 def main(argv) -> int:
+    unknown = set(argv) - {m[0] for m in MUTANTS}
+    if unknown:
+        print(f"mutation: unknown mutant(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     chosen = [m for m in MUTANTS if not argv or m[0] in argv]
+    # every targeted test must exist (a test that is not found would count as a kill)
+    specs = sorted({t for m in chosen for t in m[4]})
+    r = subprocess.run(PYTEST + ["-p", "no:xdist", "--collect-only", *specs], cwd=ROOT, capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        print(f"mutation: the targeted tests do not collect on the unmutated tree:\n{r.stdout[-3000:]}")
+        return 1
     results = []
+    t_all = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="quantpe-mutants-") as tmp:
         for name, rel, old, new, tests in chosen:
             t0 = time.monotonic()
             res = run_mutant(name, rel, old, new, tests, Path(tmp))
-            results.append((name, res))
-            print(f"{name:32s} {res:16s} {time.monotonic() - t0:6.0f} s  ({rel}: {tests})", flush=True)
-    applied = [r for r in results if r[1] != "not-applied"]
-    killed = [r for r in applied if r[1].startswith("killed")]
-    print(f"mutation score: {len(killed)}/{len(applied)} killed"
-          + (f"; not applied (text not found): {[n for n, r in results if r == 'not-applied']}"
+            results.append((name, rel, res))
+            print(f"{name:36s} {res:16s} {time.monotonic() - t0:6.0f} s  ({rel}: {tests})", flush=True)
+    applied = [r for r in results if r[2] != "not-applied"]
+    killed = [r for r in applied if r[2].startswith("killed")]
+    for rel in sorted({r[1] for r in results}):
+        mine = [r for r in results if r[1] == rel]
+        print(f"  {rel:28s} {sum(r[2].startswith('killed') for r in mine)}/{len(mine)} killed")
+    print(f"mutation score: {len(killed)}/{len(applied)} killed in {time.monotonic() - t_all:.0f} s"
+          + (f"; not applied (text not found): {[n for n, _, r in results if r == 'not-applied']}"
              if len(applied) != len(results) else ""))
     return 0 if len(killed) == len(applied) == len(results) else 1
 
