@@ -1,10 +1,15 @@
-"""Mutation testing of the golden model and the generators: `make mutate` (not part of `make test`).
+"""Mutation testing of the golden model, the generators and the energy flow: `make mutate` (CI
+runs it after `make test`, see .ci/run).
 
-Each mutant below flips one rule in golden/ or rtl/ (a one-line textual edit); the targeted tests
-must then fail ("killed"). The edit is applied in place in the checkout this file lives in, the
-tests run with a private build folder, and the file is restored afterwards (also on Ctrl-C), so
-run it in a clean checkout. Prints one line per mutant and the score; exits 1 if any mutant
-survives. `python tests/mutation.py NAME...` runs only the named mutants.
+Each mutant below flips one rule in golden/, rtl/, tb/ or scripts/ (a one-line textual edit); its
+targeted tests (narrow on purpose: named tests run in one process, whole files on two workers)
+must then fail ("killed": pytest exit 1, or 2 when collection breaks). Before any mutant runs,
+every targeted test must collect on the unmutated tree, so a renamed test cannot pass for a kill.
+The edit is applied in place in the checkout this file lives in, the tests run with a private
+build folder, and the file is restored afterwards (also on Ctrl-C), so run it in a clean
+checkout. Prints one line per mutant, the count per mutated file and the score; exits 1 if any
+mutant survives or its text is no longer in its file ("not-applied": mend the mutant in the same
+change that moves the code). `python tests/mutation.py NAME...` runs only the named mutants.
 """
 from __future__ import annotations
 
@@ -17,61 +22,64 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-GOLDEN_UNIT = ["tests/test_baseline_golden.py", "tests/test_approx_golden.py"]
+BOOTH = "tests/test_approx_booth.py::"
+FIXEDPOINT = "tests/test_fixedpoint_golden.py::"
 REQUANT_REG = "tests/test_regression.py::test_matches_golden[requant-"
 BASELINE_REG = "tests/test_regression.py::test_matches_golden[baseline-"
 PLAN_SEARCH = "tests/test_plan_search.py::"
 TIES = "test_brute_force_and_greedy_break_accuracy_ties_to_the_lower_cost"
 ENERGY = "tests/test_energy.py::"
+B = "tests/test_baseline_golden.py::"
 # (name, file, text, replacement, tests)
 MUTANTS = [
     ("wrap-one-bit-wide", "golden/intmath.py", "mask = np.int64((1 << bits) - 1)",
-     "mask = np.int64((1 << (bits + 1)) - 1)", ["tests/test_baseline_golden.py"]),
+     "mask = np.int64((1 << (bits + 1)) - 1)", [B + "test_wrap_hand_computed"]),
     ("saturate-bound-off-by-one", "golden/intmath.py", "return -(1 << (bits - 1)), (1 << (bits - 1)) - 1",
-     "return -(1 << (bits - 1)), (1 << (bits - 1))", ["tests/test_baseline_golden.py"]),
+     "return -(1 << (bits - 1)), (1 << (bits - 1))", [B + "test_accumulator_bounds_hand_computed"]),
     ("round-half-to-even", "golden/intmath.py", "return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)",
-     "return np.rint(x).astype(np.int64)", ["tests/test_baseline_golden.py"]),
+     "return np.rint(x).astype(np.int64)", [B + "test_quantize_rounds_exact_halves_away_from_zero"]),
     ("product-bits-one-short", "golden/dot.py", "return a_bits + w_bits + (0 if (a_signed or w_signed) else 1)",
-     "return a_bits + w_bits - 1 + (0 if (a_signed or w_signed) else 1)", ["tests/test_baseline_golden.py"]),
+     "return a_bits + w_bits - 1 + (0 if (a_signed or w_signed) else 1)",
+     [B + "test_product_bits_is_the_smallest_signed_width_of_every_product"]),
     ("dliq-j-search-0..6", "golden/strum_encode.py", "steps = 2.0 ** np.arange(J_MAX + 1)",
-     "steps = 2.0 ** np.minimum(np.arange(J_MAX + 1), J_MAX - 1)", ["tests/test_strum_golden.py"]),
+     "steps = 2.0 ** np.minimum(np.arange(J_MAX + 1), J_MAX - 1)", ["tests/test_strum_golden.py::test_dliq_encoder_reaches_the_largest_shift"]),
     ("strum-ties-to-higher-index", "golden/strum_encode.py", "kind=\"stable\"", "kind=\"quicksort\"",
-     ["tests/test_strum_golden.py"]),
+     ["tests/test_strum_golden.py::test_encode_int_matches_brute_force[strum-dliq-static-b16k8-h8l4-ai8-acc32-p1]"]),
     ("truncation-compensation-off", "golden/approx.py", "return _dropped_bits_expectation(pp_keep_mask(cfg), inv)",
-     "return 0", GOLDEN_UNIT + ["tests/test_approx_rtl.py"]),
+     "return 0", ["tests/test_approx_golden.py::test_kinds_exhaustive_asymmetric[s-5-6]"]),
     ("c42-golden-xor_or-carry-and", "golden/compressors.py",
      "return (x1 ^ x2) | (x3 ^ x4), (x1 & x2) | (x3 & x4)", "return (x1 ^ x2) | (x3 ^ x4), (x1 & x2) & (x3 & x4)",
-     ["tests/test_approx_compress.py"]),
+     ["tests/test_approx_compress.py::test_compressor_truth_table"]),
     ("c42-golden-fa_or-sum-and", "golden/compressors.py", "return x1 ^ x2 ^ (x3 | x4),",
-     "return x1 ^ x2 ^ (x3 & x4),", ["tests/test_approx_compress.py"]),
+     "return x1 ^ x2 ^ (x3 & x4),", ["tests/test_approx_compress.py::test_compressor_truth_table"]),
     ("c42-rtl-sum-carry-swapped", "rtl/approx.py", "m.d.comb += [s.eq(x_sum), c.eq(x_carry)]",
-     "m.d.comb += [s.eq(x_carry), c.eq(x_sum)]", ["tests/test_approx_compress.py"]),
+     "m.d.comb += [s.eq(x_carry), c.eq(x_sum)]", ["tests/test_approx_compress.py::test_rtl_exhaustive_small[u4x4]"]),
     ("dadda-half-adder-for-excess-2", "golden/reduction.py", "elif excess == 1 or len(old) == 2:",
-     "elif excess <= 2 or len(old) == 2:", ["tests/test_approx_compress.py"]),
+     "elif excess <= 2 or len(old) == 2:", ["tests/test_approx_compress.py::test_dadda_cell_counts_8x8"]),
     ("booth-golden-two-without-not-one", "golden/approx.py", "two = (b_hi ^ b_mid) & (one ^ 1)",
-     "two = b_hi ^ b_mid", ["tests/test_approx_booth.py"]),
+     "two = b_hi ^ b_mid", [BOOTH + "test_booth_digit_table"]),
     ("booth-golden-sign-bit-not-inverted", "golden/approx.py", 'cols[2 * i + j].append(("booth", i, j, j == na))',
-     'cols[2 * i + j].append(("booth", i, j, False))', ["tests/test_approx_booth.py"]),
+     'cols[2 * i + j].append(("booth", i, j, False))', [BOOTH + "test_exact_booth_is_the_product"]),
     ("booth-golden-compensation-floor", "golden/approx.py", "return (2 * total + n) // (2 * n)",
-     "return total // n", ["tests/test_approx_booth.py"]),
+     "return total // n", [BOOTH + "test_compensation_is_the_mean_dropped_value"]),
     ("booth-rtl-sign-bit-not-inverted", "rtl/approx.py", "m.d.comb += bit.eq(~v if inv else v)",
-     "m.d.comb += bit.eq(v)", ["tests/test_approx_booth.py"]),
+     "m.d.comb += bit.eq(v)", [BOOTH + "test_rtl_exhaustive_small[4-4]"]),
     ("booth-rtl-b-not-sign-extended", "rtl/approx.py", "return Const(0, 1) if k < 0 else b[min(k, nb - 1)]",
-     "return Const(0, 1) if k < 0 or k >= nb else b[k]", ["tests/test_approx_booth.py"]),
+     "return Const(0, 1) if k < 0 or k >= nb else b[k]", [BOOTH + "test_rtl_exhaustive_small[5-3]"]),
     ("accumulator-reset-to-1", "rtl/accumulator.py", "acc = Signal(signed(n))",
      "acc = Signal(signed(n), init=1)", [BASELINE_REG + "l4-int4xuint4-icarus]"]),
     ("accumulator-saturates-one-low", "rtl/accumulator.py", "lo, hi = int_range(n, True)",
      "lo, hi = int_range(n, True)[0], int_range(n, True)[1] - 1",
      [BASELINE_REG + "l8-int2-sat-icarus]"]),
     ("adder-tree-odd-term-dropped", "rtl/adder_tree.py", "                nxt.append(level[-1])",
-     "                nxt.append(level[-1] * 0)", ["tests/test_strum_rtl.py"]),
+     "                nxt.append(level[-1] * 0)", ["tests/test_strum_rtl.py::test_pe_matches_golden_every_cycle[strum-dliq-static-b8k3-h6l3-ai8-acc22-p0-jlayer-sat]"]),
     ("lane-product-plus-one", "rtl/baseline.py", "m.d.comb += p.eq(a[i] * w[i])",
      "m.d.comb += p.eq(a[i] * w[i] + (a[i] == -1))", [BASELINE_REG + "l8-int2-sat-icarus]"]),
     ("stripes-signed-precision-short", "golden/stripes_precision.py",
      "return np.maximum(bit_length(magnitude(a, signed)) + (1 if signed else 0), 1)",
-     "return np.maximum(bit_length(magnitude(a, signed)), 1)", ["tests/test_stripes_golden.py"]),
+     "return np.maximum(bit_length(magnitude(a, signed)), 1)", ["tests/test_stripes_golden.py::test_lane_precision_every_value_every_width"]),
     ("stripes-detector-msb", "golden/stripes_precision.py", "msb = bit_length(or_mag) - (0 if signed else 1)",
-     "msb = bit_length(or_mag) - 1", ["tests/test_stripes_golden.py", "tests/test_stripes_rtl.py"]),
+     "msb = bit_length(or_mag) - 1", ["tests/test_stripes_golden.py::test_brick_cycles_and_values[stripes-dyn-g16-l-l16-ai8-wi8-acc32]"]),
 
     # -- requantiser and LFSR (golden/requant.py, golden/fixedpoint.py, golden/lfsr.py, rtl/requant.py, rtl/lfsr.py)
     ("rtl-galois-low-bit-back-in", "rtl/lfsr.py", "out, shifted = bits[0], bits[1:] + [Const(0, 1)]",
@@ -89,11 +97,11 @@ MUTANTS = [
     ("rtl-saturate-high-one-low", "rtl/requant.py", "hi, lo = (1 << (wl - 1)) - 1, -(1 << (wl - 1))",
      "hi, lo = (1 << (wl - 1)) - 2, -(1 << (wl - 1))", [REQUANT_REG + "nearest-k0-icarus]"]),
     ("golden-nearest-ties-up", "golden/fixedpoint.py", "return np.full_like(z, (1 << (k - 1)) - 1)",
-     "return np.full_like(z, 1 << (k - 1))", ["tests/test_fixedpoint_golden.py"]),
+     "return np.full_like(z, 1 << (k - 1))", [FIXEDPOINT + "test_hand_table"]),
     ("golden-lfsr-seed-zero-kept", "golden/requant.py", "cur = [int(s) or 1 for s in seeds[t]]",
-     "cur = [int(s) for s in seeds[t]]", ["tests/test_fixedpoint_golden.py", REQUANT_REG + "sr-default-icarus]"]),
+     "cur = [int(s) for s in seeds[t]]", [FIXEDPOINT + "test_schedule_latency_hold_and_reseed"]),
     ("golden-galois-no-feedback", "golden/lfsr.py", "s = (s >> 1) ^ (taps if s & 1 else 0)",
-     "s = (s >> 1) ^ (taps if s & 2 else 0)", ["tests/test_fixedpoint_golden.py"]),
+     "s = (s >> 1) ^ (taps if s & 2 else 0)", [FIXEDPOINT + "test_lfsr_hand_sequences"]),
     # -- lowering and the layer graph (golden/lowering.py, golden/layers.py)
     ("int-matmul-float-bound-2^63", "golden/lowering.py", "if peak < 1 << 53:", "if peak < 1 << 63:",
      ["tests/test_layers.py::test_int_matmul_odd_operands_on_both_sides_of_2_53"]),
@@ -171,10 +179,12 @@ def run_mutant(name, rel, old, new, tests, build: Path) -> str:
         env = dict(os.environ, QUANTPE_BUILD=str(build / name), QUANTPE_SEED="1")
         # named tests (file::test) run in one process; whole files on two workers
         workers = ["-p", "no:xdist"] if all("::" in t for t in tests) else ["-n", "2"]
-        r = subprocess.run(PYTEST + ["-x", *workers, *tests], cwd=ROOT, env=env, capture_output=True,
+        r = subprocess.run(PYTEST + ["-x", "-rf", *workers, *tests], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=1800)
         # 1: a test failed; 2: collection failed (the unmutated tests collect, see main)
-        return {0: "SURVIVED", 1: "killed", 2: "killed"}.get(r.returncode, f"error (pytest {r.returncode})")
+        res = {0: "SURVIVED", 1: "killed", 2: "killed"}.get(r.returncode, f"error (pytest {r.returncode})")
+        first = next((ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("FAILED ")), None)
+        return f"{res} by {first}" if first and not all("::" in t for t in tests) else res
     except subprocess.TimeoutExpired:
         return "killed (timeout)"
     finally:
