@@ -198,11 +198,15 @@ REQUANT_CONFIGS = {
                                       lfsr_seed=0xDEADBEEF),
     "col3-shared-fib24": RequantConfig(columns=3, lfsr_bits=24, lfsr_steps=3, lfsr_shared=True),
     "col3-indep-fib16": RequantConfig(columns=3),
+    # a short galois run for the default regression
+    "col2-indep-gal16": RequantConfig(columns=2, lfsr_kind="galois", lfsr_steps=2),
 }
-#: the default regression (every other config and simulator pair runs with --slow)
+#: the default regression (every other config and simulator pair runs with --slow): both LFSR
+#: kinds and nearest rounding with k > 0 (k = 14) and k = 0
 REQUANT_PLAN = RegressionPlan(
-    configs={n: REQUANT_CONFIGS[n] for n in ("sr-default", "nearest-k0", "sr-kmax", "col3-shared-fib24",
-                                              "col3-indep-fib16")},
+    configs={n: REQUANT_CONFIGS[n] for n in ("sr-default", "nearest", "nearest-k0", "sr-kmax",
+                                              "col2-indep-gal16", "col3-shared-fib24", "col3-indep-fib16")},
     cycles={"verilator": 20000, "icarus": 4000}, corners=applicable_corners,
-    sims={"sr-default": ("icarus", "verilator"), "nearest-k0": ("icarus",), "sr-kmax": ("icarus",),
-          "col3-shared-fib24": ("icarus",), "col3-indep-fib16": ("icarus",)})
+    sims={"sr-default": ("icarus", "verilator"), "nearest": ("icarus",), "nearest-k0": ("icarus",),
+          "sr-kmax": ("icarus",), "col2-indep-gal16": ("icarus",), "col3-shared-fib24": ("icarus",),
+          "col3-indep-fib16": ("icarus",)})

@@ -64,6 +64,15 @@ def test_dot_wraps_like_repeated_addition():
     assert dot(a, w, acc_bits=16) == ((127 * 127 * 1000 + 2**15) % 2**16) - 2**15
 
 
+def test_wrap_hand_computed():
+    """Modulo 2^bits by hand, with bit `bits` and above set: 8-bit 261 = 256 + 5 -> 5, 300 -> 44,
+    383 -> 127, 384 -> -128, -129 -> 127; unsigned -1 -> 255, 513 -> 1; 16-bit 3 * 2^16 + 7 -> 7."""
+    from quantpe.golden.intmath import wrap
+    assert wrap([261, 300, 383, 384, -129, -256], 8).tolist() == [5, 44, 127, -128, 127, 0]
+    assert wrap([-1, 513, 256], 8, signed=False).tolist() == [255, 1, 0]
+    assert wrap(3 * 65536 + 7, 16).tolist() == 7
+
+
 def test_quantize_rounds_exact_halves_away_from_zero():
     """The contract is round half away from zero (not to even): every .5 below is a tie."""
     from quantpe.golden.quantize import quantize

@@ -21,19 +21,27 @@ MUL8 = ApproxMulConfig(method="truncated", t=4, signed=True)     # has tie cells
 TINY_PE = BaselineConfig(lanes=2, a_bits=4, w_bits=4, acc_bits=12)
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory):
-    """Gate netlists (built once per session) of the 8x8 multiplier and a tiny PE."""
-    root = tmp_path_factory.getbasetemp() / "power-builds"     # shared with test_power (build cache)
-    out = {}
-    for name, cfg in (("mul8", MUL8), ("pe", TINY_PE)):
-        m = generate(cfg, root / cfg.config_id / "rtl")
-        d = root / cfg.config_id
+class _Builds(dict):
+    """name -> (build, GateNetlist, PowerLibrary), each gate netlist built on first use."""
+
+    def __init__(self, root):
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name):
+        cfg = {"mul8": MUL8, "pe": TINY_PE}[name]
+        d = self.root / cfg.config_id
+        m = generate(cfg, d / "rtl")
         b = build_gate_netlist(d / "rtl" / m["verilog"], m["top"], d / "gate")
         nl = GateNetlist.from_yosys_json(b["netlist_json"], m["top"])
-        lib = PowerLibrary.read(SKY130_LIBERTY, nl.cell_types)
-        out[name] = (b, nl, lib)
-    return out
+        self[name] = (b, nl, PowerLibrary.read(SKY130_LIBERTY, nl.cell_types))
+        return self[name]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """Gate netlists (built once per session, on first use) of the 8x8 multiplier and a tiny PE."""
+    return _Builds(tmp_path_factory.getbasetemp() / "power-builds")   # shared with test_power (build cache)
 
 
 def test_table_lookup_interpolates_and_extrapolates():
@@ -74,8 +82,43 @@ def test_opensta_2019_replay_matches_sta(built, name, tmp_path):
     sta = _sta_power(b["netlist_v"], b["top"], nowl, clocked)
     ours = EnergyModel(lib, nl).opensta_2019(0.1, 0.5, period_s=10e-9)
     for key in ("internal", "switching", "leakage", "total"):
-        assert ours[key] == pytest.approx(sta[key], rel=1e-4), key
+        assert ours[key] == pytest.approx(sta[key], rel=1e-4, abs=0), key
     assert sta["internal"] > 0 and sta["switching"] > 0
+
+
+def _leakage_by_hand(lib_text: str, types) -> float:
+    """Sum of cell_leakage_power over the netlist's cell types (one entry per instance), times the
+    library's leakage_power_unit, read with regular expressions from the liberty text (W)."""
+    m = re.search(r'leakage_power_unit\s*:\s*"?\s*([0-9.]+)\s*([munpf]?)W', lib_text)
+    unit = float(m.group(1)) * {"": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}[m.group(2)]
+    per_type = {}
+    for t in set(types):
+        start = lib_text.index(f'cell ("{t}")')
+        body = lib_text[start:lib_text.find("cell (", start + 10)]
+        per_type[t] = float(re.search(r"\bcell_leakage_power\s*:\s*([0-9.eE+-]+)", body).group(1))
+    return unit * sum(per_type[t] for t in types)
+
+
+def test_leakage_is_the_liberty_cells_leakage(built, tmp_path):
+    """Leakage power = sum over the netlist's cells of the liberty's cell_leakage_power in its
+    leakage_power_unit (nW for sky130), independent of the window; and OpenSTA reports the same."""
+    b, nl, lib = built["mul8"]
+    want = _leakage_by_hand(read_liberty_text(SKY130_LIBERTY), [t for _, t, _ in nl.cells])
+    assert 1e-11 < want < 1e-7                                   # ~0.001-0.01 nW per sky130 cell
+    m = EnergyModel(lib, nl)
+    for periods, period_s in ((10, 1e-8), (1000, 2e-9)):
+        res = m.energy(np.zeros(nl.n_nets), periods, period_s)
+        assert res.leakage_w == pytest.approx(want, rel=1e-9, abs=0)
+        assert res.as_dict()["leakage_mw"] == pytest.approx(1e3 * want, rel=1e-9, abs=0)
+        # nothing toggles and the multiplier has no clock: a cycle costs only its leakage
+        assert res.dynamic_j == 0 and res.as_dict()["energy_per_cycle_pj"] == pytest.approx(1e12 * want * period_s, rel=1e-9, abs=0)
+    assert m.opensta_2019(0.1)["leakage"] == pytest.approx(want, rel=1e-9, abs=0)
+    if shutil.which("sta") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("sta (Debian package opensta) is required in CI")
+        pytest.skip("sta not installed (apt-get install opensta): the liberty sum was checked")
+    nowl = liberty_without_wire_load(SKY130_LIBERTY, tmp_path / "nowl.lib")
+    assert _sta_power(b["netlist_v"], b["top"], nowl, "clk" in nl.ports)["leakage"] == pytest.approx(want, rel=1e-4, abs=0)
 
 
 def _dfxtp_clk_energy_by_hand(lib_text: str, cell: str):
@@ -112,7 +155,7 @@ def test_constant_inputs_cost_only_the_flops_clock_energy(built):
     per_cycle_j = n_ff * ((e_rise + e_fall) * 1e-12 + c_clk * 1e-12 * v * v)
     N = 1000
     res = EnergyModel(lib, nl).energy(np.zeros(nl.n_nets), N, 10e-9)
-    assert res.dynamic_j / N == pytest.approx(per_cycle_j, rel=1e-9)
+    assert res.dynamic_j / N == pytest.approx(per_cycle_j, rel=1e-9, abs=0)    # J: no absolute slack
     # 4.68 uW per flop at 100 MHz for sky130 dfxtp_1 (0.0179 + 0.0228 pJ + 1.877 fF * 1.8^2 V^2)
     assert 3e-6 < per_cycle_j / n_ff / 10e-9 < 7e-6
 
@@ -128,5 +171,5 @@ def test_switching_is_toggles_times_load(built):
     tc = np.zeros(nl.n_nets)
     tc[net] = 7
     res = m.energy(tc, 10, 1e-8)
-    assert res.switching_j == pytest.approx(7 * c * 1e-12 * 1.8 ** 2 / 2, rel=1e-12)
+    assert res.switching_j == pytest.approx(7 * c * 1e-12 * 1.8 ** 2 / 2, rel=1e-12, abs=0)
     assert res.internal_j > 0

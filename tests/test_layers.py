@@ -132,6 +132,22 @@ def test_int_matmul_exact_on_both_paths(seed):
     np.testing.assert_array_equal(int_matmul(big, b), ref * (1 << 40))
 
 
+@pytest.mark.parametrize("a, b", [
+    ([[(1 << 26) + 1]], [[(1 << 26) + 1]]),                       # 2^52 + 2^27 + 1: below 2^53
+    ([[(1 << 25) + 1, (1 << 25) + 2]], [[(1 << 25) + 1], [(1 << 25) - 1]]),   # K = 2, peak < 2^53
+    ([[(1 << 27) + 1]], [[(1 << 26) + 1]]),                       # 2^53 + 2^27 + 2^26 + 1: just above
+    ([[(1 << 30) + 1, 2]], [[(1 << 30) + 1], [-2]]),             # (2^30 + 1)^2 - 4, far above
+    ([[-(1 << 31) - 1]], [[(1 << 31) - 3]]),                      # negative, far above
+])
+def test_int_matmul_odd_operands_on_both_sides_of_2_53(a, b):
+    """Odd results near and beyond 2^53 (not representable in float64 above it) are exact: Python
+    integer sums as the reference."""
+    ref = [[sum(x * y for x, y in zip(row, col)) for col in zip(*b)] for row in a]
+    got = int_matmul(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64))
+    assert got.dtype == np.int64 and got.tolist() == ref
+    assert all(v % 2 for r in ref for v in r)                     # odd: a float64 rounding shows
+
+
 @pytest.mark.parametrize("k", [1040, 1041])     # 127 * 127 * K below / above 2^24: float32 / float64
 def test_integer_accumulators_exact_at_the_float32_bound(k, seed):
     rng = np.random.default_rng(seed)
@@ -291,6 +307,25 @@ def _check_conv_case(graph, conv, x, c, g, k, acc_bits):
     # mutation: the inexact rule really changes some accumulator (the check above can fail)
     assert not np.array_equal(q.with_mul(_odd_rule).layer("conv").accumulators(a, acc_bits),
                               ql.accumulators(a, acc_bits))
+
+
+@pytest.mark.parametrize("order", [(INPUT, "l"), ("l", INPUT)])
+def test_add_multipliers_hand_derived(order):
+    """Add(x, 5x) calibrated on max|x| = 127: s_x = 1, s_5x = 5, s_out = 6 (8-bit codes), so
+    M = 1/6 and 5/6. The larger, 5/6 = 0.8333 * 2^0, gets mult = round(0.8333 * 2^16) = 54613 and
+    shift 16; the smaller shares the shift: round_half_away(2^16 / 6 = 10922.67) = 10923."""
+    g = Graph((1,), (Node("l", Linear(np.array([[5.0]]), np.zeros(1)), (INPUT,)),
+                     Node("ad", Add(), order)))
+    x = np.array([[127.0], [-127.0], [50.0], [-3.0], [1.0]])
+    q = build_qgraph(g, x)
+    assert (q.scales[INPUT], q.scales["l"], q.scales["ad"]) == (1.0, 5.0, 6.0)
+    ad = next(n for n in q.nodes if n.name == "ad")
+    want = {INPUT: 10923, "l": 54613}
+    assert ad.mults == (want[order[0]], want[order[1]]) and ad.shifts == (16,)
+    vals = q.capture(x)
+    for i in range(len(x)):
+        acc = int(vals[order[0]][i, 0]) * want[order[0]] + int(vals[order[1]][i, 0]) * want[order[1]]
+        assert vals["ad"][i, 0] == max(-127, min(127, (acc + (1 << 15)) >> 16))
 
 
 def test_integer_graph_ops_match_scalar_reference(seed):

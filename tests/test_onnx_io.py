@@ -88,6 +88,38 @@ def test_batchnorm_matmul_add_clip_reshape_import(tmp_path, seed):
                                g.forward(x.astype(np.float32)), rtol=1e-4, atol=1e-4)
 
 
+GEMM_VARIANTS = [dict(), dict(alpha=0.5), dict(beta=0.5), dict(alpha=-1.5, beta=2.0, transB=1),
+                 dict(transB=1), dict(beta=0.0), dict(alpha=2.0, bias=None), dict(beta=-0.75, bias=(1, 4)),
+                 dict(beta=3.0, bias=(1,)), dict(transA=1)]
+
+
+@pytest.mark.parametrize("v", GEMM_VARIANTS, ids=lambda v: "-".join(f"{k}={x}" for k, x in v.items()) or "plain")
+def test_gemm_attributes_against_onnxruntime(v, seed):
+    """Y = alpha * A' B' + beta * C (A' = A^T when transA, B' = B^T when transB, C broadcast) as
+    onnxruntime computes it, on a Gemm built with onnx.helper. transA = 1 (the batch axis would be
+    transposed away) is refused with one line, or, when supported, matches onnxruntime too."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(seed)
+    v = dict(v)
+    bias = v.pop("bias", (4,))
+    w = rng.standard_normal((4, 3) if v.get("transB") else (3, 4))
+    inits = {"w": w} if bias is None else {"w": w, "c": rng.standard_normal(bias)}
+    nodes = [helper.make_node("Gemm", ["x", "w"] + ([] if bias is None else ["c"]), ["y"], **v)]
+    m = _model(nodes, inits, in_shape=("N", 3), out_shape=["N", 4])
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    if v.get("transA"):
+        try:
+            g = import_onnx(m)
+        except QuantpeError as e:
+            assert "transA" in str(e) and "\n" not in str(e)
+            return
+    else:
+        g = import_onnx(m)
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {"x": x})[0]
+    np.testing.assert_allclose(g.forward(x.astype(np.float64)), want, rtol=1e-5, atol=1e-5)
+
+
 def _one_line(f, match):
     with pytest.raises(QuantpeError, match=match) as e:
         f()

@@ -53,6 +53,72 @@ def test_searches_respect_budget_and_brute_is_best(mlp_problem):
     assert ps.uniform(pb, budget).plan == [(4, 4)] * 3   # 8x8 is over budget, 4x4 the best uniform
 
 
+def _chain(rng, sizes):
+    """Linear layers sizes[0] -> sizes[1] -> ... with ReLUs between (MACs = in x out each)."""
+    nodes, prev = [], INPUT
+    for i, (k, o) in enumerate(zip(sizes, sizes[1:])):
+        nodes.append(Node(f"l{i}", Linear(rng.standard_normal((o, k)), rng.standard_normal(o) * 0.1), (prev,)))
+        prev = f"l{i}"
+        if i < len(sizes) - 2:
+            nodes.append(Node(f"r{i}", ReLU(), (prev,)))
+            prev = f"r{i}"
+    return Graph((sizes[0],), tuple(nodes))
+
+
+class _TableProblem(ps.Problem):
+    """A Problem whose accuracy of a plan is read from a given table (ties on purpose)."""
+
+    def accuracy(self, plan):
+        self.evals += 1
+        return self.table[tuple(map(tuple, plan))]
+
+
+def _metrics_in_order(keys):
+    """Metrics whose five ranks all agree: keys[i] is the i-th least sensitive pair."""
+    return {k: dict(w_mse=i, w_sqnr=-i, out_mse=i, out_sqnr=-i, sqnr_drop=i) for i, k in enumerate(keys)}
+
+
+def test_quantune_plan_hand_derived(seed):
+    """Three layers of 10, 100 and 20 MACs, options 8x8 (64 um^2) and 4x4 (16): the top plan costs
+    64 * 130 = 8320, a 4x4 move saves 480, 4800, 960. Sensitivity (least first) of the 4x4 pairs:
+    l0, l2, l1. Budget 3500: the walk moves l0 (7840), l2 (6880), l1 (2080 <= 3500, overshoot);
+    the pass back up, most sensitive first: l1 to 8x8 would cost 6880 (no), l2 3040 (yes), l0
+    then 3520 (no). Plan 4x4, 4x4, 8x8 at 3040."""
+    rng = np.random.default_rng(seed)
+    g = _chain(rng, [2, 5, 20, 1])
+    x = rng.standard_normal((16, 2))
+    pb = ps.Problem(g, x, x, np.zeros(16, np.int64), ((8, 8), (4, 4)), _area)
+    assert pb.macs == {"l0": 10, "l1": 100, "l2": 20}
+    hi, lo = (8, 8), (4, 4)
+    metrics = _metrics_in_order([("l0", hi), ("l2", hi), ("l1", hi), ("l0", lo), ("l2", lo), ("l1", lo)])
+    r = ps.quantune(pb, 3500.0, metrics=metrics)
+    assert r.plan == [lo, lo, hi] and r.cost == 3040.0
+    assert [(c, p) for c, _, p in r.trace] == [(8320.0, [hi, hi, hi]), (7840.0, [lo, hi, hi]),
+                                               (6880.0, [lo, hi, lo]), (2080.0, [lo, lo, lo]),
+                                               (3040.0, [lo, lo, hi])]
+    assert r.accuracy == pb.qgraph(r.plan).accuracy(x, np.zeros(16, np.int64))
+
+
+def test_brute_force_and_greedy_break_accuracy_ties_to_the_lower_cost(seed):
+    """Equal accuracies: brute force keeps the cheapest of the most accurate plans; greedy's step
+    keeps the larger saving among equally accurate moves; uniform the most accurate option."""
+    rng = np.random.default_rng(seed)
+    hi, lo = (8, 8), (4, 4)
+    g = _chain(rng, [2, 5, 20])                                # MACs 10, 100
+    pb = _TableProblem(g, np.ones((2, 2)), np.ones((2, 2)), np.zeros(2, np.int64), (hi, lo), _area)
+    pb.table = {(hi, hi): 0.9, (hi, lo): 0.9, (lo, hi): 0.9, (lo, lo): 0.9}
+    b = ps.brute_force(pb)
+    assert b.plan == [lo, lo] and b.cost == 16 * 110 and b.evals == 4
+    pb.table = {(hi, hi): 0.9, (hi, lo): 0.9, (lo, hi): 0.9, (lo, lo): 0.5}
+    b = ps.brute_force(pb, budget=64 * 110)
+    assert b.plan == [hi, lo] and b.cost == 64 * 10 + 16 * 100 and b.accuracy == 0.9
+    r = ps.greedy(pb, 64 * 110 - 1)                            # one move: l1 saves 4800, l0 480
+    assert r.plan == [hi, lo]
+    pb.table[(hi, hi)], pb.table[(lo, lo)] = 0.8, 0.85
+    u = ps.uniform(pb, 64 * 110)
+    assert u.plan == [lo, lo] and u.accuracy == 0.85
+
+
 def test_nsga2_finds_small_optimum():
     target = (2, 0, 3, 1)
     r = ps.nsga2([4, 4, 4, 4], lambda c: (float(sum(c)), -float(sum(abs(x - t) for x, t in zip(c, target)))),
@@ -136,6 +202,19 @@ def test_estimates_zero_for_exact_and_grow_with_error(seed):
     assert loss_estimates(mats, {"c": cands, "fc": cands})["c"][0] == (0.0, 0.0, 0.0)   # the default form too
 
 
+def test_estimate_is_abs_first_plus_second():
+    """Counting matrices by hand: G = -E (the error pattern against the gradient), C2 = 1,
+    s_a = 1/2, h = 2, N = 4. With S = sum(E^2): first = s_a <G, E> = -S/2 (negative), second =
+    h / (2N) s_a^2 <C2, E^2> = S/16, estimate = |first| + second = 9S/16."""
+    cfg = ApproxMulConfig(method="truncated", a_bits=4, b_bits=4, signed=True, t=4)
+    e = (mul_table(cfg) - exact_table(4, 4, True)).astype(float)
+    S = float(np.sum(e * e))
+    assert S > 0
+    mats = {"l": dict(C=np.ones((16, 16)), C2=np.ones((16, 16)), G=-e, s_a=0.5, h=2.0, n=4, a_bits=4, w_bits=4)}
+    (first, second, est), = loss_estimates(mats, {"l": [cfg]})["l"]
+    assert first == pytest.approx(-S / 2) and second == pytest.approx(S / 16) and est == pytest.approx(9 * S / 16)
+
+
 def test_mckp_matches_enumeration(seed):
     rng = np.random.default_rng(seed)
     for _ in range(10):
@@ -195,6 +274,22 @@ def test_fames_budget_ladder_reaches_the_smallest_estimate():
     assert r["choice"] == (1, 1)
     assert r["exact_accuracy"] == 1.0
     assert all(v[2] in (0.0, 1.0) for v in r["verified"]) and len(seen) <= 7
+
+
+def test_fames_hessian_proxy_hand_computed():
+    """One Linear layer, logits [ln 3 + 1, 1] for both samples (softmax [3/4, 1/4]), labels 1 and
+    0: N dL/dy = softmax - onehot = [3/4, -3/4] and [-1/4, 1/4], so h = mean((N dL/dy)^2) =
+    (9 + 9 + 1 + 1) / 16 / 4 = 5/16, whatever the batch size."""
+    g = Graph((1,), (Node("fc", Linear(np.array([[np.log(3.0) + 1.0], [1.0]]), np.zeros(2)), (INPUT,)),))
+    for n in (2, 6):
+        x = np.ones((n, 1))
+        y = np.array([1, 0] * (n // 2))
+        q = build_qgraph(g, x, w_bits=[4], a_bits=[4])
+        grads, loss = output_grads(g, x, y)
+        np.testing.assert_allclose(grads["fc"] * n, [[0.75, -0.75], [-0.25, 0.25]] * (n // 2), atol=1e-12)
+        m = count_matrices(q, x, grads)["fc"]
+        assert m["h"] == pytest.approx(5 / 16, rel=1e-12) and m["n"] == n
+        assert loss == pytest.approx((np.log(4.0) + np.log(4.0 / 3.0)) / 2, rel=1e-12)
 
 
 @pytest.mark.slow

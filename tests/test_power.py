@@ -88,6 +88,14 @@ def test_power_ordering_constant_sparse_random(root, seed):
     assert p["constant"]["dynamic_mw"] < p["sparse"]["dynamic_mw"] < p["random"]["dynamic_mw"]
     assert p["random"]["synth_cached"]          # one build, many stimulus streams
     assert p["random"]["energy_per_op_pj"] > 0 and p["constant"]["ops"] == 0
+    # MACs = lanes x valid cycles; energy per MAC = the window's energy (T - 1 periods of
+    # energy_per_cycle) over the window's share (T - 1) / T of the MACs
+    half = dict(sparse, valid=np.arange(T) % 2)
+    p["half"] = measure_power(TINY_PE, half, out_dir=out, name="order-half")
+    for name, ins in (("sparse", sparse), ("half", half)):
+        ops = 2 * int(np.count_nonzero(ins["valid"]))
+        assert p[name]["op_unit"] == "MAC" and p[name]["ops"] == ops
+        assert p[name]["energy_per_op_pj"] == pytest.approx(p[name]["energy_per_cycle_pj"] * T / ops, rel=1e-9)
 
 
 def test_real_trace_power_tiny_int8_pe(root):
