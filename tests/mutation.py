@@ -27,6 +27,7 @@ FIXEDPOINT = "tests/test_fixedpoint_golden.py::"
 REQUANT_REG = "tests/test_regression.py::test_matches_golden[requant-"
 BASELINE_REG = "tests/test_regression.py::test_matches_golden[baseline-"
 PLAN_SEARCH = "tests/test_plan_search.py::"
+BIAS = "tests/test_bias_comp.py::"
 TIES = "test_brute_force_and_greedy_break_accuracy_ties_to_the_lower_cost"
 ENERGY = "tests/test_energy.py::"
 B = "tests/test_baseline_golden.py::"
@@ -110,9 +111,9 @@ MUTANTS = [
      "mults[1 - big] = int(math.floor(math.ldexp(ms[1 - big], shift)))",
      ["tests/test_layers.py::test_add_multipliers_hand_derived"]),
     # -- ONNX import (golden/onnx_io.py; a rewrite moves this text: mend it in the same change)
-    ("gemm-beta-ignored", "golden/onnx_io.py", "else beta * np.broadcast_to(", "else np.broadcast_to(",
-     ["tests/test_onnx_io.py::test_gemm_attributes_against_onnxruntime"]),
-    ("gemm-alpha-ignored", "golden/onnx_io.py", "w = alpha * (w if a.get(\"transB\", 0) else w.T)",
+    ("gemm-beta-ignored", "golden/onnx_import.py", "bias = float(a.get(\"beta\", 1.0)) * np.broadcast_to(",
+     "bias = np.broadcast_to(", ["tests/test_onnx_io.py::test_gemm_attributes_against_onnxruntime"]),
+    ("gemm-alpha-ignored", "golden/onnx_import.py", "w = float(a.get(\"alpha\", 1.0)) * (w if a.get(\"transB\", 0) else w.T)",
      "w = (w if a.get(\"transB\", 0) else w.T)", ["tests/test_onnx_io.py::test_gemm_attributes_against_onnxruntime"]),
     # -- plans (golden/fames.py, golden/plan_search.py, golden/plan.py)
     ("fames-h-mean-n-gy2", "golden/fames.py", "h_l = float(np.mean((n_samples * gy) ** 2))",
@@ -150,6 +151,22 @@ MUTANTS = [
      "if False:", ["tests/test_plan.py::test_other_model_and_bad_json"]),
     ("macs-conv-without-channels", "golden/plan.py", "int(oh * ow * lay.out_channels * lay.cg * lay.taps)",
      "int(oh * ow * lay.out_channels * lay.taps)", ["tests/test_plan.py::test_macs_hand_counted"]),
+    # -- bias compensation and the bias-aware estimate (golden/bias_comp.py, golden/fames.py), the exact optimum
+    ("bias-comp-rounds-toward-zero", "golden/bias_comp.py", "return -round_half_away(np.asarray(mu, dtype=np.float64))",
+     "return -np.trunc(np.asarray(mu, dtype=np.float64)).astype(np.int64)",
+     [BIAS + "test_compensation_rounds_half_away_and_cancels_the_mean"]),
+    ("bias-comp-means-unnormalised", "golden/bias_comp.py", "per = ((counts / np.maximum(total, 1.0)).reshape",
+     "per = ((counts / 1.0).reshape", [BIAS + "test_mean_errors_against_every_product"]),
+    ("fames-shift-term-dropped", "golden/fames.py", "return first, resid + float(np.sum(shift ** 2)) / (2 * m[\"n\"])",
+     "return first, resid", [BIAS + "test_shift_term_of_a_constant_error"]),
+    ("fames-offsets-ignored-in-first", "golden/fames.py",
+     "first += m[\"s_a\"] * float(np.sum(m[\"s_w\"] * offsets * m[\"T\"]))", "first += 0.0",
+     [BIAS + "test_shift_term_of_a_constant_error"]),
+    ("plan-bias-offsets-not-applied", "golden/plan.py",
+     "q = q.with_bias_offsets(e[\"name\"], np.asarray(e[\"bias_offsets\"], dtype=np.int64))", "q = q",
+     [BIAS + "test_plan_bias_offsets_round_trip_and_checks"]),
+    ("milp-objective-maximised", "golden/plan_search.py", "objective = [[scores[(n, opt)] for opt",
+     "objective = [[-scores[(n, opt)] for opt", [BIAS + "test_exact_optimum_minimises_quantune_objective"]),
     # -- energy (scripts/energy.py, scripts/power.py)
     ("leakage-in-energy-unit", "scripts/energy.py", "internal, leak * lib.leak_unit, periods",
      "internal, leak * lib.energy_unit, periods", [ENERGY + "test_leakage_is_the_liberty_cells_leakage"]),
