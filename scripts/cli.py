@@ -17,6 +17,7 @@ from quantpe.studies import STUDIES
 from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.approx import SIGNED_FORMS
 from quantpe.golden.errors import QuantpeError
+from quantpe.limits import bounded_float, bounded_int, cycles_type, gate_cycles_type, seed_type
 
 __all__ = ["main"]
 
@@ -54,27 +55,6 @@ def _add_design_options(p: argparse.ArgumentParser, cls) -> None:
     p.add_argument("--config", type=Path, help="design config JSON (or a manifest.json); "
                    "options given on the command line override its fields")
 
-
-MAX_SEED = (1 << 32) - 1       # numpy's SeedSequence and the simulators take 32-bit seeds
-#: the longest regression: the stimulus, the HDL memories and the capture of 10^7 cycles of a
-#: 16-lane PE take a few GB; longer runs are split by the user into several seeds
-MAX_CYCLES = 10_000_000
-
-
-def _bounded_int(name: str, lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text[:40]!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be in {lo}..{hi}, got {text[:40]}")
-        return v
-    return parse
-
-
-seed_type = _bounded_int("--seed", 0, MAX_SEED)
-cycles_type = _bounded_int("--cycles", 1, MAX_CYCLES)
 
 MAX_JSON_BYTES = 1 << 20      # a config or manifest is a few kB; anything larger is not one
 
@@ -511,14 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--cycles", type=cycles_type, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=seed_type, default=1)
     bw = bsub.add_parser("power", help="gate-level engines behind quantpe power: numpy vs Icarus, same netlist")
-    bw.add_argument("--cycles", type=_bounded_int("--cycles", 1, 100000), default=2000, help="trace cycles [2000]")
+    bw.add_argument("--cycles", type=gate_cycles_type, default=2000, help="trace cycles [2000]")
     bw.add_argument("--seed", type=seed_type, default=0)
     bp = bsub.add_parser("profile", help="Stripes per-layer profile of a deep model, per joint search")
-    bp.add_argument("--blocks", type=_bounded_int("--blocks", 0, 200), default=45,
+    bp.add_argument("--blocks", type=bounded_int("--blocks", 0, 200), default=45,
                     help="residual blocks added to the reference CNN (weight layers = 5 + blocks) [45]")
-    bp.add_argument("--images", type=_bounded_int("--images", 1, 1437), default=256, help="profiling images [256]")
+    bp.add_argument("--images", type=bounded_int("--images", 1, 1437), default=256, help="profiling images [256]")
     bp.add_argument("--joint", choices=("ranked", "greedy", "both"), default="both", help="joint search [both]")
-    bp.add_argument("--scale", type=float, default=0.02, help="block weight scale (x He-normal) [0.02]")
+    bp.add_argument("--scale", type=bounded_float("--scale", 0.0, 10.0, lo_open=True), default=0.02, help="block weight scale (x He-normal) [0.02]")
     bp.add_argument("--agreement", action="store_true",
                     help="profile against the full-precision model's predictions instead of the labels")
     b.set_defaults(func=cmd_bench)
@@ -539,28 +519,13 @@ def _version() -> str:
         return "unknown"
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so that every `finally` (temporary folders, child
-    processes) runs as for Ctrl-C."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated()
-
-
-def _end_children() -> None:
-    """Terminate what this run started (simulators, compilers, yosys) when quantpe leads its
-    process group (a shell job); otherwise the children end with their own `finally`."""
-    import os
-    import signal
-    if os.getpgrp() == os.getpid():
-        old = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            os.killpg(os.getpgrp(), signal.SIGTERM)
-        except OSError:
-            pass
-        finally:
-            signal.signal(signal.SIGTERM, old)
+def _check_outputs(args) -> None:
+    """Refuse an unusable output path (-o) before the command does any work (quantpe.atomic)."""
+    from quantpe.atomic import check_output
+    for attr in ("out", "plan_out"):
+        v = getattr(args, attr, None)
+        if isinstance(v, Path):
+            check_output(v)
 
 
 def main(argv=None) -> int:
@@ -569,13 +534,13 @@ def main(argv=None) -> int:
     adds the traceback."""
     import contextlib
     import os
-    import signal
     import traceback
 
+    from quantpe import interrupt
     from quantpe.flow import configure
     parser = build_parser()
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    interrupt.install()
     try:
         jobs = args.jobs if args.jobs is not None else os.environ.get("QUANTPE_JOBS")
         if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
@@ -583,6 +548,7 @@ def main(argv=None) -> int:
         configure(jobs=None if jobs is None else int(jobs), quiet=args.quiet)
         if args.build is not None:
             os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
+        _check_outputs(args)
         args.func(args)
     except QuantpeError as e:
         if args.debug:
@@ -594,7 +560,7 @@ def main(argv=None) -> int:
             print(f"quantpe: error: {first}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        _end_children()
+        interrupt.end_children()
         print("quantpe: interrupted", file=sys.stderr)
         return 130
     except RecursionError:
@@ -604,6 +570,12 @@ def main(argv=None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:        # a write the command did not expect to fail: full disk, quota, I/O error
+        if args.debug:
+            traceback.print_exc()
+        where = f" {e.filename}" if e.filename else ""
+        print(f"quantpe: error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return 3
     except Exception as e:      # a bug: one line (the traceback with --debug)
         if args.debug:
             traceback.print_exc()
@@ -611,7 +583,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 4
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        interrupt.uninstall()
     return 0
 
 

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantpe import interrupt
 from quantpe.atomic import write_text
 from quantpe.golden.config import DesignConfig
 
@@ -60,16 +61,19 @@ def parallel_map(fn, items: list, desc: str = "", jobs: int | None = None) -> li
     if jobs <= 1:
         return [fn(x) for x in progress(items, desc=desc)]
     results = [None] * len(items)
-    with ProcessPoolExecutor(jobs) as ex:
-        futures = {ex.submit(fn, x): i for i, x in enumerate(items)}
-        try:
-            from concurrent.futures import as_completed
-            for f in progress(as_completed(futures), total=len(futures), desc=desc):
-                results[futures[f]] = f.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    ex = ProcessPoolExecutor(jobs, initializer=interrupt.worker_init)
+    try:
+        futures = {ex.submit(interrupt.in_worker, fn, x): i for i, x in enumerate(items)}
+        from concurrent.futures import as_completed
+        for f in progress(as_completed(futures), total=len(futures), desc=desc):
+            results[futures[f]] = f.result()
+    except KeyboardInterrupt:          # the workers are being ended (quantpe.interrupt): no wait
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    except BaseException:
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
     return results
 
 
