@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing.util
 import os
 import shutil
 import signal
@@ -37,6 +38,7 @@ __all__ = ["install", "installed", "uninstall", "run"]
 _original = None        # amaranth's own _BuiltinYosys.run while installed
 _server = None          # (pid, Popen, temporary folder) of this process's server
 _lock = threading.Lock()
+_TMP_ENV = "QUANTPE_YOSYS_SERVER_TMP"
 
 
 # ------------------------------------------------------------------ inside the server process
@@ -122,14 +124,18 @@ def serve(inp=None, out=None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)      # the client ends the server
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     engine, module = _load_module()
-    while (frame := _read_frame(inp)) is not None:
-        req = json.loads(frame)
-        os.chdir(req["cwd"])
-        code, o, e = _run_instance(engine, module, req["args"], req["stdin"])
-        try:
-            _write_frame(out, json.dumps({"code": code, "stdout": o, "stderr": e}).encode())
-        except (OSError, ValueError):      # the client is gone
-            return
+    try:
+        while (frame := _read_frame(inp)) is not None:
+            req = json.loads(frame)
+            os.chdir(req["cwd"])
+            code, o, e = _run_instance(engine, module, req["args"], req["stdin"])
+            try:
+                _write_frame(out, json.dumps({"code": code, "stdout": o, "stderr": e}).encode())
+            except (OSError, ValueError):      # the client is gone
+                return
+    finally:
+        if os.environ.get(_TMP_ENV):           # the client's folder for this server's files
+            shutil.rmtree(os.environ[_TMP_ENV], ignore_errors=True)
 
 
 # ------------------------------------------------------------------ in the client process
@@ -142,8 +148,9 @@ def _server_process():
         tmp = tempfile.mkdtemp(prefix="quantpe-yosys-")
         proc = subprocess.Popen([sys.executable, "-c", "from quantpe.rtl.builtin_yosys import serve; serve()"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
-                                env={**os.environ, "TMPDIR": tmp})
+                                env={**os.environ, "TMPDIR": tmp, _TMP_ENV: tmp})
         _server = (os.getpid(), proc, tmp)
+        multiprocessing.util.Finalize(None, shutdown, exitpriority=10)   # a pool worker's exit
     return _server[1]
 
 

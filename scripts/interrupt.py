@@ -121,6 +121,8 @@ def _worker_on_sigterm(signum, frame):
     terminate(descendants(), grace=0)
     if _in_job:
         raise Interrupted()
+    from quantpe.rtl import builtin_yosys
+    builtin_yosys.shutdown()
     os._exit(130)
 
 
