@@ -65,8 +65,12 @@ def check_output(path, what: str = "output", folder: bool | None = None) -> None
         if folder is False and path.is_dir():
             raise QuantpeError(f"{what} {path} is a folder, not a file")
     target = base if base.is_dir() else base.parent
-    if not os.access(target, os.W_OK | os.X_OK):
-        raise ToolError(f"cannot write {what} {path}: {target} is not writable")
+    try:                                   # the one sure test: create (and remove) a file there
+        fd, probe = tempfile.mkstemp(prefix=".quantpe-probe-", dir=target)
+    except OSError as e:
+        raise write_error(f"{what} {path}", e) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def ensure_dir(path: Path, what: str = "output folder") -> Path:

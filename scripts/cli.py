@@ -115,6 +115,8 @@ def _kind_subparsers(cmd: argparse.ArgumentParser, extra, plan: bool = False) ->
                          help="a plan file (`quantpe plan`): every layer's PE instead of one DESIGN")
         cmd.add_argument("-o", "--out", dest="plan_out", type=Path, metavar="DIR", default=None,
                          help="with --plan: output folder [build cache]")
+        cmd.add_argument("--model", dest="plan_model", metavar="FILE", default=None,
+                         help="with --plan: the model the plan is for, when not a reference model (.npz, .onnx)")
     sub = cmd.add_subparsers(dest="kind", metavar="DESIGN", required=not plan, parser_class=_Parser)
     for kind in sorted(KINDS):
         cls = config_class(kind)
@@ -135,13 +137,15 @@ def _plan_args(args):
     if getattr(args, "plan", None) is None:
         if getattr(args, "plan_out", None) is not None:
             raise QuantpeError("-o before the design applies to --plan; give it after DESIGN")
+        if getattr(args, "plan_model", None) is not None:
+            raise QuantpeError("--model before the design applies to --plan")
         if args.kind is None:
             raise QuantpeError("choose a DESIGN (see --help) or give --plan FILE")
         return None
     if args.kind is not None:
         raise QuantpeError("--plan gives every layer's design; drop the DESIGN argument")
-    from quantpe.plan_cli import read_plan
-    return read_plan(args.plan)
+    from quantpe.plan_cli import load_plan
+    return load_plan(args.plan, args.plan_model)
 
 
 def _generate_plan(plan, out):
@@ -278,12 +282,12 @@ def cmd_report(args):
     from quantpe.report import run_report
     only = None if args.only is None else tuple(s for s in args.only.split(",") if s)
     if args.plan is not None:
-        from quantpe.plan_cli import plan_section, read_plan
+        from quantpe.plan_cli import load_plan, plan_section
         if only is not None:
             raise QuantpeError("--plan reports the plan alone; drop --only")
         if args.everything:
             raise QuantpeError("--plan reports the plan alone; drop --all")
-        plan = read_plan(args.plan)
+        plan = load_plan(args.plan, None if args.model is None else str(args.model))
         lines = plan_section(args.out, plan, None if args.model is None else str(args.model),
                              args.model_inputs, args.model_labels)
         print("\n".join(lines[:6]))
