@@ -22,6 +22,7 @@ from pathlib import Path
 from quantpe import interrupt
 from quantpe.atomic import write_text
 from quantpe.golden.config import DesignConfig
+from quantpe.golden.errors import warn
 
 __all__ = ["settings", "configure", "synth_design", "synth_verilog", "synth_many", "SynthJob",
            "cached_area", "progress", "parallel_map", "part_verilog"]
@@ -92,8 +93,7 @@ def cached_area(area_json: Path, verilog_files, liberty: Path | None = None) -> 
         if not isinstance(area, dict):
             raise ValueError("not an object")
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        print(f"quantpe: warning: corrupt cache entry {area_json} ({e}); synthesising again",
-              file=sys.stderr)
+        warn(f"corrupt cache entry {area_json} ({e}); synthesising again")
         return None
     try:
         ok = (area.get("schema") == SCHEMA_VERSION
