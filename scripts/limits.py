@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["MAX_SEED", "MAX_CYCLES", "MAX_GATE_CYCLES", "MAX_POWER_CLOCK_MHZ", "OP_BITS", "MAX_LOSS_POINTS",
+__all__ = ["MAX_SEED", "MAX_CYCLES", "MAX_GATE_CYCLES", "MAX_POWER_CLOCK_MHZ", "OP_BITS", "MAX_LOSS_POINTS", "MAX_EPOCHS",
            "bounded_int", "bounded_float", "items_type", "seed_type", "cycles_type", "gate_cycles_type",
            "fraction_type", "loss_points_type", "clock_type", "op_bits_type"]
 
@@ -30,6 +30,8 @@ MAX_POWER_CLOCK_MHZ = 10_000.0
 OP_BITS = (2, 8)
 #: an accuracy loss is in points of a percentage
 MAX_LOSS_POINTS = 100.0
+#: training epochs of the digits models (seconds each); more is a typo, not a recipe
+MAX_EPOCHS = 10_000
 
 
 def bounded_int(name: str, lo: int, hi: int):
