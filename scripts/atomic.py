@@ -135,7 +135,12 @@ def staged_dir(out: Path):
         except OSError as e:
             raise write_error(out, e) from None
         try:
-            yield stage
+            try:
+                yield stage
+            except QuantpeError as e:            # name the file the user asked for, not the stage's
+                if str(stage) not in str(e):
+                    raise
+                raise type(e)(str(e).replace(str(stage), str(out))) from None
             for src in sorted(stage.rglob("*")):
                 if src.is_file():
                     dst = out / src.relative_to(stage)

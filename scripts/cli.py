@@ -577,8 +577,9 @@ def main(argv=None) -> int:
     except OSError as e:        # a write the command did not expect to fail: full disk, quota, I/O error
         if args.debug:
             traceback.print_exc()
-        where = f" {e.filename}" if e.filename else ""
-        print(f"quantpe: error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        out = getattr(args, "out", None) or getattr(args, "plan_out", None)
+        where = e.filename or out or os.environ.get("QUANTPE_BUILD") or "build"
+        print(f"quantpe: error: cannot write {where}: {e.strerror or e}", file=sys.stderr)
         return 3
     except Exception as e:      # a bug: one line (the traceback with --debug)
         if args.debug:

@@ -74,7 +74,7 @@ def _model_file(path: Path) -> Path:
     """`path`, checked to be a non-empty file (the import's messages assume a model in it)."""
     path = Path(path)
     if not path.is_file():
-        raise QuantpeError(f"model file {path} not found" if not path.exists() else f"model {path} is not a file")
+        raise QuantpeError(f"model file {path} does not exist" if not path.exists() else f"model {path} is not a file")
     if path.stat().st_size == 0:
         raise QuantpeError(f"model file {path} is empty, not a{'n ONNX' if path.suffix == '.onnx' else ''} model")
     return path

@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from quantpe.atomic import write_text
+from quantpe.atomic import write_error, write_text
 from quantpe.golden.errors import QuantpeError, ToolError
 from quantpe.liberty import DEFAULT_LIBERTY, LibCell, parse_cells, read_liberty_bytes, truth_table
 
@@ -400,6 +400,8 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
         write_text(final_json, json.dumps(result, indent=2, sort_keys=False) + "\n")
         (out_dir / "yosys-failed.log").unlink(missing_ok=True)
         return result
+    except OSError as exc:                       # a full disk, a quota: exit 3, with the folder
+        raise write_error(exc.filename or out_dir, exc) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if created and not any(out_dir.iterdir()):
