@@ -162,7 +162,7 @@ def test_external_verilog_with_processes_and_loops(tmp_path):
                 "--b-bits", "3", "--sim", "icarus", "-o", str(tmp_path / "c1"), env=env)
     assert r.returncode == 0 and "EP 0.0000" in r.stdout, r.stderr
     one_line(quantpe("characterize", "--verilog", str(tmp_path / "loop.v"), "--top", "lp", "--a-bits", "3",
-                     "--b-bits", "3", "--sim", "icarus", "-o", str(tmp_path / "c2"), env=env), 2, "logic loop")
+                     "--b-bits", "3", "--sim", "icarus", "-o", str(tmp_path / "c2"), env=env), 2, "combinational loop")
 
 
 def test_quote_in_build_folder_is_one_line(tmp_path):
