@@ -146,8 +146,11 @@ def _server_process():
         if _server is not None and _server[0] == os.getpid():
             shutdown()
         tmp = tempfile.mkdtemp(prefix="quantpe-yosys-")
-        proc = subprocess.Popen([sys.executable, "-c", "from quantpe.rtl.builtin_yosys import serve; serve()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        # its own session: a Ctrl-C to the terminal's process group does not reach it (the client
+        # ends it), and SIGINT is ignored from its first statement on
+        proc = subprocess.Popen([sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                                 "from quantpe.rtl.builtin_yosys import serve; serve()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, start_new_session=True,
                                 env={**os.environ, "TMPDIR": tmp, _TMP_ENV: tmp})
         _server = (os.getpid(), proc, tmp)
         multiprocessing.util.Finalize(None, shutdown, exitpriority=10)   # a pool worker's exit

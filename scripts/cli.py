@@ -542,10 +542,10 @@ def main(argv=None) -> int:
 
     from quantpe import interrupt
     from quantpe.flow import configure
-    parser = build_parser()
-    args = parser.parse_args(argv)
     interrupt.install()
+    args = None
     try:
+        args = build_parser().parse_args(argv)
         jobs = args.jobs if args.jobs is not None else os.environ.get("QUANTPE_JOBS")
         if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
             raise QuantpeError(f"--jobs must be a whole number >= 1, got {jobs}")
@@ -555,7 +555,7 @@ def main(argv=None) -> int:
         _check_outputs(args)
         args.func(args)
     except QuantpeError as e:
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         first, *rest = str(e).splitlines() or [""]
         if e.exit_code == 1:          # verification failure: the whole mismatch summary
@@ -575,14 +575,14 @@ def main(argv=None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as e:        # a write the command did not expect to fail: full disk, quota, I/O error
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         out = getattr(args, "out", None) or getattr(args, "plan_out", None)
         where = e.filename or out or os.environ.get("QUANTPE_BUILD") or "build"
         print(f"quantpe: error: cannot write {where}: {e.strerror or e}", file=sys.stderr)
         return 3
     except Exception as e:      # a bug: one line (the traceback with --debug)
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"quantpe: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
               file=sys.stderr)

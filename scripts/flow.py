@@ -56,7 +56,8 @@ def parallel_map(fn, items: list, desc: str = "", jobs: int | None = None) -> li
     """[fn(x) for x in items] on a pool of `jobs` processes, in order, with progress.
 
     `fn` and the items must be picklable (module-level functions, configs). The first failure
-    is raised after the pool is shut down (pending work cancelled)."""
+    is raised after the pool is shut down (pending work cancelled); on SIGINT or SIGTERM the
+    workers end at once (`quantpe.interrupt`) and nothing waits for them."""
     items = list(items)
     jobs = min(jobs or settings.jobs, len(items))
     if jobs <= 1:

@@ -35,8 +35,8 @@ def add_model_parser(subparsers) -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="retrain a reference digits model (CNN or MLP) and write its weights")
     t.add_argument("--model", choices=("cnn", "mlp"), default="cnn", help="which reference model [cnn]")
     t.add_argument("--seed", type=seed_type, default=0)
-    t.add_argument("--epochs", type=bounded_int("--epochs", 1, MAX_EPOCHS), default=None,
-                   help="[the reference recipe's]")
+    t.add_argument("--epochs", type=bounded_int("--epochs", 0, MAX_EPOCHS), default=None,
+                   help="[the reference recipe's; 0: the initialisation only]")
     t.add_argument("-o", "--out", type=Path, default=None,
                    help="weight file [the committed golden/data/digits_cnn.npz or digits_mlp.npz]")
     for name, hlp in (("eval", "float and bit-exact integer accuracy of a model"),

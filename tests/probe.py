@@ -216,6 +216,9 @@ def run_case(case: Case, root: Path) -> Outcome:
     if case.full:
         listing = (folder / "full.list").read_text().split()
         want = [str(folder / "full" / n) for n in ("earlier", "earlier/a.txt", "fill")]
+        cache = str(folder / "full" / "build")        # a build cache on the full disk keeps its folders
+        listing = [x for x in listing if not (x.startswith(cache) and not any(
+            part.startswith(HIDDEN) for part in Path(x).parts))]
         if listing != want:
             extra.append(f"left on the full disk: {[x for x in listing if x not in want][:3]}")
         if (folder / "full.kept").read_text().strip() != "keep":
@@ -476,7 +479,7 @@ def issue31_cases() -> list[Case]:
         c("31: bench profile scale nan", ["bench", "profile", "--scale", "nan"]),
         c("31: model import a-bits 99", ["model", "import", "in/x.onnx", "--inputs", "in/x.npy", "--a-bits", "99",
                                          "-o", "out"], setup=_write("x.onnx", b"\0"), out="out"),
-        c("31: model train epochs 0", ["model", "train", "--epochs", "0", "-o", "out.npz"]),
+        c("31: model train epochs -1", ["model", "train", "--epochs", "-1", "-o", "out.npz"]),
         # one plan validator for every command that takes a plan
         c("31: synth --plan, layer deleted", ["synth", "--plan", "in/plan.json"], setup=plan2),
         c("31: generate --plan, layer deleted", ["generate", "--plan", "in/plan.json", "-o", "out"], setup=plan2,
