@@ -16,7 +16,7 @@ from quantpe.atomic import staged_dir
 from quantpe.studies import STUDIES
 from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.approx import SIGNED_FORMS
-from quantpe.golden.errors import QuantpeError
+from quantpe.golden.errors import QuantpeError, new_run
 from quantpe.limits import bounded_float, bounded_int, cycles_type, gate_cycles_type, seed_type
 
 __all__ = ["main"]
@@ -280,7 +280,12 @@ def cmd_synth(args):
 
 def cmd_report(args):
     from quantpe.report import run_report
-    only = None if args.only is None else tuple(s for s in args.only.split(",") if s)
+    only = None
+    if args.only is not None:
+        only = tuple(s.strip() for s in args.only.split(","))
+        if not all(only):
+            raise QuantpeError(f"--only must be a comma-separated list of sections without empty items, "
+                               f"got {args.only[:60]!r}")
     if args.plan is not None:
         from quantpe.plan_cli import load_plan, plan_section
         if only is not None:
@@ -543,6 +548,7 @@ def main(argv=None) -> int:
     from quantpe import interrupt
     from quantpe.flow import configure
     interrupt.install()
+    new_run()
     args = None
     try:
         args = build_parser().parse_args(argv)
