@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from quantpe.kinds import KINDS, config_class, config_from_dict
-from quantpe.atomic import staged_dir
+from quantpe.atomic import check_output, staged_dir
 from quantpe.studies import STUDIES
 from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.approx import SIGNED_FORMS
@@ -507,7 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="residual blocks added to the reference CNN (weight layers = 5 + blocks) [45]")
     bp.add_argument("--images", type=bounded_int("--images", 1, 1437), default=256, help="profiling images [256]")
     bp.add_argument("--joint", choices=("ranked", "greedy", "both"), default="both", help="joint search [both]")
-    bp.add_argument("--scale", type=bounded_float("--scale", 0.0, 10.0, lo_open=True), default=0.02, help="block weight scale (x He-normal) [0.02]")
+    bp.add_argument("--scale", type=bounded_float("--scale", 0.0, 10.0, lo_open=True), default=0.02,
+                    help="block weight scale (x He-normal), in (0, 10] [0.02]")
     bp.add_argument("--agreement", action="store_true",
                     help="profile against the full-precision model's predictions instead of the labels")
     b.set_defaults(func=cmd_bench)
@@ -530,7 +531,6 @@ def _version() -> str:
 
 def _check_outputs(args) -> None:
     """Refuse an unusable output path (-o) before the command does any work (quantpe.atomic)."""
-    from quantpe.atomic import check_output
     for attr in ("out", "plan_out"):
         v = getattr(args, attr, None)
         if isinstance(v, Path):

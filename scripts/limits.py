@@ -26,7 +26,7 @@ MAX_CYCLES = 10_000_000
 MAX_GATE_CYCLES = 100_000
 #: the liberty's delay tables describe cells that switch in tens of picoseconds at the fastest
 MAX_POWER_CLOCK_MHZ = 10_000.0
-#: operand widths of the multiplier library and of the integer models (golden.approx.MIN/MAX_OP_BITS)
+#: operand widths of the multiplier library (golden.approx.MIN/MAX_OP_BITS; plan --precisions)
 OP_BITS = (2, 8)
 #: an accuracy loss is in points of a percentage
 MAX_LOSS_POINTS = 100.0

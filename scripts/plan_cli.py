@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from quantpe.golden.errors import ConfigError, QuantpeError
-from quantpe.limits import MAX_LOSS_POINTS, bounded_float, bounded_int, items_type, seed_type
+from quantpe.limits import MAX_LOSS_POINTS, OP_BITS, bounded_float, bounded_int, items_type, seed_type
 
 __all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "exact_reference", "prefetch_areas", "candidates",
            "make_problem", "resolve_cost", "layer_energy", "run_method", "plan_area", "plan_accuracy", "read_plan",
@@ -491,8 +491,9 @@ MAX_POP_SIZE = 1000
 
 def _precision(item: str) -> tuple:
     a, x, w = item.partition("x")
-    if not x or not a.isdigit() or not w.isdigit() or not (2 <= int(a) <= 8 and 2 <= int(w) <= 8):
-        raise argparse.ArgumentTypeError(f"--precisions item {item[:20]!r} must be AxW with A, W in 2..8")
+    lo, hi = OP_BITS
+    if not x or not a.isdigit() or not w.isdigit() or not (lo <= int(a) <= hi and lo <= int(w) <= hi):
+        raise argparse.ArgumentTypeError(f"--precisions item {item[:20]!r} must be AxW with A, W in {lo}..{hi}")
     return int(a), int(w)
 
 
