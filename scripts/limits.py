@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from quantpe.golden.approx import MAX_OP_BITS, MIN_OP_BITS
+
 __all__ = ["MAX_SEED", "MAX_CYCLES", "MAX_GATE_CYCLES", "MAX_POWER_CLOCK_MHZ", "OP_BITS", "MAX_LOSS_POINTS", "MAX_EPOCHS",
            "bounded_int", "bounded_float", "items_type", "seed_type", "cycles_type", "gate_cycles_type",
            "fraction_type", "loss_points_type", "clock_type", "op_bits_type"]
@@ -26,8 +28,8 @@ MAX_CYCLES = 10_000_000
 MAX_GATE_CYCLES = 100_000
 #: the liberty's delay tables describe cells that switch in tens of picoseconds at the fastest
 MAX_POWER_CLOCK_MHZ = 10_000.0
-#: operand widths of the multiplier library (golden.approx.MIN/MAX_OP_BITS; plan --precisions)
-OP_BITS = (2, 8)
+#: operand widths of the multiplier library (plan --precisions, characterize --a-bits/--b-bits)
+OP_BITS = (MIN_OP_BITS, MAX_OP_BITS)
 #: an accuracy loss is in points of a percentage
 MAX_LOSS_POINTS = 100.0
 #: training epochs of the digits models (seconds each); more is a typo, not a recipe
