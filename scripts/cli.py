@@ -571,7 +571,7 @@ def main(argv=None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         interrupt.end_children()
-        print("quantpe: interrupted", file=sys.stderr)
+        interrupt.report()
         return 130
     except RecursionError:
         print("quantpe: error: input nested too deeply", file=sys.stderr)

@@ -22,7 +22,7 @@ import threading
 
 import psutil
 
-__all__ = ["Interrupted", "install", "uninstall", "end_children", "descendants", "terminate",
+__all__ = ["Interrupted", "install", "uninstall", "end_children", "report", "descendants", "terminate",
            "worker_init", "in_worker", "GRACE_S", "WATCHDOG_S"]
 
 #: seconds a descendant has to end after SIGTERM before it is killed (SIGKILL)
@@ -67,13 +67,25 @@ def terminate(procs, grace: float = GRACE_S) -> None:
     psutil.wait_procs(alive, timeout=1.0)
 
 
+_reported = False
+
+
+def report() -> None:
+    """`quantpe: interrupted` on stderr (once: the CLI's last line, or the watchdog's)."""
+    global _reported
+    if not _reported:
+        _reported = True
+        try:
+            sys.stderr.write("quantpe: interrupted\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
 def _watchdog() -> None:
     terminate(descendants() + _seen, grace=1.0)
-    try:
-        sys.stderr.write("quantpe: interrupted\n")
-        sys.stderr.flush()
-    finally:
-        os._exit(130)
+    report()
+    os._exit(130)
 
 
 def _on_signal(signum, frame):
@@ -92,8 +104,8 @@ def _on_signal(signum, frame):
 
 def install() -> None:
     """SIGINT and SIGTERM handlers of the main process (module docstring)."""
-    global _signalled
-    _signalled = False
+    global _signalled, _reported
+    _signalled = _reported = False
     _seen.clear()
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
