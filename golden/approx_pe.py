@@ -45,7 +45,10 @@ def parse_mul_spec(spec: str, a_bits: int, b_bits: int, signed: bool) -> ApproxM
     if method == "lut":
         raise ConfigError("approxpe: method 'lut' is not supported in a PE lane (use an array kind, drum or mitchell)")
     params: dict = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
+    items = [p.strip() for p in rest.split(",")] if rest.strip() else []
+    if any(not item for item in items):
+        raise ConfigError(f"approxpe: empty parameter in multiplier spec {spec!r}")
+    for item in items:
         key, eq, val = item.partition("=")
         key, val = key.strip(), val.strip()
         keys = _INT_PARAMS + _BOOL_PARAMS + _STR_PARAMS

@@ -7,7 +7,24 @@
                                waveform and rerun command in the message)
 The CLI prints `quantpe: error: <message>` (or `quantpe: FAIL: ...` for a verification failure)
 and exits with `exit_code`; anything else is a bug and keeps its traceback under --debug.
+`warn(message)` prints `quantpe: warning: <message>` on stderr, once per run (`new_run`) and message.
 """
+import sys
+
+_warned: set = set()
+
+
+def new_run() -> None:
+    """Forget the warnings given so far (the CLI calls it when a command starts)."""
+    _warned.clear()
+
+
+def warn(message: str) -> None:
+    """`quantpe: warning: message` on stderr, the first time this run says it."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"quantpe: warning: {message}", file=sys.stderr, flush=True)
+
 
 
 class QuantpeError(ValueError):

@@ -15,11 +15,18 @@ wasmtime's WASI runtime does not survive fork: a pool worker forked from a proce
 module in-process hangs on its first file read.
 Nothing changes when AMARANTH_USE_YOSYS selects another Yosys or wasmtime is missing; a server
 that cannot start or dies falls back to amaranth's own path for that call.
+The server ignores SIGINT (its client decides: `shutdown` ends it), dies quietly on SIGTERM and
+exits when its client's pipe closes; its temporary files live in a folder its client owns and
+removes (`shutdown`, also at the client's exit).
 """
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing.util
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,8 +36,9 @@ from pathlib import Path
 __all__ = ["install", "installed", "uninstall", "run"]
 
 _original = None        # amaranth's own _BuiltinYosys.run while installed
-_server = None          # (pid, Popen) of this process's server
+_server = None          # (pid, Popen, temporary folder) of this process's server
 _lock = threading.Lock()
+_TMP_ENV = "QUANTPE_YOSYS_SERVER_TMP"
 
 
 # ------------------------------------------------------------------ inside the server process
@@ -90,7 +98,10 @@ def _run_instance(engine, module, args, stdin: str) -> tuple[int, str, str]:
 
 
 def _read_frame(stream) -> bytes | None:
-    head = stream.read(8)
+    try:
+        head = stream.read(8)
+    except (OSError, ValueError):      # the other side is gone
+        return None
     if len(head) < 8:
         return None
     n = int.from_bytes(head, "little")
@@ -110,12 +121,21 @@ def serve(inp=None, out=None) -> None:
     if out is None:                        # the protocol keeps fd 1; stray prints go to stderr
         out = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)      # the client ends the server
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     engine, module = _load_module()
-    while (frame := _read_frame(inp)) is not None:
-        req = json.loads(frame)
-        os.chdir(req["cwd"])
-        code, o, e = _run_instance(engine, module, req["args"], req["stdin"])
-        _write_frame(out, json.dumps({"code": code, "stdout": o, "stderr": e}).encode())
+    try:
+        while (frame := _read_frame(inp)) is not None:
+            req = json.loads(frame)
+            os.chdir(req["cwd"])
+            code, o, e = _run_instance(engine, module, req["args"], req["stdin"])
+            try:
+                _write_frame(out, json.dumps({"code": code, "stdout": o, "stderr": e}).encode())
+            except (OSError, ValueError):      # the client is gone
+                return
+    finally:
+        if os.environ.get(_TMP_ENV):           # the client's folder for this server's files
+            shutil.rmtree(os.environ[_TMP_ENV], ignore_errors=True)
 
 
 # ------------------------------------------------------------------ in the client process
@@ -123,10 +143,40 @@ def serve(inp=None, out=None) -> None:
 def _server_process():
     global _server
     if _server is None or _server[0] != os.getpid() or _server[1].poll() is not None:
-        proc = subprocess.Popen([sys.executable, "-c", "from quantpe.rtl.builtin_yosys import serve; serve()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
-        _server = (os.getpid(), proc)
+        if _server is not None and _server[0] == os.getpid():
+            shutdown()
+        tmp = tempfile.mkdtemp(prefix="quantpe-yosys-")
+        # its own session: a Ctrl-C to the terminal's process group does not reach it (the client
+        # ends it), and SIGINT is ignored from its first statement on
+        proc = subprocess.Popen([sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                                 "from quantpe.rtl.builtin_yosys import serve; serve()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, start_new_session=True,
+                                env={**os.environ, "TMPDIR": tmp, _TMP_ENV: tmp})
+        _server = (os.getpid(), proc, tmp)
+        multiprocessing.util.Finalize(None, shutdown, exitpriority=10)   # a pool worker's exit
     return _server[1]
+
+
+def shutdown() -> None:
+    """End this process's server (if it has one) and remove its temporary folder."""
+    global _server
+    if _server is None or _server[0] != os.getpid():
+        return
+    _, proc, tmp = _server
+    _server = None
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=0.5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+atexit.register(shutdown)
 
 
 def run(args, stdin: str = "") -> tuple[int, str, str]:

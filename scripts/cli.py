@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from quantpe.kinds import KINDS, config_class, config_from_dict
-from quantpe.atomic import staged_dir
+from quantpe.atomic import check_output, staged_dir
 from quantpe.studies import STUDIES
 from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.approx import SIGNED_FORMS
-from quantpe.golden.errors import QuantpeError
+from quantpe.golden.errors import QuantpeError, new_run
+from quantpe.limits import bounded_float, bounded_int, cycles_type, gate_cycles_type, seed_type
 
 __all__ = ["main"]
 
@@ -54,27 +55,6 @@ def _add_design_options(p: argparse.ArgumentParser, cls) -> None:
     p.add_argument("--config", type=Path, help="design config JSON (or a manifest.json); "
                    "options given on the command line override its fields")
 
-
-MAX_SEED = (1 << 32) - 1       # numpy's SeedSequence and the simulators take 32-bit seeds
-#: the longest regression: the stimulus, the HDL memories and the capture of 10^7 cycles of a
-#: 16-lane PE take a few GB; longer runs are split by the user into several seeds
-MAX_CYCLES = 10_000_000
-
-
-def _bounded_int(name: str, lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text[:40]!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be in {lo}..{hi}, got {text[:40]}")
-        return v
-    return parse
-
-
-seed_type = _bounded_int("--seed", 0, MAX_SEED)
-cycles_type = _bounded_int("--cycles", 1, MAX_CYCLES)
 
 MAX_JSON_BYTES = 1 << 20      # a config or manifest is a few kB; anything larger is not one
 
@@ -135,6 +115,8 @@ def _kind_subparsers(cmd: argparse.ArgumentParser, extra, plan: bool = False) ->
                          help="a plan file (`quantpe plan`): every layer's PE instead of one DESIGN")
         cmd.add_argument("-o", "--out", dest="plan_out", type=Path, metavar="DIR", default=None,
                          help="with --plan: output folder [build cache]")
+        cmd.add_argument("--model", dest="plan_model", metavar="FILE", default=None,
+                         help="with --plan: the model the plan is for, when not a reference model (.npz, .onnx)")
     sub = cmd.add_subparsers(dest="kind", metavar="DESIGN", required=not plan, parser_class=_Parser)
     for kind in sorted(KINDS):
         cls = config_class(kind)
@@ -155,13 +137,15 @@ def _plan_args(args):
     if getattr(args, "plan", None) is None:
         if getattr(args, "plan_out", None) is not None:
             raise QuantpeError("-o before the design applies to --plan; give it after DESIGN")
+        if getattr(args, "plan_model", None) is not None:
+            raise QuantpeError("--model before the design applies to --plan")
         if args.kind is None:
             raise QuantpeError("choose a DESIGN (see --help) or give --plan FILE")
         return None
     if args.kind is not None:
         raise QuantpeError("--plan gives every layer's design; drop the DESIGN argument")
-    from quantpe.plan_cli import read_plan
-    return read_plan(args.plan)
+    from quantpe.plan_cli import load_plan
+    return load_plan(args.plan, args.plan_model)
 
 
 def _generate_plan(plan, out):
@@ -296,14 +280,19 @@ def cmd_synth(args):
 
 def cmd_report(args):
     from quantpe.report import run_report
-    only = None if args.only is None else tuple(s for s in args.only.split(",") if s)
+    only = None
+    if args.only is not None:
+        only = tuple(s.strip() for s in args.only.split(","))
+        if not all(only):
+            raise QuantpeError(f"--only must be a comma-separated list of sections without empty items, "
+                               f"got {args.only[:60]!r}")
     if args.plan is not None:
-        from quantpe.plan_cli import plan_section, read_plan
+        from quantpe.plan_cli import load_plan, plan_section
         if only is not None:
             raise QuantpeError("--plan reports the plan alone; drop --only")
         if args.everything:
             raise QuantpeError("--plan reports the plan alone; drop --all")
-        plan = read_plan(args.plan)
+        plan = load_plan(args.plan, None if args.model is None else str(args.model))
         lines = plan_section(args.out, plan, None if args.model is None else str(args.model),
                              args.model_inputs, args.model_labels)
         print("\n".join(lines[:6]))
@@ -519,27 +508,28 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--cycles", type=cycles_type, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=seed_type, default=1)
     bw = bsub.add_parser("power", help="gate-level engines behind quantpe power: numpy vs Icarus, same netlist")
-    bw.add_argument("--cycles", type=_bounded_int("--cycles", 1, 100000), default=2000, help="trace cycles [2000]")
+    bw.add_argument("--cycles", type=gate_cycles_type, default=2000, help="trace cycles [2000]")
     bw.add_argument("--seed", type=seed_type, default=0)
     bp = bsub.add_parser("profile", help="Stripes per-layer profile of a deep model, per joint search")
-    bp.add_argument("--blocks", type=_bounded_int("--blocks", 0, 200), default=45,
+    bp.add_argument("--blocks", type=bounded_int("--blocks", 0, 200), default=45,
                     help="residual blocks added to the reference CNN (weight layers = 5 + blocks) [45]")
-    bp.add_argument("--images", type=_bounded_int("--images", 1, 1437), default=256, help="profiling images [256]")
+    bp.add_argument("--images", type=bounded_int("--images", 1, 1437), default=256, help="profiling images [256]")
     bp.add_argument("--joint", choices=("ranked", "greedy", "both"), default="both", help="joint search [both]")
-    bp.add_argument("--scale", type=float, default=0.02, help="block weight scale (x He-normal) [0.02]")
+    bp.add_argument("--scale", type=bounded_float("--scale", 0.0, 10.0, lo_open=True), default=0.02,
+                    help="block weight scale (x He-normal), in (0, 10] [0.02]")
     bp.add_argument("--agreement", action="store_true",
                     help="profile against the full-precision model's predictions instead of the labels")
     bo = bsub.add_parser("onnx", help="import and bit-exact integer inference of a large converter-style ONNX model")
-    bo.add_argument("--convs", type=_bounded_int("--convs", 2, 500), default=50, help="conv layers [50]")
-    bo.add_argument("--size", type=_bounded_int("--size", 16, 1024), default=224, help="image size [224]")
-    bo.add_argument("--images", type=_bounded_int("--images", 1, 1024), default=32, help="images [32]")
+    bo.add_argument("--convs", type=bounded_int("--convs", 2, 500), default=50, help="conv layers [50]")
+    bo.add_argument("--size", type=bounded_int("--size", 16, 1024), default=224, help="image size [224]")
+    bo.add_argument("--images", type=bounded_int("--images", 1, 1024), default=32, help="images [32]")
     bo.add_argument("--seed", type=seed_type, default=0)
     bc = bsub.add_parser("cluster", help="one multiplier sweep locally and on a Dask cluster of 2 and 1 local workers")
-    bc.add_argument("--variants", type=_bounded_int("--variants", 2, 1000), default=32,
+    bc.add_argument("--variants", type=bounded_int("--variants", 2, 1000), default=32,
                     help="multipliers in the sweep [32]")
-    bc.add_argument("--repeat", type=_bounded_int("--repeat", 1, 20), default=3,
+    bc.add_argument("--repeat", type=bounded_int("--repeat", 1, 20), default=3,
                     help="rounds of the local and 2-worker sweeps [3]")
-    bc.add_argument("--bits", type=_bounded_int("--bits", 2, 8), default=6, help="operand width [6]")
+    bc.add_argument("--bits", type=bounded_int("--bits", 2, 8), default=6, help="operand width [6]")
     b.set_defaults(func=cmd_bench)
     from quantpe.power import add_power_parser
     add_power_parser(sub)
@@ -558,28 +548,12 @@ def _version() -> str:
         return "unknown"
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so that every `finally` (temporary folders, child
-    processes) runs as for Ctrl-C."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated()
-
-
-def _end_children() -> None:
-    """Terminate what this run started (simulators, compilers, yosys) when quantpe leads its
-    process group (a shell job); otherwise the children end with their own `finally`."""
-    import os
-    import signal
-    if os.getpgrp() == os.getpid():
-        old = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            os.killpg(os.getpgrp(), signal.SIGTERM)
-        except OSError:
-            pass
-        finally:
-            signal.signal(signal.SIGTERM, old)
+def _check_outputs(args) -> None:
+    """Refuse an unusable output path (-o) before the command does any work (quantpe.atomic)."""
+    for attr in ("out", "plan_out"):
+        v = getattr(args, attr, None)
+        if isinstance(v, Path):
+            check_output(v)
 
 
 def main(argv=None) -> int:
@@ -588,20 +562,22 @@ def main(argv=None) -> int:
     adds the traceback."""
     import contextlib
     import os
-    import signal
     import traceback
 
+    from quantpe import interrupt
     from quantpe.flow import configure
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    interrupt.install()
+    new_run()
+    args = None
     try:
+        args = build_parser().parse_args(argv)
         jobs = args.jobs if args.jobs is not None else os.environ.get("QUANTPE_JOBS")
         if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
             raise QuantpeError(f"--jobs must be a whole number >= 1, got {jobs}")
         configure(jobs=None if jobs is None else int(jobs), quiet=args.quiet)
         if args.build is not None:
             os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
+        _check_outputs(args)
         cluster = args.cluster or os.environ.get("QUANTPE_CLUSTER")
         if cluster:                   # every worker must have the liberties this run may read
             from quantpe.executor import use_cluster
@@ -610,7 +586,7 @@ def main(argv=None) -> int:
             use_cluster(cluster, liberties=(DEFAULT_LIBERTY, default_real_liberty()))
         args.func(args)
     except QuantpeError as e:
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         first, *rest = str(e).splitlines() or [""]
         if e.exit_code == 1:          # verification failure: the whole mismatch summary
@@ -619,8 +595,8 @@ def main(argv=None) -> int:
             print(f"quantpe: error: {first}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        _end_children()
-        print("quantpe: interrupted", file=sys.stderr)
+        interrupt.end_children()
+        interrupt.report()
         return 130
     except RecursionError:
         print("quantpe: error: input nested too deeply", file=sys.stderr)
@@ -629,14 +605,21 @@ def main(argv=None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:        # a write the command did not expect to fail: full disk, quota, I/O error
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        out = getattr(args, "out", None) or getattr(args, "plan_out", None)
+        where = e.filename or out or os.environ.get("QUANTPE_BUILD") or "build"
+        print(f"quantpe: error: cannot write {where}: {e.strerror or e}", file=sys.stderr)
+        return 3
     except Exception as e:      # a bug: one line (the traceback with --debug)
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"quantpe: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 4
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        interrupt.uninstall()
     return 0
 
 

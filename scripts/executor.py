@@ -53,6 +53,7 @@ import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from quantpe import interrupt
 from quantpe.atomic import write_bytes
 from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError, ToolError
@@ -86,7 +87,7 @@ _state: dict = {"cluster": None}
 
 def local_executor(jobs: int) -> ProcessPoolExecutor:
     """The default executor: `jobs` local processes."""
-    return ProcessPoolExecutor(jobs)
+    return ProcessPoolExecutor(jobs, initializer=interrupt.worker_init)
 
 
 def map_ordered(executor: Executor, fn, items: list, progress=None, resources: dict | None = None) -> list:

@@ -13,15 +13,17 @@ stderr unless ``quiet``.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from quantpe import executor
+from quantpe import executor, interrupt
 from quantpe.atomic import write_text
 from quantpe.golden.config import DesignConfig
+from quantpe.golden.errors import warn
 
 __all__ = ["settings", "configure", "synth_design", "synth_verilog", "synth_many", "SynthJob",
            "cached_area", "progress", "parallel_map", "part_verilog"]
@@ -56,8 +58,9 @@ def parallel_map(fn, items: list, desc: str = "", jobs: int | None = None, resou
     local processes, or the cluster of --cluster; in order, with progress.
 
     `fn` and the items must be picklable (module-level functions, configs). The first failure
-    is raised after the pending work is cancelled. `resources`: what one job needs of a cluster
-    worker (e.g. {"verilator": 1}); ignored locally."""
+    is raised after the pending work is cancelled; on SIGINT or SIGTERM the local workers end at
+    once (`quantpe.interrupt`) and nothing waits for them. `resources`: what one job needs of a
+    cluster worker (e.g. {"verilator": 1}); ignored locally."""
     items = list(items)
     bar = lambda done, total: progress(done, total=total, desc=desc)     # noqa: E731
     if executor.cluster() is not None:
@@ -65,8 +68,17 @@ def parallel_map(fn, items: list, desc: str = "", jobs: int | None = None, resou
     jobs = min(jobs or settings.jobs, len(items))
     if jobs <= 1:
         return [fn(x) for x in progress(items, desc=desc)]
-    with executor.local_executor(jobs) as ex:
-        return executor.map_ordered(ex, fn, items, bar)
+    ex = executor.local_executor(jobs)
+    try:
+        results = executor.map_ordered(ex, functools.partial(interrupt.in_worker, fn), items, bar)
+    except KeyboardInterrupt:          # the workers are being ended (quantpe.interrupt): no wait
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    except BaseException:
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+    return results
 
 
 # ------------------------------------------------------------------ synthesis, cached
@@ -84,8 +96,7 @@ def cached_area(area_json: Path, verilog_files, liberty: Path | None = None) -> 
         if not isinstance(area, dict):
             raise ValueError("not an object")
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        print(f"quantpe: warning: corrupt cache entry {area_json} ({e}); synthesising again",
-              file=sys.stderr)
+        warn(f"corrupt cache entry {area_json} ({e}); synthesising again")
         return None
     try:
         ok = (area.get("schema") == SCHEMA_VERSION

@@ -26,6 +26,8 @@ import numpy as np
 from quantpe.golden.qerror import mse_sqnr
 
 from quantpe.golden.errors import QuantpeError
+from quantpe.golden.quantize import MAX_BITS, MIN_BITS
+from quantpe.limits import MAX_EPOCHS, bounded_int, seed_type
 
 __all__ = ["add_model_parser", "cmd_model", "resolve_model"]
 
@@ -36,8 +38,9 @@ def add_model_parser(subparsers) -> argparse.ArgumentParser:
     sub = m.add_subparsers(dest="model_cmd", metavar="ACTION", required=True, parser_class=type(m))
     t = sub.add_parser("train", help="retrain a reference digits model (CNN or MLP) and write its weights")
     t.add_argument("--model", choices=("cnn", "mlp"), default="cnn", help="which reference model [cnn]")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--epochs", type=int, default=None, help="[the reference recipe's]")
+    t.add_argument("--seed", type=seed_type, default=0)
+    t.add_argument("--epochs", type=bounded_int("--epochs", 0, MAX_EPOCHS), default=None,
+                   help="[the reference recipe's; 0: the initialisation only]")
     t.add_argument("-o", "--out", type=Path, default=None,
                    help="weight file [the committed golden/data/digits_cnn.npz or digits_mlp.npz]")
     for name, hlp in (("eval", "float and bit-exact integer accuracy of a model"),
@@ -64,8 +67,10 @@ def add_model_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _bits_opts(p):
-    p.add_argument("--w-bits", type=int, default=8, help="weight bits [8]")
-    p.add_argument("--a-bits", type=int, default=8, help="activation bits [8]")
+    p.add_argument("--w-bits", type=bounded_int("--w-bits", MIN_BITS, MAX_BITS), default=8,
+                   help=f"weight bits, {MIN_BITS}..{MAX_BITS} [8]")
+    p.add_argument("--a-bits", type=bounded_int("--a-bits", MIN_BITS, MAX_BITS), default=8,
+                   help=f"activation bits, {MIN_BITS}..{MAX_BITS} [8]")
 
 
 def _model_opts(p):
@@ -74,6 +79,16 @@ def _model_opts(p):
     p.add_argument("--inputs", type=Path, default=None, help="input samples .npy (file models)")
     p.add_argument("--labels", type=Path, default=None, help="labels .npy (file models)")
     _bits_opts(p)
+
+
+def _model_file(path: Path) -> Path:
+    """`path`, checked to be a non-empty file (the import's messages assume a model in it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise QuantpeError(f"model file {path} does not exist" if not path.exists() else f"model {path} is not a file")
+    if path.stat().st_size == 0:
+        raise QuantpeError(f"model file {path} is empty, not a{'n ONNX' if path.suffix == '.onnx' else ''} model")
+    return path
 
 
 def _labels(path, n: int):
@@ -99,6 +114,8 @@ def resolve_model(spec: str, inputs=None, labels=None):
             raise QuantpeError(f"--inputs/--labels apply to file models; {spec} uses the digits split")
         return (spec, reference_graph(spec)) + tuple(model_data(spec))
     path = Path(spec)
+    if path.suffix in (".onnx", ".npz"):
+        _model_file(path)
     if path.suffix == ".onnx":
         graph = import_onnx(path, input_shape=None if inputs is None else _sample_shape(inputs))
     elif path.suffix == ".npz":
@@ -190,16 +207,11 @@ def _cmd_import(args):
     from quantpe.golden.layers import build_qgraph, save_graph
     from quantpe.golden.mac_share import mac_share, mac_share_text
     from quantpe.golden.onnx_io import import_onnx, load_samples
-    from quantpe.atomic import write_text
-    graph = import_onnx(args.onnx, input_shape=_sample_shape(args.inputs))
+    from quantpe.atomic import staged_dir, write_text
+    graph = import_onnx(_model_file(args.onnx), input_shape=_sample_shape(args.inputs))
     x = load_samples(args.inputs, graph)
     y = _labels(args.labels, len(x))
     q = build_qgraph(graph, x, w_bits=args.w_bits, a_bits=args.a_bits)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise QuantpeError(f"cannot write to output directory {args.out}: {e.strerror}") from None
-    model = save_graph(graph, args.out / "model.npz", {"source": str(args.onnx.name)})
     layers = []
     for nd in graph.nodes:
         row = {"name": nd.name, "op": nd.layer.op, "inputs": list(nd.inputs),
@@ -212,7 +224,10 @@ def _cmd_import(args):
     summary = {"source": str(args.onnx), "inputs": str(args.inputs), "input_shape": list(graph.input_shape),
                "w_bits": args.w_bits, "a_bits": args.a_bits, "input_scale": q.scales["input"],
                "layers": layers, "calibration": _summary(graph, q, x, y), "mac_share": mac_share(graph)}
-    write_text(args.out / "model.json", json.dumps(summary, indent=1) + "\n")
+    with staged_dir(args.out) as stage:          # both files or neither, no folder left on a failure
+        save_graph(graph, stage / "model.npz", {"source": str(args.onnx.name)})
+        write_text(stage / "model.json", json.dumps(summary, indent=1) + "\n")
+    model = args.out / "model.npz"
     c = summary["calibration"]
     acc = "" if y is None else f", accuracy float {c['float_accuracy']:.4f} integer {c['int_accuracy']:.4f}"
     print(f"imported {args.onnx} ({len(graph.nodes)} nodes, {len(q.weight_layers)} weight layers), "

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from quantpe.golden.errors import ConfigError
+from quantpe.golden.errors import ConfigError, QuantpeError
+from quantpe.limits import MAX_LOSS_POINTS, OP_BITS, bounded_float, bounded_int, items_type, seed_type
 
 __all__ = ["PRECISIONS", "add_plan_parser", "cmd_plan", "mul_area", "exact_reference", "prefetch_areas", "candidates",
            "make_problem", "resolve_cost", "layer_energy", "run_method", "plan_area", "plan_accuracy", "read_plan",
-           "write_plan", "plans_report", "plan_designs", "plan_hardware", "plan_model", "plan_section", "PLAN_LANES"]
+           "write_plan", "plans_report", "plan_designs", "plan_hardware", "plan_model", "plan_section", "PLAN_LANES", "load_plan", "plan_graph"]
 
 PRECISIONS = ((8, 8), (8, 4), (4, 4), (2, 2))
 PRECISION_METHODS = ("quantune", "uniform", "greedy", "brute", "milp")
@@ -262,12 +263,49 @@ def plan_accuracy(plan: dict, model: str = "cnn", inputs=None, labels=None) -> f
 
 
 def read_plan(path: Path, graph=None) -> dict:
+    """The plan in `path`, validated (and checked against `graph` when given); see `load_plan`."""
     from quantpe.golden.plan import parse_plan
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"plan file {path} not found" if not path.exists() else f"plan {path} is not a file")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read plan {path}: {e}") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"plan {path} is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read plan {path}: {e.strerror or e}") from None
     return parse_plan(text, graph)
+
+
+def plan_graph(plan: dict, model: str | None = None):
+    """The float graph of the model a plan is for: `model` (a reference name, a .npz from
+    `model import` or an .onnx file), else the plan's own reference model."""
+    from quantpe.golden.cnn import REFERENCE_MODELS, reference_graph
+    from quantpe.golden.layers import load_graph
+    from quantpe.golden.onnx_io import import_onnx
+    spec = model if model is not None else plan["model"]["name"]
+    if spec in REFERENCE_MODELS:
+        return reference_graph(spec)
+    if model is None:
+        raise ConfigError(f"plan is for model {spec!r}, not a reference model: give it with --model FILE")
+    path = Path(spec)
+    if not path.is_file():
+        raise QuantpeError(f"model file {path} not found")
+    if path.suffix == ".npz":
+        return load_graph(path)[0]
+    if path.suffix == ".onnx":
+        return import_onnx(path)
+    raise QuantpeError(f"--model must be {', '.join(REFERENCE_MODELS)}, a .npz or an .onnx file, got {spec!r}")
+
+
+def load_plan(path: Path, model: str | None = None) -> dict:
+    """The one plan validator of every command that takes a plan (generate, synth, report
+    --plan; plan --base): the file read and validated (`golden.plan.validate_plan`) and checked
+    against its model (`plan_graph`: hash, layer count and names, `check_plan_model`)."""
+    from quantpe.golden.plan import check_plan_model
+    plan = read_plan(path)
+    check_plan_model(plan, plan_graph(plan, model))
+    return plan
 
 
 def write_plan(path: Path, plan: dict) -> Path:
@@ -427,8 +465,9 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
     if method not in MUL_METHODS:
         raise ConfigError(f"--method must be one of {', '.join(PRECISION_METHODS + MUL_METHODS)}, got {method!r}")
     budget = 1.0 if budget is None else float(budget)
-    if budget < 0:
-        raise ConfigError(f"--budget for {method} is an accuracy loss in points >= 0, got {budget}")
+    if not 0 <= budget <= MAX_LOSS_POINTS:                    # NaN too
+        raise ConfigError(f"--budget for {method} is an accuracy loss in points in [0, {MAX_LOSS_POINTS:g}], "
+                          f"got {budget}")
     cost = resolve_cost(cost)
     if base_plan is None:
         base_plan = run_method("quantune", model, precision_budget, inputs, labels, precisions)
@@ -475,16 +514,19 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="mlp | cnn | FILE.npz | FILE.onnx")
     p.add_argument("--method", required=True, choices=PRECISION_METHODS + MUL_METHODS)
-    p.add_argument("--budget", type=float, default=None,
-                   help="precision methods: cost fraction [0.5]; fames/nsga2: max accuracy loss, points [1.0]")
+    p.add_argument("--budget", type=bounded_float("--budget", 0.0, MAX_LOSS_POINTS), default=None,
+                   help="precision methods: cost fraction in (0, 1] [0.5]; fames/nsga2: max accuracy loss, "
+                        f"points in [0, {MAX_LOSS_POINTS:g}] [1.0]")
     p.add_argument("--precisions", default=",".join(f"{a}x{w}" for a, w in PRECISIONS),
-                   help="AxW options per layer [8x8,8x4,4x4,2x2]")
+                   help="AxW options per layer, A and W in 2..8 [8x8,8x4,4x4,2x2]")
     p.add_argument("--base", type=Path, default=None, help="fames/nsga2: plan whose precisions to keep")
-    p.add_argument("--precision-budget", type=float, default=0.5,
-                   help="fames/nsga2 without --base: quantune cost fraction [0.5]")
-    p.add_argument("--generations", type=int, default=10, help="nsga2 generations [10]")
-    p.add_argument("--pop-size", type=int, default=20, help="nsga2 population [20]")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision-budget", type=bounded_float("--precision-budget", 0.0, 1.0, lo_open=True),
+                   default=0.5, help="fames/nsga2 without --base: quantune cost fraction in (0, 1] [0.5]")
+    p.add_argument("--generations", type=bounded_int("--generations", 1, MAX_GENERATIONS), default=10,
+                   help=f"nsga2 generations, 1..{MAX_GENERATIONS} [10]")
+    p.add_argument("--pop-size", type=bounded_int("--pop-size", 2, MAX_POP_SIZE), default=20,
+                   help=f"nsga2 population, 2..{MAX_POP_SIZE} [20]")
+    p.add_argument("--seed", type=seed_type, default=0)
     p.add_argument("--cost", choices=COSTS, default=None,
                    help="fames/nsga2: multiplier energy (pJ per sample, the energy flow) or area x MACs "
                         "[energy when the sky130 liberty is there, else area]")
@@ -498,27 +540,39 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+#: an NSGA-II run evaluates the model's accuracy up to generations x population times (about
+#: 0.1 s each on the reference models): 1000 x 1000 is already days
+MAX_GENERATIONS = 1000
+MAX_POP_SIZE = 1000
+
+
+def _precision(item: str) -> tuple:
+    a, x, w = item.partition("x")
+    lo, hi = OP_BITS
+    if not x or not a.isdigit() or not w.isdigit() or not (lo <= int(a) <= hi and lo <= int(w) <= hi):
+        raise argparse.ArgumentTypeError(f"--precisions item {item[:20]!r} must be AxW with A, W in {lo}..{hi}")
+    return int(a), int(w)
+
+
 def parse_precisions(text: str) -> tuple:
-    out = []
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        a, x, w = item.partition("x")
-        if not x or not a.isdigit() or not w.isdigit() or not (2 <= int(a) <= 8 and 2 <= int(w) <= 8):
-            raise ConfigError(f"--precisions item {item!r} must be AxW with A, W in 2..8")
-        out.append((int(a), int(w)))
-    if not out:
-        raise ConfigError("--precisions is empty")
-    return tuple(out)
+    """The (a_bits, w_bits) options of a --precisions text such as "8x8,4x4" (no empty item)."""
+    try:
+        return items_type("--precisions", _precision)(text)
+    except argparse.ArgumentTypeError as e:
+        raise ConfigError(str(e)) from None
 
 
 def cmd_plan(args) -> int:
-    base = None
-    if args.base is not None:
-        _, graph, *_ = _model(args.model, args.inputs, args.labels)
-        base = read_plan(args.base, graph)
-    if args.generations < 1 or args.pop_size < 2:
-        raise ConfigError("--generations must be >= 1 and --pop-size >= 2")
+    from quantpe.atomic import check_output
+    check_output(args.out, "plan file", folder=False)
+    precisions = parse_precisions(args.precisions)
+    if args.method in PRECISION_METHODS and args.budget is not None and not 0 < args.budget <= 1:
+        raise ConfigError(f"--budget for {args.method} is a cost fraction in (0, 1], got {args.budget:g}")
+    if args.base is not None and args.method not in MUL_METHODS:
+        raise ConfigError(f"--base applies to fames and nsga2, not to {args.method}")
+    base = None if args.base is None else load_plan(args.base, args.model)
     plan = run_method(args.method, args.model, args.budget, args.inputs, args.labels,
-                      parse_precisions(args.precisions), base, args.precision_budget, args.generations,
+                      precisions, base, args.precision_budget, args.generations,
                       args.pop_size, args.seed, args.cost, args.bias_comp)
     write_plan(args.out, plan)
     m = plan["metrics"]

@@ -44,18 +44,20 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
-from quantpe.atomic import write_text
+from quantpe.atomic import first_missing, write_text
 from quantpe.energy import EnergyModel, GateNetlist, PowerLibrary
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.intmath import to_unsigned, wrap
 from quantpe.liberty import truth_table
-from quantpe.synth import ABC_SCRIPT, file_sha256, prepare_liberty
+from quantpe.limits import MAX_GATE_CYCLES, clock_type, gate_cycles_type, seed_type
+from quantpe.synth import ABC_SCRIPT, file_sha256, prepare_liberty, run_yosys
 
 __all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "icarus_gate_sim",
            "add_power_parser",
@@ -74,18 +76,9 @@ BUF_CELL = ("sky130_fd_sc_hd__buf_2", "A", "X")
 
 
 def _yosys(script: str, cwd: Path, timeout: float = 1800.0) -> None:
+    """Run a Yosys script in `cwd` through the synthesis flow's runner (`quantpe.synth.run_yosys`)."""
     (cwd / "power.ys").write_text(script)
-    try:
-        out = subprocess.run(["yosys", "-q", "-l", "yosys.log", "-s", "power.ys"], cwd=cwd,
-                             capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError:
-        raise QuantpeError("yosys not found on PATH (apt-get install yosys)") from None
-    except subprocess.TimeoutExpired:
-        raise QuantpeError(f"yosys timed out after {timeout:g} s (log: {cwd / 'yosys.log'})") from None
-    if out.returncode != 0:
-        err = next((ln for ln in out.stderr.splitlines() if ln.startswith("ERROR")),
-                   out.stderr.strip()[-200:])
-        raise QuantpeError(f"yosys failed: {err} (log: {cwd / 'yosys.log'})")
+    run_yosys(cwd / "power.ys", cwd, cwd / "yosys.log", timeout)
 
 
 @functools.lru_cache(maxsize=8)
@@ -919,9 +912,10 @@ def add_power_parser(subparsers) -> None:
     def opts(q):
         q.add_argument("--stimulus", default="real", help="real (digits-model trace) | random [real]")
         q.add_argument("--model", default="mlp", help="the real trace's model: mlp | cnn (digits) [mlp]")
-        q.add_argument("--cycles", type=int, default=10000, help="cycles of stimulus [10000]")
-        q.add_argument("--seed", type=int, default=1, help="stimulus seed [1]")
-        q.add_argument("--clock-mhz", type=float, default=100.0, help="clock frequency [100]")
+        q.add_argument("--cycles", type=gate_cycles_type, default=10000,
+                       help=f"cycles of stimulus, 2..{MAX_GATE_CYCLES:,} [10000]")
+        q.add_argument("--seed", type=seed_type, default=1, help="stimulus seed [1]")
+        q.add_argument("--clock-mhz", type=clock_type, default=100.0, help="clock frequency [100]")
         q.add_argument("--liberty", type=Path, default=SKY130_LIBERTY, help=f"liberty [{SKY130_LIBERTY}]")
         q.add_argument("--delay", default="zero", help="gate delay model: zero | unit | liberty (the "
                        "liberty's cell delays); unit and liberty count glitches and report the difference "
@@ -935,8 +929,8 @@ def cmd_power(args) -> None:
     from quantpe.cli import config_from_args
     from quantpe.kinds import stimulus_for
     cfg = config_from_args(args)
-    if args.cycles < 2:
-        raise QuantpeError(f"--cycles must be >= 2, got {args.cycles}")
+    if not Path(args.liberty).is_file():
+        raise QuantpeError(f"liberty file {args.liberty} not found")
     if args.delay not in DELAY_MODELS:
         raise QuantpeError(f"unknown --delay {args.delay!r} ({' | '.join(DELAY_MODELS)})")
     if args.model != "mlp" and args.stimulus != "real":
@@ -949,8 +943,20 @@ def cmd_power(args) -> None:
     else:
         raise QuantpeError(f"unknown stimulus {args.stimulus!r} (real | random)")
     out = args.out or Path("build") / "power" / cfg.config_id
-    r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
-                      stimulus=args.stimulus if args.model == "mlp" else f"{args.stimulus}-{args.model}", delay=args.delay)
+    created = first_missing(out.absolute())
+    before = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    try:
+        r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
+                          stimulus=args.stimulus if args.model == "mlp" else f"{args.stimulus}-{args.model}",
+                          delay=args.delay)
+    except BaseException:              # nothing of a failed run stays: its rtl/ and gate/ folders go
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        else:
+            for p in out.iterdir():
+                if p.name not in before and p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+        raise
     print(f"{cfg.config_id} ({args.stimulus}, {r['cycles']} cycles, gate outputs == golden on every cycle): "
           f"{r['total_mw']:.4f} mW at {args.clock_mhz:g} MHz (switching {r['switching_mw']:.4f}, internal "
           f"{r['internal_mw']:.4f}, leakage {r['leakage_mw']:.6f}); {r['energy_per_cycle_pj']:.3f} pJ/cycle, "

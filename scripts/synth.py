@@ -40,11 +40,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from quantpe.atomic import write_text
+from quantpe.atomic import write_error, write_text
 from quantpe.golden.errors import QuantpeError, ToolError
 from quantpe.liberty import DEFAULT_LIBERTY, LibCell, parse_cells, read_liberty_bytes, truth_table
 
@@ -225,27 +226,44 @@ def _chip_area(path: Path, top: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _run_yosys(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
-    """Run Yosys in its own process group (so ABC children die with it on a timeout)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+def run_yosys(script: Path, cwd: Path, log: Path, timeout: float = 1800.0, yosys: str = "yosys",
+              on: str = "") -> None:
+    """Run `yosys -q -l LOG -s SCRIPT` in `cwd`, the one way this project runs Yosys.
+
+    Yosys runs in its own process group, killed (ABC children too) on a timeout or an interrupt;
+    its TMPDIR is a fresh folder inside `cwd`, removed afterwards, so ABC's yosys-abc-XXXXXX work
+    folders go with it. ToolError (exit 3, one line naming the log) when yosys is missing, fails
+    or times out (`on`: the module named in the message); the caller turns a failure on a user's Verilog into bad input first
+    (`quantpe.sim.capture.check_verilog`)."""
+    exe = shutil.which(yosys)
+    if exe is None:
+        raise ToolError(f"yosys executable not found: {yosys!r} (apt-get install yosys, or run `make tools`)")
     try:
-        _, err = proc.communicate(timeout=timeout)
-        return proc.returncode, err
-    except subprocess.TimeoutExpired:
+        tmp = Path(tempfile.mkdtemp(prefix=".yosys-tmp-", dir=cwd))
+    except OSError as exc:
+        raise ToolError(f"cannot write to {cwd}: {exc.strerror or exc}") from None
+    try:
+        proc = subprocess.Popen([exe, "-q", "-l", str(log), "-s", str(script)], cwd=cwd,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                                start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate()
-        return None, f"timed out after {timeout:g} s"
-    except BaseException:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        raise
+            _, err = proc.communicate(timeout=timeout)
+        except BaseException:                   # a timeout or an interrupt: the whole group goes
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+            if isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+                raise ToolError(f"yosys timed out{' on ' + on if on else ''} after {timeout:g} s "
+                                f"(log: {log})") from None
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if proc.returncode != 0:
+        detail = (next((ln.strip() for ln in err.splitlines() if "ERROR" in ln), "") or _last_error(log)
+                  or (err.strip().splitlines() or [""])[-1] or f"exit status {proc.returncode}")
+        raise ToolError(f"yosys failed{' on ' + on if on else ''}: {detail} (log: {log})")
 
 
 def verilog_digest(files) -> str:
@@ -266,7 +284,7 @@ def _last_error(log: Path) -> str:
     except OSError:
         return ""
     for line in reversed(lines):
-        if line.startswith("ERROR"):
+        if "ERROR" in line:
             return line.strip()
     return ""
 
@@ -304,7 +322,6 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
     if not _TOP_NAME.match(top or ""):
         raise QuantpeError(f"bad top module name: {top!r}")
     version = yosys_version(yosys)
-    exe = shutil.which(yosys)
     out_dir = Path(out_dir).expanduser().resolve()
     if liberty is not None and not Path(liberty).expanduser().exists():
         raise QuantpeError(f"liberty file not found: {liberty}")
@@ -323,17 +340,13 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
         script = _script(files, top)
         (work / "flow.ys").write_text(script)
         log = work / "yosys.log"
-        rc, err = _run_yosys([exe, "-q", "-l", str(log), "-s", str(work / "flow.ys")], work, timeout)
-        if rc != 0:
+        try:
+            run_yosys(work / "flow.ys", work, log, timeout, yosys, on=top)
+        except ToolError as exc:
             log_final = out_dir / "yosys-failed.log"
             if log.exists():
                 os.replace(log, log_final)
-            first_error = next((ln.strip() for ln in err.splitlines() if ln.startswith("ERROR")), "")
-            detail = first_error or _last_error(log_final) or (err.strip().splitlines() or [""])[-1] \
-                or f"exit status {rc}"
-            if rc is None:
-                detail = err
-            raise QuantpeError(f"yosys failed on {top}: {detail} (log: {log_final})")
+            raise ToolError(str(exc).replace(str(log), str(log_final))) from None
 
         stat = _load_stat_json(work / "stat_lib.json", top)
         cmos = _load_stat_json(work / "stat_cmos.json", top)
@@ -387,6 +400,8 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
         write_text(final_json, json.dumps(result, indent=2, sort_keys=False) + "\n")
         (out_dir / "yosys-failed.log").unlink(missing_ok=True)
         return result
+    except OSError as exc:                       # a full disk, a quota: exit 3, with the folder
+        raise write_error(exc.filename or out_dir, exc) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if created and not any(out_dir.iterdir()):

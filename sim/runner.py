@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from quantpe.golden.config import DesignConfig
-from quantpe.golden.errors import QuantpeError, ToolError, VerificationError
+from quantpe.golden.errors import QuantpeError, ToolError, VerificationError, warn
 from quantpe.atomic import write_text
 from quantpe.rtl.generate import generate, generator_digest
 from quantpe.rtl.ports import Port
@@ -105,14 +105,12 @@ def _cached_manifest(d: Path) -> dict | None:
         verilog = d / manifest["verilog"]
         text = verilog.read_bytes()
     except (OSError, ValueError, KeyError, TypeError) as e:
-        print(f"quantpe: warning: corrupt cache entry {d} ({type(e).__name__}); generating again",
-              file=sys.stderr)
+        warn(f"corrupt cache entry {d} ({type(e).__name__}); generating again")
         return None
     if manifest.get("generator_digest") != generator_digest():
         return None
     if manifest.get("verilog_sha256") != hashlib.sha256(text).hexdigest():
-        print(f"quantpe: warning: {verilog} differs from what was generated; generating again",
-              file=sys.stderr)
+        warn(f"{verilog} differs from what was generated; generating again")
         return None
     return manifest
 
@@ -148,8 +146,11 @@ def generated_folder(folder: Path, cfg: DesignConfig | None = None) -> tuple[Des
     if cfg is not None and found != cfg:
         raise QuantpeError(f"{folder} holds {found.config_id}, not {cfg.config_id}")
     if manifest.get("verilog_sha256") != hashlib.sha256(text).hexdigest():
-        print(f"quantpe: warning: {verilog} differs from what was generated; using it as it is",
-              file=sys.stderr)
+        warn(f"{verilog} differs from what was generated; using it as it is")
+        # a user's edit: the one check of a user's Verilog (syntax, module, loops: exit 2);
+        # imported here, quantpe.sim.capture imports this module
+        from quantpe.sim.capture import verilog_ports
+        verilog_ports([verilog], manifest["top"])
     manifest = {**manifest, "verilog": str(verilog.resolve())}
     return found, manifest
 

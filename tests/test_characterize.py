@@ -251,7 +251,7 @@ def test_cli_external(tmp_path, capsys):
     (["--kind", "lut", "--a-bits", 4, "--b-bits", 4, "--lut", "{shape}"], "LUT shape"),
     (["--kind", "lut", "--a-bits", 2, "--b-bits", 2, "--lut", "{range}"], "LUT values"),
     (["--kind", "lut"], "needs --lut"),
-    (["--verilog", "{syntax}", "--top", "bad", "--a-bits", 4, "--b-bits", 4, "--sim", "icarus"], "cannot read Verilog"),
+    (["--verilog", "{syntax}", "--top", "bad", "--a-bits", 4, "--b-bits", 4, "--sim", "icarus"], "is not valid Verilog: "),
     (["--verilog", "{noy}", "--top", "noy", "--a-bits", 4, "--b-bits", 4, "--sim", "icarus"], "lacks port(s) y"),
     (["--verilog", "{exact4}", "--top", "mymul", "--a-bits", 8, "--b-bits", 4, "--sim", "icarus"], "port a is input 4 bits"),
     (["--verilog", "{exact4}", "--top", "nosuch", "--a-bits", 4, "--b-bits", 4, "--sim", "icarus"], "nosuch"),

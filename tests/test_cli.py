@@ -54,16 +54,17 @@ def test_generate_rejects_bad_parameters(tmp_path, args, needle):
 
 
 def test_unwritable_output_dir():
-    # /proc refuses new folders even to root, so this holds for every user
+    # /proc refuses new folders even to root, so this holds for every user: the environment
+    # refuses (exit 3), checked before any work
     r = quantpe("generate", "baseline", "-o", "/proc/quantpe-test/out")
-    assert_one_line_error(r, "cannot create output folder")
+    assert_one_line_error(r, "cannot write output /proc/quantpe-test/out", code=3)
 
 
 def test_output_path_is_a_file(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
     r = quantpe("generate", "baseline", "-o", str(f / "sub"))
-    assert_one_line_error(r, "cannot create output folder")
+    assert_one_line_error(r, f"{f} is not a directory")
 
 
 def test_bad_config_files(tmp_path):

@@ -103,7 +103,7 @@ def test_plan_for_another_model(plan_file, tmp_path, cli, edit, msg):
     (["generate"], "choose a DESIGN"),
     (["synth", "-o", "{tmp}/x", "baseline"], "applies to --plan"),
     (["report", "--plan", "{p}", "--only", "strum"], "drop --only"),
-    (["generate", "--plan", "{tmp}/missing.json"], "cannot read plan"),
+    (["generate", "--plan", "{tmp}/missing.json"], "missing.json not found"),
 ])
 def test_plan_option_misuse(plan_file, tmp_path, cli, args, msg):
     p, _ = plan_file

@@ -141,7 +141,10 @@ def test_sigterm_during_generate_cleans_up(tmp_path):
     p = subprocess.Popen([*QUANTPE, "generate", "approxmul", "--method", "lut", "--lut-path", str(lut),
                           "--a-bits", "8", "--b-bits", "8", "-o", str(out), "--no-lint"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(3)
+    t0 = time.monotonic()          # generation has started when its staging folder is there
+    while p.poll() is None and time.monotonic() - t0 < 120 and not list(out.glob(".stage-*")):
+        time.sleep(0.05)
+    time.sleep(0.5)
     os.killpg(p.pid, signal.SIGTERM)
     _, err = p.communicate(timeout=120)
     if p.returncode == 0:
@@ -162,7 +165,7 @@ def test_external_verilog_with_processes_and_loops(tmp_path):
                 "--b-bits", "3", "--sim", "icarus", "-o", str(tmp_path / "c1"), env=env)
     assert r.returncode == 0 and "EP 0.0000" in r.stdout, r.stderr
     one_line(quantpe("characterize", "--verilog", str(tmp_path / "loop.v"), "--top", "lp", "--a-bits", "3",
-                     "--b-bits", "3", "--sim", "icarus", "-o", str(tmp_path / "c2"), env=env), 2, "logic loop")
+                     "--b-bits", "3", "--sim", "icarus", "-o", str(tmp_path / "c2"), env=env), 2, "combinational loop")
 
 
 def test_quote_in_build_folder_is_one_line(tmp_path):
