@@ -33,14 +33,19 @@ def weight_word_bits(cfg: ArrayConfig) -> int:
     return sum(bits * count for _, bits, count, _ in weight_ports(cfg))
 
 
-class IntLaneDot(wiring.Component):
-    """dot = sum_l a[l] * w[l] exactly, combinational; w = the raw word, lane 0 in the LSBs."""
+class _LaneDot(wiring.Component):
+    """Ports of a PE's combinational block sum: a (lanes x a_bits signed), w (the raw weight
+    word), dot (signed psum_bits(0))."""
 
     def __init__(self, cfg: ArrayConfig):
         self.cfg = cfg
         super().__init__({"a": In(data.ArrayLayout(signed(cfg.a_bits), cfg.lanes)),
                           "w": In(weight_word_bits(cfg)),
                           "dot": Out(signed(cfg.psum_bits(0)))})
+
+
+class IntLaneDot(_LaneDot):
+    """dot = sum_l a[l] * w[l] exactly, combinational; w = the raw word, lane 0 in the LSBs."""
 
     def elaborate(self, platform):
         cfg = self.cfg
@@ -55,15 +60,9 @@ class IntLaneDot(wiring.Component):
         return m
 
 
-class StrumLaneDot(wiring.Component):
+class StrumLaneDot(_LaneDot):
     """The static StruM block sum of `rtl.strum.StrumStaticPE` without its accumulator:
     dot = sum_l a[l] * v[l], v decoded from the raw block word `w` (mask | hi | lo | j)."""
-
-    def __init__(self, cfg: ArrayConfig):
-        self.cfg = cfg
-        super().__init__({"a": In(data.ArrayLayout(signed(cfg.a_bits), cfg.lanes)),
-                          "w": In(weight_word_bits(cfg)),
-                          "dot": Out(signed(cfg.psum_bits(0)))})
 
     def elaborate(self, platform):
         lane: StrumConfig = self.cfg.lane_cfg

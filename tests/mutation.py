@@ -167,6 +167,12 @@ MUTANTS = [
      [BIAS + "test_plan_bias_offsets_round_trip_and_checks"]),
     ("milp-objective-maximised", "golden/plan_search.py", "objective = [[scores[(n, opt)] for opt",
      "objective = [[-scores[(n, opt)] for opt", [BIAS + "test_exact_optimum_minimises_quantune_objective"]),
+    # -- PE arrays (golden/array.py)
+    ("array-window-on-flip-takes-new-set", "golden/array.py", "return np.searchsorted(flips, windows) - 1",
+     "return np.searchsorted(flips, windows, side=\"right\") - 1",
+     ["tests/test_array.py::test_hand_computed_sums_and_timing"]),
+    ("array-rows-oldest-load-first", "golden/array.py", "return before - 1 - np.arange(rows)",
+     "return before - rows + np.arange(rows)", ["tests/test_array.py::test_hand_computed_sums_and_timing"]),
     # -- energy (scripts/energy.py, scripts/power.py)
     ("leakage-in-energy-unit", "scripts/energy.py", "internal, leak * lib.leak_unit, periods",
      "internal, leak * lib.energy_unit, periods", [ENERGY + "test_leakage_is_the_liberty_cells_leakage"]),
