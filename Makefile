@@ -15,7 +15,7 @@ report: venv tools
 
 test: venv-test tools
 	$(BIN)/ruff check -q .
-	$(BIN)/pytest -n $(JOBS) -q
+	$(BIN)/pytest -n $(JOBS) -q --durations=25
 
 test-slow: venv-test tools
 	$(BIN)/pytest -n $(JOBS) -q --slow

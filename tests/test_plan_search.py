@@ -205,13 +205,13 @@ def test_estimates_zero_for_exact_and_grow_with_error(seed):
 def test_estimate_is_abs_first_plus_second():
     """Counting matrices by hand: G = -E (the error pattern against the gradient), C2 = 1,
     s_a = 1/2, h = 2, N = 4. With S = sum(E^2): first = s_a <G, E> = -S/2 (negative), second =
-    h / (2N) s_a^2 <C2, E^2> = S/16, estimate = |first| + second = 9S/16."""
+    h / (2N) s_a^2 <C2, E^2> = S/16 (the independent-error form), estimate = |first| + second = 9S/16."""
     cfg = ApproxMulConfig(method="truncated", a_bits=4, b_bits=4, signed=True, t=4)
     e = (mul_table(cfg) - exact_table(4, 4, True)).astype(float)
     S = float(np.sum(e * e))
     assert S > 0
     mats = {"l": dict(C=np.ones((16, 16)), C2=np.ones((16, 16)), G=-e, s_a=0.5, h=2.0, n=4, a_bits=4, w_bits=4)}
-    (first, second, est), = loss_estimates(mats, {"l": [cfg]})["l"]
+    (first, second, est), = loss_estimates(mats, {"l": [cfg]}, form="independent")["l"]
     assert first == pytest.approx(-S / 2) and second == pytest.approx(S / 16) and est == pytest.approx(9 * S / 16)
 
 
