@@ -95,6 +95,11 @@ class ArrayConfig(DesignConfig):
                 raise ConfigError(f"array: w_bits must be in 2..16, got {self.w_bits}")
             if self.k != 0:
                 raise ConfigError("array: k applies to pe='strum' only")
+            lane_fields = {"variant": "dliq", "hb": 8, "lb": 4}
+            for name, default in lane_fields.items():
+                if getattr(self, name) != default:
+                    raise ConfigError(f"array: {name} applies to pe='strum' only (pe='int' takes the "
+                                      f"default {default!r}), got {getattr(self, name)!r}")
         else:
             if self.lanes not in BLOCK_SIZES:
                 raise ConfigError(f"array: a StruM lane needs lanes in {', '.join(map(str, BLOCK_SIZES))}, "
