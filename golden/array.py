@@ -42,6 +42,7 @@ import numpy as np
 from .config import DesignConfig
 from .dot import MAX_ACC_BITS, product_range
 from .errors import ConfigError, QuantpeError
+from .streams import port_stream
 from .intmath import int_range
 from .strum_codec import BlockFields, block_layout, block_values, check_fields, mask_to_bits
 from .strum_config import BLOCK_SIZES, VARIANTS, StrumConfig, signed_width
@@ -181,12 +182,7 @@ def input_ports(cfg: ArrayConfig) -> tuple[str, ...]:
 
 
 def _stream(inputs: Mapping, name: str, shape: tuple) -> np.ndarray:
-    if name not in inputs:
-        raise QuantpeError(f"array stimulus is missing port {name!r}")
-    v = np.asarray(inputs[name], dtype=np.int64)
-    if v.shape != shape:
-        raise QuantpeError(f"array port {name!r} must have shape {shape}, got {v.shape}")
-    return v
+    return port_stream(inputs, name, shape, "array")
 
 
 def load_values(cfg: ArrayConfig, inputs: Mapping, cycles) -> np.ndarray:

@@ -37,6 +37,7 @@ import numpy as np
 from .config import DesignConfig
 from .dot import MAX_ACC_BITS, product_range
 from .errors import ConfigError, QuantpeError
+from .streams import port_stream
 from .intmath import int_range, wrap
 from .strum_config import signed_width
 
@@ -100,12 +101,7 @@ def input_ports(cfg: SipTileConfig) -> tuple[str, ...]:
 
 
 def _stream(inputs: Mapping, name: str, shape: tuple) -> np.ndarray:
-    if name not in inputs:
-        raise QuantpeError(f"sip_tile stimulus is missing port {name!r}")
-    v = np.asarray(inputs[name], dtype=np.int64)
-    if v.shape != shape:
-        raise QuantpeError(f"sip_tile port {name!r} must have shape {shape}, got {v.shape}")
-    return v
+    return port_stream(inputs, name, shape, "sip_tile")
 
 
 def sip_tile_schedule(cfg: SipTileConfig, inputs: Mapping) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ import numpy as np
 
 from .baseline import Expected, frame_schedule
 from .errors import QuantpeError
+from .streams import port_stream
 from .strum_codec import (BlockFields, block_bits, block_layout, block_values, check_fields,
                           bits_to_mask, mask_to_bits, pack_block, pack_blocks, storage_figures, unpack_block,
                           unpack_blocks)
@@ -72,12 +73,7 @@ def ports_from_words(cfg: StrumConfig, words, j=None) -> dict:
 
 
 def _stream(inputs: Mapping, name: str, shape: tuple) -> np.ndarray:
-    if name not in inputs:
-        raise QuantpeError(f"StruM stimulus is missing port {name!r}")
-    v = np.asarray(inputs[name], dtype=np.int64)
-    if v.shape != shape:
-        raise QuantpeError(f"StruM port {name!r} must have shape {shape}, got {v.shape}")
-    return v
+    return port_stream(inputs, name, shape, "StruM")
 
 
 def lane_weights(cfg: StrumConfig, inputs: Mapping) -> np.ndarray:
