@@ -123,9 +123,20 @@ def test_job_timeout_and_a_failing_job(cluster2, on_cluster):
 
 
 def _job_processes(lc) -> list:
+    """The live job processes of the cluster's workers (a killed one that is a zombie, or gone
+    between the listing and the look, is not live)."""
     import psutil
-    return [q for w in lc.workers if w.poll() is None for q in psutil.Process(w.pid).children(recursive=True)
-            if "spawn_main" in " ".join(q.cmdline())]
+    out = []
+    for w in lc.workers:
+        if w.poll() is not None:
+            continue
+        for q in psutil.Process(w.pid).children(recursive=True):
+            try:
+                if q.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(q.cmdline()):
+                    out.append(q)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+    return out
 
 
 def test_a_cancelled_running_job_is_killed_on_its_worker(cluster2, on_cluster):
