@@ -63,8 +63,11 @@ __all__ = ["SKY130_LIBERTY", "build_gate_netlist", "GateSim", "measure_power", "
            "add_power_parser",
            "cmd_power", "RESET_CYCLES", "DELAY_MODELS"]
 
-SKY130_LIBERTY = Path(os.environ.get("QUANTPE_SKY130_LIB",
-                                     "/work/shared/pdk/sky130hd/sky130_fd_sc_hd__tt_025C_1v80.lib.gz"))
+#: the sky130 liberty: $QUANTPE_SKY130_LIB, else the shared folder's ($QUANTPE_SHARED, else ../shared
+#: seen from the working directory, as `quantpe.report.default_real_liberty`); may be absent
+SKY130_LIBERTY = Path(os.environ.get("QUANTPE_SKY130_LIB")
+                      or Path(os.environ.get("QUANTPE_SHARED", Path.cwd().parent / "shared"))
+                      / "pdk/sky130hd/sky130_fd_sc_hd__tt_025C_1v80.lib.gz")
 RESET_CYCLES = 2
 #: delay models of `measure_power` -> the name recorded in its result
 DELAY_MODELS = {"zero": "zero-delay", "unit": "unit-delay (glitches counted)",
