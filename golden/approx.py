@@ -111,6 +111,7 @@ from .config import DesignConfig
 from .dot import MulRule
 from .errors import ConfigError, QuantpeError
 from .intmath import fits, int_range, round_half_away, to_unsigned, wrap
+from .lut_read import read_adapt_header, read_tfapprox_bin
 from .reduction import dadda_schedule, evaluate
 
 __all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
@@ -369,7 +370,7 @@ def load_lut_file(path, a_bits: int, b_bits: int) -> np.ndarray:
     """Read a truth table from .npy (any integer dtype), a flat little-endian int32 .bin, or the
     emulator layouts of `quantpe.golden.lut_export`: an 8x8 .bin of 65,536 uint16 (TFApprox /
     EvoApprox mul8u_*.bin) or an AdaPT `int16_t lut [256][256]` .h."""
-    from .lut_export import read_adapt_header, read_tfapprox_bin
+
     p = Path(path)
     try:
         if p.suffix == ".npy":

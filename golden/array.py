@@ -42,8 +42,8 @@ import numpy as np
 from .config import DesignConfig
 from .dot import MAX_ACC_BITS, product_range
 from .errors import ConfigError, QuantpeError
-from .streams import port_stream
 from .intmath import int_range
+from .streams import port_stream
 from .strum_codec import BlockFields, block_layout, block_values, check_fields, mask_to_bits
 from .strum_config import BLOCK_SIZES, VARIANTS, StrumConfig, signed_width
 

@@ -29,7 +29,8 @@ import numpy as np
 
 from .array import ArrayConfig, weight_ports
 from .errors import QuantpeError
-from .layers import Conv2d, Graph, Linear
+from quantpe.golden.layers import Conv2d, Linear
+from quantpe.golden.graph import Graph
 from .lowering import im2col
 from .strum_codec import bits_to_mask
 from .strum_encode import encode_int

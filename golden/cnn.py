@@ -22,7 +22,7 @@ Training (`train_graph`): He-normal initialisation (fan_in = C_g*KH*KW), zero bi
 Adam on the mean softmax cross-entropy, fixed seed (numpy default_rng) for the initialisation
 and the per-epoch shuffles, float64, single-threaded BLAS. On a given machine the same seed gives
 bit-identical weights; `python -m quantpe.golden.cnn` rebuilds golden/data/digits_cnn.npz byte for byte
-(`layers.save_graph`: fixed zip timestamps), which `load_reference_cnn()` returns.
+(`graph_io.save_graph`: fixed zip timestamps), which `load_reference_cnn()` returns.
 """
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ import numpy as np
 
 from .digits import N_CLASSES, load_digits_split
 from .errors import QuantpeError
-from .layers import (INPUT, Add, AvgPool, Conv2d, Flatten, Graph, Linear, MaxPool, Node, QGraph, ReLU,
-                     build_qgraph, load_graph, save_graph)
+from quantpe.golden.layers import INPUT, Add, AvgPool, Conv2d, Flatten, Linear, MaxPool, ReLU
+from quantpe.golden.graph_io import load_graph, save_graph
+from quantpe.golden.qgraph import QGraph, build_qgraph
+from quantpe.golden.graph import Graph, Node
 from .mlp import MLP, load_reference_model
 
 __all__ = ["ARCH", "CNN_PATH", "TRAIN_DEFAULTS", "to_images", "digits_cnn", "train_graph",
@@ -82,7 +84,7 @@ def digits_cnn(params: dict | None = None, rng: np.random.Generator | None = Non
     return Graph((1, 8, 8), nodes)
 
 
-def _loss_grad(logits, y):
+def loss_grad(logits, y):
     z = logits - logits.max(axis=1, keepdims=True)
     logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     n = len(y)
@@ -120,7 +122,7 @@ def _train(graph, x, y, rng, epochs, batch_size, lr, beta1, beta2, eps) -> Graph
             idx = order[start:start + batch_size]
             g = graph.with_params(params)
             out, caches = g.forward_train(x[idx])
-            _, gout = _loss_grad(out, y[idx])
+            _, gout = loss_grad(out, y[idx])
             grads = g.backward(caches, gout)
             step += 1
             c1, c2 = 1.0 - beta1 ** step, 1.0 - beta2 ** step

@@ -40,9 +40,12 @@ import numpy as np
 
 from .approx import exact_table, mul_table
 from .bias_comp import output_mean_errors
+from .cnn import loss_grad
 from .errors import QuantpeError
 from .intmath import to_unsigned
-from .layers import INPUT, Graph, QGraph
+from quantpe.golden.layers import INPUT
+from quantpe.golden.qgraph import QGraph
+from quantpe.golden.graph import Graph
 
 __all__ = ["ESTIMATE_FORMS", "output_grads", "count_matrices", "loss_estimates", "select_mckp", "fames_search"]
 
@@ -50,9 +53,8 @@ __all__ = ["ESTIMATE_FORMS", "output_grads", "count_matrices", "loss_estimates",
 def output_grads(graph: Graph, x, y) -> tuple[dict, float]:
     """({weight layer: dL/dy of its float output}, loss) for the mean cross-entropy of graph's
     (N, classes) output on (x, y): one forward and one backward pass."""
-    from .cnn import _loss_grad
     out, caches = graph.forward_train(x)
-    loss, g_out = _loss_grad(out.reshape(len(out), -1), np.asarray(y, dtype=np.int64))
+    loss, g_out = loss_grad(out.reshape(len(out), -1), np.asarray(y, dtype=np.int64))
     grads, keep = {graph.output: g_out.reshape(out.shape)}, set(graph.weight_layers)
     res = {}
     for nd in reversed(graph.nodes):

@@ -36,13 +36,13 @@ def _first_line(e: Exception) -> str:
 @functools.lru_cache(maxsize=512)
 def _session(model: str):
     """(run(feeds) -> outputs, input elem types, operator names) of a subgraph (cached)."""
-    import onnx                                        # optional heavy dependency
+    import onnx  # optional heavy dependency
     data = base64.b64decode(model)
     proto = onnx.load_from_string(data)
     types = tuple(i.type.tensor_type.elem_type for i in proto.graph.input)
     ops = ", ".join(sorted({n.op_type for n in proto.graph.node}))
     try:
-        import onnxruntime as ort                      # optional heavy dependency
+        import onnxruntime as ort  # optional heavy dependency
     except ImportError:
         ort = None
     if ort is not None:
@@ -55,7 +55,7 @@ def _session(model: str):
         except Exception as e:
             raise QuantpeError(f"onnxruntime cannot run the float subgraph ({ops}): {_first_line(e)}") from None
         return (lambda feeds: sess.run(None, feeds)), types, ops
-    from onnx.reference import ReferenceEvaluator      # optional heavy dependency
+    from onnx.reference import ReferenceEvaluator  # optional heavy dependency
     ref = ReferenceEvaluator(proto)
     return (lambda feeds: ref.run(None, feeds)), types, ops
 

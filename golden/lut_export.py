@@ -24,11 +24,11 @@ import re
 from pathlib import Path
 
 import numpy as np
-
-from quantpe.atomic import write_bytes
+from quantpe.golden.atomic import write_bytes
 
 from .approx import ApproxMulConfig, mul_table, table_widths, table_y_bits
 from .errors import QuantpeError
+from .lut_read import read_adapt_header, read_tfapprox_bin
 
 __all__ = ["write_npy", "write_bin", "write_c_header", "read_npy", "read_bin", "export_lut",
            "default_c_name", "write_tfapprox_bin", "read_tfapprox_bin", "write_adapt_header",
@@ -161,46 +161,12 @@ def write_tfapprox_bin(path, table) -> Path:
     return write_bytes(path, t.astype("<u2").tobytes(order="C"))
 
 
-def read_tfapprox_bin(path) -> np.ndarray:
-    """Inverse of `write_tfapprox_bin`: (256, 256) int64 table."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise QuantpeError(f"cannot read {path}: {e.strerror or e}") from None
-    if len(raw) != 2 << 16:
-        raise QuantpeError(f"{path}: {len(raw)} bytes, a TFApprox 8x8 uint16 LUT has {2 << 16}")
-    return np.frombuffer(raw, dtype="<u2").astype(np.int64).reshape(256, 256)
-
-
 def write_adapt_header(path, table) -> Path:
     """Save a signed 8x8 table as AdaPT's header: `const int16_t lut [256][256]`, rows a_pattern."""
     t = _check_8x8(table, True, "AdaPT")
     rows = ["{" + ", ".join(str(int(v)) for v in row) + "}" for row in t]
     text = "#include <stdint.h>\n\nconst int16_t lut [256][256] = {" + ",\n".join(rows) + "};\n"
     return write_bytes(path, text.encode())
-
-
-_ADAPT = re.compile(r"int16_t\s+lut\s*\[\s*256\s*\]\s*\[\s*256\s*\]\s*=\s*\{(.*)\}\s*;", re.S)
-
-
-def read_adapt_header(path) -> np.ndarray:
-    """Inverse of `write_adapt_header` (any spacing): (256, 256) int64 table."""
-    try:
-        text = Path(path).read_text(encoding="ascii", errors="strict")
-    except (OSError, UnicodeDecodeError) as e:
-        raise QuantpeError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    m = _ADAPT.search(text)
-    if m is None:
-        raise QuantpeError(f"{path}: no `int16_t lut [256][256] = {{...}};` array (AdaPT layout)")
-    body = m.group(1)
-    rows = re.findall(r"\{([^{}]*)\}", body)
-    try:
-        vals = [[int(v) for v in r.replace("\n", " ").split(",") if v.strip()] for r in rows]
-    except ValueError:
-        raise QuantpeError(f"{path}: the lut array holds something other than integers") from None
-    if len(vals) != 256 or any(len(r) != 256 for r in vals):
-        raise QuantpeError(f"{path}: the lut array is not 256 rows of 256 values")
-    return np.array(vals, dtype=np.int64)
 
 
 def export_lut(cfg: ApproxMulConfig, out_dir, name: str | None = None,

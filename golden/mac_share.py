@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .layers import ActMatMul, FloatOp, Graph
+from quantpe.golden.layers import ActMatMul, FloatOp
+from quantpe.golden.graph import Graph
 from .plan import layer_macs
 
 __all__ = ["mac_share", "mac_share_text"]

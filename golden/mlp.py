@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .npz import write_npz
 from .digits import N_CLASSES, N_FEATURES, load_digits_split
 from .errors import QuantpeError
+from .npz import write_npz
 
 __all__ = ["MLP", "LAYER_SIZES", "REFERENCE_PATH", "TRAIN_DEFAULTS", "check_batch",
            "loss_and_grads", "train_mlp", "train_digits_mlp", "save_mlp", "load_mlp",

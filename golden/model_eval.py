@@ -1,5 +1,5 @@
 """Every technique on any layer-graph model (MLP, CNN, imported ONNX): StruM, approximate
-multipliers, Stripes / Dynamic Stripes. All figures come from the bit-exact `layers.QGraph`.
+multipliers, Stripes / Dynamic Stripes. All figures come from the bit-exact `qgraph.QGraph`.
 
 StruM (`strum_eval_model`): each weight layer's float lowered matrix (O, K) (`lowering` order) is
 zero-padded at the end of its reduction axis to Kp = ceil(K / B) * B, encoded (`strum_encode.
@@ -32,17 +32,16 @@ import warnings
 
 import numpy as np
 
-from .qerror import mse_sqnr
-
 from .approx import ApproxMulConfig, approx_mul, sign_magnitude_mul
 from .errors import QuantpeError
-from .layers import Graph, QGraph, QWeight, build_qgraph
+from quantpe.golden.qgraph import QGraph, QWeight, build_qgraph
+from quantpe.golden.graph import Graph
 from .lowering import bricks, pad_reduction
+from .qerror import mse_sqnr
+from .stripes_precision import covering_msb, detect_windows, profile_precisions, static_window, window_value
 from .strum_codec import block_bits
 from .strum_config import StrumConfig
 from .strum_encode import encode
-from .stripes_precision import (covering_msb, detect_windows, profile_precisions, static_window,
-                                window_value)
 
 __all__ = ["StrumPaddingWarning", "strum_operands", "strum_eval_model", "approx_eval_model",
            "DEFAULT_APPROX", "layer_bricks", "brick_precisions", "stripes_eval_model",

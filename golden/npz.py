@@ -1,5 +1,5 @@
 """Byte-stable .npz files: the same arrays give the same bytes (fixed zip timestamps, order and
-permissions, no pickles), written through the one atomic writer (`quantpe.atomic`)."""
+permissions, no pickles), written through the one atomic writer (`quantpe.golden.atomic`)."""
 from __future__ import annotations
 
 import io
@@ -7,8 +7,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-
-from quantpe.atomic import write_bytes
+from quantpe.golden.atomic import write_bytes
 
 __all__ = ["npz_bytes", "write_npz"]
 

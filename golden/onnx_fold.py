@@ -45,7 +45,7 @@ class Folded:
 
 
 def _onnx():
-    import onnx                                     # optional heavy dependency
+    import onnx  # optional heavy dependency
     from onnx import numpy_helper, shape_inference
     from onnx.reference import ReferenceEvaluator
     return onnx, numpy_helper, shape_inference, ReferenceEvaluator
@@ -161,7 +161,7 @@ def _evaluate(nd, inputs, opset, Ref):
     try:
         res = Ref(m).run(None, feeds)
     except Exception:
-        import onnxruntime as ort                        # optional heavy dependency
+        import onnxruntime as ort  # optional heavy dependency
         m.ir_version = 8
         res = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
     it = iter(res)

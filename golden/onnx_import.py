@@ -1,4 +1,4 @@
-"""ONNX import: any model onnxruntime runs (one float tensor input, one output) -> `layers.Graph`.
+"""ONNX import: any model onnxruntime runs (one float tensor input, one output) -> `graph.Graph`.
 
 Steps, on the graph as folded by `onnx_fold.fold` for the per-sample input shape (shape
 inference and constant folding: every subgraph of initializers and static shapes is a constant):
@@ -47,8 +47,8 @@ import numpy as np
 
 from .errors import QuantpeError
 from .float_exec import MAC_OPS, check_subgraph, encode_model, run_subgraph
-from .layers import (INPUT, ActMatMul, Add, AvgPool, Clip, Concat, Conv2d, Flatten, FloatOp,
-                     GlobalAvgPool, Graph, Linear, MaxPool, Node, QuantDequant, fold_batchnorm)
+from quantpe.golden.layers import INPUT, ActMatMul, Add, AvgPool, Clip, Concat, Conv2d, Flatten, FloatOp, GlobalAvgPool, Linear, MaxPool, QuantDequant, fold_batchnorm
+from quantpe.golden.graph import Graph, Node
 from .onnx_fold import BATCHES, fold
 from .qonnx import QONNX_DOMAINS, quant_attrs, quant_range
 
@@ -67,7 +67,7 @@ class _Float(Exception):
 
 def _onnx():
     try:
-        import onnx                                      # optional heavy dependency
+        import onnx  # optional heavy dependency
         from onnx import numpy_helper
     except ImportError:                                  # pragma: no cover
         raise QuantpeError("ONNX support needs the `onnx` package (pip install onnx)") from None

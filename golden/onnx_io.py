@@ -1,4 +1,4 @@
-"""ONNX import (a user's model -> `layers.Graph`) and export (the project's graphs -> ONNX).
+"""ONNX import (a user's model -> `graph.Graph`) and export (the project's graphs -> ONNX).
 
 Import (`import_onnx`, `onnx_import`): any model onnxruntime runs with one float input and one
 output; the MAC operators become the integer layers, per-channel affine constants next to them
@@ -15,9 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from quantpe.golden.atomic import write_bytes
 
 from .errors import QuantpeError
-from .layers import INPUT, Add, AvgPool, Clip, Concat, Conv2d, Flatten, GlobalAvgPool, Graph, Linear, MaxPool
+from quantpe.golden.layers import INPUT, Add, AvgPool, Clip, Concat, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool
+from quantpe.golden.graph import Graph
 from .onnx_import import import_onnx
 
 __all__ = ["import_onnx", "export_onnx", "load_samples", "OPSET"]
@@ -114,5 +116,4 @@ def export_onnx(graph: Graph, path, dtype: str = "float64", producer: str = "qua
                               opset_imports=[helper.make_opsetid("", OPSET)], producer_name=producer)
     model.ir_version = 8
     onnx.checker.check_model(model)
-    from quantpe.atomic import write_bytes
     return write_bytes(Path(path), model.SerializeToString())

@@ -9,7 +9,7 @@ A plan is JSON (UTF-8, sorted keys) of this shape:
                  "config": {"mul": "truncated:t=4"}, "macs": 9216}, ...]}
 
 `layers` lists every weight layer (Conv2d / Linear) of the model, in graph order. a_bits is the
-width of the codes the layer's multipliers see (2..16, `layers.build_qgraph`), w_bits the
+width of the codes the layer's multipliers see (2..16, `qgraph.build_qgraph`), w_bits the
 weight width (2..16). kind "baseline": exact products (config {}); kind "approxpe": one
 multiplier per MAC, `config.mul` a multiplier spec (`approx_pe.parse_mul_spec`, e.g. "exact",
 "truncated:t=4", "drum:k=3") for signed a_bits x w_bits operands; a non-exact spec needs both
@@ -31,7 +31,9 @@ import numpy as np
 from .approx import MAX_OP_BITS, MIN_OP_BITS, approx_mul
 from .approx_pe import mul_spec, parse_mul_spec
 from .errors import ConfigError, QuantpeError
-from .layers import Conv2d, Graph, Linear, QGraph, build_qgraph
+from quantpe.golden.layers import Conv2d, Linear
+from quantpe.golden.qgraph import QGraph, build_qgraph
+from quantpe.golden.graph import Graph
 from .quantize import MAX_BITS, MIN_BITS
 
 __all__ = ["SCHEMA", "KINDS", "graph_sha256", "layer_macs", "make_plan", "layer_entry", "plan_text",

@@ -36,7 +36,8 @@ import numpy as np
 
 from .errors import QuantpeError
 from .fames import select_mckp
-from .layers import Graph, QGraph, build_qgraph
+from quantpe.golden.qgraph import QGraph, build_qgraph, fused_clip
+from quantpe.golden.graph import Graph
 from .plan import layer_macs
 from .qerror import mse_sqnr
 
@@ -106,8 +107,7 @@ class SearchResult:
 
 def _fused_source(graph: Graph, name: str) -> str:
     """The float tensor a requantizing node's scale is calibrated on (its fused Clip, if any)."""
-    from .layers import _fused_clip
-    return graph.consumers(name)[0] if _fused_clip(graph, name) is not None else name
+    return graph.consumers(name)[0] if fused_clip(graph, name) is not None else name
 
 
 def layer_metrics(pb: Problem, samples: int | None = None) -> dict:

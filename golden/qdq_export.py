@@ -1,4 +1,4 @@
-"""Export of the project's quantized model (`layers.QGraph`) as an ONNX QDQ model onnxruntime runs.
+"""Export of the project's quantized model (`qgraph.QGraph`) as an ONNX QDQ model onnxruntime runs.
 
 Every tensor of the integer model becomes QuantizeLinear -> DequantizeLinear at its scale
 (per tensor, zero point 0, int8 for widths <= 8, int16 up to 16 bits; opset 21):
@@ -23,10 +23,11 @@ import base64
 from pathlib import Path
 
 import numpy as np
+from quantpe.golden.atomic import write_bytes
 
 from .errors import QuantpeError
-from .layers import (INPUT, ActMatMul, Add, AvgPool, Clip, Concat, Flatten, FloatOp, GlobalAvgPool, MaxPool,
-                     QGraph, QuantDequant, QWeight)
+from quantpe.golden.layers import INPUT, ActMatMul, Add, AvgPool, Clip, Concat, Flatten, FloatOp, GlobalAvgPool, MaxPool, QuantDequant
+from quantpe.golden.qgraph import QGraph, QWeight
 from .lowering import unlower_weights
 
 __all__ = ["export_qdq", "QDQ_OPSET"]
@@ -36,8 +37,9 @@ QDQ_OPSET = 21
 
 def export_qdq(q: QGraph, path) -> Path:
     """Write `q` as a QDQ ONNX model (module docstring), atomically; float32 input "input"."""
-    import onnx                                          # optional heavy dependency
-    from onnx import TensorProto, helper, numpy_helper as nh
+    import onnx  # optional heavy dependency
+    from onnx import TensorProto, helper
+    from onnx import numpy_helper as nh
     g = q.graph
     nodes, inits = [], []
 
@@ -138,7 +140,6 @@ def export_qdq(q: QGraph, path) -> Path:
                               opset_imports=[helper.make_opsetid("", QDQ_OPSET)], producer_name="quantpe")
     model.ir_version = 10
     onnx.checker.check_model(model)
-    from quantpe.atomic import write_bytes
     return write_bytes(Path(path), model.SerializeToString())
 
 

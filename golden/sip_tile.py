@@ -37,8 +37,8 @@ import numpy as np
 from .config import DesignConfig
 from .dot import MAX_ACC_BITS, product_range
 from .errors import ConfigError, QuantpeError
-from .streams import port_stream
 from .intmath import int_range, wrap
+from .streams import port_stream
 from .strum_config import signed_width
 
 __all__ = ["SipTileConfig", "input_ports", "sip_tile_schedule", "sip_tile_schedule_ports"]

@@ -45,8 +45,7 @@ from .config import DesignConfig
 from .dot import LaneWidths
 from .errors import ConfigError, QuantpeError
 from .intmath import clog2, wrap
-from .stripes_precision import (check_codes, check_window, covering_msb, detect_windows,
-                                window_value)
+from .stripes_precision import check_codes, check_window, covering_msb, detect_windows, window_value
 
 __all__ = ["stripes_schedule_ports", "StripesConfig", "MODES", "BrickStream", "StripesSchedule", "brick_windows",
            "brick_cycles", "brick_values", "stripes_schedule", "LayerCycles", "ModelCycles",

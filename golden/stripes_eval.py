@@ -64,8 +64,14 @@ from .digits import load_digits_split
 from .errors import QuantpeError
 from .qmodel import QModel, build_qmodel
 from .stripes import StripesConfig, layer_cycles
-from .stripes_precision import (PrecisionProfile, covering_msb, detect_windows,
-                                profile_precisions, static_window, window_value)
+from .stripes_precision import (
+    PrecisionProfile,
+    covering_msb,
+    detect_windows,
+    profile_precisions,
+    static_window,
+    window_value,
+)
 
 __all__ = ["layer_windows", "run_windowed", "accuracy_with_precisions", "profile_model",
            "StripesEval", "evaluate_stripes", "precision_histogram", "check_nonnegative",

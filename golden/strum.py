@@ -32,9 +32,20 @@ import numpy as np
 from .baseline import Expected, frame_schedule
 from .errors import QuantpeError
 from .streams import port_stream
-from .strum_codec import (BlockFields, block_bits, block_layout, block_values, check_fields,
-                          bits_to_mask, mask_to_bits, pack_block, pack_blocks, storage_figures, unpack_block,
-                          unpack_blocks)
+from .strum_codec import (
+    BlockFields,
+    bits_to_mask,
+    block_bits,
+    block_layout,
+    block_values,
+    check_fields,
+    mask_to_bits,
+    pack_block,
+    pack_blocks,
+    storage_figures,
+    unpack_block,
+    unpack_blocks,
+)
 from .strum_config import StrumConfig
 from .strum_encode import StrumTensor, encode, encode_int, strum_dot
 from .strum_error import error_figures, strum_error_table

@@ -7,7 +7,6 @@ INT-b is `quantize(w, b, signed=True, axis=0)` (per output channel, symmetric, +
 """
 from __future__ import annotations
 
-
 from .qerror import mse_sqnr
 from .quantize import quantize
 from .strum_codec import block_bits

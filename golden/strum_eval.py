@@ -14,7 +14,6 @@ prints the table.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from .digits import load_digits_split

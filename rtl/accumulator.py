@@ -2,7 +2,6 @@
 from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.errors import ConfigError
 from quantpe.golden.intmath import int_range
 

@@ -46,10 +46,23 @@ from collections import Counter
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-
-from quantpe.golden.approx import (ApproxMulConfig, array_columns, array_constant, booth_digit, booth_pp_bit,
-                                   booth_rows, bw_invert_mask, is_baugh_wooley, is_booth, mitchell_frac_bits,
-                                   mul_table, pp_columns, pp_keep_mask, ssm_compensation, ssm_keep_mask)
+from quantpe.golden.approx import (
+    ApproxMulConfig,
+    array_columns,
+    array_constant,
+    booth_digit,
+    booth_pp_bit,
+    booth_rows,
+    bw_invert_mask,
+    is_baugh_wooley,
+    is_booth,
+    mitchell_frac_bits,
+    mul_table,
+    pp_columns,
+    pp_keep_mask,
+    ssm_compensation,
+    ssm_keep_mask,
+)
 from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.errors import ConfigError
 from quantpe.golden.reduction import dadda_schedule

@@ -11,7 +11,6 @@ from __future__ import annotations
 from amaranth import Module, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.approx import ApproxMulConfig
 from quantpe.golden.errors import ConfigError
 

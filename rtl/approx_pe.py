@@ -10,7 +10,6 @@ out_sum (acc_bits, signed); latency pipeline + 1.
 from amaranth import Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.approx_pe import ApproxPEConfig
 from quantpe.golden.errors import ConfigError
 

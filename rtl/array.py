@@ -18,7 +18,6 @@ the datapath.
 from amaranth import Cat, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.array import ArrayConfig, weight_ports
 from quantpe.golden.strum_config import StrumConfig
 

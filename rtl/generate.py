@@ -14,37 +14,25 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from amaranth.back import verilog
-
-from quantpe.atomic import ensure_dir, write_text
+from quantpe.core.build import design_dir, locked, source_digest
+from quantpe.core.kinds import build_component
+from quantpe.golden.atomic import ensure_dir, write_text
 from quantpe.golden.config import DesignConfig
-from quantpe.kinds import build_component
+from quantpe.golden.errors import warn
+from quantpe.rtl import builtin_yosys
 
 from .ports import ports_of
 
 __all__ = ["build_component", "generate", "tool_versions", "git_revision",
-           "top_name", "generator_digest"]
+           "top_name", "generator_digest", "ensure_generated", "to_verilog"]
 
-
-
-def source_digest(*modules: str) -> str:
-    """SHA-256 (16 hex) of the sources of quantpe modules and packages (e.g. "quantpe.rtl":
-    every .py of the package; "quantpe.kinds": that file), by name and content."""
-    import importlib
-    h = hashlib.sha256()
-    for name in modules:
-        mod = importlib.import_module(name)
-        path = Path(mod.__file__).resolve()
-        files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
-        for f in files:
-            h.update(f"{name}/{f.name}".encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def generator_digest() -> str:
     """Digest of every source the generated Verilog depends on: the generators (rtl/), the
     golden modules they take constants and widths from (golden/) and the registry. A build
     made from other sources is stale even when the config id is the same."""
-    return source_digest("quantpe.rtl", "quantpe.golden", "quantpe.kinds")
+    return source_digest("quantpe.rtl", "quantpe.golden", "quantpe.core.kinds")
 
 
 def top_name(cfg: DesignConfig) -> str:
@@ -83,12 +71,19 @@ def git_revision() -> str:
         return "unknown"
 
 
+def to_verilog(component, name: str, emit_src: bool = False) -> str:
+    """Verilog text of an Amaranth component (module `name`), converted by Amaranth's built-in
+    Yosys run through `builtin_yosys`'s server (installed here, on the first conversion)."""
+    builtin_yosys.install()
+    return verilog.convert(component, name=name, emit_src=emit_src)
+
+
 def generate(cfg: DesignConfig, out_dir: Path) -> dict:
     """Write `<top>.v` and `manifest.json` for `cfg` into `out_dir`; return the manifest."""
     out_dir = ensure_dir(out_dir, "output directory")
     component = build_component(cfg)
     top = top_name(cfg)
-    body = verilog.convert(component, name=top, emit_src=False)
+    body = to_verilog(component, top)
     tools = tool_versions()
     rev = git_revision()
     header = "\n".join([
@@ -116,3 +111,31 @@ def generate(cfg: DesignConfig, out_dir: Path) -> dict:
     write_text(verilog_path, header + body)
     write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _cached_manifest(d: Path) -> dict | None:
+    """The manifest in `d` if it was made by the current sources and its Verilog is unchanged;
+    None (with a warning for a corrupt or edited entry) when it must be generated again."""
+    mf = d / "manifest.json"
+    if not mf.exists():
+        return None
+    try:
+        manifest = json.loads(mf.read_text())
+        verilog = d / manifest["verilog"]
+        text = verilog.read_bytes()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        warn(f"corrupt cache entry {d} ({type(e).__name__}); generating again")
+        return None
+    if manifest.get("generator_digest") != generator_digest():
+        return None
+    if manifest.get("verilog_sha256") != hashlib.sha256(text).hexdigest():
+        warn(f"{verilog} differs from what was generated; generating again")
+        return None
+    return manifest
+
+
+def ensure_generated(cfg: DesignConfig) -> dict:
+    """Generate the Verilog of `cfg` once (per config id and sources) and return its manifest."""
+    d = design_dir(cfg)
+    with locked(d):
+        return _cached_manifest(d) or generate(cfg, d)

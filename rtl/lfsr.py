@@ -5,7 +5,6 @@ from operator import xor
 from amaranth import Cat, Const, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.lfsr import taps_of
 
 __all__ = ["lfsr_next", "LFSR"]

@@ -2,7 +2,6 @@
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.requant import RequantConfig
 
 from .lfsr import LFSR

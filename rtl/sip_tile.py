@@ -13,7 +13,6 @@ Structure (named submodules, for a per-part area breakdown):
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.sip_tile import SipTileConfig
 
 from .adder_tree import AdderTree

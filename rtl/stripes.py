@@ -35,7 +35,6 @@ from functools import reduce
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.errors import ConfigError
 from quantpe.golden.intmath import clog2
 from quantpe.golden.stripes import StripesConfig

@@ -37,7 +37,6 @@ the control bits).
 from amaranth import Module, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.strum_codec import block_layout
 from quantpe.golden.strum_config import J_BITS, StrumConfig, signed_width
 

@@ -18,7 +18,6 @@ the mask has exactly K/G ones.
 from amaranth import C, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.errors import ConfigError
 
 __all__ = ["StrumSelect", "StrumScatter", "prefix_ranks"]

@@ -5,7 +5,6 @@ Widths come from `StrumConfig` (exact integer ranges), so every output holds its
 from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-
 from quantpe.golden.strum_config import J_BITS
 
 __all__ = ["LaneMul", "Mip2qLowUnit", "DliqShift", "DynamicLane"]

@@ -6,123 +6,19 @@ configs, missing tools) prints one line `quantpe: error: ...` and exits with sta
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from quantpe.kinds import KINDS, config_class, config_from_dict
-from quantpe.atomic import check_output, staged_dir
-from quantpe.studies import STUDIES
-from quantpe.golden.compressors import COMPRESSORS
+from quantpe.commands.design_args import Parser, config_from_args, design_folder, kind_subparsers
+from quantpe.core.limits import bounded_float, bounded_int, cycles_type, gate_cycles_type, seed_type
 from quantpe.golden.approx import SIGNED_FORMS
+from quantpe.golden.atomic import check_output, staged_dir
+from quantpe.golden.compressors import COMPRESSORS
 from quantpe.golden.errors import QuantpeError, new_run
-from quantpe.limits import bounded_float, bounded_int, cycles_type, gate_cycles_type, seed_type
+from quantpe.report.studies import STUDIES
 
 __all__ = ["main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):          # one line, exit 2 (argparse's default prints usage too)
-        print(f"quantpe: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _add_design_options(p: argparse.ArgumentParser, cls) -> None:
-    """One option per config field, named after it (a_bits -> --a-bits); the help shows the
-    value the default config really has (fields whose 0 means "derived" show the derived one)."""
-    g = p.add_argument_group(f"{cls.kind} design parameters (defaults in brackets)")
-    try:
-        defaults = cls()
-    except QuantpeError:          # a kind without a complete default config
-        defaults = None
-    for f in dataclasses.fields(cls):
-        if not f.repr:          # in-memory only (e.g. a LUT array): no command-line spelling
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name, f.default)
-        if f.type in (bool, "bool"):
-            g.add_argument(flag, dest=f"design_{f.name}", action=argparse.BooleanOptionalAction,
-                           default=None, help=f"[{default}]")
-        elif f.type in (tuple, "tuple"):
-            g.add_argument(flag, dest=f"design_{f.name}", action="append", default=None,
-                           metavar=f.name.upper()[:-1],
-                           help=f"one element per occurrence, in order (repeat the option) [{list(default)}]")
-        else:
-            conv = int if f.type in (int, "int") else str
-            g.add_argument(flag, dest=f"design_{f.name}", type=conv, default=None,
-                           metavar=f.name.upper(), help=f"[{default}]")
-    p.add_argument("--config", type=Path, help="design config JSON (or a manifest.json); "
-                   "options given on the command line override its fields")
-
-
-MAX_JSON_BYTES = 1 << 20      # a config or manifest is a few kB; anything larger is not one
-
-
-def read_json(path: Path, what: str):
-    """The JSON document in `path`; one-line QuantpeError for anything that is not one."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise QuantpeError(f"cannot read {what} {path}: {e.strerror or e}") from None
-    if len(raw) > MAX_JSON_BYTES:
-        raise QuantpeError(f"{what} {path} is larger than {MAX_JSON_BYTES} bytes")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise QuantpeError(f"{what} {path} is not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise QuantpeError(f"{what} {path} is not valid JSON: {e.msg} (line {e.lineno})") from None
-    except (ValueError, RecursionError) as e:     # 5,000-digit integers, 10^5 nested brackets
-        raise QuantpeError(f"{what} {path} is not a usable JSON document: {str(e).splitlines()[0][:80]}") from None
-
-
-def _design_folder(args):
-    """(config, manifest) of --design DIR (a `quantpe generate` folder), or (None, None)."""
-    if getattr(args, "design", None) is None:
-        return None, None
-    given = [k for k, v in vars(args).items() if k.startswith("design_") and v is not None]
-    if given or args.config is not None:
-        flags = ", ".join("--" + k[len("design_"):].replace("_", "-") for k in given) or "--config"
-        raise QuantpeError(f"--design takes the config from the folder's manifest; drop {flags}")
-    from quantpe.sim.runner import generated_folder
-    cfg, manifest = generated_folder(args.design)
-    if cfg.kind != args.kind:
-        raise QuantpeError(f"{args.design} holds design kind {cfg.kind}, not {args.kind}")
-    return cfg, manifest
-
-
-def config_from_args(args):
-    """The design config named by --config and/or the design options."""
-    fields = {}
-    if args.config is not None:
-        data = read_json(args.config, "config")
-        data = data.get("config", data) if isinstance(data, dict) else data
-        if not isinstance(data, dict) or data.get("kind") != args.kind:
-            raise QuantpeError(f"config {args.config} is not a {args.kind} design config")
-        fields.update({k: v for k, v in data.items() if k != "kind"})
-    fields.update({k[len("design_"):]: v for k, v in vars(args).items()
-                   if k.startswith("design_") and v is not None})
-    for name, v in fields.items():         # file fields: absolute, so simulator runs find them
-        if name.endswith("_path") and isinstance(v, str) and v:
-            fields[name] = str(Path(v).resolve())
-    return config_from_dict({"kind": args.kind, **fields})
-
-
-def _kind_subparsers(cmd: argparse.ArgumentParser, extra, plan: bool = False) -> None:
-    if plan:
-        cmd.add_argument("--plan", type=Path, metavar="FILE",
-                         help="a plan file (`quantpe plan`): every layer's PE instead of one DESIGN")
-        cmd.add_argument("-o", "--out", dest="plan_out", type=Path, metavar="DIR", default=None,
-                         help="with --plan: output folder [build cache]")
-        cmd.add_argument("--model", dest="plan_model", metavar="FILE", default=None,
-                         help="with --plan: the model the plan is for, when not a reference model (.npz, .onnx)")
-    sub = cmd.add_subparsers(dest="kind", metavar="DESIGN", required=not plan, parser_class=_Parser)
-    for kind in sorted(KINDS):
-        cls = config_class(kind)
-        p = sub.add_parser(kind, help=(cls.__doc__ or "").strip().splitlines()[0])
-        _add_design_options(p, cls)
-        extra(p)
 
 
 # -- generate ---------------------------------------------------------------------------------
@@ -144,20 +40,22 @@ def _plan_args(args):
         return None
     if args.kind is not None:
         raise QuantpeError("--plan gives every layer's design; drop the DESIGN argument")
-    from quantpe.plan_cli import load_plan
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.explore.plans import load_plan
     return load_plan(args.plan, args.plan_model)
 
 
 def _generate_plan(plan, out):
-    from quantpe.plan_cli import plan_designs
-    from quantpe.rtl.generate import generate
-    from quantpe.sim.runner import ensure_generated
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.explore.plans import plan_designs
+    from quantpe.rtl.generate import ensure_generated, generate
     designs = plan_designs(plan)
     unique = list(dict.fromkeys(cfg for _, cfg in designs))
     if out is None:
         for cfg in unique:
             ensure_generated(cfg)
-        from quantpe.sim.runner import design_dir
+        # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+        from quantpe.core.build import design_dir
         where = {cfg: design_dir(cfg) for cfg in unique}
     else:
         with staged_dir(out) as stage:
@@ -176,8 +74,9 @@ def cmd_generate(args):
     plan = _plan_args(args)
     if plan is not None:
         return _generate_plan(plan, args.plan_out)
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.core.build import design_dir
     from quantpe.rtl.generate import generate
-    from quantpe.sim.runner import design_dir
     from quantpe.sim.toolchain import lint
     cfg = config_from_args(args)
     out = args.out or design_dir(cfg)
@@ -208,10 +107,11 @@ def _design_opt(p, verb):
 
 
 def cmd_sim(args):
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
     from quantpe.sim.regression import new_seed, regress
     from quantpe.sim.runner import SCOREBOARDS
     from quantpe.sim.toolchain import SIMULATORS
-    cfg = _design_folder(args)[0] or config_from_args(args)
+    cfg = design_folder(args)[0] or config_from_args(args)
     if args.sim not in SIMULATORS:
         raise QuantpeError(f"unknown simulator {args.sim!r} (choose from {', '.join(SIMULATORS)})")
     if args.scoreboard not in SCOREBOARDS:
@@ -239,8 +139,9 @@ def _synth_opts(p):
 
 
 def _synth_plan(plan, out):
-    from quantpe.atomic import write_text
-    from quantpe.plan_cli import plan_hardware
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.explore.plans import plan_hardware
+    from quantpe.golden.atomic import write_text
     hw = plan_hardware(plan)
     for r in hw["layers"]:
         print(f"{r['layer']}: {r['design']}: {r['pe_area_um2']:,.1f} um^2, {r['cycles']:,} cycles/sample, "
@@ -257,9 +158,11 @@ def cmd_synth(args):
     plan = _plan_args(args)
     if plan is not None:
         return _synth_plan(plan, args.plan_out)
-    from quantpe.sim.runner import design_dir, ensure_generated
-    from quantpe.synth import synthesize
-    cfg, manifest = _design_folder(args)
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.core.build import design_dir
+    from quantpe.rtl.generate import ensure_generated
+    from quantpe.synth.area import synthesize
+    cfg, manifest = design_folder(args)
     sub = "synth" if args.liberty is None else f"synth-{args.liberty.name.split('.')[0]}"
     if cfg is None:
         cfg = config_from_args(args)
@@ -279,7 +182,8 @@ def cmd_synth(args):
 # -- report / bench -----------------------------------------------------------------------------
 
 def cmd_report(args):
-    from quantpe.report import run_report
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.report.run import run_report
     only = None
     if args.only is not None:
         only = tuple(s.strip() for s in args.only.split(","))
@@ -287,7 +191,8 @@ def cmd_report(args):
             raise QuantpeError(f"--only must be a comma-separated list of sections without empty items, "
                                f"got {args.only[:60]!r}")
     if args.plan is not None:
-        from quantpe.plan_cli import load_plan, plan_section
+        # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+        from quantpe.explore.plans import load_plan, plan_section
         if only is not None:
             raise QuantpeError("--plan reports the plan alone; drop --only")
         if args.everything:
@@ -300,7 +205,8 @@ def cmd_report(args):
         return
     model = None
     if args.model is not None:
-        from quantpe.model_cli import resolve_model
+        # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+        from quantpe.explore.models import resolve_model
         model = resolve_model(str(args.model), args.model_inputs, args.model_labels)
         if model[3] is None:
             raise QuantpeError("--model needs --model-labels Y.npy (the section reports accuracies)")
@@ -311,14 +217,17 @@ def cmd_report(args):
 
 
 def cmd_liberty(args):
-    from quantpe.liberty import write_quantpe_liberty
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.synth.cell_library import write_quantpe_liberty
     print(f"wrote {write_quantpe_liberty(args.sky130, args.out)}")
 
 
 def cmd_bench(args):
-    from quantpe.bench import bench_cluster, bench_power, bench_profile, bench_sim
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.commands.bench import bench_cluster, bench_power, bench_profile, bench_sim
     if args.what == "onnx":
-        from quantpe.bench_onnx import bench_onnx
+        # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+        from quantpe.commands.bench_onnx import bench_onnx
         bench_onnx(args.convs, args.size, args.images, args.seed)
     elif args.what == "cluster":
         bench_cluster(args.variants, args.bits, args.repeat)
@@ -380,8 +289,17 @@ def _characterize_opts(p):
 
 
 def cmd_characterize(args):
-    from quantpe.characterize import (approx_config, config_stem, external_area, external_characterize,
-                                      external_stem, rtl_characterize, write_characterization)
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.explore.characterize import (
+        approx_config,
+        config_stem,
+        external_area,
+        external_characterize,
+        external_stem,
+        rtl_characterize,
+        write_characterization,
+    )
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
     from quantpe.golden.approx import mul_table
     from quantpe.golden.characterize import characterize
     from quantpe.sim.toolchain import SIMULATORS
@@ -442,7 +360,7 @@ def cmd_characterize(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="quantpe", description=__doc__.splitlines()[0])
+    parser = Parser(prog="quantpe", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"quantpe {_version()}")
     parser.add_argument("-j", "--jobs", type=int, default=None,
                         help="parallel syntheses and simulations [$QUANTPE_JOBS or the machine's cores]")
@@ -453,15 +371,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     parser.add_argument("--build", type=Path, default=None,
                         help="build cache folder [$QUANTPE_BUILD or ./build]")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     g = sub.add_parser("generate", help="write a design's Verilog and JSON manifest (or a plan's PEs)")
-    _kind_subparsers(g, _generate_opts, plan=True)
+    kind_subparsers(g, _generate_opts, plan=True)
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("sim", help="simulate a design against the golden model (cocotb)")
-    _kind_subparsers(s, _sim_opts)
+    kind_subparsers(s, _sim_opts)
     s.set_defaults(func=cmd_sim)
     y = sub.add_parser("synth", help="synthesise a design with Yosys and report its area (or a plan's PEs)")
-    _kind_subparsers(y, _synth_opts, plan=True)
+    kind_subparsers(y, _synth_opts, plan=True)
     y.set_defaults(func=cmd_synth)
     r = sub.add_parser("report", help="main job: the default design set -> reports/")
     r.add_argument("-o", "--out", type=Path, default=Path("reports"), help="report folder [reports]")
@@ -493,17 +411,19 @@ def build_parser() -> argparse.ArgumentParser:
     lib = sub.add_parser("liberty", help="rewrite the built-in liberty with the cell areas of sky130_fd_sc_hd")
     lib.add_argument("--sky130", required=True, type=Path,
                      help="sky130_fd_sc_hd liberty (.lib or .lib.gz), e.g. tt_025C_1v80")
-    from quantpe.liberty import DEFAULT_LIBERTY
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.synth.liberty import DEFAULT_LIBERTY
     lib.add_argument("-o", "--out", type=Path, default=DEFAULT_LIBERTY, help="output liberty [the built-in one]")
     lib.set_defaults(func=cmd_liberty)
     c = sub.add_parser("characterize", help="exhaustive error metrics + LUT exports of a multiplier "
                        "(golden, generated RTL, or your own Verilog)")
     _characterize_opts(c)
     c.set_defaults(func=cmd_characterize)
-    from quantpe.train_cli import add_train_parser
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.commands.train_cli import add_train_parser
     add_train_parser(sub)
     b = sub.add_parser("bench", help="benchmarks (not tests)")
-    bsub = b.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=_Parser)
+    bsub = b.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=Parser)
     bs = bsub.add_parser("sim", help="checked cycles/s of the scoreboards on both simulators")
     bs.add_argument("--cycles", type=cycles_type, default=100000, help="cycles per run [100000]")
     bs.add_argument("--seed", type=seed_type, default=1)
@@ -531,10 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="rounds of the local and 2-worker sweeps [3]")
     bc.add_argument("--bits", type=bounded_int("--bits", 2, 8), default=6, help="operand width [6]")
     b.set_defaults(func=cmd_bench)
-    from quantpe.power import add_power_parser
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.commands.power_cli import add_power_parser
     add_power_parser(sub)
-    from quantpe.model_cli import add_model_parser
-    from quantpe.plan_cli import add_plan_parser
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.commands.model_cli import add_model_parser
+    from quantpe.commands.plan_cli import add_plan_parser
     add_model_parser(sub)
     add_plan_parser(sub)
     return parser
@@ -549,7 +471,7 @@ def _version() -> str:
 
 
 def _check_outputs(args) -> None:
-    """Refuse an unusable output path (-o) before the command does any work (quantpe.atomic)."""
+    """Refuse an unusable output path (-o) before the command does any work (quantpe.golden.atomic)."""
     for attr in ("out", "plan_out"):
         v = getattr(args, attr, None)
         if isinstance(v, Path):
@@ -564,8 +486,9 @@ def main(argv=None) -> int:
     import os
     import traceback
 
-    from quantpe import interrupt
-    from quantpe.flow import configure
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    from quantpe.core import interrupt
+    from quantpe.core.settings import configure
     interrupt.install()
     new_run()
     args = None
@@ -580,10 +503,10 @@ def main(argv=None) -> int:
         _check_outputs(args)
         cluster = args.cluster or os.environ.get("QUANTPE_CLUSTER")
         if cluster:                   # every worker must have the liberties this run may read
-            from quantpe.executor import use_cluster
-            from quantpe.liberty import DEFAULT_LIBERTY
-            from quantpe.report import default_real_liberty
-            use_cluster(cluster, liberties=(DEFAULT_LIBERTY, default_real_liberty()))
+            # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+            from quantpe.core.executor import use_cluster
+            from quantpe.synth.liberty import DEFAULT_LIBERTY, sky130_liberty
+            use_cluster(cluster, liberties=(DEFAULT_LIBERTY, sky130_liberty()))
         args.func(args)
     except QuantpeError as e:
         if getattr(args, "debug", False):

@@ -19,19 +19,19 @@ import hashlib
 import json
 import logging
 import os
-import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from quantpe.golden.errors import QuantpeError, ToolError
+from quantpe.core.build import build_root, locked
+from quantpe.golden.errors import QuantpeError
+from quantpe.synth.ports import verilog_ports
+from quantpe.tb.memfile import hex_to_streams, streams_to_hex
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports, verilator_harness_args
-from .memfile import hex_to_streams, streams_to_hex
-from .runner import _check_sim, _depth_for, _locked, build_root
-from .toolchain import VERILATOR_WAIVERS, check_make_path, require, verilator_env
+from .runner import check_sim, depth_for
+from .toolchain import VERILATOR_WAIVERS, check_make_path, verilator_env
 
 __all__ = ["CaptureResult", "capture", "verilog_ports"]
 
@@ -45,100 +45,6 @@ class CaptureResult:
     wall_s: float          # the whole simulator run (start-up, simulation, capture file), seconds
     build_s: float         # simulator build (about 0 when the build was reused)
     run_dir: Path
-
-
-def _text_problem(f: Path) -> str | None:
-    """Why the bytes of `f` cannot be Verilog source, or None."""
-    try:
-        raw = f.read_bytes()
-    except OSError as e:
-        return f"cannot be read ({e.strerror or e})"
-    if not raw.strip():
-        return "is empty, not Verilog"
-    if b"\0" in raw:
-        return "is not Verilog (binary content)"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "is not Verilog (not UTF-8 text)"
-    if not re.search(r"\bmodule\b", text):
-        return "is not Verilog (no module in it)"
-    return None
-
-
-def _yosys_problem(lines: list, files: list, top: str) -> str:
-    """One line saying what Yosys found wrong with the user's Verilog."""
-    names = ", ".join(map(str, files))
-    loop = next((i for i, ln in enumerate(lines) if "found logic loop" in ln), None)
-    if loop is not None:
-        m = re.search(r"in module \\?(\S+?):?$", lines[loop].strip())
-        where = []
-        for ln in lines[loop + 1:]:
-            if not ln.startswith((" ", "\t")):
-                break
-            where += [w for w in re.findall(r"\$([^$\s]+:\d+)\$", ln) if w not in where]
-        return (f"{names}: combinational loop in module {m.group(1) if m else top}"
-                + (f" (logic at {', '.join(where[:4])})" if where else "")
-                + ": a multiplier must be loop-free combinational logic")
-    missing = next((re.search(r"Module `\\?([^']+)' not found", ln) for ln in lines if "not found!" in ln), None)
-    if missing:
-        return f"module {missing.group(1)} is not defined in {names}"
-    err = next((ln.strip() for ln in lines if "ERROR" in ln), "") or next(
-        (ln.strip() for ln in lines if ln.strip()), "")
-    err = re.sub(r"^ERROR: ", "", err)
-    if "ERROR: " in err:                       # "file:line: ERROR: msg"
-        loc, _, msg = err.partition("ERROR: ")
-        err = f"{loc.strip().rstrip(':')}: {msg}"
-    return f"{names} is not valid Verilog: {err}" if err else f"cannot read Verilog module {top} from {names}"
-
-
-def verilog_ports(files, top: str, signed_too: bool = False) -> dict[str, tuple]:
-    """{port name: (direction "in" | "out" | "inout", width)} of module `top`, read by Yosys
-    (with `signed_too`: (direction, width, declared signed)).
-
-    This is also the check of a user's Verilog: QuantpeError (bad input, exit 2, one line saying
-    what is wrong with the file) when a file is missing, empty, binary, does not parse, lacks
-    `top`, or has a combinational loop; ToolError (exit 3) when Yosys itself fails.
-    """
-    files = [Path(f) for f in files]
-    for f in files:
-        if not f.is_file():
-            raise QuantpeError(f"Verilog file {f} not found")
-        if any(c in str(f.resolve()) for c in '"\n'):
-            raise QuantpeError(f"Verilog path {str(f)!r} contains a double quote or a newline (rename it)")
-        problem = _text_problem(f)
-        if problem:
-            raise QuantpeError(f"{f} {problem}")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top or ""):
-        raise QuantpeError(f"bad top module name: {top!r}")
-    yosys = require("yosys")
-    with tempfile.TemporaryDirectory(prefix="quantpe-ports-") as tmp:
-        out = Path(tmp) / "ports.json"
-        # proc: processes (always blocks) are fine; flatten + check -assert: a combinational loop
-        # (which would hang or not converge in simulation) is refused here, with its name
-        script = "; ".join([*(f'read_verilog -sv "{f.resolve()}"' for f in files),
-                            f"hierarchy -check -top {top}", "proc", f'write_json "{out}"',
-                            "flatten", "check -assert"])
-        try:
-            r = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, timeout=120,
-                               errors="replace", env={**os.environ, "TMPDIR": tmp})
-        except subprocess.TimeoutExpired:
-            raise QuantpeError(f"yosys took too long to read {', '.join(map(str, files))}") from None
-        except OSError as e:
-            raise ToolError(f"cannot run {yosys}: {e.strerror or e}") from None
-        if r.returncode != 0 or not out.exists():
-            if r.returncode < 0:
-                raise ToolError(f"yosys ended by signal {-r.returncode} reading {', '.join(map(str, files))}")
-            raise QuantpeError(_yosys_problem((r.stderr + "\n" + r.stdout).splitlines(), files, top))
-        mods = json.loads(out.read_text())["modules"]
-    if top not in mods:
-        raise QuantpeError(f"module {top!r} not found in {', '.join(map(str, files))}")
-    ports = mods[top]["ports"]
-    if signed_too:
-        return {name: ({"input": "in", "output": "out"}.get(p["direction"], p["direction"]), len(p["bits"]),
-                       bool(p.get("signed", 0))) for name, p in ports.items()}
-    return {name: ({"input": "in", "output": "out"}.get(p["direction"], p["direction"]), len(p["bits"]))
-            for name, p in ports.items()}
 
 
 def _digest(files, top, ports, sim, depth) -> str:
@@ -158,7 +64,7 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
     the same length T (1 <= T); the outputs are captured for the same T cycles.
     """
     from cocotb_tools.runner import get_runner
-    _check_sim(sim)
+    check_sim(sim)
     files = [Path(f).resolve() for f in files]
     for f in files:
         if not f.is_file():
@@ -175,7 +81,7 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
     if len(lengths) != 1 or 0 in lengths:
         raise QuantpeError(f"input streams must share one length >= 1, got {sorted(lengths)}")
     T = lengths.pop()
-    depth = _depth_for(T)
+    depth = depth_for(T)
     names = set()
     for f in files:
         try:
@@ -190,7 +96,7 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
     bdir = root / sim
     runner = get_runner(sim)
     t0 = time.perf_counter()
-    with _locked(root):
+    with locked(root):
         hv = root / "harness.v"
         text = harness_verilog(top, ports, depth, clock, reset)
         if not hv.exists() or hv.read_text() != text:

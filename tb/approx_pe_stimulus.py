@@ -3,7 +3,6 @@ a burst of every operand pair where lane multipliers are most wrong (numpy only)
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.approx import exact_table, mul_table, operand_values
 from quantpe.golden.approx_pe import ApproxPEConfig
 

@@ -11,7 +11,6 @@ numpy Generator, so a seed reproduces a run exactly.
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.array import ArrayConfig, weight_ports
 from quantpe.golden.intmath import int_range
 from quantpe.golden.strum_codec import bits_to_mask

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import cocotb
-
 from quantpe.tb.clocking import run_harness
 
 

@@ -9,15 +9,13 @@ harness and for the scoreboard benchmark.
 """
 import time
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
-
 from quantpe.golden.intmath import to_unsigned, wrap
-from quantpe.sim.memfile import streams_to_ints
 from quantpe.tb.clocking import start_and_reset
 from quantpe.tb.job import load_job
+from quantpe.tb.memfile import streams_to_ints
 from quantpe.tb.scoreboard import Mismatch, expected_outputs
 
 

@@ -6,10 +6,9 @@ test then compares the whole capture with the golden schedule in one vectorised 
 import time
 
 import cocotb
-
-from quantpe.sim.memfile import hex_to_streams
 from quantpe.tb.clocking import run_harness
 from quantpe.tb.job import load_job
+from quantpe.tb.memfile import hex_to_streams
 from quantpe.tb.scoreboard import expected_outputs
 
 

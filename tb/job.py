@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
+from quantpe.core.kinds import config_from_dict
 from quantpe.golden.config import DesignConfig
-from quantpe.kinds import config_from_dict
 from quantpe.rtl.ports import Port
+from quantpe.tb.scoreboard import Mismatch, compare
 
 __all__ = ["Job", "load_job", "JOB_ENV"]
 
@@ -46,7 +46,6 @@ class Job:
         sim_s, the time of record, counts the whole check (simulation, read-back, comparison)
         from `t0`; run_s is the simulation alone. Raises Mismatch on any difference.
         """
-        from quantpe.tb.scoreboard import Mismatch, compare
         try:
             checked = compare(expected, actual)
         except Mismatch as e:

@@ -38,16 +38,22 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-
+from quantpe.golden.cnn import model_data, reference_qgraph
+from quantpe.golden.digits import load_digits_split
 from quantpe.golden.errors import ConfigError
+from quantpe.golden.model_eval import layer_bricks
+from quantpe.golden.qmodel import build_qmodel
+from quantpe.golden.stripes import BrickStream, brick_cycles, stripes_schedule
+from quantpe.golden.stripes_precision import covering_msb
+from quantpe.tb.stripes_model_stimulus import weight_bricks
+from quantpe.tb.stripes_stimulus import port_inputs
+from quantpe.tb.strum_model_stimulus import strum_model_stimulus
 
 __all__ = ["real_trace", "model_pairs", "strum_and_baseline_traces", "MODELS"]
 
 
 @functools.cache
 def _model():
-    from quantpe.golden.digits import load_digits_split
-    from quantpe.golden.qmodel import build_qmodel
     qm = build_qmodel()
     return qm, qm.capture(load_digits_split().x_test)
 
@@ -57,21 +63,17 @@ MODELS = ("mlp", "cnn")
 
 @functools.cache
 def _cnn():
-    from quantpe.golden.cnn import model_data, reference_qgraph
     q = reference_qgraph("cnn")
     return q, q.layer_inputs(model_data("cnn")[2][:8])
 
 
 def _msbs(model: str) -> np.ndarray:
     """Per-layer covering msb (signed 8-bit codes) of the traced layers' inputs."""
-    from quantpe.golden.stripes_precision import covering_msb
     traces = _model()[1] if model == "mlp" else list(_cnn()[1].values())
     return np.array([covering_msb(t, 8, True) for t in traces])
 
 
 def _cnn_blocks(lanes: int, cycles: int, seed: int):
-    from quantpe.golden.model_eval import layer_bricks
-    from quantpe.tb.stripes_model_stimulus import weight_bricks
     q, ins = _cnn()
     bricks = [layer_bricks(q.layer(n), ins[n], lanes) for n in q.weight_layers]
     n_img = len(next(iter(ins.values())))
@@ -155,7 +157,6 @@ def real_trace(cfg, cycles: int, seed: int = 0, model: str = "mlp") -> dict:
         raise ConfigError("StruM power traces come from the digits MLP (its CNN operands are in "
                           "tests/test_strum_cnn_sim.py)")
     if kind == "strum":
-        from quantpe.tb.strum_model_stimulus import strum_model_stimulus
         return strum_model_stimulus(cfg, cycles, seed)[0]
     if kind == "approxmul":
         if cfg.a_bits != 8 or cfg.b_bits != 8:
@@ -179,7 +180,6 @@ def real_trace(cfg, cycles: int, seed: int = 0, model: str = "mlp") -> dict:
 
 
 def _stripes_trace(cfg, cycles: int, seed: int, model: str = "mlp") -> dict:
-    from quantpe.golden.stripes import BrickStream, brick_cycles, stripes_schedule
     if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
         raise ConfigError("real traces need a signed int8 x int8 Stripes PE (the model's codes)")
     a, w, first, last, layer = _blocks(cfg.lanes, cycles, seed, model)
@@ -193,7 +193,6 @@ def _stripes_trace(cfg, cycles: int, seed: int, model: str = "mlp") -> dict:
                          **{k: v[:n] for k, v in kw.items()})
     ones = np.ones(cycles, np.int64)
     s = stripes_schedule(cfg, bricks, ones, ones)
-    from quantpe.tb.stripes_stimulus import port_inputs
     inputs = port_inputs(cfg, bricks, s)
     done = int(np.count_nonzero((s.finish >= 0) & (s.finish < cycles)))
     inputs["_ops"] = np.array(done * cfg.lanes)
@@ -202,7 +201,6 @@ def _stripes_trace(cfg, cycles: int, seed: int, model: str = "mlp") -> dict:
 
 def strum_and_baseline_traces(cfg, cycles: int, seed: int = 0) -> tuple[dict, dict]:
     """(StruM inputs, baseline inputs with lanes = cfg.block) over the same frames (module doc)."""
-    from quantpe.tb.strum_model_stimulus import strum_model_stimulus
     qm, _ = _model()
     ins, frames = strum_model_stimulus(cfg, cycles, seed)
     B = cfg.block

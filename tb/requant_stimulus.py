@@ -14,7 +14,6 @@ a corner counts only if it really happened (e.g. a saturation after rounding).
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.fixedpoint import round_shift
 from quantpe.golden.requant import RequantConfig, requant_schedule
 

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from quantpe.kinds import expected_outputs
+from quantpe.core.kinds import expected_outputs
 
 __all__ = ["expected_outputs", "compare", "Mismatch"]
 

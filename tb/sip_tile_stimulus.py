@@ -9,7 +9,6 @@ from one numpy Generator, so a seed reproduces a run exactly.
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.intmath import int_range
 from quantpe.golden.sip_tile import SipTileConfig
 

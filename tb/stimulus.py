@@ -7,7 +7,6 @@ Everything derives from one numpy Generator, so a seed reproduces a run exactly.
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.dot import product_range
 from quantpe.golden.intmath import int_range

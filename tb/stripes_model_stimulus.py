@@ -12,7 +12,6 @@ each emitted sum against the layer's own integer accumulators.
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.lowering import bricks
 from quantpe.golden.model_eval import layer_bricks

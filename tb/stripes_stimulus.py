@@ -10,7 +10,6 @@ a back-to-back stretch. Coverage is measured on the golden schedule, not assumed
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.intmath import fits
 from quantpe.golden.stripes import BrickStream, StripesConfig, brick_cycles, stripes_schedule
 

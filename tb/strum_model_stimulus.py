@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-
+from quantpe.golden.digits import load_digits_split
+from quantpe.golden.qmodel import build_qmodel
 from quantpe.golden.strum import StrumConfig, encode, input_ports, ports_from_words
 
 __all__ = ["strum_model_stimulus"]
@@ -23,8 +24,6 @@ __all__ = ["strum_model_stimulus"]
 
 @functools.cache
 def _model():
-    from quantpe.golden.digits import load_digits_split
-    from quantpe.golden.qmodel import build_qmodel
     qm = build_qmodel()
     return qm, qm.capture(load_digits_split().x_test)
 

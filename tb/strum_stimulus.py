@@ -13,9 +13,15 @@ j corners. Everything derives from one numpy Generator, so a seed reproduces a r
 from __future__ import annotations
 
 import numpy as np
-
 from quantpe.golden.strum import input_ports
-from quantpe.golden.strum_codec import BlockFields, bits_to_mask, mip2q_code, pack_blocks, unpack_blocks
+from quantpe.golden.strum_codec import (
+    BlockFields,
+    bits_to_mask,
+    block_values,
+    mip2q_code,
+    pack_blocks,
+    unpack_blocks,
+)
 from quantpe.golden.strum_config import J_MAX, StrumConfig
 
 from .plan import RegressionPlan
@@ -264,7 +270,6 @@ def strum_stimulus(cfg: StrumConfig, cycles: int, seed: int):
 
 def _block_sum_bound(cfg: StrumConfig, a_ext: int, f: dict) -> int:
     """|block sum| of the extreme block `f` with all activations a_ext (exact)."""
-    from quantpe.golden.strum_codec import block_values
     fields = BlockFields(f["mask"], f["hi"], f["lo"], np.int64(f["j"]) if cfg.has_j else None)
     return int(abs(np.sum(block_values(cfg, fields) * a_ext)))
 

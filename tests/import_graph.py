@@ -8,7 +8,7 @@ with line numbers. `check(tree, layers)` lists the problems a layered package mu
   module belongs to the layer of its longest matching prefix);
 - a cycle (a strongly connected component of the module graph, or a self-import);
 - a function-level import of a project module without a stated reason (a `# lazy: WHY` comment
-  on the import line or the line above);
+  on the import line, or on the line above the block of imports it belongs to);
 - a private name (`_x`) of one module used by another, by `from m import _x` or `m._x`.
 
 `python tests/import_graph.py` prints the report for this checkout (edge counts, cycles, the
@@ -63,9 +63,19 @@ def _resolve(src: str, is_pkg: bool, level: int, module: str | None) -> str:
 
 
 def _reason(lines: list[str], lineno: int) -> str | None:
-    for ln in (lineno, lineno - 1):
-        if 1 <= ln <= len(lines) and REASON_TAG in lines[ln - 1]:
-            return lines[ln - 1].split(REASON_TAG, 1)[1].strip() or None
+    """The `# lazy:` reason on the import's line, or on the comment line directly above the
+    block of import statements the import belongs to."""
+    if REASON_TAG in lines[lineno - 1]:
+        return lines[lineno - 1].split(REASON_TAG, 1)[1].strip() or None
+    ln = lineno - 1
+    while ln >= 1:
+        s = lines[ln - 1].strip()
+        if REASON_TAG in s and s.startswith("#"):
+            return s.split(REASON_TAG, 1)[1].strip() or None
+        if not (s.startswith(("from ", "import ")) or s.endswith((",", "("))
+                or (s.endswith(")") and "(" not in s and "=" not in s)):
+            return None
+        ln -= 1
     return None
 
 
@@ -181,11 +191,15 @@ def cycles(tree: Tree) -> list[list[str]]:
 
 
 def layer_of(module: str, layers: list[tuple[str, ...]]) -> int | None:
-    """Index of the layer whose longest prefix matches `module` (None: in no layer)."""
+    """Index of the layer whose longest prefix matches `module` (None: in no layer); a prefix
+    ending in "$" matches that one module only (e.g. the top package's `__init__`)."""
     best, best_len = None, -1
     for i, prefixes in enumerate(layers):
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best_len:
+            if p.endswith("$"):
+                if module == p[:-1] and len(p) > best_len:
+                    best, best_len = i, len(p)
+            elif (module == p or module.startswith(p + ".")) and len(p) > best_len:
                 best, best_len = i, len(p)
     return best
 
@@ -213,6 +227,20 @@ def check(tree: Tree, layers: list[tuple[str, ...]]) -> list[str]:
     return sorted(set(problems))
 
 
+#: quantpe's layers, lowest first (the package map in scripts/__init__.py says what each holds)
+LAYERS = [
+    ("quantpe$", "quantpe.golden"),       # the bit-exact model: numpy and the standard library
+    ("quantpe.core",),                    # registry of kinds, build cache, jobs, tools, interrupt
+    ("quantpe.rtl", "quantpe.tb"),        # Amaranth generators; cocotb test benches
+    ("quantpe.synth",),                   # Yosys runner, liberty reader, area flow, gate netlists
+    ("quantpe.sim",),                     # RTL simulators; the gate-level simulator (sim.gate)
+    ("quantpe.power",),                   # energy model and power measurement
+    ("quantpe.explore",),                 # characterisation, sweeps, references, plans, mapping
+    ("quantpe.report",),                  # report sections, renderers, studies, cache
+    ("quantpe.commands", "quantpe.cli"),  # command code and the console entry point
+]
+
+
 def project_roots(repo: Path) -> dict[str, Path]:
     """{package: folder} from pyproject.toml's [tool.setuptools] package-dir."""
     import tomllib  # lazy: only the command line and the real-tree test read pyproject
@@ -226,11 +254,10 @@ def main() -> int:
     tree = read_tree(project_roots(repo))
     fn = sum(i.function_level for i in tree.imports)
     print(f"{len(tree.modules)} modules, {len(tree.imports)} project imports ({fn} function-level)")
-    for comp in cycles(tree):
-        print("cycle:", " -> ".join(comp))
-    for src, dst, name, line in tree.private_uses:
-        print(f"private: {src}:{line} uses {dst}.{name}")
-    return 1 if cycles(tree) or tree.private_uses else 0
+    problems = check(tree, LAYERS)
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

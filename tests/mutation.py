@@ -106,7 +106,7 @@ MUTANTS = [
     # -- lowering and the layer graph (golden/lowering.py, golden/layers.py)
     ("int-matmul-float-bound-2^63", "golden/lowering.py", "if peak < 1 << 53:", "if peak < 1 << 63:",
      ["tests/test_layers.py::test_int_matmul_odd_operands_on_both_sides_of_2_53"]),
-    ("add-small-multiplier-floor", "golden/layers.py",
+    ("add-small-multiplier-floor", "golden/qgraph.py",
      "mults[1 - big] = int(round_half_away(math.ldexp(ms[1 - big], shift)))",
      "mults[1 - big] = int(math.floor(math.ldexp(ms[1 - big], shift)))",
      ["tests/test_layers.py::test_add_multipliers_hand_derived"]),
@@ -173,20 +173,20 @@ MUTANTS = [
      ["tests/test_array.py::test_hand_computed_sums_and_timing"]),
     ("array-rows-oldest-load-first", "golden/array.py", "return before - 1 - np.arange(rows)",
      "return before - rows + np.arange(rows)", ["tests/test_array.py::test_hand_computed_sums_and_timing"]),
-    # -- energy (scripts/energy.py, scripts/power.py)
-    ("leakage-in-energy-unit", "scripts/energy.py", "internal, leak * lib.leak_unit, periods",
+    # -- energy (scripts/power/energy.py, scripts/power/measure.py)
+    ("leakage-in-energy-unit", "scripts/power/energy.py", "internal, leak * lib.leak_unit, periods",
      "internal, leak * lib.energy_unit, periods", [ENERGY + "test_leakage_is_the_liberty_cells_leakage"]),
-    ("sta-replay-leakage-in-energy-unit", "scripts/energy.py", "p_leak = cell.leakage * lib.leak_unit",
+    ("sta-replay-leakage-in-energy-unit", "scripts/power/energy.py", "p_leak = cell.leakage * lib.leak_unit",
      "p_leak = cell.leakage * lib.energy_unit", [ENERGY + "test_leakage_is_the_liberty_cells_leakage"]),
-    ("switching-without-half", "scripts/energy.py", "sw_net = 0.5 * tc * self.load * cap_f * v2",
+    ("switching-without-half", "scripts/power/energy.py", "sw_net = 0.5 * tc * self.load * cap_f * v2",
      "sw_net = tc * self.load * cap_f * v2", [ENERGY + "test_switching_is_toggles_times_load"]),
-    ("clock-toggles-once-per-period", "scripts/energy.py", "tc[self.clock_net] = 2.0 * periods",
+    ("clock-toggles-once-per-period", "scripts/power/energy.py", "tc[self.clock_net] = 2.0 * periods",
      "tc[self.clock_net] = 1.0 * periods", [ENERGY + "test_constant_inputs_cost_only_the_flops_clock_energy"]),
-    ("energy-per-cycle-leaks-whole-window", "scripts/energy.py", "+ self.leakage_w * self.period_s)}",
+    ("energy-per-cycle-leaks-whole-window", "scripts/power/energy.py", "+ self.leakage_w * self.period_s)}",
      "+ self.leakage_w * self.time_s)}", [ENERGY + "test_leakage_is_the_liberty_cells_leakage"]),
-    ("power-macs-count-idle-cycles", "scripts/power.py", "float(np.count_nonzero(inputs[\"valid\"])) * lanes",
+    ("power-macs-count-idle-cycles", "scripts/power/measure.py", "float(np.count_nonzero(inputs[\"valid\"])) * lanes",
      "float(len(inputs[\"valid\"])) * lanes", ["tests/test_power.py::test_power_ordering_constant_sparse_random"]),
-    ("power-per-op-whole-stimulus", "scripts/power.py", "ops_window = ops * (T - 1) / T", "ops_window = ops",
+    ("power-per-op-whole-stimulus", "scripts/power/measure.py", "ops_window = ops * (T - 1) / T", "ops_window = ops",
      ["tests/test_power.py::test_power_ordering_constant_sparse_random"]),
 ]
 

@@ -257,7 +257,7 @@ def _setups(*fns):
 
 
 def field_cases() -> list[Case]:
-    from quantpe.kinds import KINDS, config_class
+    from quantpe.core.kinds import KINDS, config_class
     cases = []
     for kind in sorted(KINDS):
         cls = config_class(kind)

@@ -91,7 +91,7 @@ def test_rtl_exhaustive_small(na, nb):
 
 def test_rtl_exhaustive_icarus():
     """The generated Verilog on Icarus through the registry harness, every input pair."""
-    from quantpe.characterize import rtl_characterize
+    from quantpe.explore.characterize import rtl_characterize
     cfg = ApproxMulConfig(method="truncated", t=3, compensate=True, or_cols=4, a_bits=5, b_bits=5, **BOOTH)
     assert np.array_equal(rtl_characterize(cfg, "icarus").table, mul_table(cfg))
 
@@ -112,7 +112,7 @@ def test_rtl_sampled_8x8(kw, seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("kw", KW_8X8)
 def test_rtl_exhaustive_8x8_verilator(kw):
-    from quantpe.characterize import rtl_characterize
+    from quantpe.explore.characterize import rtl_characterize
     cfg = ApproxMulConfig(**kw, **BOOTH)
     assert np.array_equal(rtl_characterize(cfg, "verilator").table, mul_table(cfg))
 
@@ -136,7 +136,7 @@ def test_names_and_spec_round_trip():
     c = ApproxMulConfig(method="truncated", t=5, compensate=True, **BOOTH)
     assert c.short_name() == "approxmul-trunc-t5c-booth-i8x8"
     from quantpe.golden.approx_pe import mul_spec, parse_mul_spec
-    from quantpe.kinds import config_from_dict
+    from quantpe.core.kinds import config_from_dict
     assert config_from_dict(c.to_dict()) == c
     assert parse_mul_spec(mul_spec(c), 8, 8, True) == c
 

@@ -189,7 +189,7 @@ def test_ids_and_specs_backward_compatible():
     assert ApproxMulConfig(method="drum", k=4).config_id == "approxmul-drum-k4-u8x8-40cd13d5"
     bw = ApproxMulConfig(method="truncated", t=6, signed=True, signed_form="baugh_wooley", or_cols=3)
     assert bw.short_name() == "approxmul-trunc-t6-or3-bw-i8x8"
-    from quantpe.kinds import config_from_dict
+    from quantpe.core.kinds import config_from_dict
 
     assert config_from_dict(bw.to_dict()) == bw and config_from_dict(bw.to_dict()).config_id == bw.config_id
     assert "signed_form" not in ApproxMulConfig(signed=True).to_dict()
@@ -228,14 +228,14 @@ def test_config_errors(kw, msg):
 )
 def test_rtl_exhaustive_4x4_icarus(kw):
     """The generated Verilog on Icarus through the registry harness, every input pair."""
-    from quantpe.characterize import rtl_characterize
+    from quantpe.explore.characterize import rtl_characterize
 
     cfg = ApproxMulConfig(a_bits=4, b_bits=4, **kw)
     assert np.array_equal(rtl_characterize(cfg, "icarus").table, mul_table(cfg))
 
 
 def test_characterize_config_accepts_new_fields():
-    from quantpe.characterize import approx_config
+    from quantpe.explore.characterize import approx_config
 
     cfg = approx_config("trunc", 8, 8, True, t=4, or_cols=6, signed_form="baugh_wooley")
     assert cfg == ApproxMulConfig(method="truncated", t=4, or_cols=6, signed=True, signed_form="baugh_wooley")

@@ -141,7 +141,7 @@ def test_rtl_exhaustive_small(na, nb, signed, bw):
 
 def test_rtl_exhaustive_4x4_icarus():
     """The generated Verilog on Icarus through the registry harness, every input pair."""
-    from quantpe.characterize import rtl_characterize
+    from quantpe.explore.characterize import rtl_characterize
     cfg = ApproxMulConfig(method="truncated", t=1, compensate=True, a_bits=4, b_bits=4, signed=True,
                           signed_form="baugh_wooley", compressor="momeni2", approx_cols=5)
     assert np.array_equal(rtl_characterize(cfg, "icarus").table, mul_table(cfg))
@@ -173,7 +173,7 @@ def test_rtl_sampled_8x8(kw, seed):
 @pytest.mark.parametrize("kw", KW_8X8)
 def test_rtl_exhaustive_8x8_verilator(kw):
     """Every input pair of the generated Verilog on Verilator (registry harness, about 30-60 s each)."""
-    from quantpe.characterize import rtl_characterize
+    from quantpe.explore.characterize import rtl_characterize
     cfg = ApproxMulConfig(**kw)
     r = rtl_characterize(cfg, "verilator")
     assert np.array_equal(r.table, mul_table(cfg))
@@ -187,7 +187,7 @@ def test_ids_unchanged_and_new_fields_in_the_name():
     c = ApproxMulConfig(method="truncated", t=4, compensate=True, or_cols=5, compressor="fa_or", approx_cols=9)
     assert c.short_name() == "approxmul-trunc-t4c-or5-fa_or-a9-u8x8"
     from quantpe.golden.approx_pe import mul_spec, parse_mul_spec
-    from quantpe.kinds import config_from_dict
+    from quantpe.core.kinds import config_from_dict
     assert config_from_dict(c.to_dict()) == c
     assert parse_mul_spec(mul_spec(c), 8, 8, False) == c
 

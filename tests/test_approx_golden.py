@@ -15,7 +15,7 @@ import pytest
 
 from quantpe.golden.approx import ApproxMulConfig, approx_mul, exact_table, mul_table, sign_magnitude_mul
 from quantpe.golden.characterize import characterize, characterize_table, table_from_rule
-from quantpe.kinds import config_from_dict
+from quantpe.core.kinds import config_from_dict
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden import lut_export
 

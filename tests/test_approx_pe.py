@@ -6,7 +6,7 @@ from quantpe.golden.approx import ApproxMulConfig, approx_mul
 from quantpe.golden.approx_pe import (ApproxPEConfig, approx_pe_lane_sums, approx_pe_schedule_ports,
                                       parse_mul_spec)
 from quantpe.golden.baseline import BaselineConfig, Stimulus, baseline_schedule
-from quantpe.kinds import config_from_dict
+from quantpe.core.kinds import config_from_dict
 from quantpe.golden.errors import ConfigError
 from quantpe.tb.approx_pe_stimulus import APPROX_PE_PLAN, approx_pe_stimulus
 from quantpe.tb.stimulus import baseline_stimulus

@@ -1,14 +1,14 @@
 """Exact references: the approximate-multiplier PE with every lane exact is no larger than the
 baseline PE, and its exact / Baugh-Wooley / Booth lanes pass the registry regression on both simulators.
 
-Areas are measured here (Yosys, built-in liberty, `quantpe.flow`, cached), not hard-coded.
+Areas are measured here (Yosys, built-in liberty, `quantpe.synth.flow`, cached), not hard-coded.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from quantpe.flow import synth_many
+from quantpe.synth.flow import synth_many
 from quantpe.golden.approx_pe import ApproxPEConfig
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.rtl.approx_pe import exact_lane_form

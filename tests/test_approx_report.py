@@ -4,11 +4,11 @@ import itertools
 import numpy as np
 import pytest
 
-from quantpe.approx_report import (TARGET, kulkarni_2x2, pareto_front, select_best,
-                                   sweep_variants, variant_row)
+from quantpe.report.approx import TARGET, pareto_front, select_best, variant_row
+from quantpe.explore.approx_sweep import kulkarni_2x2, sweep_variants
 from quantpe.golden.approx import approx_mul
 from quantpe.golden.characterize import characterize
-from quantpe.tables import markdown_table
+from quantpe.core.tables import markdown_table
 
 
 def _brute_front(s, e):
@@ -102,7 +102,7 @@ def test_kulkarni_block():
 
 # ------------------------------------------------- issue 14: references, budgets, new families
 def test_sweep_starts_with_the_legacy_sweep_and_adds_new_families():
-    from quantpe.approx_report import legacy_variants
+    from quantpe.explore.approx_sweep import legacy_variants
     for a, b, s in [(8, 8, True), (4, 4, False), (4, 4, True), (2, 2, False)]:
         old, new = legacy_variants(a, b, s), sweep_variants(a, b, s)
         assert new[:len(old)] == old and len(set(new)) == len(new)
@@ -125,7 +125,7 @@ def test_sweep_starts_with_the_legacy_sweep_and_adds_new_families():
 
 
 def test_pick_reference():
-    from quantpe.approx_report import pick_reference
+    from quantpe.explore.approx_sweep import pick_reference
     assert pick_reference({"sign_magnitude": 2635.0, "baugh_wooley": 1945.6, "yosys_mul": 2421.1}) == \
         ("baugh_wooley", 1945.6)
     assert pick_reference({"array": 46.3, "yosys_mul": 46.3}) == ("array", 46.3)     # tie: structural first
@@ -133,7 +133,7 @@ def test_pick_reference():
 
 
 def test_budget_table_named_rows():
-    from quantpe.approx_report import budget_table
+    from quantpe.report.approx import budget_table
 
     def r(cid, area, mred, method="truncated"):
         return {"width": "8x8", "signed": False, "config_id": cid, "area_um2": area, "mred_pct": mred,

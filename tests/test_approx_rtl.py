@@ -114,7 +114,7 @@ def sample_8x8(rng, n=1500):
     return pa, pb
 
 
-@pytest.mark.parametrize("signed", [False, True], ids=["u", "s"])
+@pytest.mark.parametrize("signed", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["u", "s"])
 def test_rtl_sampled_8x8(signed, seed):
     rng = np.random.default_rng(seed)
     timing = []

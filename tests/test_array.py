@@ -10,10 +10,10 @@ from quantpe.golden import array as garray
 from quantpe.golden.array import ArrayConfig, array_schedule, array_schedule_ports
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.strum_codec import BlockFields, block_values
-from quantpe.kinds import stimulus_for
-from quantpe.sim.memfile import hex_to_streams
+from quantpe.core.kinds import stimulus_for
+from quantpe.tb.memfile import hex_to_streams
 from quantpe.sim.regression import regress
-from quantpe.sim.runner import ensure_generated
+from quantpe.rtl.generate import ensure_generated
 from quantpe.rtl.ports import Port
 from quantpe.tb.array_stimulus import ARRAY_PLAN, array_corners
 from quantpe.tb.scoreboard import Mismatch, compare

@@ -3,9 +3,9 @@ the array matches the golden model on every cycle of it (measure_power checks ev
 import numpy as np
 import pytest
 
-from quantpe.array_energy import _is_flop, layer_trace
+from quantpe.explore.array_energy import _is_flop, layer_trace
 from quantpe.golden.array import ArrayConfig
-from quantpe.power import measure_power
+from quantpe.power.measure import measure_power
 
 SMALL = ArrayConfig()            # 2 x 2 PEs of 4 INT8 lanes
 

@@ -11,8 +11,9 @@ from quantpe.golden.array_map import (Gemm, gemm_of, layer_operands, layer_strea
 from quantpe.golden.cnn import model_data, reference_graph, reference_qgraph
 from quantpe.golden.errors import QuantpeError
 from quantpe.rtl.ports import Port
-from quantpe.sim.memfile import hex_to_streams
-from quantpe.sim.runner import ensure_generated, run
+from quantpe.tb.memfile import hex_to_streams
+from quantpe.sim.runner import run
+from quantpe.rtl.generate import ensure_generated
 
 CFG = ArrayConfig()          # 2 x 2 PEs of 4 INT8 lanes
 

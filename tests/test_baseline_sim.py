@@ -2,7 +2,7 @@
 the wrap/saturation corners, and a wrong golden rule that must fail."""
 import pytest
 
-from quantpe.kinds import stimulus_for
+from quantpe.core.kinds import stimulus_for
 from quantpe.sim.regression import regress
 from quantpe.sim.runner import SimulationFailed, run
 from quantpe.tb.stimulus import BASELINE_PLAN

@@ -13,7 +13,9 @@ from quantpe.golden.cnn import model_data, reference_graph
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.fames import candidate_terms, count_matrices, loss_estimates, output_grads
 from quantpe.golden.intmath import to_unsigned
-from quantpe.golden.layers import INPUT, Conv2d, Flatten, Graph, Linear, Node, ReLU, build_qgraph
+from quantpe.golden.layers import INPUT, Conv2d, Flatten, Linear, ReLU
+from quantpe.golden.qgraph import build_qgraph
+from quantpe.golden.graph import Graph, Node
 from quantpe.golden.plan import make_plan, parse_plan, plan_text, with_plan_muls
 
 
@@ -174,24 +176,24 @@ def test_exact_optimum_minimises_quantune_objective():
 
 
 def test_mul_setup_adds_compensated_candidates(monkeypatch):
-    """plan_cli: each approximate candidate with a non-zero compensation appears once more with its
+    """explore.plans: each approximate candidate with a non-zero compensation appears once more with its
     offsets at the same cost; the accuracy of such a choice equals the plan file's model."""
-    from quantpe import plan_cli
+    from quantpe.explore import plans
     from quantpe.golden.plan import apply_plan
-    monkeypatch.setattr(plan_cli, "_AREA", {})
+    monkeypatch.setattr(plans, "AREA", {})
 
     def fake_areas(cfgs):                                  # no synthesis: a stand-in area per config
         for c in cfgs:
-            plan_cli._AREA.setdefault(c, float(c.a_bits * c.b_bits * (16 - c.t)))
-    monkeypatch.setattr(plan_cli, "prefetch_areas", fake_areas)
+            plans.AREA.setdefault(c, float(c.a_bits * c.b_bits * (16 - c.t)))
+    monkeypatch.setattr(plans, "prefetch_areas", fake_areas)
     exact = ApproxMulConfig(method="exact", a_bits=8, b_bits=8, signed=True)
     trunc = [ApproxMulConfig(method="truncated", a_bits=8, b_bits=8, signed=True, t=t) for t in (1, 6)]
-    monkeypatch.setattr(plan_cli, "candidates", lambda a, w: [exact] + trunc)
+    monkeypatch.setattr(plans, "candidates", lambda a, w: [exact] + trunc)
     g = reference_graph("mlp")
     xtr, ytr, xte, yte = model_data("mlp")
     names = g.weight_layers
     prec = [(8, 8)] * len(names)
-    base, cands, costs, offsets = plan_cli._mul_setup(g, xtr[:512], prec, "area", bias_comp=True)
+    base, cands, costs, offsets = plans.mul_setup(g, xtr[:512], prec, "area", bias_comp=True)
     for n in names:
         plain = len(cands[n]) - sum(o is not None for o in offsets[n])
         assert cands[n][:plain] == [exact] + trunc and plain == 3
@@ -200,7 +202,7 @@ def test_mul_setup_adds_compensated_candidates(monkeypatch):
             assert costs[n][i] == costs[n][j] and np.any(offsets[n][i])
     n0 = names[0]
     i = len(cands[n0]) - 1                                 # a compensated candidate of layer 0
-    acc = plan_cli._mul_accuracy(base, cands, xte, yte, offsets)
+    acc = plans.mul_accuracy(base, cands, xte, yte, offsets)
     choice = (i,) + (0,) * (len(names) - 1)
     plan = make_plan("mlp", g, "test", {}, [(8, 8, "truncated:t=6", offsets[n0][i])]
                      + [(8, 8, "exact")] * (len(names) - 1))

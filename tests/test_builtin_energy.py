@@ -5,13 +5,15 @@ import re
 
 import pytest
 
-from quantpe.energy import PowerLibrary
+from quantpe.synth.cell_power import PowerLibrary
 from quantpe.golden.baseline import BaselineConfig
-from quantpe.liberty import DEFAULT_LIBERTY, ENERGY_SLEW_NS, QUANTPE_CELLS, read_liberty_text
-from quantpe.power import SKY130_LIBERTY, measure_power
+from quantpe.synth.liberty import DEFAULT_LIBERTY, read_liberty_text
+from quantpe.synth.cell_library import ENERGY_SLEW_NS, QUANTPE_CELLS
+from quantpe.power.measure import measure_power
+from quantpe.synth.liberty import sky130_path
 from quantpe.tb.power_traces import real_trace
 
-needs_sky130 = pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+needs_sky130 = pytest.mark.skipif(not sky130_path().exists(), reason="sky130 liberty not available")
 TINY_INT8_PE = BaselineConfig(lanes=2, acc_bits=20)
 #: built-in vs sky130 total power on the same design and trace: the built-in library has 15 cells
 #: (sky130 some 400), no timing tables (slew fixed at ENERGY_SLEW_NS) and maps to another netlist;
@@ -33,7 +35,7 @@ def _numbers(s: str) -> list[float]:
 def test_inverter_energy_is_the_sky130_table_row_at_the_reference_slew():
     """INV's Y arc by hand: the sky130 inv_1 rise_power table, linearly interpolated along its
     slew axis at ENERGY_SLEW_NS, for every load of its load axis (regular expressions on the text)."""
-    sky = _cell_text(read_liberty_text(SKY130_LIBERTY), "sky130_fd_sc_hd__inv_1")
+    sky = _cell_text(read_liberty_text(sky130_path()), "sky130_fd_sc_hd__inv_1")
     ours = _cell_text(DEFAULT_LIBERTY.read_text(), "INV")
     out_pin = sky[sky.index('pin ("Y")'):]
     grp = out_pin[out_pin.index("rise_power"):]
@@ -64,11 +66,10 @@ def test_every_builtin_cell_has_leakage_and_internal_energy():
 
 def test_power_flow_runs_on_the_builtin_liberty_alone(tmp_path, monkeypatch):
     """No sky130 needed: the built-in library has a buffer but no tie cell (constants stay nets)."""
-    import quantpe.power
-    monkeypatch.setattr(quantpe.power, "SKY130_LIBERTY", tmp_path / "absent.lib.gz")
+    monkeypatch.setenv("QUANTPE_SKY130_LIB", str(tmp_path / "absent.lib.gz"))
     from quantpe.golden.approx import ApproxMulConfig
     cfg = ApproxMulConfig(method="truncated", t=4, signed=True, a_bits=4, b_bits=4)
-    from quantpe.kinds import stimulus_for
+    from quantpe.core.kinds import stimulus_for
     r = measure_power(cfg, stimulus_for(cfg, 300, 0)[0], out_dir=tmp_path / "m", liberty=DEFAULT_LIBERTY)
     assert r["liberty"] == str(DEFAULT_LIBERTY) and r["total_mw"] > 0 and r["leakage_mw"] > 0
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantpe.cli import main
-from quantpe.kinds import KINDS
+from quantpe.core.kinds import KINDS
 
 EXAMPLES = int(os.environ.get("QUANTPE_FUZZ_EXAMPLES", "60"))
 

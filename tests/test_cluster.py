@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from quantpe import executor
-from quantpe.approx_report import sweep_variants
-from quantpe.bench import comparable
-from quantpe.flow import SynthJob, settings, synth_many
+from quantpe.core import executor
+from quantpe.explore.approx_sweep import sweep_variants
+from quantpe.commands.bench import comparable
+from quantpe.synth.flow import SynthJob, synth_many
+from quantpe.core.settings import settings
 from quantpe.golden.approx import ApproxMulConfig
-from quantpe.local_cluster import LocalCluster, free_port
+from quantpe.core.local_cluster import LocalCluster, free_port
 
 #: a short sweep: 4x4 multipliers of the approxmul study (about a second each)
 SWEEP = sweep_variants(4, 4, False)[:4] + sweep_variants(4, 4, True)[:2]
@@ -203,7 +204,7 @@ def test_worker_without_yosys_is_refused_with_one_line(cli, build, tmp_path):
 
 def test_worker_of_another_version_is_refused(cli, build, tmp_path):
     pre = tmp_path / "other_version.py"
-    pre.write_text("import quantpe.executor as e\ne.local_identity = lambda: ('0.0.0', '0' * 16)\n")
+    pre.write_text("import quantpe.core.executor as e\ne.local_identity = lambda: ('0.0.0', '0' * 16)\n")
     code, err, _ = _one_worker_cli(cli, tmp_path, preload={0: pre})
     lines = err.strip().splitlines()
     assert code == 3 and len(lines) == 1, err
@@ -265,12 +266,12 @@ def test_long_sweep_with_a_worker_killed_and_replaced(tmp_path, monkeypatch, on_
 
 @pytest.mark.slow
 def test_energy_jobs_on_the_cluster_equal_local_and_fill_the_client_cache(tmp_path, monkeypatch, on_cluster):
-    from quantpe.power import SKY130_LIBERTY
-    from quantpe.power_report import _mul_job
-    from quantpe.flow import parallel_map
-    if not SKY130_LIBERTY.is_file():
-        pytest.skip(f"needs the sky130 liberty at {SKY130_LIBERTY}")
-    jobs = [(ApproxMulConfig(method="truncated", a_bits=8, b_bits=8, t=t), 500, 0, SKY130_LIBERTY) for t in (0, 6)]
+    from quantpe.synth.liberty import sky130_path
+    from quantpe.report.power import _mul_job
+    from quantpe.core.jobs import parallel_map
+    if not sky130_path().is_file():
+        pytest.skip(f"needs the sky130 liberty at {sky130_path()}")
+    jobs = [(ApproxMulConfig(method="truncated", a_bits=8, b_bits=8, t=t), 500, 0, sky130_path()) for t in (0, 6)]
 
     def run(build):
         monkeypatch.setenv("QUANTPE_BUILD", str(build))
@@ -280,7 +281,7 @@ def test_energy_jobs_on_the_cluster_equal_local_and_fill_the_client_cache(tmp_pa
     monkeypatch.setattr(settings, "jobs", 2)
     ref, _ = run(tmp_path / "local")
     with LocalCluster(workers=2) as lc:
-        on_cluster(lc.address, liberties=(SKY130_LIBERTY,))
+        on_cluster(lc.address, liberties=(sky130_path(),))
         got, cached = run(tmp_path / "cluster")
     executor.close_cluster()
     assert got == ref and cached == [False, False]

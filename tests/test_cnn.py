@@ -15,8 +15,8 @@ from quantpe.golden.cnn import (CNN_PATH, TRAIN_DEFAULTS, digits_cnn, load_refer
                                 model_data, rebuild, reference_qgraph, to_images, train_graph)
 from quantpe.golden.digits import load_digits_split
 from quantpe.golden.errors import QuantpeError
-from quantpe.golden.layers import (INPUT, Add, AvgPool, Conv2d, Linear, MaxPool,
-                                   load_graph, save_graph)
+from quantpe.golden.layers import INPUT, Add, AvgPool, Conv2d, Linear, MaxPool
+from quantpe.golden.graph_io import load_graph, save_graph
 from quantpe.golden.qmodel import build_qmodel
 
 

@@ -1,4 +1,4 @@
-"""The energy model (quantpe.energy): table lookup, the OpenSTA 2.0.17 replay against `sta`, and
+"""The energy model (quantpe.power.energy): table lookup, the OpenSTA 2.0.17 replay against `sta`, and
 the constant-input hand check (only the flip-flops' clock energy)."""
 import os
 import re
@@ -8,14 +8,17 @@ import subprocess
 import numpy as np
 import pytest
 
-from quantpe.energy import EnergyModel, GateNetlist, PowerLibrary, Table, liberty_without_wire_load
+from quantpe.power.energy import EnergyModel
+from quantpe.synth.netlist import GateNetlist
+from quantpe.synth.cell_power import PowerLibrary, Table, liberty_without_wire_load
 from quantpe.golden.approx import ApproxMulConfig
 from quantpe.golden.baseline import BaselineConfig
-from quantpe.liberty import read_liberty_text
-from quantpe.power import SKY130_LIBERTY, build_gate_netlist
+from quantpe.synth.liberty import read_liberty_text
+from quantpe.synth.netlist import build_gate_netlist
+from quantpe.synth.liberty import sky130_path
 from quantpe.rtl.generate import generate
 
-pytestmark = pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+pytestmark = pytest.mark.skipif(not sky130_path().exists(), reason="sky130 liberty not available")
 
 MUL8 = ApproxMulConfig(method="truncated", t=4, signed=True)     # has tie cells; shared with test_power
 TINY_PE = BaselineConfig(lanes=2, a_bits=4, w_bits=4, acc_bits=12)
@@ -34,7 +37,7 @@ class _Builds(dict):
         m = generate(cfg, d / "rtl")
         b = build_gate_netlist(d / "rtl" / m["verilog"], m["top"], d / "gate")
         nl = GateNetlist.from_yosys_json(b["netlist_json"], m["top"])
-        self[name] = (b, nl, PowerLibrary.read(SKY130_LIBERTY, nl.cell_types))
+        self[name] = (b, nl, PowerLibrary.read(sky130_path(), nl.cell_types))
         return self[name]
 
 
@@ -77,7 +80,7 @@ def test_opensta_2019_replay_matches_sta(built, name, tmp_path):
             pytest.fail("sta (Debian package opensta) is required in CI")
         pytest.skip("sta not installed (apt-get install opensta)")
     b, nl, lib = built[name]
-    nowl = liberty_without_wire_load(SKY130_LIBERTY, tmp_path / "nowl.lib")
+    nowl = liberty_without_wire_load(sky130_path(), tmp_path / "nowl.lib")
     clocked = "clk" in nl.ports
     sta = _sta_power(b["netlist_v"], b["top"], nowl, clocked)
     ours = EnergyModel(lib, nl).opensta_2019(0.1, 0.5, period_s=10e-9)
@@ -103,7 +106,7 @@ def test_leakage_is_the_liberty_cells_leakage(built, tmp_path):
     """Leakage power = sum over the netlist's cells of the liberty's cell_leakage_power in its
     leakage_power_unit (nW for sky130), independent of the window; and OpenSTA reports the same."""
     b, nl, lib = built["mul8"]
-    want = _leakage_by_hand(read_liberty_text(SKY130_LIBERTY), [t for _, t, _ in nl.cells])
+    want = _leakage_by_hand(read_liberty_text(sky130_path()), [t for _, t, _ in nl.cells])
     assert 1e-11 < want < 1e-7                                   # ~0.001-0.01 nW per sky130 cell
     m = EnergyModel(lib, nl)
     for periods, period_s in ((10, 1e-8), (1000, 2e-9)):
@@ -117,13 +120,13 @@ def test_leakage_is_the_liberty_cells_leakage(built, tmp_path):
         if os.environ.get("CI") == "true":
             pytest.fail("sta (Debian package opensta) is required in CI")
         pytest.skip("sta not installed (apt-get install opensta): the liberty sum was checked")
-    nowl = liberty_without_wire_load(SKY130_LIBERTY, tmp_path / "nowl.lib")
+    nowl = liberty_without_wire_load(sky130_path(), tmp_path / "nowl.lib")
     assert _sta_power(b["netlist_v"], b["top"], nowl, "clk" in nl.ports)["leakage"] == pytest.approx(want, rel=1e-4, abs=0)
 
 
 def _dfxtp_clk_energy_by_hand(lib_text: str, cell: str):
     """(rise, fall) internal energy of `cell`'s CLK pin at slew 0 and its capacitance, read with
-    regular expressions straight from the liberty text (independent of quantpe.energy)."""
+    regular expressions straight from the liberty text (independent of quantpe.power.energy)."""
     start = lib_text.index(f'cell ("{cell}")')
     body = lib_text[start:lib_text.index("cell (", start + 10)]
     pin = body[body.index('pin ("CLK")'):]
@@ -149,7 +152,7 @@ def test_constant_inputs_cost_only_the_flops_clock_energy(built):
     loads = [(t, p) for _, t, conns in nl.cells for p, n in conns.items() if n == clk]
     assert loads and all(p == "CLK" and t == "sky130_fd_sc_hd__dfxtp_1" for t, p in loads)
     n_ff = len(loads)
-    (e_rise, e_fall), _, c_clk = _dfxtp_clk_energy_by_hand(read_liberty_text(SKY130_LIBERTY),
+    (e_rise, e_fall), _, c_clk = _dfxtp_clk_energy_by_hand(read_liberty_text(sky130_path()),
                                                            "sky130_fd_sc_hd__dfxtp_1")
     v = 1.8
     per_cycle_j = n_ff * ((e_rise + e_fall) * 1e-12 + c_clk * 1e-12 * v * v)

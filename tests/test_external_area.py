@@ -2,14 +2,14 @@
 
 Independent references: a module of four 2-input ANDs must cost four AND2 cells of the built-in
 liberty (area read from the .lib text here, not from the synthesis code), a module with no logic
-costs nothing, and the figure equals a direct `quantpe.synth.synthesize` of the same file.
+costs nothing, and the figure equals a direct `quantpe.synth.area.synthesize` of the same file.
 """
 import json
 import re
 
 import pytest
 
-from quantpe.liberty import DEFAULT_LIBERTY
+from quantpe.synth.liberty import DEFAULT_LIBERTY
 
 AND4 = "module andy (input [3:0] a, input [3:0] b, output [7:0] y);\n  assign y = {4'b0, a & b};\nendmodule\n"
 ZERO4 = "module zero (input [3:0] a, input [3:0] b, output [7:0] y);\n  assign y = 8'd0;\nendmodule\n"
@@ -32,7 +32,7 @@ def test_area_of_an_external_module_is_measured_and_recorded(build, cli):
     assert doc["area"]["cells"] == {"AND2": 4}
     assert doc["area"]["area_um2"] == pytest.approx(4 * _cell_area("AND2"))
     assert f"{doc['area']['area_um2']:,.1f} um^2" in out
-    from quantpe.synth import synthesize
+    from quantpe.synth.area import synthesize
     direct = synthesize(f, "andy", build / "direct")
     assert direct["area_um2"] == doc["area"]["area_um2"]
 
@@ -77,7 +77,7 @@ DECL4S = ("module decl (input signed [3:0] a, input signed [3:0] b, output signe
 
 
 def test_external_units_folder(build):
-    from quantpe.characterize import external_units
+    from quantpe.explore.characterize import external_units
     from quantpe.golden.errors import QuantpeError
     d = build / "mults"
     d.mkdir()
@@ -99,8 +99,8 @@ def test_external_units_folder(build):
 
 
 def test_external_rows_use_the_sweep_reference(build):
-    from quantpe.approx_report import _external_rows
-    from quantpe.characterize import ExternalUnit
+    from quantpe.report.approx import _external_rows
+    from quantpe.explore.characterize import ExternalUnit
     from quantpe.golden.characterize import characterize_table
     from quantpe.golden.approx import exact_table
     m = characterize_table(exact_table(4, 4, False), False)

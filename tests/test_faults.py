@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from quantpe.golden.errors import ToolError
-from quantpe.synth import run_yosys
+from quantpe.synth.yosys import run_yosys
 
 QUANTPE = [sys.executable, "-m", "quantpe.cli"]
 #: a run signalled must be gone within this many seconds (the watchdog's bound plus start-up slack)

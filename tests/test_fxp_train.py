@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from quantpe.cli import main
-from quantpe.fxp_report import claims, overheads, training_table
+from quantpe.report.fxp import claims, overheads, training_table
 from quantpe.golden.digits import load_digits_split
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.fixedpoint import FixedFormat
@@ -142,9 +142,10 @@ def test_training_table_counts(short_runs):
     assert t[1]["updates_zeroed"] == short_runs["rn8"].updates_zeroed
 
 
+@pytest.mark.slow
 def test_report_section_writes_its_files(tmp_path, monkeypatch, short_runs):
     """fxp_report end to end with the synthesis and the long experiment replaced by small stand-ins."""
-    import quantpe.fxp_report as fr
+    import quantpe.report.fxp as fr
     import quantpe.golden.fxp_train as ft
     rows = [dict(name=n, config_id=n, area_um2=a, gate_equivalents=a / 3.75, flip_flops=1, transistors=1,
                  cells=1)
@@ -174,7 +175,7 @@ def test_report_section_writes_its_files(tmp_path, monkeypatch, short_runs):
 def test_report_training_runs_in_parallel_equal_the_experiment():
     """The report's pooled runs equal `run_experiment`'s, run by run, in the same order."""
     import dataclasses as dc
-    from quantpe.fxp_report import training_runs
+    from quantpe.report.fxp import training_runs
     from quantpe.golden.fxp_train import TrainSetup, run_experiment
     setup = TrainSetup(epochs=1)
     want = run_experiment(((8, 4),), act_ils=(None, 6), setup=setup)

@@ -5,14 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from quantpe.energy import GateNetlist, PowerLibrary
+from quantpe.synth.netlist import GateNetlist
+from quantpe.synth.cell_power import PowerLibrary
 from quantpe.golden.approx import ApproxMulConfig
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.errors import QuantpeError
-from quantpe.kinds import stimulus_for
-from quantpe.power import SKY130_LIBERTY, GateSim, measure_power
+from quantpe.core.kinds import stimulus_for
+from quantpe.power.measure import measure_power
+from quantpe.sim.gate.engine import GateSim
+from quantpe.synth.liberty import sky130_path
 
-pytestmark = pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+pytestmark = pytest.mark.skipif(not sky130_path().exists(), reason="sky130 liberty not available")
 
 P = "sky130_fd_sc_hd__"
 
@@ -26,7 +29,7 @@ def _netlist(tmp_path, cells, inputs, outputs):
     path = tmp_path / "hand.json"
     path.write_text(json.dumps({"modules": {"hand": mod}}))
     nl = GateNetlist.from_yosys_json(path, "hand")
-    return nl, PowerLibrary.read(SKY130_LIBERTY, nl.cell_types)
+    return nl, PowerLibrary.read(sky130_path(), nl.cell_types)
 
 
 def _run(nl, lib, a):
@@ -148,7 +151,7 @@ def drum8_unit(tmp_path_factory):
 @pytest.mark.parametrize("block", [128, 2048])
 def test_inertial_with_unit_delays_is_the_unit_delay_model(drum8_unit, block):
     _, _, keep = drum8_unit
-    sim = GateSim(keep["netlist"], PowerLibrary.read(SKY130_LIBERTY, keep["netlist"].cell_types))
+    sim = GateSim(keep["netlist"], PowerLibrary.read(sky130_path(), keep["netlist"].cell_types))
     ones = {c[3]: 1 for c in sim._comb}
     tog, _ = sim.inertial_toggles(keep["values"], ones, block=block)
     assert np.array_equal(tog, keep["toggles"])
@@ -159,11 +162,11 @@ def test_cell_delay_of_an_inverter_by_hand(tmp_path):
     sky130 inv_1's cell_rise and cell_fall tables extrapolated bilinearly to (slew 0, load 0)."""
     import re
 
-    from quantpe.energy import EnergyModel
-    from quantpe.liberty import read_liberty_text
+    from quantpe.power.energy import EnergyModel
+    from quantpe.synth.liberty import read_liberty_text
     nl, lib = _netlist(tmp_path, [("i1", P + "inv_1", {"A": 2, "Y": 3})], {"a": 2}, {"y": 3})
     got = EnergyModel(lib, nl).cell_delays()[_net(nl, "y")]
-    text = read_liberty_text(SKY130_LIBERTY)
+    text = read_liberty_text(sky130_path())
     cell = text[text.index(f'cell ("{P}inv_1")'):]
     cell = cell[:cell.index("cell (", 10)]
     vals = []
@@ -191,7 +194,7 @@ def test_liberty_delays_on_a_real_design(drum8_unit):
 
 
 def test_liberty_delays_need_timing_tables(tmp_path):
-    from quantpe.liberty import DEFAULT_LIBERTY
+    from quantpe.synth.liberty import DEFAULT_LIBERTY
     cfg = ApproxMulConfig(method="exact", a_bits=4, b_bits=4)
     with pytest.raises(QuantpeError, match="no cell_rise/cell_fall tables"):
         measure_power(cfg, stimulus_for(cfg, 20, 0)[0], out_dir=tmp_path, liberty=DEFAULT_LIBERTY, delay="liberty")

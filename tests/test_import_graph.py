@@ -85,10 +85,31 @@ def test_reason_on_line_above_counts(tmp_path):
     assert imp.function_level and imp.reason == "heavy optional import"
 
 
-def test_this_checkout_is_read(tmp_path):
-    """The real tree parses and its package-dir table is found (the layer test proper lands with
-    the sub-package restructuring)."""
+def test_this_checkout_is_layered():
+    """quantpe itself: no cycle, no import up a layer, no unexplained function-level import, no
+    cross-module private name, every module in a layer (the table in tests/import_graph.py)."""
     repo = Path(__file__).resolve().parents[1]
     tree = ig.read_tree(ig.project_roots(repo))
     assert "quantpe.cli" in tree.modules and "quantpe.golden.layers" in tree.modules
     assert any(i.src == "quantpe.cli" for i in tree.imports)
+    assert ig.check(tree, ig.LAYERS) == []
+
+
+def test_golden_imports_numpy_and_the_standard_library_only():
+    """golden/ at module level: numpy, the standard library and itself; anything else (onnx,
+    onnxruntime, scipy, pymoo, scikit-learn) only inside the function that needs it."""
+    import ast
+    repo = Path(__file__).resolve().parents[1]
+    allowed = set(sys.stdlib_module_names) | {"numpy", "quantpe"}
+    found = []
+    for path in sorted((repo / "golden").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] not in allowed]
+    assert found == []
+
+
+def test_a_golden_module_importing_a_third_party_package_at_top_is_found(tmp_path):
+    tree = make_tree(tmp_path, {**CLEAN, "golden/rules.py": "import numpy as np\nfrom pkg import cli\n"})
+    assert "pkg.golden.rules:2: imports pkg.cli from a higher layer (4 > 0)" in ig.check(tree, LAYERS)

@@ -10,7 +10,7 @@ import pytest
 
 from quantpe.cli import main
 from quantpe.golden.errors import ConfigError, QuantpeError, ToolError, warn
-from quantpe.limits import (MAX_CYCLES, MAX_GATE_CYCLES, MAX_SEED, bounded_float, cycles_type, gate_cycles_type,
+from quantpe.core.limits import (MAX_CYCLES, MAX_GATE_CYCLES, MAX_SEED, bounded_float, cycles_type, gate_cycles_type,
                             items_type, seed_type)
 
 
@@ -114,7 +114,7 @@ def test_one_plan_validator(plans, build, capsys):
     assert "plan was made for another model" in _run(["synth", "--plan", plans / "ok.json", "--model", "cnn"],
                                                      capsys)
     assert "not found" in _run(["synth", "--plan", plans / "none.json"], capsys)
-    from quantpe.plan_cli import load_plan
+    from quantpe.explore.plans import load_plan
     assert len(load_plan(plans / "ok.json")["layers"]) == 3
     with pytest.raises(ConfigError, match="2 layers"):
         load_plan(short)
@@ -145,7 +145,7 @@ LOOP_V = ("module lp (input [2:0] a, input [2:0] b, output [5:0] y);\n  wire [5:
     ("module other(input a, output y); assign y = a; endmodule\n", "module lp is not defined in"),
 ])
 def test_a_users_broken_verilog_is_bad_input(text, needle, tmp_path):
-    from quantpe.sim.capture import verilog_ports
+    from quantpe.synth.ports import verilog_ports
     f = tmp_path / "lp.v"
     f.write_text(text)
     with pytest.raises(QuantpeError) as e:

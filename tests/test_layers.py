@@ -14,9 +14,10 @@ import scipy.signal
 
 from quantpe.golden.dot import exact_mul
 from quantpe.golden.errors import QuantpeError
-from quantpe.golden.layers import (INPUT, Add, AvgPool, Clip, Concat, Conv2d, Flatten, GlobalAvgPool,
-                                   Graph, Linear, MaxPool, Node, QWeight, ReLU, ReLU6, build_qgraph,
-                                   fold_batchnorm, load_graph, save_graph)
+from quantpe.golden.layers import INPUT, Add, AvgPool, Clip, Concat, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool, ReLU, ReLU6, fold_batchnorm
+from quantpe.golden.graph_io import load_graph, save_graph
+from quantpe.golden.qgraph import QWeight, build_qgraph
+from quantpe.golden.graph import Graph, Node
 from quantpe.golden.lowering import (bricks, im2col, int_matmul, lower_weights, n_bricks,
                                      pad_reduction, unlower_weights)
 

@@ -6,7 +6,9 @@ import pytest
 from quantpe.golden import layers as L
 from quantpe.golden.cnn import model_data, reference_graph
 from quantpe.golden.errors import ConfigError
-from quantpe.golden.layers import INPUT, Add, Graph, Linear, Node, ReLU, build_qgraph
+from quantpe.golden.layers import INPUT, Add, Linear, ReLU
+from quantpe.golden.qgraph import QWeight, build_qgraph
+from quantpe.golden.graph import Graph, Node
 
 
 def _qmax(b):
@@ -122,7 +124,7 @@ def test_uniform_lists_equal_single_width(model):
         q2 = build_qgraph(g, xtr, w_bits=[b] * n, a_bits=[b] * n)
         assert np.array_equal(q1.logits(xte), q2.logits(xte))
         assert q1.scales == q2.scales and set(q2.widths.values()) == {b}
-        assert all(nd.pre is None for nd in q2.nodes if isinstance(nd, L.QWeight))
+        assert all(nd.pre is None for nd in q2.nodes if isinstance(nd, QWeight))
 
 
 def test_cnn_mixed_widths_and_16_bits():

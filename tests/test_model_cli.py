@@ -59,7 +59,7 @@ def test_import_wrong_shape_exit_2(tmp_path, capsys):
 
 def test_techniques_on_a_file_model(tmp_path, capsys):
     """`model techniques` on a user model file with its own samples and labels (small, fast)."""
-    from quantpe.golden.layers import save_graph
+    from quantpe.golden.graph_io import save_graph
     xtr, ytr, xte, yte = model_data("cnn")
     p = save_graph(reference_graph("cnn"), tmp_path / "cnn.npz")
     np.save(tmp_path / "x.npy", xte[:24])
@@ -79,7 +79,7 @@ def test_techniques_on_a_file_model(tmp_path, capsys):
 
 
 def test_train_writes_a_loadable_file(tmp_path, capsys):
-    from quantpe.golden.layers import load_graph
+    from quantpe.golden.graph_io import load_graph
     out = tmp_path / "cnn0.npz"
     assert main(["model", "train", "--epochs", "0", "-o", str(out)]) == 0     # initialisation only
     text = capsys.readouterr().out

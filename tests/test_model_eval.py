@@ -7,7 +7,9 @@ import pytest
 
 from quantpe.golden.approx import ApproxMulConfig, approx_mul
 from quantpe.golden.cnn import model_data, reference_graph, reference_qgraph
-from quantpe.golden.layers import INPUT, Conv2d, Flatten, Graph, Linear, Node, ReLU, build_qgraph
+from quantpe.golden.layers import INPUT, Conv2d, Flatten, Linear, ReLU
+from quantpe.golden.qgraph import build_qgraph
+from quantpe.golden.graph import Graph, Node
 from quantpe.golden.model_eval import (StrumPaddingWarning, approx_eval_model, stripes_eval_model,
                                        stripes_profile, strum_eval_model, strum_operands)
 from quantpe.golden.strum_config import StrumConfig
@@ -166,7 +168,7 @@ def test_cached_profile_equals_plain_profile(model, entries, seed):
 
 def test_deep_benchmark_model_and_command(cli):
     """`bench profile`'s deep model: with zero block weights every block is the identity."""
-    from quantpe.bench import deep_digits_cnn
+    from quantpe.commands.bench import deep_digits_cnn
     g0, g3 = reference_graph("cnn"), deep_digits_cnn(3, scale=0.0)
     x = model_data("cnn")[2][:20]
     assert len(g3.weight_layers) == len(g0.weight_layers) + 3

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from quantpe import model_fetch
+from quantpe.explore import model_fetch
 from quantpe.cli import main
 from quantpe.golden.errors import QuantpeError
 

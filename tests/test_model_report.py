@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from quantpe import model_report
+from quantpe.report import model as model_report
 from quantpe.cli import main
 
 
@@ -28,7 +28,7 @@ def test_report_only_models_with_a_user_model(user_model, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 0, err
     doc = json.loads((tmp / "rep" / "models" / "user.json").read_text())
-    from quantpe.golden.layers import build_qgraph
+    from quantpe.golden.qgraph import build_qgraph
     # independent of the section: float and INT8 accuracy of the same graph on the same samples
     assert doc["strum"]["accuracy"]["float"] == pytest.approx(float(np.mean(graph.predict(x) == y)))
     assert doc["strum"]["accuracy"]["int8"] == pytest.approx(build_qgraph(graph, x).accuracy(x, y))

@@ -15,8 +15,8 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 
 from quantpe.golden.errors import QuantpeError  # noqa: E402
-from quantpe.golden.layers import (ActMatMul, ActMatMulQNode, Conv2d, FloatOp, FloatQNode, Linear,  # noqa: E402
-                                   build_qgraph)
+from quantpe.golden.layers import ActMatMul, Conv2d, FloatOp, Linear  # noqa: E402
+from quantpe.golden.qgraph import ActMatMulQNode, FloatQNode, build_qgraph  # noqa: E402
 from quantpe.golden.mac_share import mac_share  # noqa: E402
 from quantpe.golden.onnx_io import import_onnx  # noqa: E402
 from quantpe.golden.qerror import mse_sqnr  # noqa: E402

@@ -11,7 +11,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from quantpe.golden.cnn import model_data, reference_graph  # noqa: E402
 from quantpe.golden.errors import QuantpeError  # noqa: E402
-from quantpe.golden.layers import Conv2d, Linear, build_qgraph  # noqa: E402
+from quantpe.golden.layers import Conv2d, Linear  # noqa: E402
+from quantpe.golden.qgraph import build_qgraph  # noqa: E402
 from quantpe.golden.onnx_io import export_onnx, import_onnx, load_samples  # noqa: E402
 
 

@@ -8,10 +8,10 @@ from quantpe import cli
 from quantpe.golden.approx import ApproxMulConfig, approx_mul
 from quantpe.golden.cnn import model_data, reference_graph
 from quantpe.golden.errors import ConfigError
-from quantpe.golden.layers import build_qgraph
+from quantpe.golden.qgraph import build_qgraph
 from quantpe.golden.plan import (SCHEMA, apply_plan, graph_sha256, layer_macs, make_plan, parse_plan,
                                  plan_text)
-from quantpe.plan_cli import plan_area
+from quantpe.explore.plans import plan_area
 
 CNN_LAYERS = [(8, 4, "exact"), (4, 4, "truncated:t=2"), (8, 8, "drum:k=4"), (2, 2, "exact"), (8, 4, "mitchell")]
 
@@ -96,7 +96,7 @@ def test_plan_area_hand(cnn):
     assert len(r["layers"]) == 5
     assert r["total_area_x_macs"] == pytest.approx(sum(x["area_um2"] * x["macs"] for x in r["layers"]))
     # every exact form costs the cheapest exact unit of its widths (the honest reference)
-    from quantpe.plan_cli import exact_reference, mul_area
+    from quantpe.explore.plans import exact_reference, mul_area
     ref = exact_reference(8, 8)
     assert ref.method == "exact" and mul_area(8, 8, "exact") == mul_area(8, 8, "exact:signed_form=baugh_wooley") \
         == mul_area(8, 8, "exact:signed_form=booth")
@@ -125,7 +125,7 @@ def test_cli_plan_quantune_mlp(tmp_path, monkeypatch, capsys):
     assert plan["method"]["name"] == "quantune" and plan["metrics"]["cost_fraction"] <= 0.6
     assert 0.5 < plan["metrics"]["accuracy"] <= 1.0
     # the plan's stored accuracy is the bit-exact accuracy of the model under the plan
-    from quantpe.plan_cli import plan_accuracy
+    from quantpe.explore.plans import plan_accuracy
     assert plan_accuracy(plan, "mlp") == plan["metrics"]["accuracy"]
     # a plan for another model as --base: one line, exit 2
     capsys.readouterr()

@@ -3,13 +3,13 @@ import json
 
 import pytest
 
-from quantpe import plan_cli
+from quantpe.explore import plans
 from quantpe.golden.approx import approx_mul
 from quantpe.golden.approx_pe import parse_mul_spec
 from quantpe.golden.cnn import mlp_graph, model_data
-from quantpe.golden.layers import build_qgraph
+from quantpe.golden.qgraph import build_qgraph
 from quantpe.golden.plan import make_plan, plan_text
-from quantpe.plan_energy import energy_liberty
+from quantpe.synth.liberty import sky130_liberty
 
 LAYERS = [(8, 8, "exact"), (4, 4, "truncated:t=2"), (8, 8, "exact")]
 
@@ -17,7 +17,7 @@ LAYERS = [(8, 8, "exact"), (4, 4, "truncated:t=2"), (8, 8, "exact")]
 @pytest.fixture
 def plan_file(tmp_path, monkeypatch):
     monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
-    monkeypatch.setattr(plan_cli, "PLAN_LANES", 2)          # small PEs: quick syntheses
+    monkeypatch.setattr(plans, "PLAN_LANES", 2)          # small PEs: quick syntheses
     plan = make_plan("mlp", mlp_graph(), "hand", {}, LAYERS)
     p = tmp_path / "plan.json"
     p.write_text(plan_text(plan))
@@ -52,7 +52,7 @@ def test_generate_synth_report_from_one_plan(plan_file, tmp_path, cli):
     assert f"plan {q.accuracy(x_te, y_te):.4f}" in (tmp_path / "r" / "plan.md").read_text()
     # multiplier energy: per layer MACs x pJ on the layer's own pairs (the energy flow), else the proxy line
     total = summary["hardware"]["total"]
-    if energy_liberty() is None:
+    if sky130_liberty() is None:
         assert "mul_energy_pj" not in total and "area x MACs is the stated proxy" in (tmp_path / "r" / "plan.md").read_text()
     else:
         layers = summary["hardware"]["layers"]

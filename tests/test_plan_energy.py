@@ -5,8 +5,9 @@ import pytest
 from quantpe.golden.approx_pe import parse_mul_spec
 from quantpe.golden.cnn import mlp_graph, model_data, reference_graph
 from quantpe.golden.errors import ConfigError
-from quantpe.golden.layers import build_qgraph
-from quantpe.plan_energy import energy_liberty, layer_pairs, mul_energy_pj
+from quantpe.golden.qgraph import build_qgraph
+from quantpe.explore.plan_energy import layer_pairs, mul_energy_pj
+from quantpe.synth.liberty import sky130_liberty
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +67,11 @@ def test_bad_count(mlp44):
 def test_layer_energy_and_its_lowest_energy_exact_form(mlp44, tmp_path, monkeypatch):
     """layer_energy: each cfg costs its own measured energy on the layer's pairs, exact forms
     included, and the layer's exact reference is the minimum over the three exact forms."""
-    from quantpe.plan_cli import layer_energy
+    from quantpe.explore.plans import layer_energy
     monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
     q, x = mlp44
     approx = parse_mul_spec("truncated:t=2", 4, 4, True)
-    if energy_liberty() is None:                           # no PDK: one clear error, no figure
+    if sky130_liberty() is None:                           # no PDK: one clear error, no figure
         with pytest.raises(ConfigError, match="needs the sky130_fd_sc_hd liberty"):
             layer_energy(q, x, {"fc1": [approx]})
         return

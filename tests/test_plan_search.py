@@ -8,7 +8,9 @@ from quantpe.golden import plan_search as ps
 from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table
 from quantpe.golden.cnn import model_data, reference_graph
 from quantpe.golden.fames import count_matrices, fames_search, loss_estimates, output_grads, select_mckp
-from quantpe.golden.layers import INPUT, Conv2d, Flatten, Graph, Linear, Node, ReLU, build_qgraph
+from quantpe.golden.layers import INPUT, Conv2d, Flatten, Linear, ReLU
+from quantpe.golden.qgraph import build_qgraph
+from quantpe.golden.graph import Graph, Node
 from quantpe.golden.intmath import to_unsigned
 
 
@@ -241,7 +243,7 @@ def test_fames_search_verifies_its_pick(seed):
     x = rng.standard_normal((40, 2, 4, 4))
     y = np.argmax(g.forward(x), axis=1)
     q = build_qgraph(g, x, w_bits=[4, 4], a_bits=[4, 4])
-    from quantpe.approx_report import sweep_variants
+    from quantpe.explore.approx_sweep import sweep_variants
     from quantpe.golden.approx import approx_mul
     cands = {n: sweep_variants(4, 4, True) for n in q.weight_layers}
     costs = {n: [float(i == 0) * 10 + 1 for i in range(len(cands[n]))] for n in cands}
@@ -296,21 +298,21 @@ def test_fames_hessian_proxy_hand_computed():
 def test_plans_report_quick(tmp_path):
     """The report section end to end with two precisions and a tiny GA (long: the sanity check runs
     every (layer, multiplier) pair of the library)."""
-    from quantpe.plans_report import plans_report
+    from quantpe.report.plans import plans_report
     lines = plans_report(tmp_path, quick=True)
     assert lines[0] == "## Per-layer plans"
     for f in ("precision.csv", "precision_methods.csv", "precision_sweep.csv", "fames.csv", "sanity.csv", "scaling.csv",
               "fronts.png", "sanity.png", "scaling.png", "fames_front.png", "plan_fames_q50.json"):
         assert (tmp_path / "plans" / f).stat().st_size > 0
     assert any("Spearman" in x for x in lines)
-    from quantpe.plans_report import EXACT_REFERENCE_MARK
+    from quantpe.report.plans import EXACT_REFERENCE_MARK
     assert any(EXACT_REFERENCE_MARK in x for x in lines)
 
 
 def test_stale_plans_results_are_flagged(tmp_path):
     """Committed plans results made before the cheapest-exact costing are named stale in the report."""
-    from quantpe.plans_report import EXACT_REFERENCE_MARK
-    from quantpe.report import _stale_plans
+    from quantpe.report.plans import EXACT_REFERENCE_MARK
+    from quantpe.report.run import _stale_plans
     section = tmp_path / "section.md"
     assert _stale_plans(section) == ""                       # no committed results: nothing to flag
     section.write_text("## Per-layer plans\n\nCost = sum over layers of MACs x multiplier area.\n")
@@ -320,18 +322,18 @@ def test_stale_plans_results_are_flagged(tmp_path):
 
 
 def test_ga_population_accuracies_through_the_executor_equal_one_at_a_time(seed, monkeypatch):
-    """quantpe plan's GA batches (`_mul_accuracy(...).many`, parallel_map on 2 processes) give the
+    """quantpe plan's GA batches (`mul_accuracy(...).many`, parallel_map on 2 processes) give the
     bit-exact accuracy of each choice, as the one-at-a-time evaluation does."""
-    from quantpe.flow import settings
-    from quantpe.plan_cli import _mul_accuracy
+    from quantpe.core.settings import settings
+    from quantpe.explore.plans import mul_accuracy
     rng = np.random.default_rng(seed)
     g = _tiny_conv(rng)
     x = rng.standard_normal((40, 2, 4, 4))
     y = np.argmax(g.forward(x), axis=1)
     q = build_qgraph(g, x, w_bits=[4, 4], a_bits=[4, 4])
-    from quantpe.approx_report import sweep_variants
+    from quantpe.explore.approx_sweep import sweep_variants
     cands = {n: sweep_variants(4, 4, True)[:6] for n in q.weight_layers}
     choices = [tuple(int(v) for v in rng.integers(0, 6, 2)) for _ in range(6)]
-    one = _mul_accuracy(q, cands, x, y)
+    one = mul_accuracy(q, cands, x, y)
     monkeypatch.setattr(settings, "jobs", 2)
-    assert _mul_accuracy(q, cands, x, y).many(choices) == [one(c) for c in choices]
+    assert mul_accuracy(q, cands, x, y).many(choices) == [one(c) for c in choices]

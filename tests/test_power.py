@@ -1,4 +1,4 @@
-"""The power flow (quantpe.power): gate outputs == golden on every cycle, the numpy gate engine
+"""The power flow (quantpe.power.measure): gate outputs == golden on every cycle, the numpy gate engine
 against Icarus on the same netlist, the power ordering constant < sparse < random, real traces."""
 import shutil
 import subprocess
@@ -8,15 +8,17 @@ import time
 import numpy as np
 import pytest
 
-import quantpe.kinds
+import quantpe.core.kinds
 from quantpe.golden.approx import ApproxMulConfig
 from quantpe.golden.baseline import BaselineConfig
-from quantpe.kinds import expected_outputs, stimulus_for
-from quantpe.power import SKY130_LIBERTY, icarus_gate_sim, measure_power
+from quantpe.core.kinds import expected_outputs, stimulus_for
+from quantpe.power.measure import measure_power
+from quantpe.sim.gate.icarus import icarus_gate_sim
+from quantpe.synth.liberty import sky130_path
 from quantpe.sim.runner import SimulationFailed
 from quantpe.tb.power_traces import real_trace
 
-pytestmark = pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+pytestmark = pytest.mark.skipif(not sky130_path().exists(), reason="sky130 liberty not available")
 
 TINY_PE = BaselineConfig(lanes=2, a_bits=4, w_bits=4, acc_bits=12)
 TINY_INT8_PE = BaselineConfig(lanes=2, acc_bits=20)
@@ -65,7 +67,7 @@ def test_wrong_golden_makes_the_power_check_fail(root, seed, monkeypatch):
         exp = {k: np.array(v, copy=True) for k, v in expected_outputs(cfg, ins).items()}
         exp["out_sum"][150] ^= 1
         return exp
-    monkeypatch.setattr(quantpe.kinds, "expected_outputs", flipped)
+    monkeypatch.setattr(quantpe.core.kinds, "expected_outputs", flipped)
     with pytest.raises(SimulationFailed, match="first cycle 150"):
         measure_power(TINY_PE, inputs, out_dir=root / TINY_PE.config_id, name="mutant")
 
@@ -191,7 +193,7 @@ def _cli(*args):
     (["baseline", "--lanes", "2", "--a-bits", "4", "--stimulus", "real"], "signed int8 x int8"),
 ])
 def test_cli_power_rejects_bad_input(args, needle, tmp_path):
-    from quantpe.liberty import DEFAULT_LIBERTY
+    from quantpe.synth.liberty import DEFAULT_LIBERTY
     r = _cli(*[a.replace("{builtin}", str(DEFAULT_LIBERTY)) for a in args], *(["-o", str(tmp_path)] if
                                                                             "{builtin}" in args else []))
     assert r.returncode == 2, r.stderr

@@ -1,10 +1,11 @@
-"""The default-run energy table (quantpe.power_report.energy_table): deltas on the same data equal
+"""The default-run energy table (quantpe.report.power.energy_table): deltas on the same data equal
 independent measure_power runs, a warm rerun comes from the cache, no liberty is one line."""
 import pytest
 
 from quantpe.golden.baseline import BaselineConfig
-from quantpe.power import SKY130_LIBERTY, measure_power
-from quantpe.power_report import energy_table
+from quantpe.power.measure import measure_power
+from quantpe.synth.liberty import sky130_path
+from quantpe.report.power import energy_table
 from quantpe.tb.power_traces import real_trace
 
 REF = ("ref", BaselineConfig(lanes=2, acc_bits=20))
@@ -20,9 +21,9 @@ def test_no_liberty_is_one_line_and_no_rows(tmp_path):
         assert len(body) == 1 and "Not measured" in body[0] and "liberty" in body[0]
 
 
-@pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+@pytest.mark.skipif(not sky130_path().exists(), reason="sky130 liberty not available")
 def test_table_deltas_are_same_data_runs_and_a_rerun_is_cached(build, tmp_path):
-    md, rows = energy_table([REF, SAT, INT4], "ref", SKY130_LIBERTY, cycles=300)
+    md, rows = energy_table([REF, SAT, INT4], "ref", sky130_path(), cycles=300)
     by = {r["name"]: r for r in rows}
     assert [r["name"] for r in rows] == ["ref", "sat", "int4"]
     # independent runs of the same stimulus, outside the table's cache
@@ -38,15 +39,15 @@ def test_table_deltas_are_same_data_runs_and_a_rerun_is_cached(build, tmp_path):
     assert by["ref"]["d_mw_pct"] is None and by["int4"]["d_mw_pct"] is None
     assert by["int4"]["stimulus"] == "random"         # the model's int8 codes do not fit int4
     assert any(ln.startswith("| sat | real |") for ln in md)
-    md2, rows2 = energy_table([REF, SAT, INT4], "ref", SKY130_LIBERTY, cycles=300)
+    md2, rows2 = energy_table([REF, SAT, INT4], "ref", sky130_path(), cycles=300)
     assert rows2 == rows
     assert any("(3 from the cache)" in ln for ln in md2)
 
 
 def _fake_kept(out_dir, cfgs):
     """out_dir/approx/variants.csv as the approxmul section writes it, keeping exactly `cfgs`."""
-    from quantpe.approx_report import sweep_variants
-    from quantpe.tables import csv_text
+    from quantpe.explore.approx_sweep import sweep_variants
+    from quantpe.core.tables import csv_text
     rows = [{"width": "8x8", "config_id": c.config_id, "rtl_checked": c in cfgs}
             for s in (True, False) for c in sweep_variants(8, 8, s)]
     rows.append({"width": "4x4", "config_id": "approxmul-exact-i4x4-x", "rtl_checked": True})
@@ -55,9 +56,9 @@ def _fake_kept(out_dir, cfgs):
 
 
 def test_multiplier_selection_counts_and_missing_kept_list(tmp_path):
-    from quantpe.approx_report import sweep_variants
+    from quantpe.explore.approx_sweep import sweep_variants
     from quantpe.golden.errors import QuantpeError
-    from quantpe.power_report import multiplier_variants
+    from quantpe.report.power import multiplier_variants
     n = len(sweep_variants(8, 8, True)) + len(sweep_variants(8, 8, False))
     allv, total = multiplier_variants(tmp_path, "all")
     assert total == n == len(allv) and {c.signed for c in allv} == {True, False}
@@ -71,12 +72,12 @@ def test_multiplier_selection_counts_and_missing_kept_list(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SKY130_LIBERTY.exists(), reason="sky130 liberty not available")
+@pytest.mark.skipif(not sky130_path().exists(), reason="sky130 liberty not available")
 def test_multiplier_energy_rows_are_independent_runs_with_deltas_vs_exact(build, tmp_path, seed):
     import numpy as np
 
     from quantpe.golden.approx import ApproxMulConfig
-    from quantpe.power_report import multiplier_energy
+    from quantpe.report.power import multiplier_energy
     ex_s = ApproxMulConfig(method="exact", signed=True)
     tr_s = ApproxMulConfig(method="truncated", t=6, signed=True)
     tr_u = ApproxMulConfig(method="truncated", t=8, signed=False)
@@ -107,7 +108,7 @@ def test_multiplier_energy_rows_are_independent_runs_with_deltas_vs_exact(build,
 def test_stripes_sentences_compare_within_one_trace():
     """The Stripes efficiency sentence is made per trace (MLP, CNN bricks), each against the
     bit-parallel SIP and the baseline row of the same trace."""
-    from quantpe.power_report import CNN_LABEL, _markdown
+    from quantpe.report.power import CNN_LABEL, _markdown
 
     def row(name, stim, pj, ops=1600, cycles=1000):
         return {"name": name, "stimulus": stim, "total_mw": 1.0, "switching_mw": 0.5, "internal_mw": 0.5,

@@ -29,7 +29,7 @@ def test_each_violation_is_named():
 
 
 def test_the_cases_cover_every_kind_and_field():
-    from quantpe.kinds import KINDS
+    from quantpe.core.kinds import KINDS
     names = [c.name for c in probe.all_cases()]
     assert len(names) == len(set(names)) and len(names) >= 220
     assert all(any(n.startswith(k + " --") for n in names) for k in KINDS)

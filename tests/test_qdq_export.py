@@ -11,7 +11,8 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
 
 from quantpe.golden.cnn import model_data, reference_graph  # noqa: E402
-from quantpe.golden.layers import build_qgraph, lower_weights  # noqa: E402
+from quantpe.golden.layers import lower_weights  # noqa: E402
+from quantpe.golden.qgraph import build_qgraph  # noqa: E402
 from quantpe.golden.onnx_io import import_onnx  # noqa: E402
 from quantpe.golden.qdq_export import export_qdq  # noqa: E402
 

@@ -8,9 +8,9 @@ import pytest
 
 ort = pytest.importorskip("onnxruntime")
 
-from quantpe import model_fetch  # noqa: E402
+from quantpe.explore import model_fetch  # noqa: E402
 from quantpe.golden.errors import ToolError  # noqa: E402
-from quantpe.golden.layers import build_qgraph  # noqa: E402
+from quantpe.golden.qgraph import build_qgraph  # noqa: E402
 from quantpe.golden.mac_share import mac_share  # noqa: E402
 from quantpe.golden.onnx_io import import_onnx  # noqa: E402
 from quantpe.golden.qerror import mse_sqnr  # noqa: E402

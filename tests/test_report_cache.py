@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from quantpe import report_cache
-from quantpe.report_cache import cached_step
+from quantpe.report import cache as report_cache
+from quantpe.report.cache import cached_step
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_inputs_digest_covers_sources_and_knobs(monkeypatch):
 
 
 def test_exact_lane_caveat_follows_the_measured_delta():
-    from quantpe.report import _exact_lane_note
+    from quantpe.report.run import _exact_lane_note
     ref = {"name": "baseline-l16-int8", "d_area_um2_pct": 0.0}
     smaller = {"name": "approxpe-l16-int8-exact", "d_area_um2_pct": -25.8}
     larger = dict(smaller, d_area_um2_pct=1.0)

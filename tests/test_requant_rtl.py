@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from quantpe.kinds import build_component, stimulus_for
+from quantpe.core.kinds import build_component, stimulus_for
 from quantpe.sim.regression import regress
 from quantpe.sim.runner import SimulationFailed, run
 from quantpe.tb.requant_stimulus import REQUANT_CONFIGS, REQUANT_PLAN, applicable_corners

@@ -73,7 +73,8 @@ def test_verification_failure_is_exit_1(tmp_path):
 
 
 def test_edited_and_truncated_cache_entries_are_rebuilt(tmp_path):
-    from quantpe.sim.runner import design_dir, ensure_generated
+    from quantpe.rtl.generate import ensure_generated
+    from quantpe.core.build import design_dir
     os.environ["QUANTPE_BUILD"] = str(tmp_path)
     try:
         cfg = BaselineConfig(lanes=2, a_bits=3, w_bits=3, acc_bits=8)

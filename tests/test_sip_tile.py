@@ -9,11 +9,11 @@ import pytest
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.intmath import wrap
 from quantpe.golden.sip_tile import SipTileConfig, sip_tile_schedule, sip_tile_schedule_ports
-from quantpe.kinds import stimulus_for
+from quantpe.core.kinds import stimulus_for
 from quantpe.rtl.ports import Port
-from quantpe.sim.memfile import hex_to_streams
+from quantpe.tb.memfile import hex_to_streams
 from quantpe.sim.regression import regress
-from quantpe.sim.runner import ensure_generated
+from quantpe.rtl.generate import ensure_generated
 from quantpe.tb.scoreboard import Mismatch, compare
 from quantpe.tb.sip_tile_stimulus import SIP_TILE_CORNERS, SIP_TILE_PLAN
 

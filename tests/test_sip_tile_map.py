@@ -10,8 +10,9 @@ from quantpe.golden.errors import QuantpeError
 from quantpe.golden.sip_tile import SipTileConfig
 from quantpe.golden.sip_tile_map import bitparallel_cycles, layer_precision, map_sip_gemm, sip_layer_stream, sip_unstream
 from quantpe.rtl.ports import Port
-from quantpe.sim.memfile import hex_to_streams
-from quantpe.sim.runner import ensure_generated, run
+from quantpe.tb.memfile import hex_to_streams
+from quantpe.sim.runner import run
+from quantpe.rtl.generate import ensure_generated
 
 CFG = SipTileConfig()          # 2 x 2 SIPs of 4 lanes (a regression config)
 

@@ -269,7 +269,7 @@ def test_report_headline_and_target_verdicts(tmp_path, monkeypatch):
     files hold the golden totals."""
     import csv
     import json
-    from quantpe import stripes_report as sr
+    from quantpe.report import stripes as sr
     from quantpe.golden.baseline import BaselineConfig
     lead = {(False, 8): 1049.0, (False, 16): 1050.0, (True, 8): 1051.0, (True, 16): 1100.0}
 

@@ -10,7 +10,7 @@ Random cases use the session seed (conftest `seed` fixture: --seed N or $QUANTPE
 import numpy as np
 import pytest
 
-from quantpe.kinds import config_from_dict
+from quantpe.core.kinds import config_from_dict
 from quantpe.golden.dot import dot
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.intmath import int_range, wrap

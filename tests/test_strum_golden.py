@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from quantpe.kinds import config_from_dict
+from quantpe.core.kinds import config_from_dict
 from quantpe.golden.errors import ConfigError, QuantpeError
 from quantpe.golden.intmath import int_range
 from quantpe.golden.quantize import quantize

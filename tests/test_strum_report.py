@@ -4,7 +4,7 @@ import pytest
 
 from quantpe.golden.strum_config import StrumConfig
 from quantpe.rtl.strum import strum_parts
-from quantpe.strum_report import (CATEGORIES, SELECTIONS, _plot_sweep, area_configs, breakdown_row,
+from quantpe.report.strum import (CATEGORIES, SELECTIONS, _plot_sweep, area_configs, breakdown_row,
                                   classify_part, sweep_accuracy, sweep_configs, target_lines)
 
 
@@ -89,7 +89,7 @@ def test_sweep_plot_writes_a_png(tmp_path):
 
 
 def test_sweep_target_lines():
-    from quantpe.strum_report import sweep_target_lines
+    from quantpe.report.strum import sweep_target_lines
     sweep = [{"variant": "dliq", "k": 6, "groups": 2, "delta_pct": -20.6, "accuracy": 0.9667},
              {"variant": "dliq", "k": 4, "groups": 4, "delta_pct": -29.9, "accuracy": 0.95},
              {"variant": "mip2q", "k": 6, "groups": 2, "delta_pct": -29.1, "accuracy": 0.9667}]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from quantpe import report, studies
+from quantpe.report import run as report, studies
 from quantpe.golden.errors import QuantpeError
-from quantpe.studies import (STUDIES, from_folder_links, record_study, replace_study_block, study_block, study_status,
+from quantpe.report.studies import (STUDIES, from_folder_links, record_study, replace_study_block, study_block, study_status,
                              to_folder_links)
 
 SECTION = ["## Approximate multipliers", "", "![fronts](approx/fronts.png) and [cnn](models/cnn.json),",

