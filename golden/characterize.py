@@ -21,9 +21,8 @@ import dataclasses
 import numpy as np
 
 from .approx import ApproxMulConfig, exact_table, mul_table, operand_values, table_widths
-from .intmath import to_unsigned
 
-__all__ = ["MulCharacterization", "characterize_table", "characterize", "table_from_rule", "pattern_index"]
+__all__ = ["MulCharacterization", "characterize_table", "characterize", "table_from_rule"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +91,3 @@ def table_from_rule(rule, a_bits: int, b_bits: int, signed: bool) -> np.ndarray:
     return np.array(np.broadcast_to(out, (1 << a_bits, 1 << b_bits)))
 
 
-def pattern_index(a, b, a_bits: int, b_bits: int):
-    """(row, column) of operand values a, b in a table: their bit patterns."""
-    return to_unsigned(a, a_bits), to_unsigned(b, b_bits)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import time
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ __all__ = ["ARCH", "CNN_PATH", "TRAIN_DEFAULTS", "to_images", "digits_cnn", "tra
            "train_digits_cnn", "load_reference_cnn", "mlp_graph", "reference_graph",
            "reference_qgraph", "model_data", "accuracy_report"]
 
-CNN_PATH = Path(__file__).resolve().parent / "data" / "digits_cnn.npz"
+CNN_PATH = Path(str(resources.files("quantpe.golden") / "data" / "digits_cnn.npz"))
 TRAIN_DEFAULTS = dict(epochs=8, batch_size=32, lr=3e-3)
 ARCH = "conv1-conv2-maxpool-dw3-pw4-add-avgpool-fc"
 

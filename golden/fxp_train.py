@@ -106,7 +106,7 @@ def train_fixed(fmt: FixedFormat | None, mode: str | None, setup: TrainSetup = T
     act_il: None = one format `fmt` for everything; an int = activations, pre-activations and
     back-propagated errors in <act_il, fmt.fl> (same step eps, wider range), weights, biases,
     gradients and updates still in `fmt`.
-    """
+    Long: the training loop with its rounding points in order (Gupta et al. 2015)."""
     data = data or load_digits_split()
     x_tr = check_batch(data.x_train, LAYER_SIZES[0], "training input")
     x_te = check_batch(data.x_test, LAYER_SIZES[0], "test input")

@@ -18,6 +18,7 @@ import functools
 import json
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ __all__ = ["MLP", "LAYER_SIZES", "REFERENCE_PATH", "TRAIN_DEFAULTS", "check_batc
            "load_reference_model"]
 
 LAYER_SIZES = (N_FEATURES, 64, 32, N_CLASSES)
-REFERENCE_PATH = Path(__file__).resolve().parent / "data" / "digits_mlp.npz"
+REFERENCE_PATH = Path(str(resources.files("quantpe.golden") / "data" / "digits_mlp.npz"))
 TRAIN_DEFAULTS = dict(epochs=60, batch_size=32, lr=2e-3, weight_decay=0.0)
 
 

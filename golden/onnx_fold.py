@@ -65,7 +65,8 @@ def _static_shape(vi):
 
 def _pass(model, input_name, batch, sample_shape, known: dict):
     """One batch size: {tensor: value} of every foldable tensor, {tensor: static shape},
-    {tensor: elem type}."""
+    {tensor: elem type}.
+    Long: one rewrite per folded pattern, in one walk of the graph."""
     onnx, nh, si, Ref = _onnx()
     m = onnx.ModelProto()
     m.CopyFrom(model)

@@ -298,6 +298,7 @@ class _Importer:
         self.pads[nd.output[0]] = (nd.input[0], (pads[2], pads[3], pads[6], pads[7]))
 
     def convert(self, nd) -> None:
+        """Long: one branch per supported ONNX operator, in one dispatch."""
         op, a, out = nd.op_type, _attrs(nd), nd.output[0]
         if nd.domain in QONNX_DOMAINS and op == "Quant":
             self._qonnx_quant(nd, a)

@@ -56,7 +56,8 @@ def load_samples(path, graph: Graph) -> np.ndarray:
 # =============================================================================== export
 
 def export_onnx(graph: Graph, path, dtype: str = "float64", producer: str = "quantpe") -> Path:
-    """Write `graph` as an ONNX model (opset 17), atomically; dtype "float64" or "float32"."""
+    """Write `graph` as an ONNX model (opset 17), atomically; dtype "float64" or "float32".
+    Long: one ONNX node group per layer kind, in one pass."""
     onnx, nh = _onnx()
     from onnx import TensorProto, helper
     if dtype not in ("float64", "float32"):

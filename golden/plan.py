@@ -29,7 +29,7 @@ import json
 import numpy as np
 
 from .approx import MAX_OP_BITS, MIN_OP_BITS, approx_mul
-from .approx_pe import mul_spec, parse_mul_spec
+from .approx_pe import parse_mul_spec
 from .errors import ConfigError, QuantpeError
 from quantpe.golden.layers import Conv2d, Linear
 from quantpe.golden.qgraph import QGraph, build_qgraph
@@ -38,7 +38,7 @@ from .quantize import MAX_BITS, MIN_BITS
 
 __all__ = ["SCHEMA", "KINDS", "graph_sha256", "layer_macs", "make_plan", "layer_entry", "plan_text",
            "parse_plan", "validate_plan", "check_plan_model", "plan_widths", "plan_mul_config",
-           "apply_plan", "with_plan_muls", "canonical_spec"]
+           "apply_plan", "with_plan_muls"]
 
 SCHEMA = "quantpe.plan/1"
 BIAS_OFFSET_LIMIT = (1 << 31) - 1      # a bias offset fits the default 32-bit accumulator
@@ -239,6 +239,3 @@ def with_plan_muls(q: QGraph, plan: dict) -> QGraph:
     return q
 
 
-def canonical_spec(cfg) -> str:
-    """Spec string of an ApproxMulConfig (the plan's config.mul)."""
-    return mul_spec(cfg)

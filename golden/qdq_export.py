@@ -36,7 +36,8 @@ QDQ_OPSET = 21
 
 
 def export_qdq(q: QGraph, path) -> Path:
-    """Write `q` as a QDQ ONNX model (module docstring), atomically; float32 input "input"."""
+    """Write `q` as a QDQ ONNX model (module docstring), atomically; float32 input "input".
+    Long: one ONNX node group per layer kind, in one pass."""
     import onnx  # optional heavy dependency
     from onnx import TensorProto, helper
     from onnx import numpy_helper as nh

@@ -616,7 +616,8 @@ def build_qgraph(graph: Graph, calib_x, w_bits: int | Sequence[int] = 8, a_bits:
     w_bits, a_bits: one width or one per weight layer (graph order; a_bits = the width of the
     layer's input codes). mul: product rule of every weight layer (None: exact). float_capture:
     `graph.forward(calib_x, capture=True)[1]` when the caller has it already (searches building
-    many variants). See the module docstring for every rule."""
+    many variants). See the module docstring for every rule.
+    Long: the calibration and lowering rules of the module docstring, node by node in one pass."""
     check_requant_widths(acc_bits, mult_bits)
     names = graph.weight_layers
     wb = _per_layer(w_bits, names, "w_bits")

@@ -249,7 +249,7 @@ def stripes_schedule(cfg: StripesConfig, bricks: BrickStream, in_valid, out_read
     out_ready (T,): the sink's ready in cycle t. T = len(in_valid) = len(out_ready).
     fill_rng: when given, the data ports carry random in-range values in cycles without an
     offer (the PE must ignore them); otherwise they carry the next brick (or zeros).
-    """
+    Long: the cycle-by-cycle schedule of one brick stream, the RTL's state machine in numpy."""
     T = len(in_valid)
     offer_pat = _flags(in_valid, T, "in_valid pattern")
     ready_pat = _flags(out_ready, T, "out_ready pattern")

@@ -206,7 +206,7 @@ def profile_precisions(accuracy: Callable[[tuple], float], n_layers: int, max_bi
          raise suffices.
        Both terminate: at all-max the accuracy equals the reference.
     Calls are memoised; `evaluations` counts distinct vectors.
-    """
+    Long: the profile search (per-layer descent, then the bump pass) in one loop."""
     if joint not in JOINT_SEARCHES:
         raise QuantpeError(f"joint search must be one of {', '.join(JOINT_SEARCHES)}, got {joint!r}")
     if n_layers < 1:

@@ -95,6 +95,7 @@ class PrecisionDetector(wiring.Component):
         super().__init__(ports)
 
     def elaborate(self, platform):
+        """Long: the SIP's datapath and state machine in one elaboration."""
         m = Module()
         A = self.a_bits
         flat = self.a.as_value()

@@ -290,6 +290,7 @@ def _characterize_opts(p):
 
 def cmd_characterize(args):
     # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+    """Long: the options of the three characterisation modes checked and run in one place."""
     from quantpe.explore.characterize import (
         approx_config,
         config_stem,
@@ -360,6 +361,7 @@ def cmd_characterize(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Long: the parser of every sub-command, one after another."""
     parser = Parser(prog="quantpe", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"quantpe {_version()}")
     parser.add_argument("-j", "--jobs", type=int, default=None,
@@ -481,7 +483,8 @@ def _check_outputs(args) -> None:
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 verification failure, 2 bad input,
     3 missing or broken tool, 130 interrupted). One line on stderr for every failure; --debug
-    adds the traceback."""
+    adds the traceback.
+    Long: every exit-status rule of the command line in one place."""
     import contextlib
     import os
     import traceback

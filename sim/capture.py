@@ -62,7 +62,7 @@ def capture(files, top: str, ports, inputs: dict, sim: str = "verilator", *,
     `ports`: the data ports as `quantpe.rtl.ports.Port` (inputs in stimulus-word order), which
     also give the signedness used to read the outputs back. Every input port needs a stream of
     the same length T (1 <= T); the outputs are captured for the same T cycles.
-    """
+    Long: build, run and read back of one simulation, with its error handling."""
     from cocotb_tools.runner import get_runner
     check_sim(sim)
     files = [Path(f).resolve() for f in files]

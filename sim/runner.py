@@ -229,7 +229,7 @@ def run(cfg: DesignConfig, sim: str, inputs: dict, *, seed: int, scoreboard: str
     config, to prove that a wrong golden rule makes the regression fail.
     Returns a SimResult; raises SimulationFailed with the first mismatching cycles, the waveform
     path and the rerun command when the RTL and the golden model disagree.
-    """
+    Long: build, run, compare and the rerun with waveforms, with their error handling."""
     check_sim(sim)
     if scoreboard not in SCOREBOARDS:
         raise QuantpeError(f"unknown scoreboard {scoreboard!r} (choose from {', '.join(SCOREBOARDS)})")

@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 from quantpe.core.tools import require, verilator_env, verilator_root
-from quantpe.golden.errors import QuantpeError
+from quantpe.golden.errors import QuantpeError, ToolError
+from quantpe.synth.yosys import yosys_version
 
 __all__ = ["lint", "verilator_root", "verilator_env", "require", "check_make_path", "tool_version", "SIMULATORS",
            "VERILATOR_WAIVERS"]
@@ -41,11 +42,16 @@ def check_make_path(folder: Path) -> None:
 @functools.cache
 def tool_version(tool: str) -> str:
     """First line of `tool --version` (or -V), '' when the tool is missing."""
+    if tool == "yosys":                 # the one Yosys probe
+        try:
+            return re.sub(r"\s+", " ", yosys_version())
+        except ToolError:
+            return ""
     env = verilator_env() if tool == "verilator" else None
     exe = shutil.which(tool, path=(env or os.environ).get("PATH"))
     if exe is None:
         return ""
-    flag = {"iverilog": "-V", "yosys": "-V"}.get(tool, "--version")
+    flag = {"iverilog": "-V"}.get(tool, "--version")
     try:
         out = subprocess.run([exe, flag], capture_output=True, text=True, env=env, timeout=30)
     except (OSError, subprocess.TimeoutExpired):

@@ -127,7 +127,8 @@ def _pass_weights(g: _Gen, style: str) -> list[dict]:
 
 
 def array_stimulus(cfg: ArrayConfig, cycles: int, seed: int):
-    """`cycles` cycles of array stimulus: tile passes with corner weights first, then random."""
+    """`cycles` cycles of array stimulus: tile passes with corner weights first, then random.
+    Long: one named corner after another, each a few lines."""
     rng = np.random.default_rng(seed)
     g = _Gen(cfg, rng)
     guard = cfg.flip_guard

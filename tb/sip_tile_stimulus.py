@@ -22,6 +22,7 @@ SIP_TILE_CORNERS = ("single_plane_brick", "full_precision_brick", "all_min", "al
 
 
 def sip_tile_stimulus(cfg: SipTileConfig, cycles: int, seed: int):
+    """Long: one named corner after another, each a few lines."""
     rng = np.random.default_rng(seed)
     W, F, L = cfg.windows, cfg.filters, cfg.lanes
     wlo, whi = int_range(cfg.w_bits, True)

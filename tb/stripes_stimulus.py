@@ -26,7 +26,7 @@ def make_stream(cfg, rng, n_random):
     """Random bricks, corners, one brick per precision 1..a_bits, a wrap run, single sums.
 
     Returns (BrickStream, index of the first of 4 consecutive single-brick sums).
-    """
+    Long: one named corner after another."""
     L, A = cfg.lanes, cfg.a_bits
     lo, hi = cfg.a_range()
     wlo, whi = cfg.w_range()

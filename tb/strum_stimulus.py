@@ -153,7 +153,8 @@ class _Gen:
 
 
 def strum_stimulus(cfg: StrumConfig, cycles: int, seed: int):
-    """`cycles` cycles of StruM PE stimulus: named corners first, then random frames."""
+    """`cycles` cycles of StruM PE stimulus: named corners first, then random frames.
+    Long: one named corner after another, each a few lines."""
     rng = np.random.default_rng(seed)
     g = _Gen(cfg, rng)
     B, K = cfg.block, cfg.k

@@ -3,7 +3,6 @@ every requantization, node by node, on hand-made graphs; uniform widths unchange
 import numpy as np
 import pytest
 
-from quantpe.golden import layers as L
 from quantpe.golden.cnn import model_data, reference_graph
 from quantpe.golden.errors import ConfigError
 from quantpe.golden.layers import INPUT, Add, Linear, ReLU
@@ -109,7 +108,8 @@ def test_reference_catches_flipped_rounding(seed, monkeypatch):
 
     def floor_requant(acc, mult, shift, lo, hi):
         return np.clip((np.asarray(acc, np.int64) * mult) >> shift, lo, hi)
-    monkeypatch.setattr(L, "_requant", floor_requant)
+    import quantpe.golden.qgraph as QG
+    monkeypatch.setattr(QG, "_requant", floor_requant)
     q = build_qgraph(g, x_cal, w_bits=[4, 8, 3], a_bits=[8, 4, 3])
     assert reference_mismatches(g, q, x_cal, x, HAND_WIDTHS, (8, 4, 3), (4, 8, 3)) > 0
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-import quantpe.core.kinds
+import quantpe.power.measure
 from quantpe.golden.approx import ApproxMulConfig
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.core.kinds import expected_outputs, stimulus_for
@@ -67,7 +67,7 @@ def test_wrong_golden_makes_the_power_check_fail(root, seed, monkeypatch):
         exp = {k: np.array(v, copy=True) for k, v in expected_outputs(cfg, ins).items()}
         exp["out_sum"][150] ^= 1
         return exp
-    monkeypatch.setattr(quantpe.core.kinds, "expected_outputs", flipped)
+    monkeypatch.setattr(quantpe.power.measure, "expected_outputs", flipped)
     with pytest.raises(SimulationFailed, match="first cycle 150"):
         measure_power(TINY_PE, inputs, out_dir=root / TINY_PE.config_id, name="mutant")
 

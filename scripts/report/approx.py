@@ -20,7 +20,7 @@ table bit for bit, or the report stops. Synthesis goes through
 
 Also written: references.csv (area of every exact candidate per width and signedness and the
 smallest, which every saving is taken against), budgets.csv (cheapest 8x8 unit under each MRED
-budget, old sweep vs new, with issue 14's targets), fronts.png (area vs MRED: old front, new front,
+budget, the legacy sweep vs the current one, with the budget targets), fronts.png (area vs MRED: old front, new front,
 exact reference).
 """
 from __future__ import annotations
@@ -46,6 +46,7 @@ from quantpe.golden.digits import load_digits_split
 from quantpe.golden.qmodel import build_qmodel
 from quantpe.rtl.approx import PlainMultiplier
 from quantpe.synth.flow import part_verilog, synth_many
+from quantpe.synth.yosys import yosys_version
 
 __all__ = ["WIDTHS", "TARGET", "BUDGETS", "BUDGET_TARGET", "reference_jobs", "budget_table", "pareto_front",
            "select_best", "variant_row", "approx_report"]
@@ -146,15 +147,6 @@ def select_best(rows: list[dict], target: dict = TARGET) -> tuple[dict | None, b
 
 
 # ------------------------------------------------------------------ exact reference
-def _yosys_version() -> str:
-    import subprocess
-    try:
-        out = subprocess.run(["yosys", "-V"], capture_output=True, text=True, timeout=30).stdout
-        return out.split("(")[0].strip()
-    except (OSError, subprocess.SubprocessError):
-        return "Yosys (version unknown)"
-
-
 def reference_jobs(a_bits: int, b_bits: int, signed: bool) -> list:
     """[(form name, synthesis job)] of every exact candidate at these widths and signedness."""
     base = ApproxMulConfig(a_bits=a_bits, b_bits=b_bits, signed=signed)
@@ -360,7 +352,8 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
     the generated ones and listed in external.csv (same flow, same reference).
 
     `wide` (or the environment variable QUANTPE_APPROX_WIDE=1, for `quantpe report --only
-    approxmul`): the larger grid of `new_families` (about 4x the syntheses of the default)."""
+    approxmul`): the larger grid of `new_families` (about 4x the syntheses of the default).
+    Long: computes and formats at once (a study; still to be split as stripes_report is)."""
     import os
 
     wide = wide or os.environ.get("QUANTPE_APPROX_WIDE", "") == "1"
@@ -448,7 +441,7 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
           "the accuracy table) is against the smallest exact multiplier this flow produces at the same widths and "
           "signedness, among: the unsigned AND array + Dadda tree, the sign-magnitude wrapper around it "
           "(signed), the native Baugh-Wooley array (signed), the project's radix-4 Booth array (signed) and "
-          "a plain `y = a * b` mapped by Yosys' own `$mul` flow. Yosys here is " + _yosys_version() +
+          "a plain `y = a * b` mapped by Yosys' own `$mul` flow. Yosys here is " + yosys_version().split("(")[0].strip() +
           ", which has no `booth` pass (`yosys -p 'help booth'`: no such command), so the Booth candidate is "
           "the project's own structural one. "
           "Table: [approx/references.csv](approx/references.csv).", ""]

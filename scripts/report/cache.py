@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from importlib import resources
 from pathlib import Path
 
-import quantpe.golden
 from quantpe.core.build import build_root, source_digest
 from quantpe.golden.atomic import write_bytes, write_text
 from quantpe.sim.toolchain import tool_version
@@ -46,7 +46,7 @@ def inputs_digest(with_knobs: bool = True) -> str:
     `with_knobs=False`: the same without the environment knobs (a study's stamp records those)."""
     if "s" not in _digest_memo:
         h = hashlib.sha256(source_digest(*_PACKAGES).encode())
-        data = Path(quantpe.golden.__file__).parent / "data"
+        data = Path(str(resources.files("quantpe.golden") / "data"))
         for f in sorted(p for p in data.rglob("*") if p.is_file()):
             h.update(str(f.relative_to(data)).encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
         for tool in ("yosys", "iverilog", "verilator"):

@@ -13,13 +13,12 @@ and returns the markdown lines of the "## Fixed point and stochastic rounding" s
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from pathlib import Path
 
 from quantpe.core.jobs import parallel_map
+from quantpe.core.tables import csv_rows
 from quantpe.golden.atomic import ensure_dir, save_figure, write_text
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.fixedpoint import FixedFormat
@@ -48,12 +47,6 @@ SR_KEY, RN_KEY = "stochastic (16-bit fibonacci LFSR)", "nearest"
 
 def _fxp_dir(out_dir: Path) -> Path:
     return ensure_dir(Path(out_dir) / "fxp", "report folder")
-
-
-def _csv(rows: list[list]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
 
 
 def area_rows() -> list[dict]:
@@ -137,7 +130,7 @@ def write_training(out_dir: Path, runs, setup, command: str) -> list[Path]:
             "claims": claims(table)}
     write_text(d / "training.json", json.dumps(meta, indent=1) + "\n")
     cols = list(table[0])
-    write_text(d / "training.csv", _csv([cols] + [[row[c] for c in cols] for row in table]))
+    write_text(d / "training.csv", csv_rows([cols] + [[row[c] for c in cols] for row in table]))
     _plot_training(runs, d / "training.png")
     return [d / "training.json", d / "training.csv", d / "training.png"]
 
@@ -201,13 +194,14 @@ def training_runs(points, act_ils, setup, modes=("nearest", "stochastic")) -> li
 
 
 def fxp_report(out_dir: Path) -> list[str]:
+    """Long: computes and formats at once (a study; still to be split)."""
     d = _fxp_dir(out_dir)
     t0 = time.perf_counter()
     rows = area_rows()
     ov = overheads(rows)
     write_text(d / "area.json", json.dumps(rows, indent=1) + "\n")
     cols = list(rows[0])
-    write_text(d / "area.csv", _csv([cols] + [[r[c] for c in cols] for r in rows]))
+    write_text(d / "area.csv", csv_rows([cols] + [[r[c] for c in cols] for r in rows]))
     write_text(d / "overhead.json", json.dumps(ov, indent=1) + "\n")
     stats = {name: rounding_statistics(cfg, 100_000, 1) for name, cfg in
              [("stochastic", RequantConfig()), ("nearest", RequantConfig(mode="nearest")),

@@ -136,6 +136,7 @@ def _precision_section(out, pb, quick):
 
 
 def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost):
+    """Long: computes and formats at once (a study; still to be split)."""
     base, cands, costs, offsets = mul_setup(graph, xc, base_plan, cost, bias_comp=True)
     names = list(cands)
     exact_cost = sum(costs[n][0] for n in names)
@@ -218,6 +219,7 @@ EXACT_REFERENCE_MARK = "the exact reference of the approximate-multiplier sectio
 
 
 def plans_report(out_dir: Path, quick: bool = False) -> list:
+    """Long: computes and formats at once (a study; still to be split as stripes_report is)."""
     from scipy.stats import spearmanr
     t_start = time.perf_counter()
     out = ensure_dir(Path(out_dir) / "plans")

@@ -39,7 +39,7 @@ from quantpe.core.build import build_root
 from quantpe.core.jobs import parallel_map
 from quantpe.core.kinds import stimulus_for
 from quantpe.core.settings import settings
-from quantpe.core.tables import csv_text
+from quantpe.core.tables import csv_text, pct_change
 from quantpe.explore.approx_sweep import sweep_variants
 from quantpe.golden.atomic import write_text
 from quantpe.golden.baseline import BaselineConfig
@@ -85,10 +85,6 @@ def macs_per_inference() -> int:
     return int(sum(layer.in_features * layer.out_features for layer in build_qmodel().layers))
 
 
-def _pct(x, ref):
-    return None if not ref else 100.0 * (x - ref) / ref
-
-
 def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str = "kept",
                  mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
                  liberty: Path | None = None, glitches: bool = True,
@@ -100,7 +96,8 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     liberty [`quantpe.synth.liberty.sky130_liberty`];
     missing: QuantpeError. `glitches`: also the unit- and liberty-delay (glitch-aware) runs of the
     real-trace PE rows on their first `glitch_cycles` cycles (the same traces built that long),
-    reported against the zero-delay figures of the same cycles."""
+    reported against the zero-delay figures of the same cycles.
+    Long: one measurement step after another (PEs, glitch runs, multipliers), each cached."""
     import os
 
     t0 = time.monotonic()
@@ -134,8 +131,8 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
                           "real (StruM frames)", work / cfg.config_id))
         pe_rows.append({**_row("baseline-l16-int8", rb), "vs": None, "delta_pct": None})
         pe_rows.append({**_row(name, rs), "vs": "baseline-l16-int8 on the same frames",
-                        "delta_pct": _pct(rs["total_mw"], rb["total_mw"]),
-                        "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], rb["energy_per_op_pj"])})
+                        "delta_pct": pct_change(rs["total_mw"], rb["total_mw"]),
+                        "delta_per_mac_pct": pct_change(rs["energy_per_op_pj"], rb["energy_per_op_pj"])})
     for model, label, run in (("mlp", "real", "real"), ("cnn", CNN_LABEL, "real-cnn")):
         if model == "mlp":
             r_base = r_real
@@ -149,8 +146,8 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
             if model == "mlp":             # the glitch runs: the MLP's traces
                 unit_runs.append((name, cfg, lambda n, cfg=cfg: real_trace(cfg, n, seed), label, work / cfg.config_id))
             pe_rows.append({**_row(name, rs), "vs": f"baseline-l16-int8 {label}",
-                            "delta_pct": _pct(rs["total_mw"], r_base["total_mw"]),
-                            "delta_per_mac_pct": _pct(rs["energy_per_op_pj"], r_base["energy_per_op_pj"])})
+                            "delta_pct": pct_change(rs["total_mw"], r_base["total_mw"]),
+                            "delta_per_mac_pct": pct_change(rs["energy_per_op_pj"], r_base["energy_per_op_pj"])})
     glitch_rows = []
     for name, cfg, trace, label, folder in (unit_runs if glitches else ()):
         ins = trace(glitch_cycles)
@@ -194,6 +191,7 @@ def _f(v, d=3, signed=False):
 
 def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, glitch_rows=(),
               glitch_cycles=GLITCH_CYCLES) -> list[str]:
+    """Long: one flat list of the section's tables and notes."""
     lines = ["## Energy (gate-level toggles, sky130_fd_sc_hd tt 1.8 V, 100 MHz)", "",
              f"Zero-delay gate simulation of the mapped netlist (checked equal to the golden model on "
              f"every cycle), per-net toggles, the liberty's internal-energy tables, C V^2/2 switching on "
@@ -349,8 +347,8 @@ def multiplier_energy(out_dir: Path, selection: str = "kept", cycles: int = 1000
         exact = min((r for r in group if r["method"] == "exact"), key=lambda r: r["random_pj"], default=None)
         for r in group:
             r["vs"] = exact["name"] + (f" ({exact['signed_form']})" if signed else "") if exact else None
-            r["d_random_pct"] = _pct(r["random_pj"], exact["random_pj"]) if exact else None
-            r["d_real_pct"] = _pct(r["real_pj"], exact["real_pj"]) if exact else None
+            r["d_random_pct"] = pct_change(r["random_pj"], exact["random_pj"]) if exact else None
+            r["d_real_pct"] = pct_change(r["real_pj"], exact["real_pj"]) if exact else None
     fresh = [r for r in rows if not r["cached"]]
     built = sum(r["built"] for r in fresh)           # a cached row's flag is from the run that measured it
     jobs = min(settings.jobs, max(1, len(cfgs)))
@@ -424,8 +422,8 @@ def energy_table(designs, reference: str, liberty: Path | None, *, cycles: int =
                      "vs": None if ref is None else f"{reference} ({ref['stimulus']})",
                      "ref_total_mw": None if ref is None else ref["total_mw"],
                      "ref_pj_per_op": None if ref is None else ref["energy_per_op_pj"],
-                     "d_mw_pct": None if ref is None else _pct(r["total_mw"], ref["total_mw"]),
-                     "d_pj_per_op_pct": None if ref is None else _pct(r["energy_per_op_pj"], ref["energy_per_op_pj"]),
+                     "d_mw_pct": None if ref is None else pct_change(r["total_mw"], ref["total_mw"]),
+                     "d_pj_per_op_pct": None if ref is None else pct_change(r["energy_per_op_pj"], ref["energy_per_op_pj"]),
                      "cells": r["cells"], "toggles": r["toggles"]})
     cached = sum(rr["result_cached"] for rr in runs.values())
     lines = head + [

@@ -18,7 +18,7 @@ from quantpe.core.build import design_dir
 from quantpe.core.designs import REFERENCE, default_designs
 from quantpe.core.jobs import parallel_map
 from quantpe.core.kinds import KINDS
-from quantpe.core.tables import csv_text
+from quantpe.core.tables import csv_text, signed
 from quantpe.explore.characterize import external_units
 from quantpe.golden.atomic import ensure_dir, save_figure, write_text
 from quantpe.golden.digits import load_digits_split
@@ -91,7 +91,6 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
     folder, replacing its block in an existing README.md).
     `model`: a user model (name, graph, x_cal, y_cal, x, y) added to the "models" section.
     `external_mults`: a folder of the user's multiplier Verilog, plotted in the approxmul section."""
-
     if liberty is not None and not Path(liberty).is_file():
         raise QuantpeError(f"liberty not found: {liberty}")
     sections = selected_sections(only, everything)
@@ -107,54 +106,72 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
     out = ensure_dir(Path(out), "report folder")
     t0 = time.perf_counter()
     timings = {}
-    summary = None
-    if only is None:
-        designs = default_designs()
-        names = [name for name, _ in designs]
-        cfgs = [cfg for _, cfg in designs]
-        sims = parallel_map(_regress_job, [(c, sim, cycles, seed) for c in cfgs], desc="regressions",
-                            resources={"verilator": 1} if sim == "verilator" else None)
-        for name, r in zip(names, sims):
-            r["name"] = name
-            print(f"{name}: {r['cycles']} cycles match golden on {sim}"
-                  + (" (cached result of an identical run)" if r["cached"] else ""), flush=True)
-        timings["regressions"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        rows = []
-        for name, cfg, area in zip(names, cfgs, synth_many(cfgs, desc="synthesis")):
-            area = dict(area, name=name, config_id=cfg.config_id, config=cfg.to_dict())
-            rows.append(area)
-            print(f"{name}: {area['area_um2']:,.1f} um^2 ({area['gate_equivalents']:,.0f} GE)", flush=True)
-        table = delta_table(rows, REFERENCE)
-        calib = None
-        real = liberty or sky130_liberty()
-        if real is not None:
-            ref_cfg = dict(designs)[REFERENCE]
-            ra = synth_design(ref_cfg, liberty=real)
-            builtin = next(r for r in rows if r["name"] == REFERENCE)
-            calib = {"design": REFERENCE, "liberty": Path(real).name, "liberty_sha256": ra["liberty_sha256"],
-                     "area_um2_real": ra["area_um2"], "area_um2_builtin": builtin["area_um2"],
-                     "ratio_builtin_over_real": builtin["area_um2"] / ra["area_um2"],
-                     "transistors_real_flow": ra["transistors"]}
-        timings["synthesis"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        energy_md, energy_rows = energy_table(designs, REFERENCE, real)
-        if energy_rows:
-            _write(out / "energy.csv", csv_text([{k: f"{v:.6g}" if isinstance(v, float) else v
-                                                  for k, v in r.items()} for r in energy_rows]))
-        timings["energy"] = time.perf_counter() - t1
-        accuracy = _digits_accuracy()
-        summary = {
-            "designs": [{k: r[k] for k in ("name", "config_id", "area_um2", "gate_equivalents",
-                                            "flip_flops", "transistors", "total_cells", "cells",
-                                            "liberty_sha256", "yosys_version", "config")} for r in rows],
-            "deltas": table, "simulation": sims, "calibration": calib, "digits_model": accuracy,
-            "tools": {"yosys": tool_version("yosys"), "iverilog": tool_version("iverilog"),
-                      "verilator": tool_version("verilator")},
-        }
-        summary["energy"] = energy_rows
-        md = _main_section(out, summary, rows, table, cycles, sim, seed, REFERENCE, energy_md)
-        _plot_area(table, out / "area.png")
+    main = _main_job(out, sim, cycles, seed, liberty, timings) if only is None else None
+    section_lines, cached = _run_sections(out, sections, only, model, external, timings)
+    timings = {k: round(v, 1) for k, v in timings.items()}
+    total = round(time.perf_counter() - t0, 1)
+    if main is not None:
+        _write_main(out, main, sections, section_lines, cached, timings, total)
+    print(f"report done in {total} s (" + ", ".join(f"{k} {v} s" for k, v in timings.items()) + ")")
+    return main["summary"] if main is not None else {"timings_s": dict(timings, total=total)}
+
+
+def _main_job(out: Path, sim: str, cycles: int, seed: int, liberty: Path | None, timings: dict) -> dict:
+    """The default designs: regression on `sim`, synthesis (built-in liberty, and the reference
+    on the real one for calibration), the energy table; their figures and the main markdown."""
+    t0 = time.perf_counter()
+    designs = default_designs()
+    names = [name for name, _ in designs]
+    cfgs = [cfg for _, cfg in designs]
+    sims = parallel_map(_regress_job, [(c, sim, cycles, seed) for c in cfgs], desc="regressions",
+                        resources={"verilator": 1} if sim == "verilator" else None)
+    for name, r in zip(names, sims):
+        r["name"] = name
+        print(f"{name}: {r['cycles']} cycles match golden on {sim}"
+              + (" (cached result of an identical run)" if r["cached"] else ""), flush=True)
+    timings["regressions"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    rows = []
+    for name, cfg, area in zip(names, cfgs, synth_many(cfgs, desc="synthesis")):
+        area = dict(area, name=name, config_id=cfg.config_id, config=cfg.to_dict())
+        rows.append(area)
+        print(f"{name}: {area['area_um2']:,.1f} um^2 ({area['gate_equivalents']:,.0f} GE)", flush=True)
+    table = delta_table(rows, REFERENCE)
+    calib = None
+    real = liberty or sky130_liberty()
+    if real is not None:
+        ref_cfg = dict(designs)[REFERENCE]
+        ra = synth_design(ref_cfg, liberty=real)
+        builtin = next(r for r in rows if r["name"] == REFERENCE)
+        calib = {"design": REFERENCE, "liberty": Path(real).name, "liberty_sha256": ra["liberty_sha256"],
+                 "area_um2_real": ra["area_um2"], "area_um2_builtin": builtin["area_um2"],
+                 "ratio_builtin_over_real": builtin["area_um2"] / ra["area_um2"],
+                 "transistors_real_flow": ra["transistors"]}
+    timings["synthesis"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    energy_md, energy_rows = energy_table(designs, REFERENCE, real)
+    if energy_rows:
+        _write(out / "energy.csv", csv_text([{k: f"{v:.6g}" if isinstance(v, float) else v
+                                              for k, v in r.items()} for r in energy_rows]))
+    timings["energy"] = time.perf_counter() - t1
+    accuracy = _digits_accuracy()
+    summary = {
+        "designs": [{k: r[k] for k in ("name", "config_id", "area_um2", "gate_equivalents",
+                                        "flip_flops", "transistors", "total_cells", "cells",
+                                        "liberty_sha256", "yosys_version", "config")} for r in rows],
+        "deltas": table, "simulation": sims, "calibration": calib, "digits_model": accuracy,
+        "tools": {"yosys": tool_version("yosys"), "iverilog": tool_version("iverilog"),
+                  "verilator": tool_version("verilator")},
+    }
+    summary["energy"] = energy_rows
+    md = _main_section(out, summary, rows, table, cycles, sim, seed, REFERENCE, energy_md)
+    _plot_area(table, out / "area.png")
+    return dict(summary=summary, md=md, sims=sims)
+
+
+def _run_sections(out: Path, sections, only, model, external, timings: dict) -> tuple[dict, list]:
+    """Run each selected section (through the report cache unless it holds a user's input);
+    a study's lines are recorded in its folder. Returns ({name: lines}, names reused from cache)."""
     section_lines, cached = {}, []
     for name, load in sections:
         t1 = time.perf_counter()
@@ -176,21 +193,23 @@ def run_report(out: Path, sim: str = "icarus", cycles: int = 2000, seed: int = 1
             _write(out / f"{name}.md", "\n".join(lines))
         section_lines[name] = lines
         print(f"{name} section done in {timings[name]:.1f} s" + (" (cached)" if name in cached else ""), flush=True)
-    timings = {k: round(v, 1) for k, v in timings.items()}
-    total = round(time.perf_counter() - t0, 1)
-    if summary is not None:
-        summary["timings_s"] = dict(timings, total=total)
-        _write(out / "area.json", json.dumps(summary, indent=2) + "\n")
-        ran = {name for name, _ in sections}
-        md += [line for name, _ in SECTIONS for line in
-               (section_lines[name] if name in ran else study_block(out, name, inputs_digest(with_knobs=False)))]
-        reused = (["regressions"] if any(r["cached"] for r in sims) else []) + cached
-        md += [f"_Report built in {total:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-               + " (syntheses and simulator builds cached under build/"
-               + (f"; reused from the report cache: {', '.join(reused)}" if reused else "") + ")._", ""]
-        _write(out / "README.md", "\n".join(md))
-    print(f"report done in {total} s (" + ", ".join(f"{k} {v} s" for k, v in timings.items()) + ")")
-    return summary or {"timings_s": dict(timings, total=total)}
+    return section_lines, cached
+
+
+def _write_main(out: Path, main: dict, sections, section_lines: dict, cached: list, timings: dict,
+                total: float) -> None:
+    """area.json and README.md of the main job (every section, the studies' committed blocks)."""
+    summary, md, sims = main["summary"], main["md"], main["sims"]
+    summary["timings_s"] = dict(timings, total=total)
+    _write(out / "area.json", json.dumps(summary, indent=2) + "\n")
+    ran = {name for name, _ in sections}
+    md += [line for name, _ in SECTIONS for line in
+           (section_lines[name] if name in ran else study_block(out, name, inputs_digest(with_knobs=False)))]
+    reused = (["regressions"] if any(r["cached"] for r in sims) else []) + cached
+    md += [f"_Report built in {total:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+           + " (syntheses and simulator builds cached under build/"
+           + (f"; reused from the report cache: {', '.join(reused)}" if reused else "") + ")._", ""]
+    _write(out / "README.md", "\n".join(md))
 
 
 def selected_sections(only: tuple[str, ...] | None, everything: bool = False) -> list:
@@ -213,8 +232,8 @@ def _main_section(out: Path, summary: dict, rows, table, cycles, sim, seed, refe
     `energy_md`, the energy table)."""
     csv_rows = [{"name": r["name"], "config_id": r["config_id"], "area_um2": f"{r['area_um2']:.2f}",
                  "gate_equivalents": f"{r['gate_equivalents']:.1f}", "transistors": r["transistors"],
-                 "flip_flops": r["flip_flops"], "d_area_pct": _pct(d["d_area_um2_pct"]),
-                 "d_transistors_pct": _pct(d["d_transistors_pct"])} for r, d in zip(rows, table)]
+                 "flip_flops": r["flip_flops"], "d_area_pct": signed(d["d_area_um2_pct"], 2),
+                 "d_transistors_pct": signed(d["d_transistors_pct"], 2)} for r, d in zip(rows, table)]
     _write(out / "area.csv", csv_text(csv_rows))
     calib, accuracy = summary["calibration"], summary["digits_model"]
     md = ["# quantpe report", "",
@@ -282,10 +301,6 @@ SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report] + 
     ("plans", _section("quantpe.report.plans:plans_report")),
     ("energy", _section("quantpe.report.power:power_report"))]
 
-
-
-def _pct(v):
-    return "" if v is None else f"{v:+.2f}"
 
 
 def _digits_accuracy() -> dict:

@@ -21,12 +21,12 @@ to out_dir). Synthesis goes through `quantpe.synth.flow` (cached, parallel; dete
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from quantpe.core.tables import csv_rows, signed
 from quantpe.golden.atomic import ensure_dir, save_figure, write_text
 from quantpe.golden.baseline import BaselineConfig
 from quantpe.golden.errors import QuantpeError
@@ -139,10 +139,6 @@ def _plots(evs: dict, sdir: Path) -> None:
     plt.close(fig)
 
 
-def _pct(x: float) -> str:
-    return f"{x:+.1f}%"
-
-
 def _speedups(ev, lock16, sens) -> dict:
     return dict(
         dstripes_lead_over_stripes=ev.speedup("stripes", "dyn_lead"),
@@ -158,11 +154,20 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def stripes_report(out_dir: Path) -> list[str]:
-    """Write out_dir/stripes/* (module docstring) and return the markdown section lines."""
-    t0 = time.perf_counter()
-    out_dir = Path(out_dir)
-    sdir = ensure_dir(out_dir / "stripes", "report folder")
+@dataclass
+class StripesFigures:
+    """Everything the Stripes section reports, as data: per (SIP, a_bits) the golden evaluation,
+    the area rows and the speed-ups; the baseline PE; the smallest activation code seen."""
+    evs: dict
+    areas: dict
+    speed: dict
+    base_pe: dict
+    min_code: int
+
+
+def stripes_figures() -> StripesFigures:
+    """Evaluate every SIP and activation width on the digits MLP's traces and synthesise the
+    SIPs (cached); QuantpeError if a trace holds a negative code."""
     keys = [(sip, ab) for sip, _ in SIPS for ab in A_BITS]
     signed_of = dict(SIPS)
     evs = {(sip, ab): evaluate_stripes(ab, a_signed=signed_of[sip]) for sip, ab in keys}
@@ -176,19 +181,22 @@ def stripes_report(out_dir: Path) -> list[str]:
     min_code = min(l_["min_code"] for ev in evs.values() for l_ in ev.layers)
     if min_code < 0:            # evaluate_stripes already refuses this for the unsigned SIP
         raise QuantpeError(f"activation trace holds the negative code {min_code}")
+    return StripesFigures(evs, areas, speed, base_pe, min_code)
 
-    # ---- data files
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["sip", "a_bits", "layer", "inputs", "outputs", "samples", "bricks", "precision",
-                "window_msb", "window_lsb", "min_code", "nonzero_bricks"] + list(CYCLE_COLUMNS))
+
+def write_stripes_data(fig: StripesFigures, sdir: Path) -> None:
+    """The data files of the section: cycles.csv, cycles.json, area.json, area.csv and the plots."""
+    evs, areas, speed, base_pe = fig.evs, fig.areas, fig.speed, fig.base_pe
+    rows = []
     for (sip, ab), ev in evs.items():
         for l_ in ev.layers:
-            w.writerow([sip, ab, l_["layer"], l_["inputs"], l_["outputs"], l_["rows"], l_["bricks"],
-                        l_["precision"], *l_["window"], l_["min_code"], l_["nonzero_bricks"]]
-                       + [l_[c] for c in CYCLE_COLUMNS])
-        w.writerow([sip, ab, "total"] + [""] * 9 + [ev.totals[c] for c in CYCLE_COLUMNS])
-    write_text(sdir / "cycles.csv", buf.getvalue())
+            rows.append([sip, ab, l_["layer"], l_["inputs"], l_["outputs"], l_["rows"], l_["bricks"],
+                         l_["precision"], *l_["window"], l_["min_code"], l_["nonzero_bricks"]]
+                        + [l_[c] for c in CYCLE_COLUMNS])
+        rows.append([sip, ab, "total"] + [""] * 9 + [ev.totals[c] for c in CYCLE_COLUMNS])
+    write_text(sdir / "cycles.csv", csv_rows(rows, ["sip", "a_bits", "layer", "inputs", "outputs", "samples", "bricks",
+                                                    "precision", "window_msb", "window_lsb", "min_code",
+                                                    "nonzero_bricks", *CYCLE_COLUMNS]))
     js = {sip: {} for sip, _ in SIPS}
     for (sip, ab), ev in evs.items():
         js[sip][ab] = dict(
@@ -205,21 +213,17 @@ def stripes_report(out_dir: Path) -> list[str]:
     by_sip = {sip: {ab: areas[(sip, ab)] for ab in A_BITS} for sip, _ in SIPS}
     write_text(sdir / "area.json", json.dumps(dict(headline="unsigned", by_sip=by_sip, baseline_pe=base_pe),
                                           indent=2) + "\n")
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["sip", "a_bits", "variant", "design", "area_um2", "cycles", "area_x_cycles",
-                "rel_to_parallel", "units_to_match_parallel"])
-    for (sip, ab), a in areas.items():
-        for r in a["area_x_cycles"]:
-            w.writerow([sip, ab, r["variant"], r["design"], f"{r['area_um2']:.1f}", r["cycles"],
-                        f"{r['area_x_cycles']:.4g}", f"{r['rel_to_parallel']:.3f}",
-                        f"{r['units_to_match_parallel']:.2f}"])
-    write_text(sdir / "area.csv", buf.getvalue())
+    rows = [[sip, ab, r["variant"], r["design"], f"{r['area_um2']:.1f}", r["cycles"], f"{r['area_x_cycles']:.4g}",
+             f"{r['rel_to_parallel']:.3f}", f"{r['units_to_match_parallel']:.2f}"]
+            for (sip, ab), a in areas.items() for r in a["area_x_cycles"]]
+    write_text(sdir / "area.csv", csv_rows(rows, ["sip", "a_bits", "variant", "design", "area_um2", "cycles",
+                                                  "area_x_cycles", "rel_to_parallel", "units_to_match_parallel"]))
     _plots(evs, sdir)
 
-    # ---- markdown: summary and targets
-    goal = 1 + DSTRIPES_GOAL_PCT / 100
-    md = ["## Stripes and Dynamic Stripes", "",
+
+def _intro_markdown(min_code: int) -> list[str]:
+    """The section's heading and the description of the traces, SIPs and profile."""
+    return ["## Stripes and Dynamic Stripes", "",
           "Digits MLP (64-64-32-10), bit-exact integer model with 8- or 16-bit activation codes and "
           "int8 weights; traces = each layer's integer inputs on the 360-image test split. Every "
           f"trace value is >= 0 (checked: smallest code {min_code} over all layers, both widths, "
@@ -243,8 +247,14 @@ def stripes_report(out_dir: Path) -> list[str]:
           "window of p bits equals the signed window of p + 1 bits (same lsb), so the unsigned "
           "profile is the signed one minus one bit per layer at the same accuracy (derived and "
           "tested). Dynamic Stripes runs the detector (G = 16) on the profiled p-bit activations "
-          "(exact, so accuracy = the profile's); \"no profile\" runs it on the raw codes.",
-          "", "### Summary", "",
+          "(exact, so accuracy = the profile's); \"no profile\" runs it on the raw codes.", ""]
+
+
+def _summary_markdown(fig: StripesFigures) -> list[str]:
+    """The summary tables (cycles, unsigned over signed, detector area) and the targets."""
+    evs, areas, speed = fig.evs, fig.areas, fig.speed
+    goal = 1 + DSTRIPES_GOAL_PCT / 100
+    md = _intro_markdown(fig.min_code) + ["### Summary", "",
           "| SIP | a_bits | profiled p | test acc. | bit-parallel | Stripes | DStripes lead | "
           "DStripes lead+trail | DStripes lead over Stripes | DStripes l+t over Stripes | Stripes over full-word serial |",
           "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -252,8 +262,8 @@ def stripes_report(out_dir: Path) -> list[str]:
         t, s = ev.totals, speed[(sip, ab)]
         md.append(f"| {sip} | {ab} | {list(ev.profile.precisions)} | {ev.test_accuracy_profiled:.4f} | "
                   f"{t['parallel']:,} | {t['stripes']:,} | {t['dyn_lead']:,} | {t['dyn_trail']:,} | "
-                  f"{_pct(100 * (s['dstripes_lead_over_stripes'] - 1))} | "
-                  f"{_pct(100 * (s['dstripes_trail_over_stripes'] - 1))} | {s['stripes_over_serial_full']:.2f}x |")
+                  f"{signed(100 * (s['dstripes_lead_over_stripes'] - 1), 1, '%')} | "
+                  f"{signed(100 * (s['dstripes_trail_over_stripes'] - 1), 1, '%')} | {s['stripes_over_serial_full']:.2f}x |")
     md += ["", "Unsigned over signed SIP (cycles of the signed SIP / cycles of the unsigned one): "
            + "; ".join(f"{ab}-bit: Stripes {evs[('signed', ab)].totals['stripes'] / evs[('unsigned', ab)].totals['stripes']:.3f}x, "
                        f"DStripes lead {evs[('signed', ab)].totals['dyn_lead'] / evs[('unsigned', ab)].totals['dyn_lead']:.3f}x, "
@@ -293,12 +303,18 @@ def stripes_report(out_dir: Path) -> list[str]:
            + (f"met by {cfg_list(lambda *v: ds_gain(*v) >= goal)}; NOT met by "
               f"{cfg_list(lambda *v: ds_gain(*v) < goal)}" if any(ds_gain(*v[:3]) >= goal for v in variants)
               else f"NOT met by any configuration (best: {best[0]} {best[1]}-bit {best[3]}, "
-                   f"{_pct(100 * (ds_gain(*best[:3]) - 1))})")
+                   f"{signed(100 * (ds_gain(*best[:3]) - 1), 1, '%')})")
            + " (see \"why the dynamic gain is small\" below).",
            "- Golden vs RTL cycle counts and results: checked by the cocotb testbench, not in this report.",
            ""]
+    return md
 
-    # ---- per-configuration cycles tables
+
+def _configuration_markdown(fig: StripesFigures) -> list[str]:
+    """One cycles table per SIP and activation width, with its ratios."""
+    evs, speed = fig.evs, fig.speed
+    goal = 1 + DSTRIPES_GOAL_PCT / 100
+    md = []
     show = ["parallel", "serial_full", "stripes", "dyn_lead", "dyn_trail", "dyn_lead_lossless"]
     for (sip, ab), ev in evs.items():
         p = ev.profile
@@ -314,8 +330,8 @@ def stripes_report(out_dir: Path) -> list[str]:
                       + " | ".join(f"{l_[c]:,}" for c in show) + " |")
         md.append("| total | | | " + " | ".join(f"{ev.totals[c]:,}" for c in show) + " |")
         s = speed[(sip, ab)]
-        md += ["", f"Dynamic Stripes over Stripes: leading one {_pct(100 * (s['dstripes_lead_over_stripes'] - 1))}, "
-                   f"leading + trailing {_pct(100 * (s['dstripes_trail_over_stripes'] - 1))} "
+        md += ["", f"Dynamic Stripes over Stripes: leading one {signed(100 * (s['dstripes_lead_over_stripes'] - 1), 1, '%')}, "
+                   f"leading + trailing {signed(100 * (s['dstripes_trail_over_stripes'] - 1), 1, '%')} "
                    f"(goal +{DSTRIPES_GOAL_PCT:.0f}%: {_met(s['dstripes_trail_over_stripes'] >= goal)}). "
                    f"Stripes over a full-word bit-serial SIP: {s['stripes_over_serial_full']:.2f}x; "
                    f"one Stripes SIP needs {s['stripes_slowdown_vs_parallel']:.2f}x the cycles of the "
@@ -336,7 +352,13 @@ def stripes_report(out_dir: Path) -> list[str]:
                    "least half intensity; the profile has already removed the low-order bits, so "
                    "trailing-one detection finds nothing more), whereas the paper's CNN layers have many "
                    "small or zero activations.", ""]
-    md += ["![detected precisions](stripes/histogram.png)", "", "![cycles](stripes/cycles.png)", "",
+    return md
+
+
+def _area_markdown(fig: StripesFigures) -> list[str]:
+    """The area tables and the area x cycles comparison."""
+    areas, base_pe = fig.areas, fig.base_pe
+    md = ["![detected precisions](stripes/histogram.png)", "", "![cycles](stripes/cycles.png)", "",
            "### Area (Yosys, built-in liberty) and area x cycles", ""]
     for (sip, ab), a in areas.items():
         ar, ov = a["area_um2"], a["overhead"]
@@ -360,6 +382,21 @@ def stripes_report(out_dir: Path) -> list[str]:
            "with the same ports, handshake and activation signedness. In the paper one detector serves a "
            "whole tile column (all SIPs that consume the same activation brick); sharing it across 16 "
            "SIPs divides its cost by 16 (\"shared by 16 SIPs\" column).", ""]
+    return md
+
+
+def stripes_markdown(fig: StripesFigures) -> list[str]:
+    """The markdown section lines of the figures."""
+    return _summary_markdown(fig) + _configuration_markdown(fig) + _area_markdown(fig)
+
+
+def stripes_report(out_dir: Path) -> list[str]:
+    """Write out_dir/stripes/* (module docstring) and return the markdown section lines."""
+    t0 = time.perf_counter()
+    sdir = ensure_dir(Path(out_dir) / "stripes", "report folder")
+    fig = stripes_figures()
+    write_stripes_data(fig, sdir)
+    md = stripes_markdown(fig)
     write_text(sdir / "stripes.md", "\n".join(md) + "\n")
     print(f"stripes report done in {time.perf_counter() - t0:.1f} s", flush=True)
     return md

@@ -200,12 +200,10 @@ def _plot_sweep(rows: list[dict], baseline_area: float, path: Path,
 
 # ------------------------------------------------------------------ the section
 
-def strum_report(out_dir: Path) -> list[str]:
-    """Write out_dir/strum/* (module docstring) and return the markdown of the StruM section."""
-    t0 = time.monotonic()
-    out_dir = Path(out_dir)
-    d = ensure_dir(out_dir / "strum")
-
+def strum_figures() -> dict:
+    """Every figure of the section as data: the area table with its breakdown and accuracy
+    (`rows`), the K sweep, the accuracy and SQNR tables, the storage table (designs and parts
+    synthesised in parallel, cached)."""
     # ---- every design and part of the section, synthesised in parallel (cached)
     base_cfg = BaselineConfig()
     named = area_configs()
@@ -231,7 +229,6 @@ def strum_report(out_dir: Path) -> list[str]:
                       "area_um2": round(a, 1),
                       "delta_pct": round(100 * (a / base_total - 1), 2),
                       "accuracy": accs_k[variant][cfg.k], "config_id": cfg.config_id})
-    write_text(d / "k_sweep.csv", csv_text(sweep))
 
     # ---- accuracy (every selection structure of the area table)
     accs = {label: strum_model_accuracy(StrumConfig(acc_bits=62, **kw)) for label, kw in POINTS}
@@ -241,9 +238,6 @@ def strum_report(out_dir: Path) -> list[str]:
         r["acc_loss_pts"] = round(100 * (accs[label]["accuracy"]["int8"] - r["test_accuracy"]), 2) + 0.0
     rows[0]["test_accuracy"] = round(accs["prefix"]["accuracy"]["int8"], 4)
     rows[0]["acc_loss_pts"] = 0.0
-    write_text(d / "accuracy.json", json.dumps(accs, indent=1))
-    write_text(d / "area.csv", csv_text(rows))
-    write_text(d / "area.json", json.dumps(rows, indent=1))
     names = ["float", "int8", "dliq", "mip2q", "int4"]
     acc_rows = [{"select": s, **{n: round(r["accuracy"][n], 4) for n in names}} for s, r in accs.items()]
     sq_rows = []
@@ -251,8 +245,6 @@ def strum_report(out_dir: Path) -> list[str]:
         for lay in r["layers"]:
             sq_rows.append({"select": s, "layer": lay["layer"], "shape": "x".join(map(str, lay["shape"])),
                             **{n: round(lay["sqnr_db"][n], 2) for n in names[1:]}})
-    write_text(d / "accuracy.csv", csv_text(acc_rows))
-    _plot_sweep(sweep, base_total, d / "k_sweep.png", accs["prefix"]["accuracy"]["int8"])
 
     # ---- storage
     st_rows = []
@@ -265,9 +257,25 @@ def strum_report(out_dir: Path) -> list[str]:
                     "header_bits": 0, "block_bits": 128, "bits_per_weight": 8.0})
     st_rows.append({"format": "INT4", "mask_bits": 0, "hi_bits": 0, "lo_bits": 64,
                     "header_bits": 0, "block_bits": 64, "bits_per_weight": 4.0})
-    write_text(d / "storage.csv", csv_text(st_rows))
+    return dict(rows=rows, sweep=sweep, accs=accs, acc_rows=acc_rows, sq_rows=sq_rows, st_rows=st_rows,
+                base_total=base_total, names=names)
 
-    # ---- markdown
+
+def write_strum_data(fig: dict, d: Path) -> None:
+    """k_sweep.csv and .png, accuracy.json and .csv, area.csv and .json, storage.csv."""
+    write_text(d / "k_sweep.csv", csv_text(fig["sweep"]))
+    write_text(d / "accuracy.json", json.dumps(fig["accs"], indent=1))
+    write_text(d / "area.csv", csv_text(fig["rows"]))
+    write_text(d / "area.json", json.dumps(fig["rows"], indent=1))
+    write_text(d / "accuracy.csv", csv_text(fig["acc_rows"]))
+    _plot_sweep(fig["sweep"], fig["base_total"], d / "k_sweep.png", fig["accs"]["prefix"]["accuracy"]["int8"])
+    write_text(d / "storage.csv", csv_text(fig["st_rows"]))
+
+
+def strum_markdown(fig: dict, seconds: float) -> list[str]:
+    """The markdown lines of the section (`seconds`: the time it took, stated at its end)."""
+    rows, sweep, accs, names = fig["rows"], fig["sweep"], fig["accs"], fig["names"]
+    acc_rows, sq_rows, st_rows = fig["acc_rows"], fig["sq_rows"], fig["st_rows"]
     pct = lambda v: f"{v:+.1f}"          # noqa: E731
     um = lambda v: f"{v:,.0f}"           # noqa: E731
     cols = ["design", "area_um2", "delta_pct", *CATEGORIES, "remainder", "test_accuracy",
@@ -308,5 +316,14 @@ def strum_report(out_dir: Path) -> list[str]:
     md += ["", "### Storage", ""]
     md += markdown_table(st_rows, list(st_rows[0]), default=str)
     md += ["", "The mask is the same B bits for both selections (a grouped mask could be coded in "
-           f"fewer bits, not done). Section built in {time.monotonic() - t0:.0f} s.", ""]
+           f"fewer bits, not done). Section built in {seconds:.0f} s.", ""]
     return md
+
+
+def strum_report(out_dir: Path) -> list[str]:
+    """Write out_dir/strum/* (module docstring) and return the markdown of the StruM section."""
+    t0 = time.monotonic()
+    d = ensure_dir(Path(out_dir) / "strum")
+    fig = strum_figures()
+    write_strum_data(fig, d)
+    return strum_markdown(fig, time.monotonic() - t0)

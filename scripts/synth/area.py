@@ -30,9 +30,7 @@ baseline row; `format_delta_markdown` / `format_delta_csv` render it.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -41,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from quantpe.core.tables import csv_rows, signed
 from quantpe.golden.atomic import write_error, write_text
 from quantpe.golden.errors import QuantpeError, ToolError
 from quantpe.synth.liberty import DEFAULT_LIBERTY, LibCell, parse_cells, read_liberty_bytes, truth_table
@@ -236,7 +235,7 @@ def synthesize(verilog: list[Path] | Path, top: str, out_dir: Path, liberty: Pat
     `timeout` (seconds) bounds the Yosys run; the process group is killed when it expires.
     Raises QuantpeError (one line) if a Verilog file or the liberty is missing or unreadable,
     yosys is not on PATH, or Yosys fails (the message names out_dir/yosys-failed.log) or times out.
-    """
+    Long: one Yosys run, its two passes parsed and the outputs replaced atomically."""
     t0 = time.monotonic()
     files = [verilog] if isinstance(verilog, (str, Path)) else list(verilog)
     if not files:
@@ -394,12 +393,6 @@ def _fmt(v, digits: int) -> str:
     return f"{v:.{digits}f}"
 
 
-def _fmt_signed(v, digits: int, suffix: str = "") -> str:
-    if v is None:
-        return "n/a"
-    return (f"{v:+d}" if isinstance(v, int) else f"{v:+.{digits}f}") + suffix
-
-
 def format_delta_markdown(table: list[dict]) -> str:
     """A Markdown table of `delta_table` output (baseline row marked with '(baseline)')."""
     head = ["design", "area (µm²)", "Δ area", "Δ area %", "GE", "Δ GE %", "transistors",
@@ -407,10 +400,10 @@ def format_delta_markdown(table: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for r in table:
         name = r["name"] + (" (baseline)" if r["baseline"] else "")
-        cells = [name, _fmt(r["area_um2"], 1), _fmt_signed(r["d_area_um2"], 1),
-                 _fmt_signed(r["d_area_um2_pct"], 1, "%"), _fmt(r["gate_equivalents"], 1),
-                 _fmt_signed(r["d_ge_pct"], 1, "%"), _fmt(r["transistors"], 0),
-                 _fmt_signed(r["d_transistors_pct"], 1, "%"), _fmt(r["flip_flops"], 0)]
+        cells = [name, _fmt(r["area_um2"], 1), signed(r["d_area_um2"], 1, missing="n/a"),
+                 signed(r["d_area_um2_pct"], 1, "%", missing="n/a"), _fmt(r["gate_equivalents"], 1),
+                 signed(r["d_ge_pct"], 1, "%", missing="n/a"), _fmt(r["transistors"], 0),
+                 signed(r["d_transistors_pct"], 1, "%", missing="n/a"), _fmt(r["flip_flops"], 0)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -421,9 +414,4 @@ _CSV_FIELDS = ("name", "baseline", "area_um2", "d_area_um2", "d_area_um2_pct", "
 
 def format_delta_csv(table: list[dict]) -> str:
     """CSV of `delta_table` output (full precision; empty cell for a missing value)."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, lineterminator="\n")
-    w.writeheader()
-    for r in table:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in _CSV_FIELDS})
-    return buf.getvalue()
+    return csv_rows([["" if r.get(k) is None else r.get(k) for k in _CSV_FIELDS] for r in table], _CSV_FIELDS)

@@ -171,7 +171,8 @@ def _energy_lines(arc, names: dict, indent: str, over_load: bool) -> list[str]:
 
 def render_quantpe_liberty(sky130_text: str, source_name: str, source_sha256: str) -> str:
     """The text of quantpe_cells.lib: areas, input capacitances, leakage and internal energies
-    from `sky130_text` (module docstring)."""
+    from `sky130_text` (module docstring).
+    Long: one liberty text block after another."""
     by_name = {c.name: c for c in parse_cells(sky130_text)}
     power = cells_power_from_text(sky130_text, [spec.sky130 for spec in QUANTPE_CELLS])
     rows = []

@@ -293,7 +293,7 @@ def truth_table(expr: str, inputs: list[str] | tuple[str, ...]) -> int:
 
     Syntax: `!x` and `x'` negate, `^` xor, `&`, `*` and juxtaposition are AND, `|` and `+` OR
     (precedence in that order), parentheses, constants 0 and 1.
-    """
+    Long: a small recursive-descent parser of liberty boolean expressions."""
     n = len(inputs)
     full = (1 << (1 << n)) - 1
     var = {}

@@ -65,6 +65,7 @@ class GateSim:
     """Levelised, cycle-vectorised zero-delay simulation of a GateNetlist (module docstring)."""
 
     def __init__(self, nl: GateNetlist, lib: PowerLibrary, clock: str = "clk"):
+        """Long: levelisation and flop-loop analysis of the netlist in one pass."""
         self.nl = nl
         clk = nl.ports.get(clock, (None, [None]))[1][0]
         comb, self.flops = [], []
@@ -386,7 +387,8 @@ class GateSim:
         event still pending for that output is cancelled (no event when the new value is the
         current one), so pulses shorter than the cell's delay never reach its output. With every
         delay 1 this equals the unit-delay model. Columns (edges) are simulated in blocks of
-        `block`; returns (toggles, last time at which a net changed)."""
+        `block`; returns (toggles, last time at which a net changed).
+        Long: one event-driven timed re-simulation loop."""
         n, T = W.shape
         comb, luts = self._comb, self._luts
         if any(int(delays.get(c[3], 0)) < 1 for c in comb if c[2]):

@@ -17,7 +17,8 @@ def icarus_gate_sim(built: dict, ports, inputs: dict, work: Path,
                     timeout: float = 600.0) -> tuple[dict, dict]:
     """Reference: the same gate netlist on Icarus (event-driven, zero delay) in the HDL-memory
     harness, with the cell models from the liberty. Returns (captured outputs {port: per-cycle},
-    toggles {VCD net name: count over the same window as GateSim}). For cross-checking GateSim."""
+    toggles {VCD net name: count over the same window as GateSim}). For cross-checking GateSim.
+    Long: harness, compile, run and VCD toggle count in order."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     T = len(inputs[next(p.name for p in ports if p.direction == "in")])
