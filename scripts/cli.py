@@ -289,8 +289,8 @@ def _characterize_opts(p):
 
 
 def cmd_characterize(args):
-    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
     """Long: the options of the three characterisation modes checked and run in one place."""
+    # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
     from quantpe.explore.characterize import (
         approx_config,
         config_stem,
