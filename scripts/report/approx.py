@@ -345,20 +345,15 @@ def _external_rows(external, refs: dict) -> list[dict]:
     return rows
 
 
-def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
-    """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section.
-
-    `external`: user circuits (`quantpe.explore.characterize.external_units`), plotted on fronts.png beside
-    the generated ones and listed in external.csv (same flow, same reference).
-
-    `wide` (or the environment variable QUANTPE_APPROX_WIDE=1, for `quantpe report --only
-    approxmul`): the larger grid of `new_families` (about 4x the syntheses of the default).
-    Long: computes and formats at once (a study; still to be split as stripes_report is)."""
+def approx_figures(wide: bool = False, external=()) -> dict:
+    """The sweep as data: every variant's row (area, exhaustive metrics, Pareto membership,
+    family), the exact references, the budget tables, the external circuits, the kept variants
+    and their exhaustive RTL check, the digits-accuracy rows and the verdicts. Raises on the first
+    RTL/golden difference. `wide`: see `approx_report`."""
     import os
 
     wide = wide or os.environ.get("QUANTPE_APPROX_WIDE", "") == "1"
     t0 = time.monotonic()
-    out = ensure_dir(Path(out_dir) / "approx")
     cfgs: list[ApproxMulConfig] = []
     legacy_ids: set = set()
     ref_items = []            # ((a, b, s), form, job)
@@ -394,13 +389,8 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
                                                       for f, _ in REFERENCE_FORMS},
                  "reference": refs[(a, b, s)][0], "reference_um2": round(refs[(a, b, s)][1], 4)}
                 for a, b, signs in WIDTHS for s in signs]
-    write_text(out / "references.csv", csv_text(ref_rows))
     budgets = {s: budget_table(rows, legacy_ids, s, refs[(8, 8, s)]) for s in (False, True)}
-    write_text(out / "budgets.csv", csv_text([{"signed": s, **r} for s in (False, True) for r in budgets[s]]))
-    _plot_fronts(rows, legacy_ids, refs, out / "fronts.png", external)
     ext_rows = _external_rows(external, refs)
-    if ext_rows:
-        write_text(out / "external.csv", csv_text(ext_rows))
     # the kept variants (every front member, budget winner, exact unit) are simulated on every input
     # pair; QUANTPE_APPROX_CHECK=all simulates the whole sweep
     winners = {b[k] for s in (False, True) for b in budgets[s] for k in ("config_id", "old_config_id") if b[k]}
@@ -413,17 +403,53 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
     checks = rtl_check_variants(kept, "verilator")       # raises on the first RTL/golden difference
     t_rtl = time.monotonic() - t1
     n_pairs = sum(len(c.config_ids) * c.pairs for c in checks)
-    write_text(out / "variants.csv", csv_text(rows))
-    _plot_pareto(rows, out / "pareto.png")
     by_id = {c.config_id: c for c in cfgs}
     rows8 = [r for r in rows if r["width"] == "8x8" and r["rtl_checked"]]
     acc_rows, exact_acc = _accuracy_rows(rows8, by_id)
-    write_text(out / "accuracy.csv", csv_text(acc_rows))
-    _plot_accuracy(acc_rows, exact_acc, out / "accuracy.png")
     best, met = select_best([r for r in acc_rows if r["method"] != "exact"])
     best_signed, met_signed = select_best([r for r in acc_rows if r["method"] != "exact" and r["signed"]])
     elapsed = time.monotonic() - t0
+    return dict(wide=wide, external=external, rows=rows, cfgs=cfgs, legacy_ids=legacy_ids, refs=refs,
+                ref_rows=ref_rows, budgets=budgets, ext_rows=ext_rows, kept=kept, checks=checks, t_rtl=t_rtl,
+                n_pairs=n_pairs, acc_rows=acc_rows, exact_acc=exact_acc, best=best, met=met, best_signed=best_signed,
+                met_signed=met_signed, elapsed=elapsed, t_synth=t_synth)
 
+
+def write_approx_data(f: dict, out: Path) -> None:
+    """references.csv, budgets.csv, fronts.png, external.csv, variants.csv, pareto.png,
+    accuracy.csv, accuracy.png and summary.json of the sweep."""
+    (wide, external, rows, cfgs, legacy_ids, refs, ref_rows, budgets, ext_rows, kept, checks, t_rtl,
+     n_pairs, acc_rows, exact_acc, best, met, best_signed, met_signed, elapsed) = (
+        f["wide"], f["external"], f["rows"], f["cfgs"], f["legacy_ids"], f["refs"], f["ref_rows"],
+        f["budgets"], f["ext_rows"], f["kept"], f["checks"], f["t_rtl"], f["n_pairs"], f["acc_rows"],
+        f["exact_acc"], f["best"], f["met"], f["best_signed"], f["met_signed"], f["elapsed"])
+    write_text(out / "references.csv", csv_text(ref_rows))
+    write_text(out / "budgets.csv", csv_text([{"signed": s, **r} for s in (False, True) for r in budgets[s]]))
+    _plot_fronts(rows, legacy_ids, refs, out / "fronts.png", external)
+    if ext_rows:
+        write_text(out / "external.csv", csv_text(ext_rows))
+    write_text(out / "variants.csv", csv_text(rows))
+    _plot_pareto(rows, out / "pareto.png")
+    write_text(out / "accuracy.csv", csv_text(acc_rows))
+    _plot_accuracy(acc_rows, exact_acc, out / "accuracy.png")
+    write_text(out / "summary.json", json.dumps({
+        "target": TARGET, "met": met, "best": best, "met_signed": met_signed, "best_signed": best_signed,
+        "exact_test_acc": exact_acc,
+        "rtl_check": {"simulator": "verilator", "variants": len(kept), "of": len(cfgs), "products": n_pairs,
+                      "builds": len(checks),
+                      "seconds": round(t_rtl, 1)}, "n_variants": len(rows),
+        "references": {f"{'i' if k[2] else 'u'}{k[0]}x{k[1]}": {"form": f, "area_um2": a} for k, (f, a) in refs.items()},
+        "budgets": {("signed" if sg else "unsigned"): budgets[sg] for sg in (False, True)}, "wide": wide,
+        "elapsed_s": round(elapsed, 1)}, indent=2) + "\n")
+
+
+def approx_markdown(f: dict) -> list[str]:
+    """The section's markdown lines. Long: one flat list of the section's tables and notes."""
+    (wide, rows, cfgs, ref_rows, budgets, ext_rows, kept, checks, t_rtl, n_pairs, acc_rows, exact_acc,
+     best, met, best_signed, met_signed, elapsed, t_synth) = (
+        f["wide"], f["rows"], f["cfgs"], f["ref_rows"], f["budgets"], f["ext_rows"], f["kept"], f["checks"],
+        f["t_rtl"], f["n_pairs"], f["acc_rows"], f["exact_acc"], f["best"], f["met"], f["best_signed"],
+        f["met_signed"], f["elapsed"], f["t_synth"])
     n_new = sum(r["family"] == "new" for r in rows)
     md = ["## Approximate multipliers", "",
           f"{len(rows)} multiplier variants at {', '.join(f'{a}x{b}' for a, b, _ in WIDTHS)} "
@@ -513,13 +539,18 @@ def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
     md += _verdict("signed 8x8", best_signed, met_signed)
     md += [f"_Sweep time {elapsed:.0f} s (synthesis and generation {t_synth:.0f} s, cached per config id; "
            f"exhaustive RTL check {t_rtl:.0f} s)._", ""]
-    write_text(out / "summary.json", json.dumps({
-        "target": TARGET, "met": met, "best": best, "met_signed": met_signed, "best_signed": best_signed,
-        "exact_test_acc": exact_acc,
-        "rtl_check": {"simulator": "verilator", "variants": len(kept), "of": len(cfgs), "products": n_pairs,
-                      "builds": len(checks),
-                      "seconds": round(t_rtl, 1)}, "n_variants": len(rows),
-        "references": {f"{'i' if k[2] else 'u'}{k[0]}x{k[1]}": {"form": f, "area_um2": a} for k, (f, a) in refs.items()},
-        "budgets": {("signed" if sg else "unsigned"): budgets[sg] for sg in (False, True)}, "wide": wide,
-        "elapsed_s": round(elapsed, 1)}, indent=2) + "\n")
     return md
+
+
+def approx_report(out_dir: Path, wide: bool = False, external=()) -> list[str]:
+    """Run the sweep (synthesis cached), write out_dir/approx/*, return the markdown section.
+
+    `external`: user circuits (`quantpe.explore.characterize.external_units`), plotted on fronts.png beside
+    the generated ones and listed in external.csv (same flow, same reference).
+
+    `wide` (or the environment variable QUANTPE_APPROX_WIDE=1, for `quantpe report --only
+    approxmul`): the larger grid of `new_families` (about 4x the syntheses of the default)."""
+    out = ensure_dir(Path(out_dir) / "approx")
+    f = approx_figures(wide, external)
+    write_approx_data(f, out)
+    return approx_markdown(f)
