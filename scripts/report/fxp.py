@@ -193,27 +193,39 @@ def training_runs(points, act_ils, setup, modes=("nearest", "stochastic")) -> li
     return parallel_map(_train_one, jobs, desc="fixed-point training")
 
 
-def fxp_report(out_dir: Path) -> list[str]:
-    """Long: computes and formats at once (a study; still to be split)."""
-    d = _fxp_dir(out_dir)
-    t0 = time.perf_counter()
+def fxp_figures() -> dict:
+    """The section's figures as data: requantiser areas and SR overheads, rounding statistics of
+    the LFSR stream, the training runs (golden) and their table; `train_s`: the training time."""
     rows = area_rows()
-    ov = overheads(rows)
-    write_text(d / "area.json", json.dumps(rows, indent=1) + "\n")
-    cols = list(rows[0])
-    write_text(d / "area.csv", csv_rows([cols] + [[r[c] for c in cols] for r in rows]))
-    write_text(d / "overhead.json", json.dumps(ov, indent=1) + "\n")
     stats = {name: rounding_statistics(cfg, 100_000, 1) for name, cfg in
              [("stochastic", RequantConfig()), ("nearest", RequantConfig(mode="nearest")),
               ("stochastic, 4 lanes independent", RequantConfig(columns=4)),
               ("stochastic, 4 lanes shared", RequantConfig(columns=4, lfsr_shared=True))]}
-    write_text(d / "rounding.json", json.dumps(stats, indent=1) + "\n")
     setup = TrainSetup()
     t1 = time.perf_counter()
     runs = training_runs(DEFAULT_POINTS, DEFAULT_ACT_ILS, setup)
     train_s = time.perf_counter() - t1
-    write_training(out_dir, runs, setup, "quantpe train --experiment (or quantpe report)")
-    table = training_table(runs)
+    return dict(rows=rows, ov=overheads(rows), stats=stats, setup=setup, runs=runs, train_s=train_s,
+                table=training_table(runs))
+
+
+def write_fxp_data(out_dir: Path, f: dict) -> None:
+    """fxp/area.json, area.csv, overhead.json, rounding.json and the training files."""
+    d = _fxp_dir(out_dir)
+    rows = f["rows"]
+    write_text(d / "area.json", json.dumps(rows, indent=1) + "\n")
+    cols = list(rows[0])
+    write_text(d / "area.csv", csv_rows([cols] + [[r[c] for c in cols] for r in rows]))
+    write_text(d / "overhead.json", json.dumps(f["ov"], indent=1) + "\n")
+    write_text(d / "rounding.json", json.dumps(f["stats"], indent=1) + "\n")
+    write_training(out_dir, f["runs"], f["setup"], "quantpe train --experiment (or quantpe report)")
+
+
+def fxp_markdown(f: dict, seconds: float) -> list[str]:
+    """The section's markdown lines (`seconds`: the time it took, stated at its end). Long: one
+    flat list of the section's tables and notes."""
+    rows, ov, stats, setup, runs, train_s, table = (f["rows"], f["ov"], f["stats"], f["setup"], f["runs"],
+                                                    f["train_s"], f["table"])
     md = ["## Fixed point and stochastic rounding (Gupta et al. 2015)", "",
           "Requantiser: acc_bits = 48 accumulator with 28 fractional bits -> <2,14> (k = 14 bits "
           "dropped), round then saturate, latency 1; stochastic = (Z + R) >> k with R the low 14 bits "
@@ -256,5 +268,13 @@ def fxp_report(out_dir: Path) -> list[str]:
            "<6,FL> (same step eps, range +-32), which isolates the precision effect the paper describes.",
            "", "Paper's claims on digits:", ""] + _fmt_claims(claims(table))
     md += ["", "![training](fxp/training.png)", "",
-           f"(section built in {time.perf_counter() - t0:.0f} s)"]
+           f"(section built in {seconds:.0f} s)"]
     return md
+
+
+def fxp_report(out_dir: Path) -> list[str]:
+    """Write out_dir/fxp/* and return the markdown section."""
+    t0 = time.perf_counter()
+    f = fxp_figures()
+    write_fxp_data(out_dir, f)
+    return fxp_markdown(f, time.perf_counter() - t0)
