@@ -28,11 +28,9 @@ from quantpe.golden.atomic import write_bytes
 
 from .approx import ApproxMulConfig, mul_table, table_widths, table_y_bits
 from .errors import QuantpeError
-from .lut_read import read_adapt_header, read_tfapprox_bin
 
 __all__ = ["write_npy", "write_bin", "write_c_header", "read_npy", "read_bin", "export_lut",
-           "default_c_name", "write_tfapprox_bin", "read_tfapprox_bin", "write_adapt_header",
-           "read_adapt_header", "emulator_formats", "write_emulator_luts", "EMULATOR_SUFFIX"]
+           "default_c_name", "write_tfapprox_bin", "write_adapt_header", "emulator_formats", "write_emulator_luts", "EMULATOR_SUFFIX"]
 
 _BIN_DTYPES = {"int32": "<i4", "int16": "<i2"}
 _C_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -31,7 +31,9 @@ from quantpe.tb.memfile import hex_to_streams, streams_to_hex
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports, verilator_harness_args
 from .runner import check_sim, depth_for
-from .toolchain import VERILATOR_WAIVERS, check_make_path, verilator_env
+from quantpe.core.tools import verilator_env
+
+from .toolchain import VERILATOR_WAIVERS, check_make_path
 
 __all__ = ["CaptureResult", "capture", "verilog_ports"]
 

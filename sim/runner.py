@@ -38,10 +38,11 @@ from quantpe.synth.ports import verilog_ports
 from quantpe.tb.memfile import streams_to_hex
 
 from .harness import HARNESS_TOP, harness_verilog, module_header_ports, verilator_harness_args
-from .toolchain import SIMULATORS, VERILATOR_WAIVERS, check_make_path, require, verilator_env
+from quantpe.core.tools import require, verilator_env
 
-__all__ = ["build_root", "design_dir", "ensure_generated", "generated_folder", "run", "SimResult", "SimulationFailed",
-           "SCOREBOARDS", "dut_clock_reset"]
+from .toolchain import SIMULATORS, VERILATOR_WAIVERS, check_make_path
+
+__all__ = ["generated_folder", "run", "SimResult", "SimulationFailed", "SCOREBOARDS", "dut_clock_reset"]
 
 SCOREBOARDS = {"memory": "harness", "record": "direct", "per-cycle": "direct"}
 

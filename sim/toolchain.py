@@ -12,12 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from quantpe.core.tools import require, verilator_env, verilator_root
+from quantpe.core.tools import require, verilator_env
 from quantpe.golden.errors import QuantpeError, ToolError
 from quantpe.synth.yosys import yosys_version
 
-__all__ = ["lint", "verilator_root", "verilator_env", "require", "check_make_path", "tool_version", "SIMULATORS",
-           "VERILATOR_WAIVERS"]
+__all__ = ["lint", "check_make_path", "tool_version", "SIMULATORS", "VERILATOR_WAIVERS"]
 
 SIMULATORS = ("icarus", "verilator")
 

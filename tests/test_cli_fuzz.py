@@ -66,7 +66,7 @@ def _contract(tmp_path_factory, monkeypatch, cmd, words, config, lut, verilog):
     monkeypatch.chdir(work)
     monkeypatch.setenv("QUANTPE_BUILD", str(work / "build"))
     monkeypatch.setenv("PATH", str(work / "no-tools"))          # no yosys, iverilog, verilator, make
-    monkeypatch.setattr("quantpe.sim.toolchain.verilator_root", lambda: None)
+    monkeypatch.setattr("quantpe.core.tools.verilator_root", lambda: None)
     (work / "cfg.json").write_text(config, encoding="utf-8", errors="surrogateescape")
     (work / "lut.npy").write_bytes(lut)
     (work / "lut.bin").write_bytes(lut)

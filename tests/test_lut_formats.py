@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from quantpe.golden import lut_export
+from quantpe.golden import lut_export, lut_read
 from quantpe.golden.approx import ApproxMulConfig, exact_table, mul_table
 from quantpe.golden.errors import QuantpeError
 
@@ -47,8 +47,8 @@ def test_adapt_header_layout_rows_are_twos_complement_patterns(tmp_path):
 @pytest.mark.parametrize("method, kw", [("drum", {"k": 4}), ("truncated", {"t": 7, "compensate": True}),
                                         ("mitchell", {})])
 def test_round_trip_and_lut_method_loads_them(tmp_path, method, kw):
-    for signed, write, read in [(False, lut_export.write_tfapprox_bin, lut_export.read_tfapprox_bin),
-                                (True, lut_export.write_adapt_header, lut_export.read_adapt_header)]:
+    for signed, write, read in [(False, lut_export.write_tfapprox_bin, lut_read.read_tfapprox_bin),
+                                (True, lut_export.write_adapt_header, lut_read.read_adapt_header)]:
         cfg = ApproxMulConfig(method=method, a_bits=8, b_bits=8, signed=signed, **kw)
         table = mul_table(cfg)
         suffix = ".adapt.h" if signed else ".tfapprox.bin"
@@ -79,11 +79,11 @@ def test_bad_tables_and_files_are_one_line_errors(tmp_path):
     short = tmp_path / "short.bin"
     short.write_bytes(b"\0" * 100)
     with pytest.raises(QuantpeError, match="100 bytes"):
-        lut_export.read_tfapprox_bin(short)
+        lut_read.read_tfapprox_bin(short)
     h = tmp_path / "other.h"
     h.write_text("const int32_t table[4] = {1, 2, 3, 4};\n")
     with pytest.raises(QuantpeError, match="AdaPT"):
-        lut_export.read_adapt_header(h)
+        lut_read.read_adapt_header(h)
     h.write_text("const int16_t lut [256][256] = {{1, 2}};\n")
     with pytest.raises(QuantpeError, match="256 rows"):
-        lut_export.read_adapt_header(h)
+        lut_read.read_adapt_header(h)

@@ -8,14 +8,14 @@ layer among --precisions (default 8x8,8x4,4x4,2x2: the multiplier library's widt
 multipliers; --budget is the cost ceiling as a fraction of the all-first-precision model's cost.
 Multiplier methods (fames | nsga2) keep the precisions of --base (or of a quantune plan at
 --precision-budget) and choose one multiplier per layer among the library's variants of the
-layer's widths (`approx_report.sweep_variants`, signed); --budget is the largest accepted
+layer's widths (`quantpe.explore.approx_sweep.sweep_variants`, signed); --budget is the largest accepted
 accuracy loss in points against the same model with exact multipliers.
 
 Cost of the precision methods ("area x MACs", the stated proxy of multiplier energy): sum over
 layers of multiplications per sample x the multiplier's Yosys area (µm², built-in liberty;
 `quantpe.synth.flow`, cached). The multiplier methods minimise --cost: energy (default when the sky130
 liberty is there: sum over layers of MACs x pJ per multiplication on the layer's own operand
-pairs, `plan_energy`) or area (area x MACs).
+pairs, `quantpe.explore.plan_energy`) or area (area x MACs).
 Reference models calibrate on the first 512 training images and score on the test split;
 file models use --inputs/--labels for both (without --labels: the float model's top-1 classes).
 Bad input: one line `quantpe: error: ...`, exit 2.

@@ -51,10 +51,10 @@ def run_yosys(script: Path, cwd: Path, log: Path, timeout: float = 1800.0, yosys
 
     Yosys runs in its own process group, killed (ABC children too) on a timeout or an interrupt;
     its TMPDIR is a fresh folder inside `cwd`, removed afterwards, so ABC's yosys-abc-XXXXXX work
-    folders go with it. ToolError (exit 3, one line naming the log) when yosys is missing, fails
-    or times out (`on`: the module named in the message); the caller turns a failure on a user's Verilog into bad input first
-    (`quantpe.synth.ports.verilog_ports`). With `check=False` a failing run is returned, not
-    raised: (exit status, stderr)."""
+    folders go with it. ToolError (exit 3, one line naming the log) when yosys is missing, cannot
+    start, fails or times out (`on`: the module named in the message). With `check=False` a
+    failing run is returned, not raised: (exit status, stderr), for a caller that turns a failure
+    on a user's Verilog into bad input (`quantpe.synth.ports.verilog_ports`)."""
     exe = shutil.which(yosys)
     if exe is None:
         raise ToolError(f"yosys executable not found: {yosys!r} (apt-get install yosys, or run `make tools`)")
@@ -63,9 +63,12 @@ def run_yosys(script: Path, cwd: Path, log: Path, timeout: float = 1800.0, yosys
     except OSError as exc:
         raise ToolError(f"cannot write to {cwd}: {exc.strerror or exc}") from None
     try:
-        proc = subprocess.Popen([exe, "-q", "-l", str(log), "-s", str(script)], cwd=cwd,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                                start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
+        try:
+            proc = subprocess.Popen([exe, "-q", "-l", str(log), "-s", str(script)], cwd=cwd,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                                    start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
+        except OSError as exc:
+            raise ToolError(f"cannot run {exe}: {exc.strerror or exc}") from None
         try:
             _, err = proc.communicate(timeout=timeout)
         except BaseException:                   # a timeout or an interrupt: the whole group goes
@@ -76,7 +79,7 @@ def run_yosys(script: Path, cwd: Path, log: Path, timeout: float = 1800.0, yosys
             proc.communicate()
             if isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
                 raise YosysTimeout(f"yosys timed out{' on ' + on if on else ''} after {timeout:g} s "
-                                f"(log: {log})") from None
+                                   f"(log: {log})") from None
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
