@@ -38,7 +38,8 @@ from quantpe.core import interrupt
 __all__ = ["install", "installed", "uninstall", "run"]
 
 _original = None        # amaranth's own _BuiltinYosys.run while installed
-_server = None          # (pid, Popen, temporary folder) of this process's server
+_server = None          # (pid, Popen) of this process's server
+_dirs: list = []        # (pid, folder): server folders made by each process, removed by its `shutdown`
 _lock = threading.Lock()
 _TMP_ENV = "QUANTPE_YOSYS_SERVER_TMP"
 
@@ -147,35 +148,47 @@ def _server_process():
     if _server is None or _server[0] != os.getpid() or _server[1].poll() is not None:
         if _server is not None and _server[0] == os.getpid():
             shutdown()
-        tmp = tempfile.mkdtemp(prefix="quantpe-yosys-")
+        tmp = _server_folder()
         # its own session: a Ctrl-C to the terminal's process group does not reach it (the client
         # ends it), and SIGINT is ignored from its first statement on
         proc = subprocess.Popen([sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
                                  "from quantpe.rtl.builtin_yosys import serve; serve()"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, start_new_session=True,
                                 env={**os.environ, "TMPDIR": tmp, _TMP_ENV: tmp})
-        _server = (os.getpid(), proc, tmp)
+        _server = (os.getpid(), proc)
         multiprocessing.util.Finalize(None, shutdown, exitpriority=10)   # a pool worker's exit
     return _server[1]
 
 
+def _server_folder() -> str:
+    """A new folder for a server's files, recorded before it exists: a signal at any point
+    leaves nothing `shutdown` does not remove."""
+    path = os.path.join(tempfile.gettempdir(), f"quantpe-yosys-{os.getpid()}-{os.urandom(6).hex()}")
+    _dirs.append((os.getpid(), path))
+    os.mkdir(path, 0o700)
+    return path
+
+
 def shutdown() -> None:
-    """End this process's server (if it has one) and remove its temporary folder."""
+    """End this process's server (if it has one) and remove its temporary folders."""
     global _server
-    if _server is None or _server[0] != os.getpid():
-        return
-    _, proc, tmp = _server
-    _server = None
     try:
-        proc.stdin.close()
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=0.5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    shutil.rmtree(tmp, ignore_errors=True)
+        if _server is not None and _server[0] == os.getpid():
+            _, proc = _server
+            _server = None
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    finally:
+        for entry in [e for e in _dirs if e[0] == os.getpid()]:
+            shutil.rmtree(entry[1], ignore_errors=True)
+            _dirs.remove(entry)
 
 
 atexit.register(shutdown)

@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,6 +119,24 @@ def test_sigint_to_the_group_while_abc_runs(tmp_path):
 def test_sigterm_to_the_process_alone_during_a_verilator_build(tmp_path):
     _signal_run(tmp_path, ["sim", "baseline", "--lanes", "2", "--sim", "verilator", "--cycles", "20",
                            "--seed", "1"], "make", signal.SIGTERM, group=False)
+
+
+def test_a_signal_while_the_yosys_server_starts_leaves_no_folder(tmp_path, monkeypatch):
+    """The race of CI stop 34: SIGTERM after the server's folder exists and before the server
+    does; `shutdown` (the worker's last step) still removes the folder."""
+    from quantpe.core.interrupt import Interrupted
+    from quantpe.rtl import builtin_yosys
+
+    def signalled(*a, **k):
+        raise Interrupted()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(builtin_yosys, "_server", None)
+    monkeypatch.setattr(builtin_yosys.subprocess, "Popen", signalled)
+    with pytest.raises(Interrupted):
+        builtin_yosys.run(["-V"])
+    assert [q.name for q in tmp_path.iterdir()] != []
+    builtin_yosys.shutdown()
+    assert [q.name for q in tmp_path.iterdir()] == []
 
 
 def test_yosys_timeout_kills_the_group_and_removes_its_tmpdir(tmp_path):

@@ -39,6 +39,7 @@ _seen: list = []            # the processes signalled so far (psutil.Process)
 _on_end: list = []          # callables run first when this process ends its children (`on_end`)
 _signalled = False
 _in_job = False
+_worker_signalled = False
 
 
 def on_end(fn) -> None:
@@ -142,6 +143,10 @@ def end_children(grace: float = GRACE_S) -> None:
 # ------------------------------------------------------------------ pool workers
 
 def _worker_on_sigterm(signum, frame):
+    global _worker_signalled
+    if _worker_signalled:              # the cleanup of the first one is running: let it finish
+        return
+    _worker_signalled = True
     terminate(descendants(), grace=0)
     if _in_job:
         raise Interrupted()
