@@ -108,7 +108,7 @@ def test_multiplier_energy_rows_are_independent_runs_with_deltas_vs_exact(build,
 def test_stripes_sentences_compare_within_one_trace():
     """The Stripes efficiency sentence is made per trace (MLP, CNN bricks), each against the
     bit-parallel SIP and the baseline row of the same trace."""
-    from quantpe.report.power import CNN_LABEL, _markdown
+    from quantpe.report.power import CNN_LABEL, EnergyFigures, energy_markdown
 
     def row(name, stim, pj, ops=1600, cycles=1000):
         return {"name": name, "stimulus": stim, "total_mw": 1.0, "switching_mw": 0.5, "internal_mw": 0.5,
@@ -118,7 +118,7 @@ def test_stripes_sentences_compare_within_one_trace():
             row("stripes-parallel", "real", 4.0),
             row("baseline-l16-int8", CNN_LABEL, 1.0), row("stripes-static", CNN_LABEL, 3.0, ops=400),
             row("stripes-parallel", CNN_LABEL, 6.0)]
-    text = "\n".join(_markdown(rows, [], 1000, 1000, 1.0, 6464))
+    text = "\n".join(energy_markdown(EnergyFigures(rows, [], [], None, 1000, 1000, 1000, 6464, 1.0)))
     mlp, cnn = [ln for ln in text.splitlines() if ln.startswith("Stripes on the same bricks")]
     assert "MLP" in mlp and "stripes-static: 0.50x the bit-parallel SIP's and 0.25x the baseline" in mlp
     assert "CNN" in cnn and "stripes-static: 2.00x the bit-parallel SIP's and 0.33x the baseline" in cnn

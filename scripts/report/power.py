@@ -32,6 +32,7 @@ import csv
 import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ from quantpe.tb.power_traces import real_trace, strum_and_baseline_traces
 #: the stimulus label of the rows on the digits CNN's trace (`real_trace(..., model="cnn")`)
 CNN_LABEL = "real (CNN bricks)"
 
-__all__ = ["power_report", "STRUM_DESIGNS", "STRIPES_DESIGNS", "CYCLES", "macs_per_inference",
+__all__ = ["power_report", "energy_figures", "write_energy_data", "energy_markdown", "EnergyFigures", "STRUM_DESIGNS", "STRIPES_DESIGNS", "CYCLES", "macs_per_inference",
            "energy_table", "TABLE_CYCLES", "multiplier_variants", "multiplier_energy"]
 
 TABLE_CYCLES = 2000
@@ -85,35 +86,28 @@ def macs_per_inference() -> int:
     return int(sum(layer.in_features * layer.out_features for layer in build_qmodel().layers))
 
 
-def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str = "kept",
-                 mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
-                 liberty: Path | None = None, glitches: bool = True,
-                 glitch_cycles: int = GLITCH_CYCLES) -> list[str]:
-    """Measure, write out_dir/energy/*, return the markdown section. `multipliers`: "kept"
-    (or True; the 8x8 variants the approxmul section kept, see `multiplier_energy`), "all"
-    (every 8x8 variant of the sweep) or "none" (False). `work`: the measurement folders
-    [<build>/power]; every run is cached there (measure_power(cache=True)). `liberty`: the sky130
-    liberty [`quantpe.synth.liberty.sky130_liberty`];
-    missing: QuantpeError. `glitches`: also the unit- and liberty-delay (glitch-aware) runs of the
-    real-trace PE rows on their first `glitch_cycles` cycles (the same traces built that long),
-    reported against the zero-delay figures of the same cycles.
-    Long: one measurement step after another (PEs, glitch runs, multipliers), each cached."""
-    import os
+@dataclass
+class EnergyFigures:
+    """Everything the energy section reports, as data: the PE rows, the glitch rows, the
+    multiplier rows and their run summary (`mul_info`), the run lengths, the MACs of one
+    digits-MLP inference and the section's wall time."""
+    pe_rows: list
+    glitch_rows: list
+    mul_rows: list
+    mul_info: dict | None
+    cycles: int
+    mul_cycles: int
+    glitch_cycles: int
+    mpi: int
+    seconds: float = 0.0
 
-    t0 = time.monotonic()
-    liberty = Path(liberty or sky130_liberty() or sky130_path())
-    if not liberty.is_file():
-        raise QuantpeError(f"the energy section needs the sky130_fd_sc_hd liberty, not found: {liberty}")
-    if os.environ.get("QUANTPE_ENERGY_MULTIPLIERS", "") == "all" and multipliers in (True, "kept"):
-        multipliers = "all"
-    out = Path(out_dir) / "energy"
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(work) if work is not None else build_root() / "power"
+
+def _pe_rows(work: Path, cycles: int, seed: int, kw: dict) -> tuple[list, list]:
+    """The PE table's rows, and the glitch runs to make of them: (row name, cfg, trace of n
+    cycles, stimulus label, folder) each."""
     base_cfg = BaselineConfig()
     base_dir = work / base_cfg.config_id
-    pe_rows = []
-    kw = {"liberty": liberty, "cache": True}
-    unit_runs = []                 # (row name, cfg, trace of n cycles, stimulus label, folder)
+    pe_rows, unit_runs = [], []
     r_real = measure_power(base_cfg, real_trace(base_cfg, cycles, seed), out_dir=base_dir, stimulus="real",
                            name="real", **kw)
     unit_runs.append(("baseline-l16-int8", base_cfg, lambda n: real_trace(base_cfg, n, seed), "real", base_dir))
@@ -148,8 +142,14 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
             pe_rows.append({**_row(name, rs), "vs": f"baseline-l16-int8 {label}",
                             "delta_pct": pct_change(rs["total_mw"], r_base["total_mw"]),
                             "delta_per_mac_pct": pct_change(rs["energy_per_op_pj"], r_base["energy_per_op_pj"])})
+    return pe_rows, unit_runs
+
+
+def _glitch_rows(unit_runs: list, glitch_cycles: int, kw: dict) -> list:
+    """Each glitch run with unit and with liberty delays, against zero-delay on the same cycles;
+    QuantpeError if the two runs saw different zero-delay toggles."""
     glitch_rows = []
-    for name, cfg, trace, label, folder in (unit_runs if glitches else ()):
+    for name, cfg, trace, label, folder in unit_runs:
         ins = trace(glitch_cycles)
         row = {"name": name, "stimulus": label}
         for mode in ("unit", "liberty"):
@@ -163,7 +163,27 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
                         f"{mode}_toggles_pct": rd["glitch_toggles_pct"], f"{mode}_steps": rd["delay_steps"],
                         f"{mode}_sim_s": rd["times_s"].get("delay_sim_s")})
         glitch_rows.append(row)
-    del unit_runs
+    return glitch_rows
+
+
+def energy_figures(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str = "kept",
+                   mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
+                   liberty: Path | None = None, glitches: bool = True,
+                   glitch_cycles: int = GLITCH_CYCLES) -> EnergyFigures:
+    """Measure the section's figures (arguments: `power_report`); `out_dir` is where the
+    approxmul section's kept variants are read."""
+    import os
+
+    t0 = time.monotonic()
+    liberty = Path(liberty or sky130_liberty() or sky130_path())
+    if not liberty.is_file():
+        raise QuantpeError(f"the energy section needs the sky130_fd_sc_hd liberty, not found: {liberty}")
+    if os.environ.get("QUANTPE_ENERGY_MULTIPLIERS", "") == "all" and multipliers in (True, "kept"):
+        multipliers = "all"
+    work = Path(work) if work is not None else build_root() / "power"
+    kw = {"liberty": liberty, "cache": True}
+    pe_rows, unit_runs = _pe_rows(work, cycles, seed, kw)
+    glitch_rows = _glitch_rows(unit_runs, glitch_cycles, kw) if glitches else []
     mpi = macs_per_inference()
     for r in pe_rows:                 # nJ per digits-MLP inference: the MLP's rows only
         r["energy_per_inference_nj"] = (1e-3 * r["energy_per_op_pj"] * mpi
@@ -172,14 +192,38 @@ def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str
     if multipliers not in (False, None, "none"):
         mul_rows, mul_info = multiplier_energy(out_dir, "all" if multipliers == "all" else "kept",
                                                mul_cycles, seed, liberty)
-    lines = _markdown(pe_rows, mul_rows, cycles, mul_cycles, time.monotonic() - t0, mpi, mul_info, glitch_rows,
-                      glitch_cycles)
-    write_text(out / "energy.md", "\n".join(lines) + "\n")
-    write_text(out / "energy.json", json.dumps({"pe": pe_rows, "glitches": glitch_rows, "multipliers": mul_rows},
-                                                 indent=1, default=float) + "\n")
-    if mul_rows:
+    return EnergyFigures(pe_rows, glitch_rows, mul_rows, mul_info, cycles, mul_cycles, glitch_cycles, mpi,
+                         time.monotonic() - t0)
+
+
+def write_energy_data(fig: EnergyFigures, out: Path) -> None:
+    """energy.json, and multipliers.csv when the multipliers were measured."""
+    write_text(out / "energy.json", json.dumps({"pe": fig.pe_rows, "glitches": fig.glitch_rows,
+                                                 "multipliers": fig.mul_rows}, indent=1, default=float) + "\n")
+    if fig.mul_rows:
         write_text(out / "multipliers.csv", csv_text([{k: v for k, v in r.items() if k not in ("cached", "seconds", "built")}
-                                                      for r in mul_rows]))
+                                                      for r in fig.mul_rows]))
+
+
+def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str = "kept",
+                 mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
+                 liberty: Path | None = None, glitches: bool = True,
+                 glitch_cycles: int = GLITCH_CYCLES) -> list[str]:
+    """Measure, write out_dir/energy/*, return the markdown section. `multipliers`: "kept"
+    (or True; the 8x8 variants the approxmul section kept, see `multiplier_energy`), "all"
+    (every 8x8 variant of the sweep) or "none" (False). `work`: the measurement folders
+    [<build>/power]; every run is cached there (measure_power(cache=True)). `liberty`: the sky130
+    liberty [`quantpe.synth.liberty.sky130_liberty`];
+    missing: QuantpeError. `glitches`: also the unit- and liberty-delay (glitch-aware) runs of the
+    real-trace PE rows on their first `glitch_cycles` cycles (the same traces built that long),
+    reported against the zero-delay figures of the same cycles."""
+    fig = energy_figures(out_dir, cycles=cycles, multipliers=multipliers, mul_cycles=mul_cycles, seed=seed,
+                         work=work, liberty=liberty, glitches=glitches, glitch_cycles=glitch_cycles)
+    out = Path(out_dir) / "energy"
+    out.mkdir(parents=True, exist_ok=True)
+    lines = energy_markdown(fig)
+    write_text(out / "energy.md", "\n".join(lines) + "\n")
+    write_energy_data(fig, out)
     return lines
 
 
@@ -189,43 +233,50 @@ def _f(v, d=3, signed=False):
     return f"{v:+.{d}f}" if signed else f"{v:.{d}f}"
 
 
-def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, glitch_rows=(),
-              glitch_cycles=GLITCH_CYCLES) -> list[str]:
-    """Long: one flat list of the section's tables and notes."""
+def _pe_markdown(fig: EnergyFigures) -> list[str]:
     lines = ["## Energy (gate-level toggles, sky130_fd_sc_hd tt 1.8 V, 100 MHz)", "",
              f"Zero-delay gate simulation of the mapped netlist (checked equal to the golden model on "
              f"every cycle), per-net toggles, the liberty's internal-energy tables, C V^2/2 switching on "
-             f"pin loads (no wire load), cell_leakage_power. {cycles} cycles per PE run. Model: "
+             f"pin loads (no wire load), cell_leakage_power. {fig.cycles} cycles per PE run. Model: "
              f"quantpe.power.energy (validated against OpenSTA 2.0.17 within 1e-4 in its own formula).", "",
              f"Δ columns: StruM vs the baseline row just above it (same frames), Stripes vs the baseline "
              f"row of the same trace (same bricks, same order: the MLP's real trace, or the CNN's bricks). "
-             f"nJ/inference = pJ/MAC x {mpi} MACs of one digits-MLP inference (MLP rows).", "",
+             f"nJ/inference = pJ/MAC x {fig.mpi} MACs of one digits-MLP inference (MLP rows).", "",
              "| design | stimulus | total mW | switching mW | internal mW | pJ/cycle | pJ/MAC | "
              "nJ/inference | Δ power % | Δ pJ/MAC % | cells | s |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in pe_rows:
+    for r in fig.pe_rows:
         lines.append(f"| {r['name']} | {r['stimulus']} | {_f(r['total_mw'])} | {_f(r['switching_mw'])} | "
                      f"{_f(r['internal_mw'])} | {_f(r['energy_per_cycle_pj'], 2)} | "
                      f"{_f(r['energy_per_op_pj'])} | {_f(r.get('energy_per_inference_nj'), 2)} | "
                      f"{_f(r.get('delta_pct'), 1, True)} | {_f(r.get('delta_per_mac_pct'), 1, True)} | "
                      f"{r['cells']} | {r['times_s']['total_s']:.0f} |")
+    return lines
+
+
+def _strum_note(pe_rows: list) -> list[str]:
     pairs = [(pe_rows[i - 1], r) for i, r in enumerate(pe_rows)
              if r.get("delta_pct") is not None and r["name"].startswith("strum")]
-    if pairs:
-        deltas = [r["delta_pct"] for _, r in pairs]
-        tog = [100.0 * (r["toggles"] / b["toggles"] - 1) for b, r in pairs]
-        lines += ["", "StruM vs the INT8 baseline PE on the same real frames (same layers, samples, "
-                  f"neurons, idle cycles and activations): {min(deltas):+.1f} .. {max(deltas):+.1f} % PE "
-                  f"power; the paper claims -31 .. -34 %. Net toggles differ by {min(tog):+.1f} .. "
-                  f"{max(tog):+.1f} %, "
-                  "and the combinational logic dominates both designs' power, so the comparison is "
-                  "decided by how much the StruM datapath (block decode, lane selection, shifted low "
-                  "lanes, and for dynamic PEs the INT8 fallback) switches compared with 16 full int8 "
-                  "multipliers on the same operands. "
-                  + ("This flow does not reproduce the paper's saving; " if min(deltas) > -31 else
-                     "This flow reaches the paper's range; ")
-                  + "the paper's figure comes from its own RTL, synthesis and activity estimation, which "
-                  "this report does not replicate."]
+    if not pairs:
+        return []
+    deltas = [r["delta_pct"] for _, r in pairs]
+    tog = [100.0 * (r["toggles"] / b["toggles"] - 1) for b, r in pairs]
+    return ["", "StruM vs the INT8 baseline PE on the same real frames (same layers, samples, "
+            f"neurons, idle cycles and activations): {min(deltas):+.1f} .. {max(deltas):+.1f} % PE "
+            f"power; the paper claims -31 .. -34 %. Net toggles differ by {min(tog):+.1f} .. "
+            f"{max(tog):+.1f} %, "
+            "and the combinational logic dominates both designs' power, so the comparison is "
+            "decided by how much the StruM datapath (block decode, lane selection, shifted low "
+            "lanes, and for dynamic PEs the INT8 fallback) switches compared with 16 full int8 "
+            "multipliers on the same operands. "
+            + ("This flow does not reproduce the paper's saving; " if min(deltas) > -31 else
+               "This flow reaches the paper's range; ")
+            + "the paper's figure comes from its own RTL, synthesis and activity estimation, which "
+            "this report does not replicate."]
+
+
+def _stripes_notes(pe_rows: list) -> list[str]:
+    lines = []
     for label, trace in (("real", "the digits MLP's"), (CNN_LABEL, "the digits CNN's")):
         st = {r["name"]: r for r in pe_rows if r["name"].startswith("stripes") and r["stimulus"] == label}
         if "stripes-parallel" not in st:
@@ -243,44 +294,59 @@ def _markdown(pe_rows, mul_rows, cycles, mul_cycles, wall, mpi, mul_info=None, g
                                           else " (a MAC is one lane of a brick, idle lanes included: conv1 and the "
                                           "depthwise dw3 fill 1 lane of 16)")
                   + "; bit-serial processing saves energy only where activations need fewer bits."]
-    if glitch_rows:
-        lines += ["", "### Glitches: unit and liberty delays against zero-delay (`quantpe power --delay unit|liberty`)",
-                  "",
-                  f"The same netlists and real traces ({glitch_cycles} cycles), every transition counted until "
-                  "each cycle settles (settled "
-                  "values equal to the zero-delay ones, which match the golden model). Unit: every cell output one "
-                  "step after its inputs (an upper-bound style estimate, every path skew becomes a glitch). Liberty: "
-                  "each cell's delay from its sky130 cell_rise/cell_fall tables at its slews and load, 10 ps steps, "
-                  "inertial (a pulse shorter than a cell's delay does not pass it); no wire delays.", "",
-                  "| design | stimulus | zero-delay mW | unit mW | Δ % | Δ toggles % | liberty mW | Δ % | "
-                  "Δ toggles % | levels | liberty steps (10 ps) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for g in glitch_rows:
-            lines.append(f"| {g['name']} | {g['stimulus']} | {_f(g['zero_delay_mw'])} | {_f(g['unit_delay_mw'])} | "
-                         f"{_f(g['unit_power_pct'], 1, True)} | {_f(g['unit_toggles_pct'], 1, True)} | "
-                         f"{_f(g['liberty_delay_mw'])} | {_f(g['liberty_power_pct'], 1, True)} | "
-                         f"{_f(g['liberty_toggles_pct'], 1, True)} | {g['levels']} | {g['liberty_steps']} |")
-    if mul_rows:
-        i = mul_info
-        lines += ["", f"### Energy per multiplication, 8x8 approximate multipliers, signed and unsigned "
-                  f"({mul_cycles} products each; random = uniform operands, the same for every variant of "
-                  "one signedness; real = the digits model's (activation, weight) pairs in dataflow order, "
-                  "|w| for unsigned units)", "",
-                  f"{i['measured']} of the sweep's {i['sweep']} 8x8 variants ({i['selection']}); "
-                  f"{i['fresh']} measured in this run in {i['seconds']:.0f} s on {i['jobs']} workers "
-                  f"({i['per_variant_s']:.1f} s of worker time per variant, both stimuli; {i['built']} gate netlists "
-                  "built in this run, the others reused; a cold variant, netlist included, takes about 7 s), "
-                  "the others from the cache. "
-                  "Δ vs the exact unit of the same signedness named in column `vs` (the lowest-energy exact "
-                  "form on random operands).", "",
-                  "| multiplier | signed | cells | pJ/mult random | Δ % | pJ/mult real | Δ % |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
-        for r in mul_rows:
-            lines.append(f"| {r['name']} | {'yes' if r['signed'] else 'no'} | {r['cells']} | "
-                         f"{_f(r['random_pj'], 4)} | {_f(r['d_random_pct'], 1, True)} | {_f(r['real_pj'], 4)} | "
-                         f"{_f(r['d_real_pct'], 1, True)} |")
-    lines += ["", f"Energy section measured in {wall:.0f} s."]
     return lines
+
+
+def _glitch_markdown(fig: EnergyFigures) -> list[str]:
+    if not fig.glitch_rows:
+        return []
+    lines = ["", "### Glitches: unit and liberty delays against zero-delay (`quantpe power --delay unit|liberty`)",
+             "",
+             f"The same netlists and real traces ({fig.glitch_cycles} cycles), every transition counted until "
+             "each cycle settles (settled "
+             "values equal to the zero-delay ones, which match the golden model). Unit: every cell output one "
+             "step after its inputs (an upper-bound style estimate, every path skew becomes a glitch). Liberty: "
+             "each cell's delay from its sky130 cell_rise/cell_fall tables at its slews and load, 10 ps steps, "
+             "inertial (a pulse shorter than a cell's delay does not pass it); no wire delays.", "",
+             "| design | stimulus | zero-delay mW | unit mW | Δ % | Δ toggles % | liberty mW | Δ % | "
+             "Δ toggles % | levels | liberty steps (10 ps) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for g in fig.glitch_rows:
+        lines.append(f"| {g['name']} | {g['stimulus']} | {_f(g['zero_delay_mw'])} | {_f(g['unit_delay_mw'])} | "
+                     f"{_f(g['unit_power_pct'], 1, True)} | {_f(g['unit_toggles_pct'], 1, True)} | "
+                     f"{_f(g['liberty_delay_mw'])} | {_f(g['liberty_power_pct'], 1, True)} | "
+                     f"{_f(g['liberty_toggles_pct'], 1, True)} | {g['levels']} | {g['liberty_steps']} |")
+    return lines
+
+
+def _multiplier_markdown(fig: EnergyFigures) -> list[str]:
+    if not fig.mul_rows:
+        return []
+    i = fig.mul_info
+    lines = ["", f"### Energy per multiplication, 8x8 approximate multipliers, signed and unsigned "
+             f"({fig.mul_cycles} products each; random = uniform operands, the same for every variant of "
+             "one signedness; real = the digits model's (activation, weight) pairs in dataflow order, "
+             "|w| for unsigned units)", "",
+             f"{i['measured']} of the sweep's {i['sweep']} 8x8 variants ({i['selection']}); "
+             f"{i['fresh']} measured in this run in {i['seconds']:.0f} s on {i['jobs']} workers "
+             f"({i['per_variant_s']:.1f} s of worker time per variant, both stimuli; {i['built']} gate netlists "
+             "built in this run, the others reused; a cold variant, netlist included, takes about 7 s), "
+             "the others from the cache. "
+             "Δ vs the exact unit of the same signedness named in column `vs` (the lowest-energy exact "
+             "form on random operands).", "",
+             "| multiplier | signed | cells | pJ/mult random | Δ % | pJ/mult real | Δ % |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in fig.mul_rows:
+        lines.append(f"| {r['name']} | {'yes' if r['signed'] else 'no'} | {r['cells']} | "
+                     f"{_f(r['random_pj'], 4)} | {_f(r['d_random_pct'], 1, True)} | {_f(r['real_pj'], 4)} | "
+                     f"{_f(r['d_real_pct'], 1, True)} |")
+    return lines
+
+
+def energy_markdown(fig: EnergyFigures) -> list[str]:
+    """The markdown section lines of the figures."""
+    return (_pe_markdown(fig) + _strum_note(fig.pe_rows) + _stripes_notes(fig.pe_rows) + _glitch_markdown(fig)
+            + _multiplier_markdown(fig) + ["", f"Energy section measured in {fig.seconds:.0f} s."])
 
 
 # ----------------------------------------------------------------------------------------------
