@@ -15,7 +15,7 @@ from quantpe.golden.cnn import model_data, reference_graph, reference_qgraph
 from quantpe.golden.sip_tile import SipTileConfig
 from quantpe.golden.sip_tile_map import bitparallel_cycles, layer_precision, map_sip_gemm
 
-__all__ = ["ARRAY", "TILE", "array_rows", "stripes_rows", "markdown"]
+__all__ = ["ARRAY", "TILE", "array_rows", "stripes_rows", "markdown", "accel_markdown"]
 
 #: the mapped designs: a 4 x 4 array of 16-lane INT8 PEs, the paper's 16 x 16 tile of 16-lane SIPs
 ARRAY = ArrayConfig(rows=4, cols=4, lanes=16)
@@ -46,19 +46,22 @@ def stripes_rows(cfg: SipTileConfig = TILE, batch: int = 1) -> list[dict]:
 
 
 def markdown(batch: int = 1) -> list[str]:
-    a = ARRAY
+    """Both tables of the digits CNN on ARRAY and TILE at `batch` (markdown lines)."""
+    return accel_markdown(array_rows(ARRAY, batch), stripes_rows(TILE, batch), batch)
+
+
+def accel_markdown(arows: list, rows: list, batch: int, a: ArrayConfig = ARRAY, t: SipTileConfig = TILE) -> list[str]:
+    """The array table of `arows` (`array_rows`) and the tile table of `rows` (`stripes_rows`)."""
     out = [f"Weight-stationary array {a.rows} x {a.cols} PEs of {a.lanes} INT8 lanes, batch {batch}:", "",
            "| layer | G x O_g x K x P | passes | cycles | utilisation | weight loads | reuse | load-bound |",
            "|---|---|---:|---:|---:|---:|---:|---|"]
-    for r in array_rows(a, batch):
+    for r in arows:
         out.append(f"| {r['layer']} | {r['groups']} x {r['out_per_group']} x {r['reduction']} x {r['windows']} | "
                    f"{r['passes']} | {r['cycles']} | {r['utilisation']:.3f} | {r['weight_loads']} | "
                    f"{r['reuse']:g} | {'yes' if r['load_bound'] else 'no'} |")
-    t = TILE
     out += ["", f"Stripes tile {t.windows} windows x {t.filters} filters of {t.lanes}-lane SIPs, batch {batch}, "
             "lossless per-layer precision p:", "",
             "| layer | p | windows | cycles | vs 16-bit | vs 8-bit | utilisation |", "|---|---:|---:|---:|---:|---:|---:|"]
-    rows = stripes_rows(t, batch)
     for r in rows:
         out.append(f"| {r['layer']} | {r['precision']} | {r['windows']} | {r['cycles']} | {r['speedup_16']:.2f}x | "
                    f"{r['speedup_8']:.2f}x | {r['utilisation']:.3f} |")

@@ -18,7 +18,7 @@ from quantpe.explore.models import resolve_model
 from quantpe.golden.atomic import ensure_dir, write_text
 from quantpe.golden.model_eval import evaluate_model
 
-__all__ = ["models_report", "REFERENCE"]
+__all__ = ["models_report", "models_figures", "write_models_data", "models_markdown", "REFERENCE"]
 
 REFERENCE = ("mlp", "cnn")
 
@@ -85,29 +85,44 @@ def _layer_rows(results: list) -> list:
             for r in results for row in r["stripes"]["layers"]]
 
 
+def models_figures(models=None, extra=()) -> list[dict]:
+    """Every technique on each model (default `REFERENCE`, in parallel) and on each of `extra`:
+    one result dict per model (`quantpe.golden.model_eval.evaluate_model`'s)."""
+    results = parallel_map(_evaluate, list(REFERENCE if models is None else models), desc="models")
+    return results + [_evaluate(m) for m in extra]
+
+
+def write_models_data(results: list, d: Path) -> None:
+    """models/<name>.json per model."""
+    for r in results:
+        write_text(d / f"{r['model']}.json", json.dumps(r, indent=1, default=float) + "\n")
+
+
+def models_markdown(results: list) -> list[str]:
+    """The markdown section lines of the results."""
+    sc = results[0]["strum"]["config"] if results else {"block": 16, "k": 8}
+    return ["## Real models: every technique on the digits MLP and CNN", "",
+            "Bit-exact integer inference (per-channel INT8 weights, per-tensor activations, calibrated on the "
+            "training split) on the 360 test images; each technique replaces every weight layer's arithmetic. "
+            "Convolutions are lowered once (`quantpe.golden.lowering`: input channels fastest, then kernel "
+            "taps) for every technique. Per-model figures: `models/<name>.json`; one model from the command "
+            "line: `quantpe model techniques --model cnn`; your own: `quantpe report --only models --model "
+            "FILE.onnx --model-inputs X.npy --model-labels Y.npy`.", "",
+            f"### Accuracy: StruM (K={sc['k']} of B={sc['block']} high-precision weights per block) and 8x8 "
+            "approximate multipliers", "", *_table(_accuracy_rows(results)), "",
+            "StruM's storage per weight layer (reduction lengths that are not a multiple of the block are "
+            "zero-padded, weights and activations alike):", "", *_table(_strum_rows(results)), "",
+            "### Stripes and Dynamic Stripes (16 lanes, detection groups of 16, unsigned activations)", "",
+            "Profiles keep 100% of the full-precision accuracy on the calibration split. " + _dynamic_gain(results),
+            "", *_table(_stripes_rows(results)), "",
+            "Cycles per layer (independent columns, the whole test split):", "",
+            *_table(_layer_rows(results)), ""]
+
+
 def models_report(out_dir, models=None, extra=()) -> list[str]:
     """Evaluate the models (default `REFERENCE`), write out_dir/models/*.json, return the
     section's markdown lines."""
     d = ensure_dir(Path(out_dir) / "models", "report folder")
-    results = parallel_map(_evaluate, list(REFERENCE if models is None else models), desc="models")
-    results += [_evaluate(m) for m in extra]
-    sc = results[0]["strum"]["config"] if results else {"block": 16, "k": 8}
-    for r in results:
-        write_text(d / f"{r['model']}.json", json.dumps(r, indent=1, default=float) + "\n")
-    md = ["## Real models: every technique on the digits MLP and CNN", "",
-          "Bit-exact integer inference (per-channel INT8 weights, per-tensor activations, calibrated on the "
-          "training split) on the 360 test images; each technique replaces every weight layer's arithmetic. "
-          "Convolutions are lowered once (`quantpe.golden.lowering`: input channels fastest, then kernel "
-          "taps) for every technique. Per-model figures: `models/<name>.json`; one model from the command "
-          "line: `quantpe model techniques --model cnn`; your own: `quantpe report --only models --model "
-          "FILE.onnx --model-inputs X.npy --model-labels Y.npy`.", "",
-          f"### Accuracy: StruM (K={sc['k']} of B={sc['block']} high-precision weights per block) and 8x8 "
-          "approximate multipliers", "", *_table(_accuracy_rows(results)), "",
-          "StruM's storage per weight layer (reduction lengths that are not a multiple of the block are "
-          "zero-padded, weights and activations alike):", "", *_table(_strum_rows(results)), "",
-          "### Stripes and Dynamic Stripes (16 lanes, detection groups of 16, unsigned activations)", "",
-          "Profiles keep 100% of the full-precision accuracy on the calibration split. " + _dynamic_gain(results),
-          "", *_table(_stripes_rows(results)), "",
-          "Cycles per layer (independent columns, the whole test split):", "",
-          *_table(_layer_rows(results)), ""]
-    return md
+    results = models_figures(models, extra)
+    write_models_data(results, d)
+    return models_markdown(results)

@@ -11,6 +11,7 @@ and a tiny GA (for tests).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,16 @@ from quantpe.golden.layers import INPUT, Linear, ReLU
 from quantpe.golden.graph import Graph, Node
 from quantpe.golden.plan import layer_macs, make_plan
 
-__all__ = ["plans_report", "scaling_graph", "plot_fronts"]
+__all__ = ["plans_report", "plans_figures", "write_plans_data", "plans_markdown", "PlansFigures",
+           "precision_figures", "fames_figures", "scaling_figures", "scaling_graph", "plot_fronts"]
 
 BUDGETS = (0.2, 0.35, 0.5)
 #: the budget sweep (cost fractions) of the QuantuneV2-vs-brute-force summary
 SWEEP = tuple(round(0.05 * k, 2) for k in range(1, 21))
+#: NSGA-II (population, generations), by quick
+GA_SIZE = {False: (24, 12), True: (8, 3)}
+#: depths of the synthetic chains of the planner-time study, by quick
+DEPTHS = {False: (2, 4, 8, 16, 32, 64), True: (2, 4, 8)}
 
 
 def scaling_graph(depth: int, width: int = 32, seed: int = 0):
@@ -95,15 +101,27 @@ def plot_fronts(all_rows, rows, budgets, path) -> None:
     _plot(path, draw, "digits CNN: per-layer precision plans at the budgets (dotted lines)")
 
 
-def _precision_section(out, pb, quick):
+@dataclass
+class PrecisionFigures:
+    """The precision-plan study on one problem: every brute-force plan (`all_rows`), each
+    method's pick per budget (`rows`, `picks`), the budget sweep (`sweep`)."""
+    all_rows: list
+    rows: list
+    picks: dict
+    brute: object
+    budgets: list
+    sweep: list
+
+
+def precision_figures(pb) -> PrecisionFigures:
+    """QuantuneV2, uniform and greedy against brute force at BUDGETS, then the SWEEP (accuracies
+    from brute force's measurements of every plan); wall times with a fresh cache per method."""
     top = pb.cost(pb.top)
     rows, picks = [], {}
     pb.cache, pb.evals = {}, 0
     brute = ps.brute_force(pb, None, limit=5000)
-    t_brute = brute.seconds
     every_plan = dict(pb.cache)                         # brute force measured every combination
     all_rows = [dict(plan=_fmt_plan(p), cost_fraction=c / top, accuracy=a) for c, a, p in brute.trace]
-    write_text(out / "precision.csv", csv_text(all_rows))
     low = pb.cost([pb.options[-1]] * len(pb.names)) / top
     budgets = [b for b in BUDGETS if b >= low]
     for b in budgets:
@@ -116,10 +134,8 @@ def _precision_section(out, pb, quick):
                              accuracy=r.accuracy, wall_s=r.seconds, evals=r.evals,
                              gap_vs_brute_pts=100 * (best[1] - r.accuracy)))
         rows.append(dict(method="brute", budget=b, plan=_fmt_plan(best[2]), cost_fraction=best[0] / top,
-                         accuracy=best[1], wall_s=t_brute, evals=brute.evals, gap_vs_brute_pts=0.0))
+                         accuracy=best[1], wall_s=brute.seconds, evals=brute.evals, gap_vs_brute_pts=0.0))
         picks[("brute", b)] = best
-    write_text(out / "precision_methods.csv", csv_text(rows))
-    # the sweep: accuracies from brute force's measurements of every plan (no timing)
     metrics = ps.layer_metrics(pb, 128)
     sweep = []
     for b in (x for x in SWEEP if x >= low):
@@ -130,13 +146,51 @@ def _precision_section(out, pb, quick):
         sweep.append(dict(budget=b, brute=best[1], quantune=q.accuracy, quantune_gap_pts=100 * (best[1] - q.accuracy),
                           greedy=g.accuracy, greedy_gap_pts=100 * (best[1] - g.accuracy), milp=opt.accuracy,
                           quantune_gap_to_milp_pts=100 * (opt.accuracy - q.accuracy)))
-    write_text(out / "precision_sweep.csv", csv_text(sweep))
-    plot_fronts(all_rows, rows, budgets, out / "fronts.png")
-    return rows, picks, brute, budgets, sweep
+    return PrecisionFigures(all_rows, rows, picks, brute, budgets, sweep)
 
 
-def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost):
-    """Long: computes and formats at once (a study; still to be split)."""
+@dataclass
+class FamesFigures:
+    """FAMES and NSGA-II on one base precision plan: the summary `row`, the chosen multiplier per
+    layer (`chosen`), the plan, the one-layer sanity pairs (empty unless asked), the GA's
+    evaluations and FAMES's point as (cost fraction, accuracy)."""
+    row: dict
+    chosen: list
+    plan: dict
+    pairs: list
+    ga_pts: list
+    point: tuple
+
+
+def _ga_figures(ga, f_cost, f_acc, acc0):
+    """(best GA accuracy within FAMES's cost, cheapest GA plan within 1 point, GA time to match)."""
+    within = [(c, a, chh) for _, chh, c, a in ga["log"] if c <= f_cost]
+    ga_best = max(within, key=lambda t: (t[1], -t[0])) if within else None
+    ok = [(c, a, chh) for _, chh, c, a in ga["log"] if (acc0 - a) * 100 <= 1.0]
+    ga_cheap = min(ok) if ok else None
+    match = next((t for t, chh, c, a in ga["log"] if c <= f_cost and a >= f_acc), None)
+    return ga_best, ga_cheap, match
+
+
+def _sanity_pairs(names, cands, offsets, mats, est, acc, acc0) -> list:
+    """Every plain (layer, multiplier) pair substituted alone: both estimate forms and the
+    measured accuracy drop."""
+    ind = loss_estimates(mats, cands, offsets, form="independent")
+    pairs = []
+    for n in names:
+        for i, cfg in enumerate(cands[n]):
+            if cfg.method == "exact" or offsets[n][i] is not None:
+                continue
+            c = tuple(i if m == n else 0 for m in names)
+            pairs.append(dict(layer=n, mul=mul_spec(cfg), first=est[n][i][0], second=est[n][i][1],
+                              estimate=est[n][i][2], estimate_independent=ind[n][i][2],
+                              acc_drop_pts=100 * (acc0 - acc(c))))
+    return pairs
+
+
+def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost) -> FamesFigures:
+    """FAMES (timed: gradients, counting matrices, estimates, MCKP and its verifications), then
+    NSGA-II on real accuracy with a fresh cache, on the same candidates of `base_plan`'s widths."""
     base, cands, costs, offsets = mul_setup(graph, xc, base_plan, cost, bias_comp=True)
     names = list(cands)
     exact_cost = sum(costs[n][0] for n in names)
@@ -157,24 +211,18 @@ def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, co
     ch = fr["choice"]
     f_cost = sum(costs[n][i] for n, i in zip(names, ch))
     f_acc = acc(ch)
-    # NSGA-II on real accuracy, fresh cache
     acc_ga = mul_accuracy(base, cands, xe, ye, offsets)
-    pop, gens = (8, 3) if quick else (24, 12)
+    pop, gens = GA_SIZE[quick]
     t1 = time.perf_counter()
     ga = ps.nsga2([len(cands[n]) for n in names],
                   lambda c: (sum(costs[n][i] for n, i in zip(names, c)), acc_ga(c)), pop_size=pop,
                   generations=gens, seed=0)
     t_ga = time.perf_counter() - t1
-    within = [(c, a, chh) for _, chh, c, a in ga["log"] if c <= f_cost]
-    ga_best = max(within, key=lambda t: (t[1], -t[0])) if within else None
-    ok = [(c, a, chh) for _, chh, c, a in ga["log"] if (acc0 - a) * 100 <= 1.0]
-    ga_cheap = min(ok) if ok else None
-    match = next((t for t, chh, c, a in ga["log"] if c <= f_cost and a >= f_acc), None)
+    ga_best, ga_cheap, match = _ga_figures(ga, f_cost, f_acc, acc0)
     plan = make_plan("cnn", graph, "fames", dict(max_loss_pts=1.0, base=tag, cost=cost),
                      [(a, w, mul_spec(cands[n][i]), offsets[n][i]) for n, (a, w), i in zip(names, base_plan, ch)],
                      dict(accuracy=f_acc, exact_accuracy=acc0, cost_cut_pct=100 * (1 - f_cost / exact_cost),
                           wall_time_s=round(t_fames, 3)))
-    write_plan(out / f"plan_fames_{tag}.json", plan)
     row = dict(base=tag, precisions=_fmt_plan(base_plan), exact_acc=acc0, fames_acc=f_acc,
                fames_cut_pct=100 * (1 - f_cost / exact_cost), fames_area_cut_pct=area_cut(ch),
                fames_s=t_fames, fames_est_s=t_est,
@@ -185,19 +233,9 @@ def _fames_section(out, graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, co
                ga_run_over_fames=t_ga / t_fames)
     chosen = [dict(layer=n, a_bits=a, w_bits=w, mul=mul_spec(cands[n][i]), bias_comp=offsets[n][i] is not None,
                    cut_pct=100 * (1 - costs[n][i] / costs[n][0])) for n, (a, w), i in zip(names, base_plan, ch)]
-    pairs = []
-    if sanity:                                   # the plain candidates, both estimate forms
-        ind = loss_estimates(mats, cands, offsets, form="independent")
-        for n in names:
-            for i, cfg in enumerate(cands[n]):
-                if cfg.method == "exact" or offsets[n][i] is not None:
-                    continue
-                c = tuple(i if m == n else 0 for m in names)
-                pairs.append(dict(layer=n, mul=mul_spec(cfg), first=est[n][i][0], second=est[n][i][1],
-                                  estimate=est[n][i][2], estimate_independent=ind[n][i][2],
-                                  acc_drop_pts=100 * (acc0 - acc(c))))
+    pairs = _sanity_pairs(names, cands, offsets, mats, est, acc, acc0) if sanity else []
     ga_pts = [(c / exact_cost, a) for _, _, c, a in ga["log"]]
-    return row, chosen, pairs, ga_pts, (f_cost / exact_cost, f_acc)
+    return FamesFigures(row, chosen, plan, pairs, ga_pts, (f_cost / exact_cost, f_acc))
 
 
 def _layer_rho(pairs: list) -> list:
@@ -218,27 +256,113 @@ def _layer_rho(pairs: list) -> list:
 EXACT_REFERENCE_MARK = "the exact reference of the approximate-multiplier section"
 
 
-def plans_report(out_dir: Path, quick: bool = False) -> list:
-    """Long: computes and formats at once (a study; still to be split as stripes_report is)."""
+def scaling_figures(quick: bool) -> tuple[list, np.ndarray]:
+    """QuantuneV2's wall time on synthetic chains of growing depth (two precisions, 256
+    calibration samples) and the least-squares line (seconds per parameter, offset)."""
+    srows = []
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((256, 32))
+    for d in DEPTHS[quick]:
+        g = scaling_graph(d)
+        spb = ps.Problem(g, xs, xs[:64], np.zeros(64, dtype=np.int64), ((8, 8), (4, 4)),
+                         lambda a, w, s: float(a * w))
+        t0 = time.perf_counter()
+        ps.quantune(spb, 0.5 * spb.cost(spb.top))
+        srows.append(dict(weight_layers=d + 1, params=sum(v.size for v in g.params().values()),
+                          quantune_s=time.perf_counter() - t0))
+    return srows, np.polyfit([r["params"] for r in srows], [r["quantune_s"] for r in srows], 1)
+
+
+@dataclass
+class PlansFigures:
+    """Everything the plans section reports, as data (module docstring)."""
+    quick: bool
+    cost: str
+    options: tuple
+    n_layers: int
+    precision: PrecisionFigures
+    scaling: list
+    fit: np.ndarray
+    fames: dict                 # base tag -> FamesFigures
+    sanity: list                # the q50 base's sanity pairs
+    rho: object                 # their Spearman result (None below three pairs)
+
+
+def plans_figures(quick: bool = False) -> PlansFigures:
+    """Run the study (module docstring) on the digits CNN."""
     from scipy.stats import spearmanr
-    t_start = time.perf_counter()
-    out = ensure_dir(Path(out_dir) / "plans")
     graph = reference_graph("cnn")
     xtr, ytr, xte, yte = model_data("cnn")
     xc, yc = xtr[:CAL_SAMPLES], ytr[:CAL_SAMPLES]
     precisions = ((8, 8), (4, 4)) if quick else ((8, 8), (8, 4), (4, 4), (2, 2))
     cost = "area" if quick else resolve_cost(None)           # of the multiplier selection
     pb = make_problem(graph, xc, xte, yte, precisions)
-    rows, picks, brute, budgets, sweep = _precision_section(out, pb, quick)
+    prec = precision_figures(pb)
+    srows, fit = scaling_figures(quick)
+    bases = {"q50": prec.picks[("quantune", prec.budgets[-1])].plan}
+    b2 = ps.best_within([t for t in prec.brute.trace if any(min(o) == 2 for o in t[2])], pb.cost(pb.top))
+    if b2 is not None:
+        bases["best2bit"] = b2[2]
+    fames = {tag: fames_figures(graph, xc, yc, xte, yte, bp, tag, quick, sanity=(tag == "q50"), cost=cost)
+             for tag, bp in bases.items()}
+    scat = next((f.pairs for f in reversed(fames.values()) if f.pairs), [])
+    rho = spearmanr([p["estimate"] for p in scat], [p["acc_drop_pts"] for p in scat]) if len(scat) > 2 else None
+    return PlansFigures(quick, cost, tuple(pb.options), len(pb.names), prec, srows, fit, fames, scat, rho)
+
+
+def write_plans_data(fig: PlansFigures, out: Path) -> None:
+    """The data files of the section (module docstring): CSVs, plan JSONs and plots."""
+    prec = fig.precision
+    write_text(out / "precision.csv", csv_text(prec.all_rows))
+    write_text(out / "precision_methods.csv", csv_text(prec.rows))
+    write_text(out / "precision_sweep.csv", csv_text(prec.sweep))
+    plot_fronts(prec.all_rows, prec.rows, prec.budgets, out / "fronts.png")
+    write_text(out / "scaling.csv", csv_text(fig.scaling))
+
+    def draw_s(ax):
+        ax.plot([r["params"] for r in fig.scaling], [r["quantune_s"] for r in fig.scaling], "o-",
+                label="QuantuneV2 planner")
+        ax.set_xlabel("model parameters (synthetic Linear+ReLU chains, width 32)")
+        ax.set_ylabel("planner wall time (s), 2 precisions, 256 calibration samples")
+        ax.legend(fontsize=7)
+    _plot(out / "scaling.png", draw_s, "planner time vs model size (two inferences per precision + one sort)")
+    for tag, f in fig.fames.items():
+        write_plan(out / f"plan_fames_{tag}.json", f.plan)
+    write_text(out / "fames.csv", csv_text([f.row for f in fig.fames.values()]))
+    scat = fig.sanity
+    write_text(out / "sanity.csv", csv_text(scat))
+
+    def draw_f(ax):
+        ax.scatter([p["estimate"] for p in scat], [p["acc_drop_pts"] for p in scat], s=10)
+        ax.set_xscale("symlog", linthresh=1e-4)
+        ax.set_xlabel("FAMES estimated loss change |first| + second")
+        ax.set_ylabel("measured accuracy drop (points), one layer substituted")
+    if scat:
+        _plot(out / "sanity.png", draw_f, f"every (layer, multiplier) pair: Spearman rho = {fig.rho.statistic:.3f}")
+    cost_name = "energy" if fig.cost == "energy" else "area x MACs"
+
+    def draw_g(ax):
+        for tag, f in fig.fames.items():
+            ax.scatter([100 * (1 - c) for c, _ in f.ga_pts], [100 * a for _, a in f.ga_pts], s=8, alpha=0.5,
+                       label=f"NSGA-II evaluations ({tag})")
+            ax.scatter([100 * (1 - f.point[0])], [100 * f.point[1]], marker="*", s=120, label=f"FAMES ({tag})")
+        ax.set_xlabel(f"multiplier {cost_name} cut vs the same precisions with exact multipliers (%)")
+        ax.set_ylabel("test accuracy % (bit-exact)")
+        ax.legend(fontsize=7)
+    _plot(out / "fames_front.png", draw_g, "approximate multipliers per layer: FAMES vs NSGA-II")
+
+
+def _precision_markdown(fig: PlansFigures) -> list[str]:
+    rows, sweep, options = fig.precision.rows, fig.precision.sweep, fig.options
     lines = ["## Per-layer plans", "",
              "Digits CNN (5 weight layers), bit-exact integer inference, calibration on the first "
              f"{CAL_SAMPLES} training images, accuracy on the 360 test images. Cost of the precision plans = sum over "
              "layers of MACs x multiplier area (Yosys, built-in liberty): the stated area x MACs proxy of "
              "multiplier energy" + (" (the multiplier selection below minimises the energy flow's figures)"
-                                     if cost == "energy" else "") + "; every exact layer is costed at the cheapest exact unit of its widths "
-             "(" + ", ".join(f"{a}x{w} {exact_reference(a, w).signed_form}" for a, w in pb.options) + ": "
-             f"{EXACT_REFERENCE_MARK}). Candidates per layer: " + ", ".join(f"{a}x{w}" for a, w in pb.options) +
-             f" (a_bits x w_bits); brute force = all {len(pb.options) ** len(pb.names)} combinations.", "",
+                                     if fig.cost == "energy" else "") + "; every exact layer is costed at the cheapest exact unit of its widths "
+             "(" + ", ".join(f"{a}x{w} {exact_reference(a, w).signed_form}" for a, w in options) + ": "
+             f"{EXACT_REFERENCE_MARK}). Candidates per layer: " + ", ".join(f"{a}x{w}" for a, w in options) +
+             f" (a_bits x w_bits); brute force = all {len(options) ** fig.n_layers} combinations.", "",
              "### QuantuneV2 local metrics vs accuracy-driven search", ""]
     lines += markdown_table(rows, ["method", "budget", "plan", "cost_fraction", "accuracy", "wall_s", "evals",
                                    "gap_vs_brute_pts"],
@@ -255,7 +379,7 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
     within = [r for r in sweep if r["quantune_gap_pts"] <= 0.5]
     worst = max(sweep, key=lambda r: r["quantune_gap_pts"])
     lines += [f"Budget sweep ({len(sweep)} budgets, {sweep[0]['budget']:.2f} to {sweep[-1]['budget']:.2f} of the "
-              f"all-{pb.options[0][0]}x{pb.options[0][1]} cost; accuracies from the brute-force measurements): "
+              f"all-{options[0][0]}x{options[0][1]} cost; accuracies from the brute-force measurements): "
               f"QuantuneV2 within 0.5 points of brute force at {len(within)} of {len(sweep)} budgets, largest gap "
               f"{worst['quantune_gap_pts']:.2f} points at {worst['budget']:.2f} (brute force "
               f"{100 * worst['brute']:.1f}% there); greedy within 0.5 points at "
@@ -270,107 +394,60 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
                                  "greedy": "{:.4f}".format, "quantune_gap_pts": "{:.2f}".format,
                                  "greedy_gap_pts": "{:.2f}".format, "milp": "{:.4f}".format,
                                  "quantune_gap_to_milp_pts": "{:.2f}".format})
-    lines += [""]
-    # scaling
-    srows = []
-    depths = (2, 4, 8) if quick else (2, 4, 8, 16, 32, 64)
-    rng = np.random.default_rng(0)
-    xs = rng.standard_normal((256, 32))
-    for d in depths:
-        g = scaling_graph(d)
-        spb = ps.Problem(g, xs, xs[:64], np.zeros(64, dtype=np.int64), ((8, 8), (4, 4)),
-                         lambda a, w, s: float(a * w))
-        t0 = time.perf_counter()
-        ps.quantune(spb, 0.5 * spb.cost(spb.top))
-        srows.append(dict(weight_layers=d + 1, params=sum(v.size for v in g.params().values()),
-                          quantune_s=time.perf_counter() - t0))
-    write_text(out / "scaling.csv", csv_text(srows))
-    fit = np.polyfit([r["params"] for r in srows], [r["quantune_s"] for r in srows], 1)
+    return lines + [""]
 
-    def draw_s(ax):
-        ax.plot([r["params"] for r in srows], [r["quantune_s"] for r in srows], "o-", label="QuantuneV2 planner")
-        ax.set_xlabel("model parameters (synthetic Linear+ReLU chains, width 32)")
-        ax.set_ylabel("planner wall time (s), 2 precisions, 256 calibration samples")
-        ax.legend(fontsize=7)
-    _plot(out / "scaling.png", draw_s, "planner time vs model size (two inferences per precision + one sort)")
-    lines += ["### Planner time vs model size", ""]
-    lines += markdown_table(srows, ["weight_layers", "params", "quantune_s"], fmt={"quantune_s": "{:.3f}".format})
-    lines += ["", f"Least-squares line: {fit[0] * 1e6:.3f} s per million parameters + {fit[1]:.3f} s.", "",
-              "![scaling](plans/scaling.png)", ""]
-    # FAMES
-    frows, chosen_all, scat = [], {}, []
-    bases = {"q50": picks[("quantune", budgets[-1])].plan}
-    b2 = ps.best_within([t for t in brute.trace if any(min(o) == 2 for o in t[2])], pb.cost(pb.top))
-    if b2 is not None:
-        bases["best2bit"] = b2[2]
-    ga_fronts = {}
-    for tag, bp in bases.items():
-        row, chosen, pairs, ga_pts, fpt = _fames_section(out, graph, xc, yc, xte, yte, bp, tag, quick,
-                                                        sanity=(tag == "q50"), cost=cost)
-        frows.append(row)
-        chosen_all[tag] = chosen
-        ga_fronts[tag] = (ga_pts, fpt)
-        if pairs:
-            scat = pairs
-    write_text(out / "fames.csv", csv_text(frows))
-    write_text(out / "sanity.csv", csv_text(scat))
-    rho = spearmanr([p["estimate"] for p in scat], [p["acc_drop_pts"] for p in scat]) if len(scat) > 2 else None
 
-    def draw_f(ax):
-        ax.scatter([p["estimate"] for p in scat], [p["acc_drop_pts"] for p in scat], s=10)
-        ax.set_xscale("symlog", linthresh=1e-4)
-        ax.set_xlabel("FAMES estimated loss change |first| + second")
-        ax.set_ylabel("measured accuracy drop (points), one layer substituted")
-    if scat:
-        _plot(out / "sanity.png", draw_f, f"every (layer, multiplier) pair: Spearman rho = {rho.statistic:.3f}")
+def _scaling_markdown(fig: PlansFigures) -> list[str]:
+    lines = ["### Planner time vs model size", ""]
+    lines += markdown_table(fig.scaling, ["weight_layers", "params", "quantune_s"], fmt={"quantune_s": "{:.3f}".format})
+    return lines + ["", f"Least-squares line: {fig.fit[0] * 1e6:.3f} s per million parameters + {fig.fit[1]:.3f} s.",
+                    "", "![scaling](plans/scaling.png)", ""]
 
-    cost_name = "energy" if cost == "energy" else "area x MACs"
 
-    def draw_g(ax):
-        for tag, (pts, fpt) in ga_fronts.items():
-            ax.scatter([100 * (1 - c) for c, _ in pts], [100 * a for _, a in pts], s=8, alpha=0.5,
-                       label=f"NSGA-II evaluations ({tag})")
-            ax.scatter([100 * (1 - fpt[0])], [100 * fpt[1]], marker="*", s=120, label=f"FAMES ({tag})")
-        ax.set_xlabel(f"multiplier {cost_name} cut vs the same precisions with exact multipliers (%)")
-        ax.set_ylabel("test accuracy % (bit-exact)")
-        ax.legend(fontsize=7)
-    _plot(out / "fames_front.png", draw_g, "approximate multipliers per layer: FAMES vs NSGA-II")
+def _fames_intro(fig: PlansFigures) -> list[str]:
     cost_text = (f"multiplier energy per sample = sum over layers of MACs x pJ per multiplication of the "
                  f"layer's multiplier on {PAIRS} of the layer's own (activation, weight) code pairs (the energy "
                  f"flow: gate netlist, sky130_fd_sc_hd tt, 100 MHz, zero-delay toggles, checked against the golden "
                  f"model on every cycle), an exact layer at its lowest-energy exact form; `fames_cut_pct` and "
                  f"`cut_pct` are energy cuts, `fames_area_cut_pct` the same plan's area x MACs cut"
-                 if cost == "energy" else "multiplier area x MACs (the stated proxy)")
-    lines += ["### FAMES multiplier selection vs NSGA-II (real accuracy)", "",
-              "Base precisions: q50 = the QuantuneV2 plan at budget 0.5; best2bit = the most accurate "
-              "brute-force precision plan that has a 2-bit (2x2) layer. Candidates: every signed "
-              "multiplier of the layer's widths in the library (`sweep_variants`), exact included, and each "
-              "approximate one once more with its bias compensation (its mean error over the layer's calibration "
-              "activation codes, per output channel, folded into the layer's integer bias: `golden/bias_comp.py`; "
-              "exact in the integer model, the same multiplier hardware). "
-              f"Cost minimised by both methods: {cost_text}. "
-              "FAMES: 32 loss budgets, geometric from the sum of the per-layer largest estimates down to the "
-              "smallest positive estimate, bisected for the "
-              "largest whose MCKP pick verifies within 1 point of the exact-multiplier model (one "
-              "bit-exact accuracy per probe); the GA is pymoo NSGA-II on real accuracy "
-              f"(population {24 if not quick else 8}, {12 if not quick else 3} generations). "
-              "`speedup_at_match` = the GA's wall time until it first evaluates a plan at FAMES's cost or lower "
-              "with FAMES's accuracy or better (`ga_time_to_match_s`) over FAMES's wall time (`fames_s`: "
-              "gradients, counting matrices, estimates, MCKP and its verifications; the cost tables are inputs "
-              "of both methods and not timed); empty: the GA never matched FAMES in its run, the ratio is then "
-              "above `ga_run_over_fames` = the GA's whole run over FAMES's time.", ""]
-    lines += markdown_table(frows, ["base", "precisions", "exact_acc", "fames_acc", "fames_cut_pct",
-                                    "fames_area_cut_pct", "fames_s",
-                                    "fames_evals", "ga_evals", "ga_s", "ga_acc_at_fames_cost",
-                                    "ga_best_cut_pct_within_1pt", "ga_time_to_match_s", "speedup_at_match",
-                                    "ga_run_over_fames"],
+                 if fig.cost == "energy" else "multiplier area x MACs (the stated proxy)")
+    pop, gens = GA_SIZE[fig.quick]
+    return ["### FAMES multiplier selection vs NSGA-II (real accuracy)", "",
+            "Base precisions: q50 = the QuantuneV2 plan at budget 0.5; best2bit = the most accurate "
+            "brute-force precision plan that has a 2-bit (2x2) layer. Candidates: every signed "
+            "multiplier of the layer's widths in the library (`sweep_variants`), exact included, and each "
+            "approximate one once more with its bias compensation (its mean error over the layer's calibration "
+            "activation codes, per output channel, folded into the layer's integer bias: `golden/bias_comp.py`; "
+            "exact in the integer model, the same multiplier hardware). "
+            f"Cost minimised by both methods: {cost_text}. "
+            "FAMES: 32 loss budgets, geometric from the sum of the per-layer largest estimates down to the "
+            "smallest positive estimate, bisected for the "
+            "largest whose MCKP pick verifies within 1 point of the exact-multiplier model (one "
+            "bit-exact accuracy per probe); the GA is pymoo NSGA-II on real accuracy "
+            f"(population {pop}, {gens} generations). "
+            "`speedup_at_match` = the GA's wall time until it first evaluates a plan at FAMES's cost or lower "
+            "with FAMES's accuracy or better (`ga_time_to_match_s`) over FAMES's wall time (`fames_s`: "
+            "gradients, counting matrices, estimates, MCKP and its verifications; the cost tables are inputs "
+            "of both methods and not timed); empty: the GA never matched FAMES in its run, the ratio is then "
+            "above `ga_run_over_fames` = the GA's whole run over FAMES's time.", ""]
+
+
+def _fames_markdown(fig: PlansFigures) -> list[str]:
+    lines = _fames_intro(fig)
+    lines += markdown_table([f.row for f in fig.fames.values()],
+                            ["base", "precisions", "exact_acc", "fames_acc", "fames_cut_pct",
+                             "fames_area_cut_pct", "fames_s",
+                             "fames_evals", "ga_evals", "ga_s", "ga_acc_at_fames_cost",
+                             "ga_best_cut_pct_within_1pt", "ga_time_to_match_s", "speedup_at_match",
+                             "ga_run_over_fames"],
                             fmt={"exact_acc": "{:.4f}".format, "fames_acc": "{:.4f}".format,
                                  "ga_acc_at_fames_cost": _or_blank("{:.4f}"), "speedup_at_match": _or_blank("{:.1f}"),
                                  "ga_run_over_fames": "{:.1f}".format})
-    for tag, ch in chosen_all.items():
+    for tag, f in fig.fames.items():
         lines += ["", f"FAMES plan ({tag}):", ""]
-        lines += markdown_table(ch, ["layer", "a_bits", "w_bits", "mul", "bias_comp", "cut_pct"],
+        lines += markdown_table(f.chosen, ["layer", "a_bits", "w_bits", "mul", "bias_comp", "cut_pct"],
                                 fmt={"cut_pct": "{:.1f}".format})
+    scat, rho = fig.sanity, fig.rho
     if rho is not None:
         lines += ["", f"Sanity check over {len(scat)} (layer, multiplier) pairs on the q50 precisions (one layer "
                   f"substituted, plain multipliers): Spearman rank correlation of the estimate with the measured "
@@ -380,7 +457,20 @@ def plans_report(out_dir: Path, quick: bool = False) -> list:
         lines += markdown_table(_layer_rho(scat), ["layer", "pairs", "rho_bias", "rho_independent"],
                                 fmt={"rho_bias": "{:.3f}".format, "rho_independent": "{:.3f}".format})
         lines += ["", "![sanity](plans/sanity.png)"]
-    lines += ["", "![fames front](plans/fames_front.png)", "",
-              f"Section computed in {time.perf_counter() - t_start:.0f} s.", ""]
+    return lines + ["", "![fames front](plans/fames_front.png)", ""]
+
+
+def plans_markdown(fig: PlansFigures) -> list[str]:
+    """The markdown section lines of the figures (without the section's compute time)."""
+    return _precision_markdown(fig) + _scaling_markdown(fig) + _fames_markdown(fig)
+
+
+def plans_report(out_dir: Path, quick: bool = False) -> list[str]:
+    """Write out_dir/plans/* (module docstring) and return the markdown section lines."""
+    t_start = time.perf_counter()
+    out = ensure_dir(Path(out_dir) / "plans")
+    fig = plans_figures(quick)
+    write_plans_data(fig, out)
+    lines = plans_markdown(fig) + [f"Section computed in {time.perf_counter() - t_start:.0f} s.", ""]
     write_text(out / "section.md", "\n".join(lines) + "\n")
     return lines
