@@ -332,6 +332,17 @@ def _ort_plain(m, x):
         None, {"x": x.astype(np.float32)})[0]
 
 
+def _assert_within_one_output_code(g, got, ref):
+    """The float forward of an imported QDQ graph against onnxruntime's: both outputs are codes of
+    the output QuantDequant's scale; equal but for at most 5% of them one code apart (the golden
+    model computes in float64, onnxruntime in float32: a value within rounding noise of a half
+    code rounds either way, CI seed 1551556746 had 2 of 80)."""
+    step = g.node(g.output).layer.scale
+    off = np.abs(got - ref) / step
+    assert np.all((off < 1e-3) | (np.abs(off - 1) < 1e-3)), off.max()
+    assert np.mean(off > 0.5) <= 0.05, np.mean(off > 0.5)
+
+
 def test_qdq_model_keeps_scales_and_weight_codes(seed):
     """int8 symmetric QDQ (onnxruntime.quantization): every Conv/Gemm is an integer layer with the
     model's int8 weight codes, every tensor has the model's scale, and the integer output codes
@@ -345,7 +356,7 @@ def test_qdq_model_keeps_scales_and_weight_codes(seed):
     assert [nd.layer.op for nd in g.nodes if nd.layer.op != "QuantDequant"] == \
         ["Conv2d", "Clip", "Conv2d", "Clip", "Flatten", "Linear"]
     ref = _ort_plain(m, x)
-    np.testing.assert_allclose(g.forward(x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    _assert_within_one_output_code(g, g.forward(x), ref)
     q = build_qgraph(g, x)
     inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
     dq = {nd.output[0]: nd.input for nd in m.graph.node if nd.op_type == "DequantizeLinear"}
@@ -370,7 +381,7 @@ def test_qdq_asymmetric_uint8_runs_with_calibrated_scales(seed):
     m, x = _qdq_model(rng, symmetric=False)
     g = import_onnx(m)
     ref = _ort_plain(m, x)
-    np.testing.assert_allclose(g.forward(x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    _assert_within_one_output_code(g, g.forward(x), ref)
     qdq = [nd.layer for nd in g.nodes if isinstance(nd.layer, QuantDequant)]
     assert qdq and all(lay.qmin == 0 and lay.qmax == 255 for lay in qdq)
     assert all(lay.kept_scale(8) is None for lay in qdq if lay.zero_point != 0)
