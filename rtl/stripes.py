@@ -95,7 +95,6 @@ class PrecisionDetector(wiring.Component):
         super().__init__(ports)
 
     def elaborate(self, platform):
-        """Long: the SIP's datapath and state machine in one elaboration."""
         m = Module()
         A = self.a_bits
         flat = self.a.as_value()
@@ -232,6 +231,8 @@ class StripesPE(wiring.Component):
 
     # ------------------------------------------------------------------ top
     def elaborate(self, platform):
+        """Long: the brick registers, the step counter and the accept/commit/output handshake
+        (module docstring), one state machine."""
         cfg = self.cfg
         m = Module()
         wb = cfg.win_bits

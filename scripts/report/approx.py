@@ -349,7 +349,9 @@ def approx_figures(wide: bool = False, external=()) -> dict:
     """The sweep as data: every variant's row (area, exhaustive metrics, Pareto membership,
     family), the exact references, the budget tables, the external circuits, the kept variants
     and their exhaustive RTL check, the digits-accuracy rows and the verdicts. Raises on the first
-    RTL/golden difference. `wide`: see `approx_report`."""
+    RTL/golden difference. `wide`: see `approx_report`.
+    Long: the sweep's steps in order (synthesis of every variant and reference, the rows, their
+    Pareto marks, the budgets, the RTL check of the kept ones, accuracy), all on the same rows."""
     import os
 
     wide = wide or os.environ.get("QUANTPE_APPROX_WIDE", "") == "1"
