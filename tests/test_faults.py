@@ -131,6 +131,7 @@ def test_a_signal_while_the_yosys_server_starts_leaves_no_folder(tmp_path, monke
         raise Interrupted()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(builtin_yosys, "_server", None)
+    monkeypatch.setattr(builtin_yosys, "_dirs", [])      # this worker's real server keeps its folder
     monkeypatch.setattr(builtin_yosys.subprocess, "Popen", signalled)
     with pytest.raises(Interrupted):
         builtin_yosys.run(["-V"])

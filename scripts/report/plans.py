@@ -286,6 +286,7 @@ class PlansFigures:
     fames: dict                 # base tag -> FamesFigures
     sanity: list                # the q50 base's sanity pairs
     rho: object                 # their Spearman result (None below three pairs)
+    layer_rho: list             # `_layer_rho` of the sanity pairs (empty below three pairs)
 
 
 def plans_figures(quick: bool = False) -> PlansFigures:
@@ -305,9 +306,10 @@ def plans_figures(quick: bool = False) -> PlansFigures:
         bases["best2bit"] = b2[2]
     fames = {tag: fames_figures(graph, xc, yc, xte, yte, bp, tag, quick, sanity=(tag == "q50"), cost=cost)
              for tag, bp in bases.items()}
-    scat = next((f.pairs for f in reversed(fames.values()) if f.pairs), [])
+    scat = fames["q50"].pairs
     rho = spearmanr([p["estimate"] for p in scat], [p["acc_drop_pts"] for p in scat]) if len(scat) > 2 else None
-    return PlansFigures(quick, cost, tuple(pb.options), len(pb.names), prec, srows, fit, fames, scat, rho)
+    return PlansFigures(quick, cost, tuple(pb.options), len(pb.names), prec, srows, fit, fames, scat, rho,
+                        _layer_rho(scat) if rho is not None else [])
 
 
 def write_plans_data(fig: PlansFigures, out: Path) -> None:
@@ -454,7 +456,7 @@ def _fames_markdown(fig: PlansFigures) -> list[str]:
                   f"accuracy drop rho = {rho.statistic:.3f} (p = {rho.pvalue:.1e}); per layer, for the default "
                   f"estimate (second-order term = independent residual + the coherent shift of each channel, "
                   f"`golden/fames.py`) and the independent-error one:", ""]
-        lines += markdown_table(_layer_rho(scat), ["layer", "pairs", "rho_bias", "rho_independent"],
+        lines += markdown_table(fig.layer_rho, ["layer", "pairs", "rho_bias", "rho_independent"],
                                 fmt={"rho_bias": "{:.3f}".format, "rho_independent": "{:.3f}".format})
         lines += ["", "![sanity](plans/sanity.png)"]
     return lines + ["", "![fames front](plans/fames_front.png)", ""]

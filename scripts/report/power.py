@@ -170,8 +170,15 @@ def energy_figures(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | s
                    mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
                    liberty: Path | None = None, glitches: bool = True,
                    glitch_cycles: int = GLITCH_CYCLES) -> EnergyFigures:
-    """Measure the section's figures (arguments: `power_report`); `out_dir` is where the
-    approxmul section's kept variants are read."""
+    """Measure the section's figures. `out_dir`: the report folder (the approxmul section's kept
+    variants are read there). `multipliers`: "kept" (or True; the 8x8 variants the approxmul
+    section kept, see `multiplier_energy`), "all" (every 8x8 variant of the sweep) or "none"
+    (False). `work`: the measurement folders [<build>/power]; every run is cached there
+    (measure_power(cache=True)). `liberty`: the sky130 liberty
+    [`quantpe.synth.liberty.sky130_liberty`]; missing: QuantpeError. `glitches`: also the unit-
+    and liberty-delay (glitch-aware) runs of the real-trace PE rows on their first
+    `glitch_cycles` cycles (the same traces built that long), reported against the zero-delay
+    figures of the same cycles."""
     import os
 
     t0 = time.monotonic()
@@ -205,20 +212,10 @@ def write_energy_data(fig: EnergyFigures, out: Path) -> None:
                                                       for r in fig.mul_rows]))
 
 
-def power_report(out_dir: Path, *, cycles: int = CYCLES, multipliers: bool | str = "kept",
-                 mul_cycles: int = 10000, seed: int = 0, work: Path | None = None,
-                 liberty: Path | None = None, glitches: bool = True,
-                 glitch_cycles: int = GLITCH_CYCLES) -> list[str]:
-    """Measure, write out_dir/energy/*, return the markdown section. `multipliers`: "kept"
-    (or True; the 8x8 variants the approxmul section kept, see `multiplier_energy`), "all"
-    (every 8x8 variant of the sweep) or "none" (False). `work`: the measurement folders
-    [<build>/power]; every run is cached there (measure_power(cache=True)). `liberty`: the sky130
-    liberty [`quantpe.synth.liberty.sky130_liberty`];
-    missing: QuantpeError. `glitches`: also the unit- and liberty-delay (glitch-aware) runs of the
-    real-trace PE rows on their first `glitch_cycles` cycles (the same traces built that long),
-    reported against the zero-delay figures of the same cycles."""
-    fig = energy_figures(out_dir, cycles=cycles, multipliers=multipliers, mul_cycles=mul_cycles, seed=seed,
-                         work=work, liberty=liberty, glitches=glitches, glitch_cycles=glitch_cycles)
+def power_report(out_dir: Path, **options) -> list[str]:
+    """Measure (`energy_figures(out_dir, **options)`), write out_dir/energy/*, return the
+    markdown section."""
+    fig = energy_figures(out_dir, **options)
     out = Path(out_dir) / "energy"
     out.mkdir(parents=True, exist_ok=True)
     lines = energy_markdown(fig)
