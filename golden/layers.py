@@ -462,13 +462,15 @@ class ActMatMul(Layer):
 class FloatOp(Layer):
     """An ONNX subgraph that runs in float (`float_exec`): `model` its base64 text (inputs in0,
     in1, ..., one output), `ops` its operators, `out` the per-sample output shape, `float_macs`
-    the multiply-accumulates per sample of its MAC operators (work not on the PEs). Any number
-    of inputs. Integer rule: `FloatQNode`."""
+    the multiply-accumulates per sample of its MAC operators (work not on the PEs);
+    `per_sample`: the subgraph holds batch-1 constants (a model exported at batch 1) and runs
+    one sample at a time. Any number of inputs. Integer rule: `FloatQNode`."""
 
     model: str = ""
     ops: tuple = ()
     out: tuple = ()
     float_macs: int = 0
+    per_sample: bool = False
     op: ClassVar[str] = "FloatOp"
     arity: ClassVar[int] = 0
     requantizes: ClassVar[bool] = True
@@ -479,12 +481,16 @@ class FloatOp(Layer):
         object.__setattr__(self, "ops", tuple(str(o) for o in self.ops))
         object.__setattr__(self, "out", tuple(int(v) for v in self.out))
         object.__setattr__(self, "float_macs", int(self.float_macs))
+        object.__setattr__(self, "per_sample", bool(self.per_sample))
 
     def out_shape(self, shapes):
         return self.out
 
     def forward(self, *xs):
-        y = run_subgraph(self.model, xs)
+        if self.per_sample:
+            y = np.concatenate([run_subgraph(self.model, [x[i:i + 1] for x in xs]) for i in range(len(xs[0]))])
+        else:
+            y = run_subgraph(self.model, xs)
         if y.shape[1:] != self.out:
             raise QuantpeError(f"float subgraph ({', '.join(self.ops)}) gave per-sample shape "
                                f"{y.shape[1:]}, expected {self.out}")

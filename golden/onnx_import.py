@@ -625,18 +625,21 @@ class _Importer:
         m.ir_version = self.model.ir_version
         text = encode_model(m)
         check_subgraph(text)
+        per_sample = False
         if t not in self.f.shapes:
-            self.f.shapes[t] = self._trial_shape(text, inputs, t, nodes)
+            self.f.shapes[t], per_sample = self._trial_shape(text, inputs, t, nodes)
         ops = tuple(sorted(Counter(nd.op_type for nd in nodes).elements()))
         macs = sum(self._macs(nd) for nd in nodes)
-        lay = FloatOp(model=text, ops=ops, out=self.f.shapes[t], float_macs=macs)
+        lay = FloatOp(model=text, ops=ops, out=self.f.shapes[t], float_macs=macs, per_sample=per_sample)
         return Node(self.alias[t], lay, tuple(self.alias[u] for u in inputs))
 
-    def _trial_shape(self, text: str, inputs: list, t: str, nodes) -> tuple:
-        """Per-sample shape of float tensor t when shape inference does not know it: the
-        subgraph run on zeros at batch 2 and 3 (it must be batch-major)."""
-        outs = []
-        for b in BATCHES:
+    def _trial_shape(self, text: str, inputs: list, t: str, nodes) -> tuple[tuple, bool]:
+        """(per-sample shape, per_sample) of float tensor t when shape inference does not know
+        it: the subgraph run on zeros at batch 2 and 3 (batch-major: per_sample False), else at
+        batch 1 (a region with batch-1 constants, as a model exported at batch 1 has: it will
+        run one sample at a time, per_sample True)."""
+        outs = {}
+        for b in (*BATCHES, 1):
             xs = []
             for u in inputs:
                 shp = self.shapes.get(self.alias[u]) if u != self.in_name else self.in_shape
@@ -645,14 +648,16 @@ class _Importer:
                     break
                 xs.append(np.zeros((b, *shp)))
             try:
-                outs.append(run_subgraph(text, xs).shape if len(xs) == len(inputs) else None)
+                outs[b] = run_subgraph(text, xs).shape if len(xs) == len(inputs) else None
             except QuantpeError:
-                outs.append(None)
-        a, b = outs
-        if a is None or b is None or a[0] != BATCHES[0] or b[0] != BATCHES[1] or a[1:] != b[1:]:
-            raise QuantpeError(f"tensor {t!r} (computed in float by {', '.join(sorted({n.op_type for n in nodes}))})"
-                               " has no static per-sample shape with the batch first")
-        return tuple(a[1:])
+                outs[b] = None
+        a, b, one = outs[BATCHES[0]], outs[BATCHES[1]], outs[1]
+        if a is not None and b is not None and a[0] == BATCHES[0] and b[0] == BATCHES[1] and a[1:] == b[1:]:
+            return tuple(a[1:]), False
+        if one is not None and len(one) >= 1 and one[0] == 1:
+            return tuple(one[1:]), True
+        raise QuantpeError(f"tensor {t!r} (computed in float by {', '.join(sorted({n.op_type for n in nodes}))})"
+                           " has no static per-sample shape with the batch first")
 
     def _macs(self, nd) -> int:
         """Multiply-accumulates per sample of a MAC operator computed in float (0 otherwise)."""

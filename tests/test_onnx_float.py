@@ -462,3 +462,30 @@ def test_cli_import_reports_float_operators_and_refuses_in_one_line(tmp_path, se
     err = capsys.readouterr().err
     assert err.startswith("quantpe: error:") and "FancyOp" in err and err.count("\n") == 1
     assert not (tmp_path / "o2" / "model.npz").exists()
+
+
+def test_model_exported_at_batch_1_runs_its_float_regions_per_sample(seed, tmp_path):
+    """A YOLOX-style head exported at batch 1 (input dim 1, Reshape to the constant [1, C, -1],
+    Concat, Transpose): the region holds batch-1 constants, so it runs one sample at a time; the
+    float path equals onnxruntime's per sample at any batch, and the flag survives save/load."""
+    from quantpe.golden.graph_io import load_graph, save_graph
+    rng = np.random.default_rng(seed)
+    n = Net((3, 4, 4), rng)
+    a = n.conv(n.x, 3, 4, pads=[1, 1, 1, 1])
+    b = n.conv(n.x, 3, 2, k=1, strides=[2, 2])
+    ra = n.op("Reshape", [a, n.const([1, 4, -1], np.int64)])
+    rb = n.op("Reshape", [b, n.const([1, 4, -1], np.int64)])
+    cat = n.op("Concat", [ra, rb], axis=2)
+    m = n.model(n.op("Sigmoid", [n.op("Transpose", [cat], perm=[0, 2, 1])]))
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    x = rng.standard_normal((3, 3, 4, 4)).astype(np.float32)
+    ref = np.concatenate([_run_ort(m, x[i:i + 1]) for i in range(len(x))])
+    g = import_onnx(m)
+    flo = [nd.layer for nd in g.nodes if isinstance(nd.layer, FloatOp)]
+    assert any(f.per_sample for f in flo) and g.shapes[g.output] == (18, 4)
+    np.testing.assert_allclose(g.forward(x), ref, rtol=2e-4, atol=2e-5)
+    g2 = load_graph(save_graph(g, tmp_path / "m.npz"))[0]
+    assert [f.per_sample for f in flo] == [nd.layer.per_sample for nd in g2.nodes if isinstance(nd.layer, FloatOp)]
+    np.testing.assert_array_equal(g2.forward(x), g.forward(x))
+    q = build_qgraph(g, x)
+    assert mse_sqnr(g.forward(x), q.dequantize_output(q.logits(x)))[1] > 18
