@@ -10,7 +10,19 @@ import numpy as np
 from quantpe.golden.errors import QuantpeError
 from quantpe.golden.layers import CHUNK, INPUT, Conv2d, Layer, Linear
 
-__all__ = ["Node", "Graph"]
+__all__ = ["Node", "Graph", "top1_score"]
+
+
+def top1_score(out, y) -> float:
+    """Top-1 accuracy of outputs `out` (N, ...) against labels `y`: y (N,) - the argmax of each
+    sample's flattened output (ties: lowest index); y (N, T) - a sequence model, one label per
+    position: the argmax over the last axis of out reshaped (N, T, -1), averaged over N * T."""
+    out, y = np.asarray(out), np.asarray(y)
+    if y.ndim == 1:
+        return float(np.mean(np.argmax(out.reshape(len(out), -1), axis=1) == y))
+    if y.ndim != 2 or y.shape[0] != len(out) or out[0].size % y.shape[1]:
+        raise QuantpeError(f"labels of shape {y.shape} do not fit outputs of shape {out.shape}")
+    return float(np.mean(np.argmax(out.reshape(len(out), y.shape[1], -1), axis=2) == y))
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +133,11 @@ class Graph:
         return np.argmax(out.reshape(len(out), -1), axis=1)
 
     def accuracy(self, x, y) -> float:
-        return float(np.mean(self.predict(x) == np.asarray(y)))
+        """`top1_score` of the float outputs (labels (N,) or, per position, (N, T))."""
+        if np.ndim(y) == 1:
+            return float(np.mean(self.predict(x) == np.asarray(y)))
+        x = self.check_input(x)
+        return top1_score(np.concatenate([self.forward(x[s:s + CHUNK]) for s in range(0, len(x), CHUNK)]), y)
 
     # -- gradients (training)
     def forward_train(self, x):

@@ -35,7 +35,7 @@ import numpy as np
 from .approx import ApproxMulConfig, approx_mul, sign_magnitude_mul
 from .errors import QuantpeError
 from quantpe.golden.qgraph import QGraph, QWeight, build_qgraph
-from quantpe.golden.graph import Graph
+from quantpe.golden.graph import Graph, top1_score
 from .lowering import bricks, pad_reduction
 from .qerror import mse_sqnr
 from .stripes_precision import covering_msb, detect_windows, profile_precisions, static_window, window_value
@@ -86,10 +86,11 @@ def strum_operands(q: QGraph, name, x, cfg: StrumConfig | None = None) -> dict:
 
 
 def strum_eval_model(graph: Graph, q8: QGraph, calib_x, x, y, cfg: StrumConfig | None = None,
-                     layers=None) -> dict:
+                     layers=None, float_out=None) -> dict:
     """Accuracy on (x, y) of INT8 / StruM-DLIQ / StruM-MIP2Q / INT4 weights in `layers` (default:
     all weight layers) of the INT8 model q8 (calibrated on calib_x; INT4 is rebuilt on it), and the
-    padded storage per layer (module docstring).
+    padded storage per layer (module docstring); with `float_out` (the float model's outputs on
+    x) also each model's output SQNR in dB against it ("output_sqnr_db").
     Warns (StrumPaddingWarning) for each layer whose padded format costs more than INT8."""
     cfg = cfg or StrumConfig()
     if cfg.hb != 8 or set(q8.w_bits) != {8}:
@@ -126,8 +127,12 @@ def strum_eval_model(graph: Graph, q8: QGraph, calib_x, x, y, cfg: StrumConfig |
     acc["int4"] = _acc(q4, x, y)
     bpw = {"int8": 8.0, "int4": 4.0}
     bpw.update({v: block_bits(vc) / vc.block for v, vc in variants.items()})
-    return {"accuracy": acc, "layers": rows, "bits_per_weight_unpadded": bpw,
-            "config": variants["dliq"].to_dict(), "strum_layers": names, "n": int(len(y))}
+    out = {"accuracy": acc, "layers": rows, "bits_per_weight_unpadded": bpw,
+           "config": variants["dliq"].to_dict(), "strum_layers": names, "n": int(len(y))}
+    if float_out is not None:
+        out["output_sqnr_db"] = {k: float(mse_sqnr(float_out, qm.dequantize_output(qm.logits(x)))[1])
+                                 for k, qm in (("int8", q8), *models.items(), ("int4", q4))}
+    return out
 
 
 # =============================================================================== approximate multipliers
@@ -241,7 +246,7 @@ def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entri
             recent.append(p)
             while len(recent) > cache_entries:
                 del cache[recent.pop(0)]
-        return float(np.mean(np.argmax(out.reshape(len(out), -1), axis=1) == y_cal))
+        return top1_score(out, y_cal)
     return profile_precisions(accuracy, len(names), q.a_bits, tolerance, joint=joint), msbs
 
 
@@ -269,8 +274,7 @@ def stripes_eval_model(q: QGraph, x_cal, y_cal, x, y, lanes: int = 16, group: in
                              reference=prof.reference, accuracy=prof.accuracy, evaluations=prof.evaluations),
                 windows={n: list(w) for n, w in windows.items()}, layers=rows, totals=totals,
                 lanes=lanes, group=group, lockstep=lockstep,
-                test_accuracy_full=float(np.mean(np.argmax(full[q.output].reshape(len(yv), -1), 1) == yv)),
-                test_accuracy_profiled=float(np.mean(np.argmax(out_p.reshape(len(yv), -1), 1) == yv)))
+                test_accuracy_full=top1_score(full[q.output], yv), test_accuracy_profiled=top1_score(out_p, yv))
 
 
 def _run_windowed(q: QGraph, a0, windows: dict):

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 from quantpe.golden.dot import MulRule, dot
 from quantpe.golden.errors import ConfigError, QuantpeError
-from quantpe.golden.graph import Graph
+from quantpe.golden.graph import Graph, top1_score
 from quantpe.golden.intmath import round_half_away, saturate, wrap
 from quantpe.golden.layers import (
     CHUNK,
@@ -504,7 +504,8 @@ class QGraph:
         return np.argmax(y.reshape(len(y), -1), axis=1)
 
     def accuracy(self, x, y) -> float:
-        return float(np.mean(self.predict(x) == np.asarray(y)))
+        """`graph.top1_score` of the integer outputs (labels (N,) or, per position, (N, T))."""
+        return top1_score(self.logits(x), y)
 
     # -- variants
     def _replace_nodes(self, new: dict) -> QGraph:
