@@ -299,7 +299,8 @@ def _section(path: str):
 SECTIONS = [(k.name, _section(k.report)) for k in KINDS.values() if k.report] + [
     ("models", _section("quantpe.report.model:models_report")),
     ("plans", _section("quantpe.report.plans:plans_report")),
-    ("energy", _section("quantpe.report.power:power_report"))]
+    ("energy", _section("quantpe.report.power:power_report")),
+    ("realmodels", _section("quantpe.report.realmodels:realmodels_report"))]
 
 
 

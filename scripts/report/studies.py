@@ -53,6 +53,9 @@ STUDIES = {
     "energy": Study("energy", "energy.md", False, "about 17 minutes",
                     "the full energy section: gate-level power on longer real traces, glitches and the 8x8 "
                     "multipliers"),
+    "realmodels": Study("realmodels", "section.md", False, "about 30 minutes",
+                        "every technique on four pretrained ONNX models that PyPI wheels ship (MobileNetV3, "
+                        "PP-LCNet, the SVTR text recogniser, a CSPDarknet detector), on real inputs"),
 }
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
