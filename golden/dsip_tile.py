@@ -57,8 +57,10 @@ DETECTS = ("window", "sip")
 
 @dataclasses.dataclass(frozen=True)
 class DSipTileConfig(SipTileConfig):
-    """A `SipTileConfig` tile fed with codes, detecting each brick's precision: one detector
-    per window (detect = "window", the Dynamic Stripes organisation) or per SIP ("sip")."""
+    """W x F SIP tile fed with activation codes, detecting each brick's planes (defaults: 2 x 2).
+
+    The `SipTileConfig` fields, and detect: one detector per window ("window", the Dynamic
+    Stripes organisation) or per SIP ("sip")."""
 
     kind = "dsip_tile"
     detect: str = "window"
