@@ -10,7 +10,7 @@ derives from one numpy Generator, so a seed reproduces a run exactly.
 from __future__ import annotations
 
 import numpy as np
-from quantpe.golden.dsip_tile import DSipTileConfig, brick_precision
+from quantpe.golden.dsip_tile import DSipTileConfig, brick_precision, window_precisions
 from quantpe.golden.intmath import int_range
 
 from .plan import RegressionPlan
@@ -68,7 +68,7 @@ def dsip_tile_stimulus(cfg: DSipTileConfig, cycles: int, seed: int):
         for b in range(n):
             codes, w = brick_codes(style), weights(style)
             p = int(brick_precision(cfg, codes))
-            pw = brick_precision(cfg, codes[:, None, :])
+            pw = window_precisions(cfg, codes)
             exact += codes @ w.reshape(F, L).T
             tags = ["single_plane_brick"] * (p == 1) + ["full_precision_brick"] * (p == A)
             tags += ["mixed_window_precisions"] * (len(set(pw.tolist())) > 1)
