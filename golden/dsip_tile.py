@@ -43,6 +43,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .config import shown
 from .errors import ConfigError, QuantpeError
 from .intmath import int_range, wrap
 from .sip_tile import SipTileConfig
@@ -68,7 +69,7 @@ class DSipTileConfig(SipTileConfig):
     def validate(self):
         super().validate()
         if self.detect not in DETECTS:
-            raise ConfigError(f"dsip_tile: detect must be one of {', '.join(DETECTS)}, got {self.detect!r}")
+            raise ConfigError(f"dsip_tile: detect must be one of {', '.join(DETECTS)}, got {shown(self.detect)}")
 
     def short_name(self) -> str:
         return "d" + super().short_name() + f"-det{self.detect}"
