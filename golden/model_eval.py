@@ -45,7 +45,7 @@ from .strum_encode import encode
 
 __all__ = ["StrumPaddingWarning", "strum_operands", "strum_eval_model", "approx_eval_model",
            "DEFAULT_APPROX", "layer_bricks", "brick_precisions", "stripes_eval_model",
-           "evaluate_model", "format_report"]
+           "run_windowed", "evaluate_model", "format_report"]
 
 
 class StrumPaddingWarning(UserWarning):
@@ -261,7 +261,7 @@ def stripes_eval_model(q: QGraph, x_cal, y_cal, x, y, lanes: int = 16, group: in
     windows = {n: static_window(p, msbs[n], q.a_bits) for n, p in zip(names, prof.precisions)}
     a0 = q.quantize_input(x)
     _, full = q.run_codes(a0, capture=True)
-    out_p, seen = _run_windowed(q, a0, windows)
+    out_p, seen = run_windowed(q, a0, windows)
     rows = []
     for n in names:
         a = full[q.layer(n).inputs[0]]
@@ -277,7 +277,7 @@ def stripes_eval_model(q: QGraph, x_cal, y_cal, x, y, lanes: int = 16, group: in
                 test_accuracy_full=top1_score(full[q.output], yv), test_accuracy_profiled=top1_score(out_p, yv))
 
 
-def _run_windowed(q: QGraph, a0, windows: dict):
+def run_windowed(q: QGraph, a0, windows: dict):
     """Output and per-layer *received* input codes (before the window) with every window applied."""
     seen = {}
     tf = {}

@@ -26,6 +26,7 @@ BOOTH = "tests/test_approx_booth.py::"
 FIXEDPOINT = "tests/test_fixedpoint_golden.py::"
 REQUANT_REG = "tests/test_regression.py::test_matches_golden[requant-"
 BASELINE_REG = "tests/test_regression.py::test_matches_golden[baseline-"
+DSIP = "tests/test_dsip_tile.py::"
 PLAN_SEARCH = "tests/test_plan_search.py::"
 BIAS = "tests/test_bias_comp.py::"
 TIES = "test_brute_force_and_greedy_break_accuracy_ties_to_the_lower_cost"
@@ -81,6 +82,19 @@ MUTANTS = [
      "return np.maximum(bit_length(magnitude(a, signed)), 1)", ["tests/test_stripes_golden.py::test_lane_precision_every_value_every_width"]),
     ("stripes-detector-msb", "golden/stripes_precision.py", "msb = bit_length(or_mag) - (0 if signed else 1)",
      "msb = bit_length(or_mag) - 1", ["tests/test_stripes_golden.py::test_brick_cycles_and_values[stripes-dyn-g16-l-l16-ai8-wi8-acc32]"]),
+
+    # -- Dynamic Stripes tile (golden/dsip_tile.py, rtl/dsip_tile.py, golden/sip_tile_map.py)
+    ("dsip-lockstep-fastest-window", "golden/dsip_tile.py", "return window_precisions(cfg, codes).max(axis=-1)",
+     "return window_precisions(cfg, codes).min(axis=-1)",
+     [DSIP + "test_brick_precision_is_the_slowest_windows_fewest_bits"]),
+    ("dsip-ready-bubble", "golden/dsip_tile.py", "ready[t] = rdy = int(not busy or k == 0)",
+     "ready[t] = rdy = int(not busy)", [DSIP + "test_bricks_are_dot_products_at_the_detected_cycles"]),
+    ("dsip-rtl-detector-one-short", "rtl/dsip_tile.py", "m.d.comb += self.p.eq(i + 2)",
+     "m.d.comb += self.p.eq(i + 1)", [DSIP + "test_detector_rtl_exhaustive"]),
+    ("dsip-rtl-ready-bubble", "rtl/dsip_tile.py", "self.ready.eq(~busy | (k == 0))", "self.ready.eq(~busy)",
+     ["tests/test_regression.py::test_matches_golden[dsip_tile-2x2-l4-a8w8-window-icarus]"]),
+    ("dsip-map-cycles-one-more", "golden/sip_tile_map.py", "int(per.sum()) + 2", "int(per.sum()) + 3",
+     ["tests/test_sip_tile_map.py::test_dynamic_figures_by_hand"]),
 
     # -- requantiser and LFSR (golden/requant.py, golden/fixedpoint.py, golden/lfsr.py, rtl/requant.py, rtl/lfsr.py)
     ("rtl-galois-low-bit-back-in", "rtl/lfsr.py", "out, shifted = bits[0], bits[1:] + [Const(0, 1)]",

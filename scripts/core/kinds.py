@@ -89,6 +89,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          stimulus="quantpe.tb.sip_tile_stimulus:sip_tile_stimulus",
          expected="quantpe.golden.sip_tile:sip_tile_schedule_ports",
          plan="quantpe.tb.sip_tile_stimulus:SIP_TILE_PLAN"),
+    Kind("dsip_tile", config="quantpe.golden.dsip_tile:DSipTileConfig",
+         component="quantpe.rtl.dsip_tile:dsip_tile",
+         stimulus="quantpe.tb.dsip_tile_stimulus:dsip_tile_stimulus",
+         expected="quantpe.golden.dsip_tile:dsip_tile_schedule_ports",
+         plan="quantpe.tb.dsip_tile_stimulus:DSIP_TILE_PLAN"),
 ]}
 
 
