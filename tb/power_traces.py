@@ -21,12 +21,15 @@
   an unsigned PE); a_bits = w_bits = 8.
 Other kinds raise ConfigError (use the random stimulus).
 
-`model="cnn"` (baseline, approxpe, approxmul, stripes): the digits CNN instead of the MLP. Its
-blocks are the layers' bricks (`model_eval.layer_bricks`, the lowering's channel order, idle lanes
+`model="cnn"` (baseline, approxpe, approxmul, stripes): the digits CNN instead of the MLP; `model`
+= an .onnx or .npz model file with `inputs` = its samples (.npy, as `quantpe model eval` takes
+them): that model, INT8 (`build_qgraph`, calibrated on all the samples), traced on its first 8
+samples the way the CNN is. Their blocks are the layers' bricks (`model_eval.layer_bricks`, the lowering's channel order, idle lanes
 0) with the lowered weight rows cut the same way; every weight layer gets a share of the cycles
 proportional to the cycles a `lanes`-wide PE spends on it per image (outputs x windows x bricks),
 and within a layer the frames run in output-stationary order (test
 image from `seed % 8` on, output channel, window position), layer after layer.
+A model name that is neither a reference model nor an existing file is a ConfigError.
 
 `strum_and_baseline_traces(strum_cfg, cycles, seed)`: the StruM trace and the baseline-PE trace
 of the SAME frames (same layer, sample, neuron, block order, idle cycles and activations; the
@@ -41,7 +44,10 @@ import numpy as np
 from quantpe.golden.cnn import model_data, reference_qgraph
 from quantpe.golden.digits import load_digits_split
 from quantpe.golden.errors import ConfigError
+from quantpe.golden.graph_io import load_graph
 from quantpe.golden.model_eval import layer_bricks
+from quantpe.golden.onnx_io import import_onnx, load_samples
+from quantpe.golden.qgraph import build_qgraph
 from quantpe.golden.qmodel import build_qmodel
 from quantpe.golden.stripes import BrickStream, brick_cycles, stripes_schedule
 from quantpe.golden.stripes_precision import covering_msb
@@ -61,25 +67,49 @@ def _model():
 MODELS = ("mlp", "cnn")
 
 
+def _check_model(model: str, inputs) -> None:
+    if model in MODELS:
+        if inputs is not None:
+            raise ConfigError(f"the {model} trace uses the digits split, not the samples {inputs}")
+        return
+    if not str(model).endswith((".onnx", ".npz")):
+        raise ConfigError(f"real traces come from {', '.join(MODELS)} or an .onnx / .npz model file, got {model!r}")
+    if inputs is None:
+        raise ConfigError(f"model file {model} needs its samples (X.npy) for a real trace")
+
+
 @functools.cache
-def _cnn():
-    q = reference_qgraph("cnn")
-    return q, q.layer_inputs(model_data("cnn")[2][:8])
+def _graph_model(model: str = "cnn", inputs: str | None = None):
+    """(INT8 QGraph, {weight layer: its input codes on the traced samples}) of the digits CNN or
+    of a model file (module docstring)."""
+    if model == "cnn":
+        q, x = reference_qgraph("cnn"), model_data("cnn")[2][:8]
+    else:
+        try:
+            shape = tuple(np.load(inputs, mmap_mode="r", allow_pickle=False).shape[1:])
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read samples {inputs}: {e}") from None
+        graph = import_onnx(model, input_shape=shape) if str(model).endswith(".onnx") else load_graph(model)[0]
+        xs = load_samples(inputs, graph)
+        q, x = build_qgraph(graph, xs), xs[:8]
+    return q, q.layer_inputs(x)
 
 
-def _msbs(model: str) -> np.ndarray:
+def _msbs(model: str, inputs=None) -> np.ndarray:
     """Per-layer covering msb (signed 8-bit codes) of the traced layers' inputs."""
-    traces = _model()[1] if model == "mlp" else list(_cnn()[1].values())
+    traces = _model()[1] if model == "mlp" else list(_graph_model(model, inputs)[1].values())
     return np.array([covering_msb(t, 8, True) for t in traces])
 
 
-def _cnn_blocks(lanes: int, cycles: int, seed: int):
-    q, ins = _cnn()
+def _cnn_blocks(lanes: int, cycles: int, seed: int, model: str = "cnn", inputs=None):
+    q, ins = _graph_model(model, inputs)
     bricks = [layer_bricks(q.layer(n), ins[n], lanes) for n in q.weight_layers]
     n_img = len(next(iter(ins.values())))
     work = [q.layer(n).weight.codes.shape[0] * b.shape[1] // n_img * b.shape[2]
             for n, b in zip(q.weight_layers, bricks)]                 # cycles per image
     out = [[] for _ in range(5)]
+    if set(np.atleast_1d(q.w_bits)) != {8} or set(np.atleast_1d(q.a_bits)) != {8}:
+        raise ConfigError("real traces need an INT8 model (8-bit codes)")
     target = max(1, cycles - sum(b.shape[2] for b in bricks))     # a layer overshoots by < 1 frame
     for li, (name, b) in enumerate(zip(q.weight_layers, bricks)):
         share = max(b.shape[2], target * work[li] // sum(work))
@@ -108,12 +138,11 @@ def _cnn_blocks(lanes: int, cycles: int, seed: int):
     return [np.concatenate(x)[:cycles] for x in out]
 
 
-def _blocks(lanes: int, cycles: int, seed: int, model: str = "mlp"):
+def _blocks(lanes: int, cycles: int, seed: int, model: str = "mlp", inputs=None):
     """(a, w, first, last, layer) arrays of `cycles` cycles in the dataflow order of the module doc."""
-    if model not in MODELS:
-        raise ConfigError(f"real traces come from one of {', '.join(MODELS)}, got {model!r}")
-    if model == "cnn":
-        return _cnn_blocks(lanes, cycles, seed)
+    _check_model(model, inputs)
+    if model != "mlp":
+        return _cnn_blocks(lanes, cycles, seed, model, inputs)
     qm, traces = _model()
     N = traces[0].shape[0]
     a_rows, w_rows, first, last, layers = [], [], [], [], []
@@ -141,17 +170,17 @@ def _blocks(lanes: int, cycles: int, seed: int, model: str = "mlp"):
     return [np.concatenate(x)[:cycles] for x in (a_rows, w_rows, first, last, layers)]
 
 
-def model_pairs(count: int, seed: int, model: str = "mlp") -> tuple[np.ndarray, np.ndarray]:
+def model_pairs(count: int, seed: int, model: str = "mlp", inputs=None) -> tuple[np.ndarray, np.ndarray]:
     """`count` (activation code, weight code) operand pairs in dataflow order (8-bit codes)."""
-    a, w, _, _, _ = _blocks(16, -(-count // 16), seed, model)
+    a, w, _, _, _ = _blocks(16, -(-count // 16), seed, model, inputs)
     return a.reshape(-1)[:count], w.reshape(-1)[:count]
 
 
-def real_trace(cfg, cycles: int, seed: int = 0, model: str = "mlp") -> dict:
+def real_trace(cfg, cycles: int, seed: int = 0, model: str = "mlp", inputs=None) -> dict:
+    """The design's input ports per cycle on the real trace of `model` (module docstring)."""
     if cycles < 1:
         raise ConfigError(f"cycles must be >= 1, got {cycles}")
-    if model not in MODELS:
-        raise ConfigError(f"real traces come from one of {', '.join(MODELS)}, got {model!r}")
+    _check_model(model, inputs)
     kind = cfg.kind
     if kind == "strum" and model != "mlp":
         raise ConfigError("StruM power traces come from the digits MLP (its CNN operands are in "
@@ -161,31 +190,31 @@ def real_trace(cfg, cycles: int, seed: int = 0, model: str = "mlp") -> dict:
     if kind == "approxmul":
         if cfg.a_bits != 8 or cfg.b_bits != 8:
             raise ConfigError("real traces need an 8x8 multiplier (the model's codes are 8-bit)")
-        a, w = model_pairs(cycles, seed, model)
+        a, w = model_pairs(cycles, seed, model, inputs)
         return {"a": a, "b": w if cfg.signed else np.abs(w)}
     if kind == "baseline":
         if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
             raise ConfigError("real traces need a signed int8 x int8 baseline PE (the model's codes)")
-        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed, model)
+        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed, model, inputs)
         return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a, "w": w}
     if kind == "approxpe":
         if (cfg.a_bits, cfg.w_bits) != (8, 8):
             raise ConfigError("real traces need an 8-bit x 8-bit approxpe PE (the model's codes are 8-bit)")
-        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed, model)
+        a, w, first, last, _ = _blocks(cfg.lanes, cycles, seed, model, inputs)
         return {"valid": np.ones(cycles, np.int64), "first": first, "last": last, "a": a,
                 "w": w if cfg.signed else np.abs(w)}
     if kind == "stripes":
-        return _stripes_trace(cfg, cycles, seed, model)
+        return _stripes_trace(cfg, cycles, seed, model, inputs)
     raise ConfigError(f"no real-trace builder for {kind} (use the random stimulus)")
 
 
-def _stripes_trace(cfg, cycles: int, seed: int, model: str = "mlp") -> dict:
+def _stripes_trace(cfg, cycles: int, seed: int, model: str = "mlp", inputs=None) -> dict:
     if (cfg.a_bits, cfg.w_bits, cfg.a_signed, cfg.w_signed) != (8, 8, True, True):
         raise ConfigError("real traces need a signed int8 x int8 Stripes PE (the model's codes)")
-    a, w, first, last, layer = _blocks(cfg.lanes, cycles, seed, model)
+    a, w, first, last, layer = _blocks(cfg.lanes, cycles, seed, model, inputs)
     kw = {}
     if cfg.mode == "static":
-        kw = dict(msb=_msbs(model)[layer], lsb=np.zeros(len(layer), np.int64))
+        kw = dict(msb=_msbs(model, inputs)[layer], lsb=np.zeros(len(layer), np.int64))
     P = brick_cycles(cfg, a, kw.get("msb"), kw.get("lsb"))
     n = int(np.searchsorted(np.cumsum(P), cycles - 8, side="right"))
     n = max(n, 1)

@@ -256,3 +256,45 @@ def test_cnn_real_trace_frames_are_the_layers_dot_products():
     assert len(inputs["a"]) == 500
     with pytest.raises(ConfigError, match="mlp, cnn"):
         real_trace(BaselineConfig(), 500, 0, "resnet")
+
+
+def test_model_file_real_trace_frames_are_its_layers_dot_products(tmp_path, seed):
+    """A real trace from an imported ONNX model (`--model FILE.onnx --model-inputs X.npy`): every
+    weight layer gets cycles, and each frame of its first layer (output channel, then window of
+    the first sample) sums to that layer's integer accumulator (bias removed); bad pairs of
+    model and samples are one line each."""
+    onnx = pytest.importorskip("onnx")
+    from onnx_patterns import Net
+    from quantpe.golden.baseline import BaselineConfig
+    from quantpe.golden.errors import ConfigError
+    from quantpe.golden.onnx_io import import_onnx
+    from quantpe.golden.qgraph import build_qgraph
+    from quantpe.tb.power_traces import _blocks, real_trace
+    rng = np.random.default_rng(seed)
+    n = Net((3, 6, 6), rng)
+    c = n.op("Relu", [n.conv(n.x, 3, 4, pads=[1, 1, 1, 1])])
+    m = n.model(n.op("Gemm", [n.op("Flatten", [c], axis=1), n.w(5, 144), n.w(5, scale=0.1)], transB=1))
+    onnx.save(m, str(tmp_path / "m.onnx"))
+    x = rng.standard_normal((10, 3, 6, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    path, xs = str(tmp_path / "m.onnx"), str(tmp_path / "x.npy")
+    a, w, first, last, layer = _blocks(16, 3000, 0, path, xs)
+    q = build_qgraph(import_onnx(path, input_shape=(3, 6, 6)), x)
+    assert set(layer.tolist()) == {0, 1}
+    name = q.weight_layers[0]
+    lay = q.layer(name)
+    acc = lay.accumulators(q.layer_inputs(x[:1])[name], 32)
+    acc = (acc.reshape(acc.shape[0], acc.shape[1], -1) - lay.bias[None, :, None])[0]
+    starts = [s for s in np.flatnonzero(first) if layer[s] == 0 and s < np.argmax(layer == 1)]
+    assert len(starts) > acc.size                   # sample 0's 4 channels x 36 windows, then sample 1's
+    for k, s in enumerate(starts[:acc.size]):       # 9 taps x 3 channels: one 16-lane brick per tap
+        o, r = divmod(k, acc.shape[1])
+        assert last[s:s + 9].tolist() == [0] * 8 + [1]
+        assert int(np.sum(a[s:s + 9] * w[s:s + 9])) == int(acc[o, r])
+    assert len(real_trace(BaselineConfig(), 200, 0, path, xs)["a"]) == 200
+    for args, needle in (((path, None), "needs its samples"), (("cnn", xs), "uses the digits split"),
+                         ((str(tmp_path / "m.txt"), xs), "or an .onnx / .npz model file")):
+        with pytest.raises(ConfigError, match=needle):
+            real_trace(BaselineConfig(), 200, 0, *args)
+    r = _cli("baseline", "--model", path, "--cycles", "50")
+    assert r.returncode == 2 and "--model-inputs" in r.stderr and len(r.stderr.strip().splitlines()) == 1

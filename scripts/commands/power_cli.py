@@ -8,11 +8,12 @@ from quantpe.commands.design_args import config_from_args, kind_subparsers
 from quantpe.core.build import build_root
 from quantpe.core.kinds import stimulus_for
 from quantpe.core.limits import MAX_GATE_CYCLES, clock_type, gate_cycles_type, seed_type
+from quantpe.explore.models import model_file
 from quantpe.golden.atomic import first_missing
 from quantpe.golden.errors import QuantpeError
 from quantpe.power.measure import DELAY_MODELS, measure_power
 from quantpe.synth.liberty import sky130_path
-from quantpe.tb.power_traces import real_trace
+from quantpe.tb.power_traces import MODELS, real_trace
 
 
 def add_power_parser(subparsers) -> None:
@@ -21,7 +22,9 @@ def add_power_parser(subparsers) -> None:
 
     def opts(q):
         q.add_argument("--stimulus", default="real", help="real (digits-model trace) | random [real]")
-        q.add_argument("--model", default="mlp", help="the real trace's model: mlp | cnn (digits) [mlp]")
+        q.add_argument("--model", default="mlp", help="the real trace's model: mlp | cnn (digits) | an .onnx "
+                       "or .npz model file with --model-inputs [mlp]")
+        q.add_argument("--model-inputs", type=Path, help="the model file's samples (X.npy): its real trace")
         q.add_argument("--cycles", type=gate_cycles_type, default=10000,
                        help=f"cycles of stimulus, 2..{MAX_GATE_CYCLES:,} [10000]")
         q.add_argument("--seed", type=seed_type, default=1, help="stimulus seed [1]")
@@ -43,10 +46,20 @@ def cmd_power(args) -> None:
         raise QuantpeError(f"unknown --delay {args.delay!r} ({' | '.join(DELAY_MODELS)})")
     if args.model != "mlp" and args.stimulus != "real":
         raise QuantpeError("--model chooses the real trace's model: it needs --stimulus real")
+    model = args.model
+    if model not in MODELS:
+        model = str(model_file(Path(model)))
+        if args.model_inputs is None:
+            raise QuantpeError(f"--model {args.model} needs --model-inputs X.npy (its samples)")
+        if not args.model_inputs.is_file():
+            raise QuantpeError(f"samples file {args.model_inputs} not found")
+    elif args.model_inputs is not None:
+        raise QuantpeError(f"--model-inputs applies to a model file; {model} uses the digits split")
     if args.stimulus == "random":
         inputs, _ = stimulus_for(cfg, args.cycles, args.seed)
     elif args.stimulus == "real":
-        inputs = real_trace(cfg, args.cycles, args.seed, args.model)
+        inputs = real_trace(cfg, args.cycles, args.seed, model,
+                            None if args.model_inputs is None else str(args.model_inputs))
     else:
         raise QuantpeError(f"unknown stimulus {args.stimulus!r} (real | random)")
     out = args.out or build_root() / "power" / cfg.config_id
@@ -54,7 +67,7 @@ def cmd_power(args) -> None:
     before = {p.name for p in out.iterdir()} if out.is_dir() else set()
     try:
         r = measure_power(cfg, inputs, out_dir=out, liberty=args.liberty, clock_mhz=args.clock_mhz,
-                          stimulus=args.stimulus if args.model == "mlp" else f"{args.stimulus}-{args.model}",
+                          stimulus=args.stimulus if args.model == "mlp" else f"{args.stimulus}-{Path(model).stem}",
                           delay=args.delay)
     except BaseException:              # nothing of a failed run stays: its rtl/ and gate/ folders go
         if created is not None:
