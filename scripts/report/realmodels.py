@@ -22,7 +22,7 @@ __all__ = ["STUDY_MODELS", "realmodels_figures", "write_realmodels_data", "realm
            "realmodels_report"]
 
 #: the study's models, in the table's order
-STUDY_MODELS = ("ppocr-cls-mobilenetv3", "orientation-pplcnet", "ppocrv4-rec-svtr", "ddddocr-det-cspdarknet")
+STUDY_MODELS = ("ppocr-cls-mobilenetv3", "orientation-pplcnet", "ppocrv6-rec-svtr", "ddddocr-det-cspdarknet")
 
 
 def realmodels_figures(names=STUDY_MODELS) -> list[dict]:

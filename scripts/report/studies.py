@@ -55,7 +55,7 @@ STUDIES = {
                     "multipliers"),
     "realmodels": Study("realmodels", "section.md", False, "about 30 minutes",
                         "every technique on four pretrained ONNX models that PyPI wheels ship (MobileNetV3, "
-                        "PP-LCNet, the SVTR text recogniser, a CSPDarknet detector), on real inputs"),
+                        "PP-LCNet, the PP-OCRv6 text recogniser with GELU transformer blocks, a CSPDarknet detector), on real inputs"),
 }
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
