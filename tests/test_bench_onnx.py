@@ -1,6 +1,7 @@
 """`quantpe bench onnx` on a tiny configuration: the reported plan and Stripes profile are real
 (re-derived here from the model, not from the bench's own code paths), and the narrowed,
 frontier-only captures of `stripes_profile` give the profile of plain full inference."""
+import json
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ pytest.importorskip("onnxruntime")
 from quantpe.commands.bench_onnx import scale_model  # noqa: E402
 from quantpe.golden.model_eval import _narrow, stripes_profile  # noqa: E402
 from quantpe.golden.onnx_io import import_onnx  # noqa: E402
+from quantpe.golden.plan import apply_plan, check_plan_model, validate_plan  # noqa: E402
 from quantpe.golden.qgraph import build_qgraph  # noqa: E402
 from quantpe.golden.stripes_precision import (  # noqa: E402
     covering_msb,
@@ -54,3 +56,63 @@ def test_profile_of_scale_model_equals_plain_profile(seed):
         assert [got_msbs[n] for n in q.weight_layers] == msbs
         assert (got.precisions, got.independent, got.accuracy, got.evaluations, got.bumps, got.drops) == \
             (ref.precisions, ref.independent, ref.accuracy, ref.evaluations, ref.bumps, ref.drops)
+
+
+def test_bench_onnx_reports_a_real_plan_and_profile(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("QUANTPE_BUILD", str(tmp_path / "build"))
+    out_json = tmp_path / "bench.json"
+    code, out, err = cli(["bench", "onnx", "--convs", "3", "--size", "16", "--images", "4",
+                          "--budget", "0.6", "--json", out_json])
+    assert code == 0, err
+    r = json.loads(out_json.read_text())
+    model, convs = scale_model(3, 16)
+    g = import_onnx(model)
+    x = np.random.default_rng(1).random((4, 16, 16, 3))
+    target = g.predict(x)
+    q = build_qgraph(g, x)
+    names = q.weight_layers
+    assert (r["convs"], r["weight_layers"], r["images"]) == (convs, len(names), 4)
+    assert r["top1_agreement"] == q.accuracy(x, target)
+    for key in ("import", "float", "build", "integer"):
+        assert r["peak_rss_mib"][key] > 0
+    # the plan: valid for this model, its accuracy and cost are what applying it gives
+    p = r["plan"]
+    plan = p["plan"]
+    validate_plan(plan, g)
+    check_plan_model(plan, g)
+    assert p["layers"] == len(plan["layers"]) == len(names) and sum(p["widths"].values()) == len(names)
+    assert apply_plan(g, plan, x).accuracy(x, target) == p["accuracy"]
+    assert p["budget_fraction"] == 0.6 and p["cost_fraction"] <= 0.6
+    assert p["seconds"] > 0 and p["peak_rss_mib"] > 0
+    # the profile: one precision per weight layer that reproduces the stated agreement, at least
+    # the full-precision one (tolerance 0); each independent minimum is one bit above a failure
+    s = r["stripes"]
+    msbs = [covering_msb(v, q.a_bits, True) for v in q.layer_inputs(x).values()]
+    assert s["msbs"] == msbs and s["layers"] == len(names)
+    assert all(1 <= v <= q.a_bits for v in s["precisions"])
+    assert s["reference"] == r["top1_agreement"]
+    assert _windowed_agreement(q, x, target, s["precisions"], msbs) == s["accuracy"] >= s["reference"]
+    for i, v in enumerate(s["independent"]):
+        lower = [q.a_bits] * len(names)
+        if v > 1:
+            lower[i] = v - 1
+            assert _windowed_agreement(q, x, target, lower, msbs) < s["reference"]
+        lower[i] = v
+        assert _windowed_agreement(q, x, target, lower, msbs) >= s["reference"]
+    assert s["mean_precision"] == pytest.approx(np.mean(s["precisions"]))
+    assert f"{len(names)} weight layers" in out and "QuantuneV2 plan" in out
+
+
+@pytest.mark.parametrize("args,msg", [(["--budget", "0"], "--budget"), (["--budget", "nan"], "--budget"),
+                                      (["--json", "{tmp}/f.txt/x.json"], "not a directory")])
+def test_bench_onnx_bad_input(capsys, tmp_path, args, msg):
+    """One line, exit 2 (the parser's refusals exit from argparse, the rest through main)."""
+    from quantpe.cli import main
+    (tmp_path / "f.txt").write_text("")
+    try:
+        code = main(["bench", "onnx", "--convs", "3", "--size", "16", "--images", "2",
+                     *[a.format(tmp=tmp_path) for a in args]])
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("quantpe: error:") and msg in err[0], err
