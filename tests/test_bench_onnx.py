@@ -1,6 +1,7 @@
 """`quantpe bench onnx` on a tiny configuration: the reported plan and Stripes profile are real
-(re-derived here from the model, not from the bench's own code paths), and the narrowed,
-frontier-only captures of `stripes_profile` give the profile of plain full inference."""
+(re-derived here from the model, not from the bench's own code paths); on its model, the narrowed,
+frontier-only captures of `stripes_profile` give the profile of plain full inference and the
+integer convs (`exact_conv_sums`) the plain int64 product."""
 import json
 
 import numpy as np
@@ -10,6 +11,8 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from quantpe.commands.bench_onnx import scale_model  # noqa: E402
+from quantpe.golden.intmath import wrap  # noqa: E402
+from quantpe.golden.lowering import grouped_matmul, int_matmul  # noqa: E402
 from quantpe.golden.model_eval import _narrow, stripes_profile  # noqa: E402
 from quantpe.golden.onnx_io import import_onnx  # noqa: E402
 from quantpe.golden.plan import apply_plan, check_plan_model, validate_plan  # noqa: E402
@@ -38,6 +41,25 @@ def test_narrow_is_lossless_and_narrowest():
         assert got.dtype == dtype and np.array_equal(got.astype(np.int64), v)
     f = np.array([0.5])
     assert _narrow(f) is f
+
+
+def test_scale_model_accumulators_equal_the_plain_int64_product(seed):
+    """Every conv of a scale model (3x3 stem, pointwise, depthwise stride 1 and 2 with padding):
+    the integer accumulators == the wrapped int64 im2col product plus bias."""
+    model, _ = scale_model(7, 16, seed=seed % 1000)
+    g = import_onnx(model)
+    x = np.random.default_rng(seed).random((3, 16, 16, 3))
+    q = build_qgraph(g, x)
+    vals = q.capture(x)
+    kinds = set()
+    for n in q.weight_layers:
+        lay = q.layer(n)
+        a = lay.input_codes(vals[lay.inputs[0]])
+        ref = wrap(grouped_matmul(lay.columns(a), lay.weight.codes, int_matmul) + lay.bias[None, :, None], q.acc_bits)
+        got = lay.accumulators(a, q.acc_bits)
+        np.testing.assert_array_equal(got.reshape(ref.shape), ref, err_msg=n)
+        kinds.add((lay.groups > 1, lay.layer.stride if lay.is_conv else None))
+    assert {(True, (1, 1)), (True, (2, 2)), (False, (1, 1))} <= kinds
 
 
 def test_profile_of_scale_model_equals_plain_profile(seed):
