@@ -105,7 +105,7 @@ def test_bench_onnx_reports_a_real_plan_and_profile(cli, tmp_path, monkeypatch):
     assert p["layers"] == len(plan["layers"]) == len(names) and sum(p["widths"].values()) == len(names)
     assert apply_plan(g, plan, x).accuracy(x, target) == p["accuracy"]
     assert p["budget_fraction"] == 0.6 and p["cost_fraction"] <= 0.6
-    assert p["seconds"] > 0 and p["peak_rss_mib"] > 0
+    assert p["seconds"] > 0 and p["cpu_s"] > 0 and p["peak_rss_mib"] > 0
     # the profile: one precision per weight layer that reproduces the stated agreement, at least
     # the full-precision one (tolerance 0); each independent minimum is one bit above a failure
     s = r["stripes"]
