@@ -36,6 +36,7 @@ from .approx import ApproxMulConfig, approx_mul, sign_magnitude_mul
 from .errors import QuantpeError
 from quantpe.golden.qgraph import QGraph, QWeight, build_qgraph
 from quantpe.golden.graph import Graph, top1_score
+from .layers import INPUT
 from .lowering import bricks, pad_reduction
 from .qerror import mse_sqnr
 from .stripes_precision import covering_msb, detect_windows, profile_precisions, static_window, window_value
@@ -209,6 +210,25 @@ def _windows_transform(q: QGraph, windows: dict) -> dict:
     return {n: (lambda a, w=w: window_value(a, w[0], w[1], q.a_bits, True)) for n, w in windows.items()}
 
 
+def _narrow(v: np.ndarray) -> np.ndarray:
+    """A lossless copy of integer array `v` in the narrowest signed dtype holding every value
+    (int8, int16, int32; else `v` itself): cached captures take 1/8 to 1/2 of the memory."""
+    if v.dtype.kind != "i" or v.size == 0:
+        return v
+    lo, hi = int(v.min()), int(v.max())
+    for t in (np.int8, np.int16, np.int32):
+        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+            return v.astype(t) if np.dtype(t).itemsize < v.dtype.itemsize else v
+    return v
+
+
+def _frontiers(q: QGraph, starts) -> dict:
+    """{start: the tensors computed before node `start` that a node from `start` on reads}: all
+    `QGraph.resume` from `start` needs of a capture."""
+    pos = {INPUT: -1, **{nd.name: i for i, nd in enumerate(q.nodes)}}
+    return {s: sorted({t for nd in q.nodes[pos[s]:] for t in nd.inputs if pos[t] < pos[s]}) for s in starts}
+
+
 def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entries: int = 4,
                     joint: str = "ranked"):
     """(profile, msbs): per-weight-layer static precisions at `tolerance` (absolute) on the
@@ -216,15 +236,18 @@ def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entri
     `cache_entries` most recently used precision vectors are kept; a candidate resumes from the
     first layer where it differs from the cached vector that agrees with it longest (all nodes
     before that layer see the same inputs and windows, so their values are reused exactly).
+    Cached tensors are kept narrowed (`_narrow`, lossless) and share the prefix they did not
+    recompute; a resume reads the tensors it needs (`_frontiers`) widened back to int64.
     joint: the joint search of `profile_precisions` ("ranked": O(L) evaluations)."""
     names = q.weight_layers
     a0 = q.quantize_input(x_cal)
     _, vals = q.run_codes(a0, capture=True)
-    ins = {n: vals[q.layer(n).inputs[0]] for n in names}
-    msbs = {n: covering_msb(ins[n], q.a_bits, True) for n in names}
+    msbs = {n: covering_msb(vals[q.layer(n).inputs[0]], q.a_bits, True) for n in names}
+    fronts = _frontiers(q, names)
     y_cal = np.asarray(y_cal)
     full = (q.a_bits,) * len(names)
-    cache = {full: vals}                       # precision vector -> capture
+    cache = {full: {k: _narrow(v) for k, v in vals.items()}}      # precision vector -> capture
+    del vals
     recent: list = []                          # non-full keys, least recently used first
 
     def first_diff(u, v):
@@ -241,8 +264,11 @@ def stripes_profile(q: QGraph, x_cal, y_cal, tolerance: float = 0.0, cache_entri
             out = cache[base][q.output]
         else:
             wins = {n: static_window(pl, msbs[n], q.a_bits) for n, pl in zip(names, p) if pl < q.a_bits}
-            out, cap = q.resume(cache[base], names[d], _windows_transform(q, wins), capture=True)
-            cache[p] = cap
+            live = {t: cache[base][t].astype(np.int64) for t in fronts[names[d]]}
+            out, cap = q.resume(live, names[d], _windows_transform(q, wins), capture=True)
+            entry = dict(cache[base])
+            entry.update((k, _narrow(v)) for k, v in cap.items() if k not in live)
+            cache[p] = entry
             recent.append(p)
             while len(recent) > cache_entries:
                 del cache[recent.pop(0)]

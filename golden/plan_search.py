@@ -134,6 +134,7 @@ def layer_metrics(pb: Problem, samples: int | None = None) -> dict:
             o_mse, o_sqnr = mse_sqnr(ref, y_hat)
             out[(n, opt)] = dict(w_mse=w_mse, w_sqnr=w_sqnr, in_sqnr=in_sqnr, out_mse=o_mse,
                                  out_sqnr=o_sqnr, sqnr_drop=in_sqnr - o_sqnr)
+        del q, vals                 # one option's capture alive at a time (the next one is as large)
     return out
 
 

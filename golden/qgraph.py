@@ -82,7 +82,7 @@ from quantpe.golden.layers import (
     MaxPool,
     QuantDequant,
 )
-from quantpe.golden.lowering import grouped_matmul, int_matmul, lower_weights
+from quantpe.golden.lowering import exact_conv_sums, grouped_matmul, int_matmul, lower_weights
 from quantpe.golden.qmodel import (
     DEFAULT_ACC_BITS,
     DEFAULT_MULT_BITS,
@@ -195,8 +195,8 @@ class QWeight:
         """Wrapped accumulators (N, O, OH, OW) or (N, O).
 
         Exact products: when B = max|a| * max|w| * K < 2^24 (2^53) the sums are formed in float32
-        (float64) BLAS, exact because every product and partial sum is an integer of magnitude
-        below B; the bias is added in int64 and the wrap is skipped when B + max|bias| is below
+        (float64), a conv's by `exact_conv_sums`, exact in any summation order because every
+        product and partial sum is an integer of magnitude below B; the bias is added in int64 and the wrap is skipped when B + max|bias| is below
         2^(acc_bits-1) (the wrap is then the identity); otherwise int64."""
         a = np.asarray(a, dtype=np.int64)
         w = self.weight.codes
@@ -204,8 +204,13 @@ class QWeight:
         peak = sums + int(np.max(np.abs(self.bias), initial=0))
         if self.mul is None and sums < 1 << 53:
             ftype = np.float32 if sums < 1 << 24 else np.float64
-            cols = self.columns(a.astype(ftype))
-            y = grouped_matmul(cols, w.astype(ftype)).astype(np.int64) + self.bias[None, :, None]
+            if self.is_conv:
+                lay = self.layer
+                y = exact_conv_sums(a.astype(ftype), w.astype(ftype), *lay.kernel, lay.stride, lay.padding,
+                                    lay.dilation, lay.groups)
+            else:
+                y = grouped_matmul(self.columns(a.astype(ftype)), w.astype(ftype))
+            y = y.astype(np.int64) + self.bias[None, :, None]
             if peak >= 1 << (acc_bits - 1):
                 y = wrap(y, acc_bits)
             return self._shaped(y, a)

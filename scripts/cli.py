@@ -228,7 +228,9 @@ def cmd_bench(args):
     if args.what == "onnx":
         # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
         from quantpe.commands.bench_onnx import bench_onnx
-        bench_onnx(args.convs, args.size, args.images, args.seed)
+        if args.json is not None:
+            check_output(args.json, "--json", folder=False)
+        bench_onnx(args.convs, args.size, args.images, args.seed, args.budget, args.json)
     elif args.what == "cluster":
         bench_cluster(args.variants, args.bits, args.repeat)
     elif args.what == "power":
@@ -446,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     bo.add_argument("--size", type=bounded_int("--size", 16, 1024), default=224, help="image size [224]")
     bo.add_argument("--images", type=bounded_int("--images", 1, 1024), default=32, help="images [32]")
     bo.add_argument("--seed", type=seed_type, default=0)
+    bo.add_argument("--budget", type=bounded_float("--budget", 0.0, 1.0, lo_open=True), default=0.5,
+                    help="QuantuneV2 cost ceiling, a fraction of the all-8x8 cost, in (0, 1] [0.5]")
+    bo.add_argument("--json", type=Path, default=None, help="write the figures, the plan and the profile here")
     bc = bsub.add_parser("cluster", help="one multiplier sweep locally and on a Dask cluster of 2 and 1 local workers")
     bc.add_argument("--variants", type=bounded_int("--variants", 2, 1000), default=32,
                     help="multipliers in the sweep [32]")

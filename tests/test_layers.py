@@ -18,8 +18,8 @@ from quantpe.golden.layers import INPUT, Add, AvgPool, Clip, Concat, Conv2d, Fla
 from quantpe.golden.graph_io import load_graph, save_graph
 from quantpe.golden.qgraph import QWeight, build_qgraph
 from quantpe.golden.graph import Graph, Node
-from quantpe.golden.lowering import (bricks, im2col, int_matmul, lower_weights, n_bricks,
-                                     pad_reduction, unlower_weights)
+from quantpe.golden.lowering import (bricks, exact_conv_sums, grouped_matmul, im2col, int_matmul, lower_weights,
+                                     n_bricks, pad_reduction, unlower_weights)
 
 
 # ------------------------------------------------------------------ independent references
@@ -106,6 +106,38 @@ def test_im2col_order_matches_documented_formula(seed):
                     for ci in range(cg):
                         assert wl[oc, (ky * k + kx) * cg + ci] == conv.weight[oc, ci, ky, kx]
         np.testing.assert_array_equal(unlower_weights(wl, cg, k, k), conv.weight)
+
+
+EXACT_SUM_CASES = CONV_CASES + [  # the fast paths: pointwise, depthwise strided / padded / unpadded
+    (16, 24, 1, 1, 1, 0, 1, 5, 4), (6, 6, 3, 6, 2, 1, 1, 9, 8), (4, 4, 3, 4, 1, 0, 1, 5, 5),
+    (4, 4, 1, 4, 1, 0, 1, 3, 3), (4, 8, 3, 4, 1, 1, 1, 5, 5),          # depthwise 1x1; depth multiplier 2
+    (4, 6, 1, 1, 2, 0, 1, 5, 5), (4, 6, 1, 1, 1, 1, 1, 3, 3)]          # pointwise strided / padded
+
+
+def test_exact_conv_sums_equal_the_integer_im2col_product(seed):
+    """Integer-valued float32 / float64 operands at the extremes of 8 bits: every geometry's sums
+    equal the exact int64 im2col product (the direct loop for one case)."""
+    rng = np.random.default_rng(seed)
+    for c, o, k, g, st, pad, dil, h, w in EXACT_SUM_CASES:
+        conv = _rand_conv(rng, c, o, k, g, st, pad, dil)
+        x = rng.choice([-128, 127, 0, 1, -1, 55], (2, c, h, w))
+        wl = rng.integers(-127, 128, (o, k * k * (c // g)))
+        args = (k, k, conv.stride, conv.padding, conv.dilation, g)
+        ref = grouped_matmul(im2col(x, *args), wl, int_matmul)
+        for ftype in (np.float32, np.float64):
+            got = exact_conv_sums(x.astype(ftype), wl.astype(ftype), *args)
+            assert got.dtype == ftype
+            np.testing.assert_array_equal(got.astype(np.int64), ref, err_msg=str((c, o, k, g, st, pad, dil)))
+    c, o, k, g, st, pad, dil, h, w = EXACT_SUM_CASES[7]              # depthwise stride 2 against the loops
+    wt = rng.integers(-127, 128, (o, 1, k, k))
+    x = rng.integers(-128, 128, (1, c, h, w))
+    conv = Conv2d(wt.astype(float), np.zeros(o), stride=st, padding=pad, dilation=dil, groups=g)
+    got = exact_conv_sums(x.astype(np.float32), lower_weights(wt).astype(np.float32), k, k, conv.stride,
+                          conv.padding, conv.dilation, g)
+    want = np.array(ref_conv(x, wt, [0] * o, conv.stride, conv.padding, conv.dilation, g))
+    np.testing.assert_array_equal(got.astype(np.int64).reshape(want.shape), want)
+    with pytest.raises(QuantpeError, match="do not match"):
+        exact_conv_sums(np.zeros((1, 4, 3, 3)), np.zeros((4, 8)), 3, 3, groups=4)
 
 
 def test_bricks_and_block_padding():

@@ -50,7 +50,8 @@ from quantpe.synth.liberty import sky130_liberty
 __all__ = ["PRECISIONS", "PRECISION_METHODS", "MUL_METHODS", "COSTS", "CAL_SAMPLES", "AREA", "PLAN_LANES",
            "prefetch_areas", "exact_reference", "mul_area", "candidates", "plan_area", "plan_designs", "plan_hardware",
            "plan_model", "plan_section", "make_problem", "plan_accuracy", "read_plan", "plan_graph", "load_plan",
-           "write_plan", "resolve_cost", "layer_energy", "bias_offsets", "mul_setup", "mul_accuracy", "run_method"]
+           "write_plan", "resolve_cost", "layer_energy", "bias_offsets", "mul_setup", "mul_accuracy", "precision_plan",
+           "run_method"]
 
 
 PRECISIONS = ((8, 8), (8, 4), (4, 4), (2, 2))
@@ -424,6 +425,27 @@ def _choice_accuracy(job) -> float:
     return q.accuracy(x, y)
 
 
+def precision_plan(method: str, name: str, graph, x_cal, x_eval, y_eval, budget: float = 0.5,
+                   precisions=PRECISIONS) -> dict:
+    """The validated plan of precision method `method` (PRECISION_METHODS) on a model in memory:
+    calibration on x_cal, accuracy on (x_eval, y_eval), cost ceiling `budget` x the cost of the
+    all-first-precision plan (a fraction in (0, 1], ConfigError otherwise)."""
+    if method not in PRECISION_METHODS:
+        raise ConfigError(f"precision method must be one of {', '.join(PRECISION_METHODS)}, got {method!r}")
+    if not 0 < budget <= 1:
+        raise ConfigError(f"--budget for {method} is a cost fraction in (0, 1], got {budget}")
+    pb = make_problem(graph, x_cal, x_eval, y_eval, precisions)
+    fn = {"quantune": ps.quantune, "uniform": ps.uniform, "greedy": ps.greedy,
+          "brute": ps.brute_force, "milp": ps.exact_optimum}[method]
+    r = fn(pb, budget * pb.cost(pb.top))
+    layers = [(a, w, "exact") for a, w in r.plan]
+    settings = dict(budget_fraction=budget, precisions=[f"{a}x{w}" for a, w in pb.options],
+                    calibration_samples=len(x_cal))
+    metrics = dict(accuracy=r.accuracy, cost_area_x_macs=r.cost, cost_fraction=r.cost / pb.cost(pb.top),
+                   wall_time_s=round(r.seconds, 3), accuracy_evals=r.evals)
+    return make_plan(name, graph, method, settings, layers, metrics)
+
+
 def run_method(method: str, model: str = "cnn", budget: float | None = None, inputs=None, labels=None,
                precisions=PRECISIONS, base_plan: dict | None = None, precision_budget: float = 0.5,
                generations: int = 10, pop_size: int = 20, seed: int = 0, cost: str | None = None,
@@ -437,19 +459,8 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
     if method in PRECISION_METHODS:
         if cost not in (None, "area"):
             raise ConfigError(f"--cost {cost}: the precision methods cost area x MACs (energy is for fames and nsga2)")
-        budget = 0.5 if budget is None else float(budget)
-        if not 0 < budget <= 1:
-            raise ConfigError(f"--budget for {method} is a cost fraction in (0, 1], got {budget}")
-        pb = make_problem(graph, xc, xe, ye, precisions)
-        fn = {"quantune": ps.quantune, "uniform": ps.uniform, "greedy": ps.greedy,
-              "brute": ps.brute_force, "milp": ps.exact_optimum}[method]
-        r = fn(pb, budget * pb.cost(pb.top))
-        layers = [(a, w, "exact") for a, w in r.plan]
-        settings = dict(budget_fraction=budget, precisions=[f"{a}x{w}" for a, w in pb.options],
-                        calibration_samples=len(xc))
-        metrics = dict(accuracy=r.accuracy, cost_area_x_macs=r.cost, cost_fraction=r.cost / pb.cost(pb.top),
-                       wall_time_s=round(r.seconds, 3), accuracy_evals=r.evals)
-        return make_plan(name, graph, method, settings, layers, metrics)
+        return precision_plan(method, name, graph, xc, xe, ye, 0.5 if budget is None else float(budget),
+                              precisions)
     if method not in MUL_METHODS:
         raise ConfigError(f"--method must be one of {', '.join(PRECISION_METHODS + MUL_METHODS)}, got {method!r}")
     budget = 1.0 if budget is None else float(budget)
