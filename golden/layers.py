@@ -524,10 +524,13 @@ class QuantDequant(Layer):
             object.__setattr__(self, k, v)
 
     def kept_scale(self, bits: int) -> float | None:
-        """The model's scale when its codes are the tensor's signed `bits`-bit codes (zero point 0,
-        [qmin, qmax] within [-2^(bits-1), 2^(bits-1) - 1]), else None (calibrated instead)."""
+        """The model's scale when its codes, shifted by the zero point, are the tensor's signed
+        `bits`-bit codes ([qmin - zp, qmax - zp] within [-2^(bits-1), 2^(bits-1) - 1]: the value
+        (q - zp) * scale is the code q - zp on the grid of `scale`, so an asymmetric uint8 tensor
+        is kept exactly from 9 bits on, or at 8 with zp = 128), else None (calibrated instead)."""
         q = qmax(bits, True)
-        return self.scale if self.zero_point == 0 and self.qmin >= -q - 1 and self.qmax <= q else None
+        lo, hi = self.qmin - self.zero_point, self.qmax - self.zero_point
+        return self.scale if lo >= -q - 1 and hi <= q else None
 
     def real_range(self) -> tuple[float, float]:
         """[(qmin - zero_point) * scale, (qmax - zero_point) * scale]: the values it represents."""

@@ -42,7 +42,7 @@ Integer model (`QGraph`, built by `build_qgraph`), the MLP's conventions (`qmode
 - ActMatMul(a, b) (requantizing): acc = wrap(a_codes @ b_codes, acc_bits) (exact);
   (mult, shift) = `_multiplier`(s_a * s_b / s_o); y = clip(requantized acc, lo, hi).
 - QuantDequant (requantizing, a pre-quantized model's QDQ pair): its scale is the model's own
-  (`kept_scale`: zero point 0 and its code range within the tensor's width; else calibrated), and
+  (`kept_scale`: its code range shifted by the zero point within the tensor's width; else calibrated), and
   so is the scale of the requantizing node (or input) that feeds only it, so that node requantizes
   straight to the model's grid; the node itself requantizes with `_multiplier`(s_in / s) (exactly
   the identity when s_in = s) and clamps to its real range [(qmin - zp) s, (qmax - zp) s] in

@@ -120,6 +120,9 @@ MUTANTS = [
     # -- lowering and the layer graph (golden/lowering.py, golden/layers.py)
     ("int-matmul-float-bound-2^63", "golden/lowering.py", "if peak < 1 << 53:", "if peak < 1 << 63:",
      ["tests/test_layers.py::test_int_matmul_odd_operands_on_both_sides_of_2_53"]),
+    ("qdq-kept-scale-ignores-zero-point", "golden/layers.py",
+     "lo, hi = self.qmin - self.zero_point, self.qmax - self.zero_point", "lo, hi = self.qmin, self.qmax",
+     ["tests/test_onnx_float.py::test_qdq_kept_scale_hand_cases"]),
     ("add-small-multiplier-floor", "golden/qgraph.py",
      "mults[1 - big] = int(round_half_away(math.ldexp(ms[1 - big], shift)))",
      "mults[1 - big] = int(math.floor(math.ldexp(ms[1 - big], shift)))",

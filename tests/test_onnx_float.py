@@ -384,9 +384,42 @@ def test_qdq_asymmetric_uint8_runs_with_calibrated_scales(seed):
     _assert_within_one_output_code(g, g.forward(x), ref)
     qdq = [nd.layer for nd in g.nodes if isinstance(nd.layer, QuantDequant)]
     assert qdq and all(lay.qmin == 0 and lay.qmax == 255 for lay in qdq)
-    assert all(lay.kept_scale(8) is None for lay in qdq if lay.zero_point != 0)
+    assert all((lay.kept_scale(8) is None) == (lay.zero_point != 128) for lay in qdq if lay.zero_point != 0)
     q = build_qgraph(g, x)
     assert mse_sqnr(ref, q.dequantize_output(q.logits(x)))[1] > 15
+
+
+def test_qdq_kept_scale_hand_cases():
+    """kept iff [qmin - zp, qmax - zp] fits the tensor's signed width (hand-derived)."""
+    from quantpe.golden.layers import QuantDequant
+    u = lambda zp: QuantDequant(0.5, zp, 0, 255)                    # noqa: E731
+    assert u(128).kept_scale(8) == 0.5                               # [-128, 127]
+    assert u(3).kept_scale(8) is None and u(3).kept_scale(9) == 0.5  # [-3, 252]: 9 bits
+    assert u(0).kept_scale(8) is None and u(0).kept_scale(9) == 0.5  # [0, 255]
+    assert u(255).kept_scale(8) is None and u(255).kept_scale(9) == 0.5  # [-255, 0]
+    assert QuantDequant(0.5, 0, -128, 127).kept_scale(8) == 0.5
+    assert QuantDequant(0.5, 1, -128, 127).kept_scale(8) is None     # [-129, 126]
+
+
+def test_qdq_asymmetric_uint8_kept_exactly_from_9_bits(seed):
+    """uint8 with a zero point: the value (q - zp) * s is code q - zp on the grid of s, in
+    [-zp, 255 - zp]; with 16-bit tensors every QDQ tensor keeps the model's scale and the integer
+    output codes are onnxruntime's (its Q/DQ nodes as written) within one code."""
+    from quantpe.golden.layers import QuantDequant
+    rng = np.random.default_rng(seed)
+    m, x = _qdq_model(rng, symmetric=False)
+    g = import_onnx(m)
+    ref = _ort_plain(m, x)
+    q = build_qgraph(g, x, a_bits=16)
+    qdq = [nd for nd in g.nodes if isinstance(nd.layer, QuantDequant)]
+    assert any(nd.layer.zero_point not in (0, 128) for nd in qdq)
+    for nd in qdq:
+        assert nd.layer.kept_scale(16) == nd.layer.scale == q.scales[nd.name]
+    out = g.node(g.output).layer
+    codes = np.rint(ref / out.scale).astype(np.int64)              # (q - zp): the model's own codes
+    assert codes.min() >= -out.zero_point and codes.max() <= 255 - out.zero_point
+    diff = np.abs(q.logits(x) - codes)
+    assert diff.max() <= 1 and np.mean(diff == 0) >= 0.95, (diff.max(), np.mean(diff == 0))
 
 
 def _qonnx_quant(n: Net, x, scale, bits, signed=1, narrow=0):
