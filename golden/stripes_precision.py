@@ -133,11 +133,18 @@ def window_value(a, msb, lsb, a_bits: int, signed: bool) -> np.ndarray:
 
 
 def covering_msb(trace, a_bits: int, signed: bool) -> int:
-    """Smallest msb such that window [msb..0] is exact for every code of `trace`."""
-    a = check_codes(trace, a_bits, signed)
-    if a.size == 0:
+    """Smallest msb such that window [msb..0] is exact for every code of `trace` (codes checked
+    as `check_codes` does): max `lane_precision` - 1, from the two extreme codes alone (a lane's
+    precision grows with its `magnitude`, the largest of which is max(a) or ~min(a))."""
+    a = np.asarray(trace)
+    if a.dtype.kind not in "iub" or a.size == 0:
+        check_codes(a, a_bits, signed)                 # refuses a non-integer dtype
         return 0
-    return int(lane_precision(a, a_bits, signed).max()) - 1
+    lo_c, hi_c = int(a.min()), int(a.max())
+    lo, hi = int_range(a_bits, signed)
+    if lo_c < lo or hi_c > hi:
+        check_codes(a, a_bits, signed)                 # refuses, naming the first bad code
+    return max(hi_c, ~lo_c).bit_length() if signed else max(hi_c.bit_length(), 1) - 1
 
 
 def static_window(precision: int, msb: int, a_bits: int) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from quantpe.golden.qmodel import build_qmodel
 from quantpe.golden.stripes import StripesConfig, brick_cycles
 from quantpe.golden.stripes_eval import (accuracy_with_precisions, check_nonnegative, evaluate_stripes,
                                          layer_windows, precision_histogram, run_windowed)
-from quantpe.golden.stripes_precision import covering_msb, static_window, window_value
+from quantpe.golden.stripes_precision import covering_msb, lane_precision, static_window, window_value
 
 
 def scalar_window(a: int, msb: int, lsb: int, a_bits: int) -> int:
@@ -64,6 +64,31 @@ def test_unsigned_window_is_signed_window_with_one_more_bit_exhaustive():
             assert np.array_equal(u[inside], (a[inside] >> lu) << lu)
             if msb_s < 7:                      # a code with bit msb_s set exists below 128
                 assert not np.array_equal(u[a < 128], sv)
+
+
+def test_covering_msb_is_the_largest_lane_precision_less_one(seed):
+    """covering_msb from the extreme codes == max lane_precision - 1 over every code (the
+    per-code definition), signed and unsigned, with the same refusals."""
+    rng = np.random.default_rng(seed)
+    for bits in (2, 3, 8, 16):
+        for signed in (True, False):
+            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+            cases = [rng.integers(lo, hi + 1, (3, 7)), np.array([lo]), np.array([hi]), np.array([0]),
+                     np.array([0, 0]), np.array([lo, hi])]
+            if signed:
+                cases += [np.array([-1]), np.array([-1, 0]), rng.integers(lo, 0, 9), rng.integers(0, hi + 1, 9),
+                          np.array([-(1 << (bits - 2)) - 1, 1 << (bits - 2)]) if bits > 2 else np.array([-2, 1])]
+            for a in cases:
+                want = int(lane_precision(a, bits, signed).max()) - 1
+                assert covering_msb(a, bits, signed) == want, (bits, signed, a)
+                assert covering_msb(a.astype(np.int32), bits, signed) == want
+    assert covering_msb(np.zeros((0, 3), np.int64), 8, True) == 0
+    with pytest.raises(QuantpeError, match="code 128 is outside"):
+        covering_msb(np.array([3, 128, 200]), 8, True)
+    with pytest.raises(QuantpeError, match="code -1 is outside"):
+        covering_msb(np.array([5, -1]), 8, False)
+    with pytest.raises(QuantpeError, match="must be integers"):
+        covering_msb(np.array([0.5]), 8, True)
 
 
 def test_model_codes_are_nonnegative_and_unsigned_msb_is_one_lower(data):
