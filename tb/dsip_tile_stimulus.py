@@ -14,6 +14,7 @@ from quantpe.golden.dsip_tile import DSipTileConfig, brick_precision, window_pre
 from quantpe.golden.intmath import int_range
 
 from .plan import RegressionPlan
+from .sip_tile_stimulus import tile_weights
 
 __all__ = ["dsip_tile_stimulus", "DSIP_TILE_CORNERS", "DSIP_TILE_PLAN"]
 
@@ -51,12 +52,7 @@ def dsip_tile_stimulus(cfg: DSipTileConfig, cycles: int, seed: int):
         return np.stack([_codes_of_precision(rng, int(p), L) for p in ps])
 
     def weights(style):
-        if style in ("min", "max"):
-            return np.full(F * L, wlo if style == "min" else whi)
-        x = rng.integers(wlo, whi + 1, F * L)
-        pick = rng.random(F * L) < 0.15
-        x[pick] = rng.choice([wlo, whi, 0, -1, 1], size=int(pick.sum()))
-        return x
+        return tile_weights(rng, style, F * L, wlo, whi)
 
     # bricks: (codes, weights, first, last, tags)
     bricks, styles, planned = [], ["min", "max", "zero", "minus_one", "mixed"], 0

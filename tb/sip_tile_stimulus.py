@@ -14,7 +14,18 @@ from quantpe.golden.sip_tile import SipTileConfig
 
 from .plan import RegressionPlan
 
-__all__ = ["sip_tile_stimulus", "SIP_TILE_CORNERS", "SIP_TILE_PLAN"]
+__all__ = ["sip_tile_stimulus", "tile_weights", "SIP_TILE_CORNERS", "SIP_TILE_PLAN"]
+
+
+def tile_weights(rng, style: str, n: int, lo: int, hi: int) -> np.ndarray:
+    """n weights of one brick load: all lo / all hi (style "min" / "max"), else uniform in
+    [lo, hi] with about 15% of them drawn from the corners lo, hi, 0, -1, 1."""
+    if style in ("min", "max"):
+        return np.full(n, lo if style == "min" else hi)
+    x = rng.integers(lo, hi + 1, n)
+    pick = rng.random(n) < 0.15
+    x[pick] = rng.choice([lo, hi, 0, -1, 1], size=int(pick.sum()))
+    return x
 
 SIP_TILE_CORNERS = ("single_plane_brick", "full_precision_brick", "all_min", "all_max",
                     "multi_brick_output", "back_to_back_outputs", "flip_on_last_plane", "flip_on_idle",
@@ -39,12 +50,7 @@ def sip_tile_stimulus(cfg: SipTileConfig, cycles: int, seed: int):
                          w=rng.integers(wlo, whi + 1, F * L) if w_load is None else w_load))
 
     def weights(style):
-        if style in ("min", "max"):
-            return np.full(F * L, wlo if style == "min" else whi)
-        x = rng.integers(wlo, whi + 1, F * L)
-        pick = rng.random(F * L) < 0.15
-        x[pick] = rng.choice([wlo, whi, 0, -1, 1], size=int(pick.sum()))
-        return x
+        return tile_weights(rng, style, F * L, wlo, whi)
 
     # the bricks of enough outputs, planned up front: (weights, codes (W, L), p, first, last,
     # the corners the brick drives: counted when its last plane is in the run)
