@@ -106,6 +106,9 @@ def test_real_model_figures_on_a_tiny_entry(tmp_path, monkeypatch, seed):
     assert st["independent"]["dstripes_over_stripes"] >= 1.0
     qt = r["quantune"]
     assert qt["cost_fraction"] <= real_models.QUANTUNE_BUDGET + 1e-9 and sum(qt["plan_counts"].values()) == 3
+    from quantpe.report.realmodels import realmodels_markdown
+    row = next(line for line in realmodels_markdown([r]) if line.startswith("| tiny |"))
+    assert f"{a['approximate_layers']} of 3 layers" in row and f"{100 * r['int8']['agreement']:.1f}%" in row
 
 
 def test_a_detector_gets_sqnr_figures_only(tmp_path, monkeypatch, seed):

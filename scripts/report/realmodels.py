@@ -48,35 +48,31 @@ def _pct(v) -> str:
     return "—" if v is None else f"{100 * v:.1f}%"
 
 
-def _score(r: dict, v) -> str:
-    return "—" if v is None else f"{100 * v:.1f}%"
-
-
 def _acceptance_row(r: dict) -> dict:
     s, i8 = r["strum"], r["int8"]
     row = {"model": r["model"], "measure": {"top1": "top-1 agreement", "positions": "top-1 agreement per position",
                                             "sqnr": "output SQNR"}[r["metric"]],
            "samples": r["samples"], "MACs on the PEs": _pct(r["pe_share"]),
-           "INT8 vs float": (f"{_score(r, i8['agreement'])}, {i8['output_sqnr_db']:.1f} dB"
+           "INT8 vs float": (f"{_pct(i8['agreement'])}, {i8['output_sqnr_db']:.1f} dB"
                              if i8["agreement"] is not None else f"{i8['output_sqnr_db']:.1f} dB")}
     for v, label in (("dliq", "StruM DLIQ"), ("mip2q", "StruM MIP2Q")):
         w = s[v]
-        perf = _score(r, w["agreement"]) if w["agreement"] is not None else f"{s['output_sqnr_db'][v]:.1f} dB out"
+        perf = _pct(w["agreement"]) if w["agreement"] is not None else f"{s['output_sqnr_db'][v]:.1f} dB out"
         row[f"{label} K=B/2: weight SQNR (median / min), result"] = (
             f"{w['weight_sqnr_median_db']:.1f} / {w['weight_sqnr_min_db']:.1f} dB, {perf}")
     a = r.get("approx")
     row["approximate multiplier per layer within 1 pt"] = "—" if a is None else (
         f"{a['approximate_layers']} of {a['layers']} layers (" +
         ", ".join(f"{k} {v}" for k, v in a["pick_counts"].items()) +
-        f"); all picks at once: {_score(r, a['agreement_all_picks'])}, area x MACs −{100 * a['area_macs_saving']:.1f}%")
+        f"); all picks at once: {_pct(a['agreement_all_picks'])}, area x MACs −{100 * a['area_macs_saving']:.1f}%")
     st = r.get("stripes")
     row["Dynamic Stripes / Stripes (conv, 100% rel.): own pace, lockstep 16"] = "—" if st is None else (
         f"{st['independent']['dstripes_over_stripes']:.2f}x, {st['lockstep16']['dstripes_over_stripes']:.2f}x "
-        f"(profile agreement {_score(r, st['agreement_profiled'])})")
+        f"(profile agreement {_pct(st['agreement_profiled'])})")
     qt = r.get("quantune")
     row[f"QuantuneV2 plan at {QUANTUNE_BUDGET:.0%} of 8x8 cost"] = "—" if qt is None else (
         ", ".join(f"{v} {k}" for k, v in qt["plan_counts"].items()) +
-        f"; {_score(r, qt['agreement'])} at {qt['cost_fraction']:.0%} in {qt['seconds']:.0f} s")
+        f"; {_pct(qt['agreement'])} at {qt['cost_fraction']:.0%} in {qt['seconds']:.0f} s")
     return row
 
 
