@@ -37,7 +37,7 @@ from .errors import QuantpeError
 from quantpe.golden.qgraph import QGraph, QWeight, build_qgraph
 from quantpe.golden.graph import Graph, top1_score
 from .layers import INPUT
-from .lowering import bricks, pad_reduction
+from .lowering import bricks, n_bricks, pad_reduction
 from .qerror import mse_sqnr
 from .stripes_precision import covering_msb, detect_windows, profile_precisions, static_window, window_value
 from .strum_codec import block_bits
@@ -183,21 +183,36 @@ def _lock_sum(p: np.ndarray, lockstep: int) -> int:
     return int(p.reshape(g, -1, lockstep, nb).max(axis=2).sum())
 
 
+#: rows of one layer's bricks held at once by `_layer_cycles` (bounds memory: a depthwise layer's
+#: bricks are 16 lanes for each of its 1-channel columns)
+CYCLE_ROWS = 1 << 15
+
+
 def _layer_cycles(layer: QWeight, a, window, a_bits, lanes, group, lockstep, fields) -> dict:
-    b = layer_bricks(layer, a, lanes)
-    g, r, nb, _ = b.shape
+    # lowered as float32 (every code of <= 16 bits is exact in it: half the memory of int64)
+    cols, fcols = (layer.columns(np.asarray(v, np.float32)) for v in (a, fields))   # (N, G, P, K)
+    n, g, p, k = cols.shape
+    cg, taps = (layer.layer.cg, layer.layer.taps) if layer.is_conv else (k, 1)
+    r, nb = n * p, n_bricks(cg, taps, lanes)
     og = layer.weight.codes.shape[0] // g
     steps = og * g * (-(-r // lockstep)) * nb
     msb, lsb = window
-    fb = layer_bricks(layer, fields, lanes)
     real = int(layer.weight.codes.shape[1])
     out = dict(layer=layer.name, groups=g, rows=r, bricks=nb, lane_use=real / (nb * lanes), outputs=og * g,
                window=[msb, lsb], precision=msb - lsb + 1,
                parallel=steps, serial_full=steps * a_bits, stripes=steps * (msb - lsb + 1))
-    for key, bb in (("lossless", b), ("", fb)):
-        for trailing in (False, True):
-            name = f"dyn_{'trail' if trailing else 'lead'}" + (f"_{key}" if key else "")
-            out[name] = og * _lock_sum(brick_precisions(bb, a_bits, group, trailing), lockstep)
+    names = {(key, t): f"dyn_{'trail' if t else 'lead'}" + (f"_{key}" if key else "")
+             for key in ("lossless", "") for t in (False, True)}
+    sums = dict.fromkeys(names.values(), 0)
+    step = max(1, CYCLE_ROWS // lockstep) * lockstep     # whole lockstep chunks: the same maxima
+    for gi in range(g):
+        rows = {"lossless": cols[:, gi].reshape(r, k), "": fcols[:, gi].reshape(r, k)}
+        for s in range(0, r, step):
+            for key, c in rows.items():
+                bb = bricks(c[s:s + step].astype(np.int64), cg, taps, lanes)[None]
+                for t in (False, True):
+                    sums[names[key, t]] += og * _lock_sum(brick_precisions(bb, a_bits, group, t), lockstep)
+    out.update(sums)
     out["stripes_lossless"] = steps * (covering_msb(a, a_bits, True) + 1)
     return out
 

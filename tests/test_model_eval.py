@@ -10,6 +10,7 @@ from quantpe.golden.cnn import model_data, reference_graph, reference_qgraph
 from quantpe.golden.layers import INPUT, Conv2d, Flatten, Linear, ReLU
 from quantpe.golden.qgraph import build_qgraph
 from quantpe.golden.graph import Graph, Node
+from quantpe.golden import model_eval
 from quantpe.golden.model_eval import (StrumPaddingWarning, approx_eval_model, stripes_eval_model,
                                        stripes_profile, strum_eval_model, strum_operands)
 from quantpe.golden.strum_config import StrumConfig
@@ -46,7 +47,7 @@ def _py_brick_cycles(cols_rows, cg, taps, lanes):
 
 
 @pytest.mark.parametrize("cin,groups,k,stride", [(20, 1, 3, 1), (6, 6, 3, 2), (4, 2, 2, 1)])
-def test_conv_brick_cycles_against_plain_python(seed, cin, groups, k, stride):
+def test_conv_brick_cycles_against_plain_python(seed, cin, groups, k, stride, monkeypatch):
     rng = np.random.default_rng(seed)
     conv = Conv2d(rng.standard_normal((6, cin // groups, k, k)), rng.standard_normal(6) * 0.1,
                   stride=stride, padding=1, groups=groups)
@@ -74,6 +75,10 @@ def test_conv_brick_cycles_against_plain_python(seed, cin, groups, k, stride):
     nb = k * k * -(-(cin // groups) // 4)
     assert row["parallel"] == 6 * cols.shape[0] * cols.shape[2] * nb and row["bricks"] == nb
     assert row["serial_full"] == 8 * row["parallel"]
+    # rows streamed in chunks (a chunk smaller than a lockstep group, or not dividing the rows)
+    monkeypatch.setattr(model_eval, "CYCLE_ROWS", 3)
+    assert stripes_eval_model(q, x, y, x, y, lanes=4, group=4)["layers"] == r["layers"]
+    assert stripes_eval_model(q, x, y, x, y, lanes=4, group=4, lockstep=4)["layers"] == r16["layers"]
 
 
 def test_strum_padding_exact_storage_and_warning():
