@@ -104,8 +104,12 @@ def test_real_model_figures_on_a_tiny_entry(tmp_path, monkeypatch, seed):
     st = r["stripes"]
     assert len(st["profile"]) == 3 and st["conv_layers"] == 2 and all(1 <= p <= 8 for p in st["profile"])
     assert st["independent"]["dstripes_over_stripes"] >= 1.0
-    qt = r["quantune"]
-    assert qt["cost_fraction"] <= real_models.QUANTUNE_BUDGET + 1e-9 and sum(qt["plan_counts"].values()) == 3
+    assert [qt["budget_fraction"] for qt in r["quantune"]] == list(real_models.QUANTUNE_BUDGETS)
+    for qt in r["quantune"]:
+        assert qt["cost_fraction"] <= qt["budget_fraction"] + 1e-9 and sum(qt["plan_counts"].values()) == 3
+        bits = [tuple(map(int, o.split("x"))) for o in qt["plan"]]          # (a_bits, w_bits) per layer
+        qp = build_qgraph(g, x, w_bits=[w for _, w in bits], a_bits=[a for a, _ in bits])
+        assert qt["agreement"] == qp.accuracy(x, y)
     from quantpe.report.realmodels import realmodels_markdown
     row = next(line for line in realmodels_markdown([r]) if line.startswith("| tiny |"))
     assert f"{a['approximate_layers']} of 3 layers" in row and f"{100 * r['int8']['agreement']:.1f}%" in row

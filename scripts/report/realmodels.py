@@ -15,7 +15,7 @@ from pathlib import Path
 from quantpe.core.jobs import parallel_map
 from quantpe.core.tables import markdown_table
 from quantpe.explore import model_fetch
-from quantpe.explore.real_models import QUANTUNE_BUDGET, real_model_figures
+from quantpe.explore.real_models import QUANTUNE_BUDGETS, real_model_figures
 from quantpe.golden.atomic import ensure_dir, write_text
 
 __all__ = ["STUDY_MODELS", "realmodels_figures", "write_realmodels_data", "realmodels_markdown",
@@ -69,10 +69,10 @@ def _acceptance_row(r: dict) -> dict:
     row["Dynamic Stripes / Stripes (conv, 100% rel.): own pace, lockstep 16"] = "—" if st is None else (
         f"{st['independent']['dstripes_over_stripes']:.2f}x, {st['lockstep16']['dstripes_over_stripes']:.2f}x "
         f"(profile agreement {_pct(st['agreement_profiled'])})")
-    qt = r.get("quantune")
-    row[f"QuantuneV2 plan at {QUANTUNE_BUDGET:.0%} of 8x8 cost"] = "—" if qt is None else (
-        ", ".join(f"{v} {k}" for k, v in qt["plan_counts"].items()) +
-        f"; {_pct(qt['agreement'])} at {qt['cost_fraction']:.0%} in {qt['seconds']:.0f} s")
+    budgets = " / ".join(f"{b:.0%}" for b in QUANTUNE_BUDGETS)
+    row[f"QuantuneV2 plans at {budgets} of 8x8 cost"] = "—" if r.get("quantune") is None else "; ".join(
+        f"{qt['budget_fraction']:.0%}: " + ", ".join(f"{v} {k}" for k, v in qt["plan_counts"].items()) +
+        f" → {_pct(qt['agreement'])} in {qt['seconds']:.0f} s" for qt in r["quantune"])
     return row
 
 
