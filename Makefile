@@ -15,10 +15,10 @@ report: venv tools
 
 test: venv-test tools
 	$(BIN)/ruff check -q .
-	$(BIN)/pytest -n $(JOBS) -q --durations=25
+	$(BIN)/pytest -n $(JOBS) --dist worksteal -q --durations=25
 
 test-slow: venv-test tools
-	$(BIN)/pytest -n $(JOBS) -q --slow
+	$(BIN)/pytest -n $(JOBS) --dist worksteal -q --slow
 
 lint: venv-test
 	$(BIN)/ruff check .

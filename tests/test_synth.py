@@ -537,8 +537,10 @@ def test_sky130_flow_mul8(mul8_sky, mul8_q):
 
 
 @needs_sky130
+@pytest.mark.slow
 def test_calibration_mac16_builtin_vs_sky130(designs, tmp_path):
-    """16-lane signed 8x8 MAC, 32-bit accumulator: built-in library within 20 % of sky130."""
+    """16-lane signed 8x8 MAC, 32-bit accumulator: built-in library within 20 % of sky130 (the
+    default run checks the same bound on the 8x8 multiplier, `test_sky130_flow_mul8`)."""
     q = synthesize(designs["mac16"], "mac16", tmp_path / "q")
     s = synthesize(designs["mac16"], "mac16", tmp_path / "sky", liberty=SKY130)
     ratio = q["area_um2"] / s["area_um2"]
