@@ -163,12 +163,14 @@ class FamesFigures:
 
 
 def _ga_figures(ga, f_cost, f_acc, acc0):
-    """(best GA accuracy within FAMES's cost, cheapest GA plan within 1 point, GA time to match)."""
+    """(best GA accuracy within FAMES's cost, cheapest GA plan within 1 point, (GA time, GA
+    evaluations) to the match: its first plan at FAMES's cost or lower with FAMES's accuracy or
+    better; None if it never matched)."""
     within = [(c, a, chh) for _, chh, c, a in ga["log"] if c <= f_cost]
     ga_best = max(within, key=lambda t: (t[1], -t[0])) if within else None
     ok = [(c, a, chh) for _, chh, c, a in ga["log"] if (acc0 - a) * 100 <= 1.0]
     ga_cheap = min(ok) if ok else None
-    match = next((t for t, chh, c, a in ga["log"] if c <= f_cost and a >= f_acc), None)
+    match = next(((t, k + 1) for k, (t, chh, c, a) in enumerate(ga["log"]) if c <= f_cost and a >= f_acc), None)
     return ga_best, ga_cheap, match
 
 
@@ -188,9 +190,11 @@ def _sanity_pairs(names, cands, offsets, mats, est, acc, acc0) -> list:
     return pairs
 
 
-def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost) -> FamesFigures:
+def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost, model: str = "cnn",
+                  ga_size: tuple | None = None) -> FamesFigures:
     """FAMES (timed: gradients, counting matrices, estimates, MCKP and its verifications), then
-    NSGA-II on real accuracy with a fresh cache, on the same candidates of `base_plan`'s widths."""
+    NSGA-II on real accuracy with a fresh cache, on the same candidates of `base_plan`'s widths;
+    ga_size: NSGA-II's (population, generations) [GA_SIZE[quick]]; model: the plan's model name."""
     base, cands, costs, offsets = mul_setup(graph, xc, base_plan, cost, bias_comp=True)
     names = list(cands)
     exact_cost = sum(costs[n][0] for n in names)
@@ -212,25 +216,28 @@ def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost) ->
     f_cost = sum(costs[n][i] for n, i in zip(names, ch))
     f_acc = acc(ch)
     acc_ga = mul_accuracy(base, cands, xe, ye, offsets)
-    pop, gens = GA_SIZE[quick]
+    pop, gens = ga_size or GA_SIZE[quick]
     t1 = time.perf_counter()
     ga = ps.nsga2([len(cands[n]) for n in names],
                   lambda c: (sum(costs[n][i] for n, i in zip(names, c)), acc_ga(c)), pop_size=pop,
                   generations=gens, seed=0)
     t_ga = time.perf_counter() - t1
     ga_best, ga_cheap, match = _ga_figures(ga, f_cost, f_acc, acc0)
-    plan = make_plan("cnn", graph, "fames", dict(max_loss_pts=1.0, base=tag, cost=cost),
+    plan = make_plan(model, graph, "fames", dict(max_loss_pts=1.0, base=tag, cost=cost),
                      [(a, w, mul_spec(cands[n][i]), offsets[n][i]) for n, (a, w), i in zip(names, base_plan, ch)],
                      dict(accuracy=f_acc, exact_accuracy=acc0, cost_cut_pct=100 * (1 - f_cost / exact_cost),
                           wall_time_s=round(t_fames, 3)))
     row = dict(base=tag, precisions=_fmt_plan(base_plan), exact_acc=acc0, fames_acc=f_acc,
                fames_cut_pct=100 * (1 - f_cost / exact_cost), fames_area_cut_pct=area_cut(ch),
-               fames_s=t_fames, fames_est_s=t_est,
-               fames_evals=len(fr["verified"]) + 1, ga_evals=ga["evals"], ga_s=t_ga,
+               fames_s=t_fames, fames_est_s=t_est, fames_solve_s=fr["seconds"]["solve"],
+               fames_verify_s=fr["seconds"]["verify"],
+               fames_evals=len(fr["verified"]) + 1, ga_evals=ga["evals"], ga_pop=pop, ga_generations=gens, ga_s=t_ga,
                ga_acc_at_fames_cost=None if ga_best is None else ga_best[1],
                ga_best_cut_pct_within_1pt=None if ga_cheap is None else 100 * (1 - ga_cheap[0] / exact_cost),
-               ga_time_to_match_s=match, speedup_at_match=None if match is None else match / t_fames,
-               ga_run_over_fames=t_ga / t_fames)
+               ga_time_to_match_s=None if match is None else match[0],
+               ga_evals_to_match=None if match is None else match[1],
+               speedup_at_match=None if match is None else match[0] / t_fames,
+               ga_run_over_fames=t_ga / t_fames, ga_over_fames_evals=ga["evals"] / (len(fr["verified"]) + 1))
     chosen = [dict(layer=n, a_bits=a, w_bits=w, mul=mul_spec(cands[n][i]), bias_comp=offsets[n][i] is not None,
                    cut_pct=100 * (1 - costs[n][i] / costs[n][0])) for n, (a, w), i in zip(names, base_plan, ch)]
     pairs = _sanity_pairs(names, cands, offsets, mats, est, acc, acc0) if sanity else []
