@@ -792,9 +792,12 @@ def _sign_magnitude(unsigned: MulRule, a, b) -> np.ndarray:
     return np.where((a < 0) ^ (b < 0), -u, u)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=512)
 def mul_table(cfg: ApproxMulConfig) -> np.ndarray:
-    """Read-only (2^a_bits, 2^b_bits) int64 table: [a_pattern, b_pattern] -> product."""
+    """Read-only (2^a_bits, 2^b_bits) int64 table: [a_pattern, b_pattern] -> product.
+
+    Cached for 512 configs (<= 256 MB at 8x8): a plan search walks every layer's candidates in
+    turn, and a deep model's layers share a few hundred of them (a smaller LRU misses on each)."""
     a = operand_values(cfg.a_bits, cfg.signed)[:, None]
     b = operand_values(cfg.b_bits, cfg.signed)[None, :]
     t = np.array(np.broadcast_to(_direct(cfg, a, b), (1 << cfg.a_bits, 1 << cfg.b_bits)), dtype=np.int64)

@@ -1,4 +1,5 @@
-"""Reference digits CNN (and the digits MLP as a layer graph): architecture, numpy training, file.
+"""Reference digits CNN (and the digits MLP as a layer graph): architecture, training recipe, file;
+the reference models' registry (`REFERENCE_MODELS`: mlp, cnn and the deep `resnet`).
 
 Input: the digits split (`digits.load_digits_split`) as (N, 1, 8, 8) images in [0, 1]
 (`to_images`: the 64 features row-major). Architecture (`ARCH`, per-sample shapes):
@@ -18,7 +19,7 @@ on the training split, argmax of the integer logits), checked by tests/test_cnn.
     digits CNN  float 0.9778  int8 0.9778      (8 epochs, 17.8 s on one core)
     digits MLP  float 0.9722  int8 0.9667      (for comparison, `qmodel`)
 
-Training (`train_graph`): He-normal initialisation (fan_in = C_g*KH*KW), zero biases, mini-batch
+Training (`train.train_graph`): He-normal initialisation (fan_in = C_g*KH*KW), zero biases, mini-batch
 Adam on the mean softmax cross-entropy, fixed seed (numpy default_rng) for the initialisation
 and the per-epoch shuffles, float64, single-threaded BLAS. On a given machine the same seed gives
 bit-identical weights; `python -m quantpe.golden.cnn` rebuilds golden/data/digits_cnn.npz byte for byte
@@ -33,29 +34,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .digits import N_CLASSES, load_digits_split
-from .errors import QuantpeError
+from .digits import N_CLASSES, load_digits_split, to_images
 from quantpe.golden.layers import INPUT, Add, AvgPool, Conv2d, Flatten, Linear, MaxPool, ReLU
 from quantpe.golden.graph_io import load_graph, save_graph
 from quantpe.golden.qgraph import QGraph, build_qgraph
 from quantpe.golden.graph import Graph, Node
+from .errors import QuantpeError
 from .mlp import MLP, load_reference_model
+from .resnet import load_reference_resnet
+from .train import loss_grad, train_graph
 
-__all__ = ["ARCH", "CNN_PATH", "TRAIN_DEFAULTS", "to_images", "digits_cnn", "train_graph",
-           "train_digits_cnn", "load_reference_cnn", "mlp_graph", "reference_graph",
+__all__ = ["ARCH", "CNN_PATH", "TRAIN_DEFAULTS", "to_images", "digits_cnn", "loss_grad", "train_graph",
+           "train_digits_cnn", "load_reference_cnn", "mlp_graph", "REFERENCE_MODELS", "reference_graph",
            "reference_qgraph", "model_data", "accuracy_report"]
 
 CNN_PATH = Path(str(resources.files("quantpe.golden") / "data" / "digits_cnn.npz"))
 TRAIN_DEFAULTS = dict(epochs=8, batch_size=32, lr=3e-3)
 ARCH = "conv1-conv2-maxpool-dw3-pw4-add-avgpool-fc"
-
-
-def to_images(x) -> np.ndarray:
-    """Digits features (N, 64) -> (N, 1, 8, 8) images (row-major pixels)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != 64:
-        raise QuantpeError(f"digits features must have shape (n, 64), got {x.shape}")
-    return x.reshape(len(x), 1, 8, 8)
 
 
 def digits_cnn(params: dict | None = None, rng: np.random.Generator | None = None) -> Graph:
@@ -83,58 +78,6 @@ def digits_cnn(params: dict | None = None, rng: np.random.Generator | None = Non
         Node("fc", Linear(params[("fc", "weight")], params[("fc", "bias")]), ("flat",)),
     )
     return Graph((1, 8, 8), nodes)
-
-
-def loss_grad(logits, y):
-    z = logits - logits.max(axis=1, keepdims=True)
-    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
-    n = len(y)
-    loss = -np.mean(logp[np.arange(n), y])
-    g = np.exp(logp)
-    g[np.arange(n), y] -= 1.0
-    return float(loss), g / n
-
-
-def train_graph(graph: Graph, x, y, rng: np.random.Generator, epochs: int, batch_size: int = 32,
-                lr: float = 3e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Graph:
-    """Mini-batch Adam on the softmax cross-entropy of graph's (N, classes) output.
-
-    BLAS runs single-threaded here (threadpoolctl, a scikit-learn dependency): the float sums
-    then do not depend on the machine's thread count, and on 2 shared cores it is faster."""
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(1):
-        return _train(graph, x, y, rng, epochs, batch_size, lr, beta1, beta2, eps)
-
-
-def _train(graph, x, y, rng, epochs, batch_size, lr, beta1, beta2, eps) -> Graph:
-    x = graph.check_input(x, "training input")
-    y = np.asarray(y, dtype=np.int64)
-    if y.shape != (len(x),):
-        raise QuantpeError(f"labels must be (n,) integers, got shape {y.shape}")
-    if epochs < 0 or batch_size < 1:
-        raise QuantpeError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
-    params = {k: np.array(v) for k, v in graph.params().items()}
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    v2 = {k: np.zeros_like(v) for k, v in params.items()}
-    step = 0
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            g = graph.with_params(params)
-            out, caches = g.forward_train(x[idx])
-            _, gout = loss_grad(out, y[idx])
-            grads = g.backward(caches, gout)
-            step += 1
-            c1, c2 = 1.0 - beta1 ** step, 1.0 - beta2 ** step
-            for k, p in params.items():
-                gk = grads[k]
-                m[k] *= beta1
-                m[k] += (1.0 - beta1) * gk
-                v2[k] *= beta2
-                v2[k] += (1.0 - beta2) * gk * gk
-                p -= lr * (m[k] / c1) / (np.sqrt(v2[k] / c2) + eps)
-    return graph.with_params(params)
 
 
 def train_digits_cnn(seed: int = 0, epochs: int | None = None) -> Graph:
@@ -169,22 +112,26 @@ def mlp_graph(model: MLP | None = None) -> Graph:
     return Graph((model.sizes[0],), tuple(nodes))
 
 
-REFERENCE_MODELS = ("mlp", "cnn")
+#: the reference models: the digits MLP, this CNN and the deep digits ResNet (`resnet`)
+REFERENCE_MODELS = ("mlp", "cnn", "resnet")
+IMAGE_MODELS = ("cnn", "resnet")
 
 
 def reference_graph(name: str) -> Graph:
-    """"mlp" or "cnn": the committed reference model as a layer graph."""
+    """"mlp", "cnn" or "resnet": the committed reference model as a layer graph."""
     if name == "mlp":
         return mlp_graph()
     if name == "cnn":
         return load_reference_cnn()
+    if name == "resnet":
+        return load_reference_resnet()
     raise QuantpeError(f"reference model must be one of {', '.join(REFERENCE_MODELS)}, got {name!r}")
 
 
 def model_data(name: str):
     """(x_train, y_train, x_test, y_test) of the digits split shaped for reference model `name`."""
     d = load_digits_split()
-    if name == "cnn":
+    if name in IMAGE_MODELS:
         return to_images(d.x_train), d.y_train, to_images(d.x_test), d.y_test
     reference_graph(name)
     return d.x_train, d.y_train, d.x_test, d.y_test

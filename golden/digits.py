@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DigitsSplit", "load_digits_split", "N_FEATURES", "N_CLASSES", "PIXEL_MAX",
+from .errors import QuantpeError
+
+__all__ = ["DigitsSplit", "load_digits_split", "to_images", "N_FEATURES", "N_CLASSES", "PIXEL_MAX",
            "TEST_SIZE", "SPLIT_SEED"]
 
 N_FEATURES = 64
@@ -51,3 +53,11 @@ def load_digits_split() -> DigitsSplit:
     for a in arrays:
         a.setflags(write=False)
     return DigitsSplit(*arrays)
+
+
+def to_images(x) -> np.ndarray:
+    """Digits features (N, 64) -> (N, 1, 8, 8) images (row-major pixels)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != N_FEATURES:
+        raise QuantpeError(f"digits features must have shape (n, 64), got {x.shape}")
+    return x.reshape(len(x), 1, 8, 8)

@@ -36,11 +36,13 @@ batch (x, labels):
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .approx import exact_table, mul_table
 from .bias_comp import output_mean_errors
-from .cnn import loss_grad
+from .train import loss_grad
 from .errors import QuantpeError
 from .intmath import to_unsigned
 from quantpe.golden.layers import INPUT
@@ -215,17 +217,20 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
     about log2(n) + 1 verifications. est: precomputed
     `loss_estimates` (then the counting matrices are not recomputed); offsets: the candidates'
     bias offsets (`loss_estimates`; accuracy() applies them). Returns dict(choice,
-    estimates, verified [(budget, choice, accuracy)], exact_accuracy)."""
+    estimates, verified [(budget, choice, accuracy)], exact_accuracy, seconds=dict(estimate,
+    solve, verify)): wall times of the estimates (0 when `est` is given), the n MCKP solves, and
+    the accuracy calls (the exact model's included)."""
     names = list(candidates)
+    if n_budgets < 2:
+        raise QuantpeError(f"fames_search: n_budgets must be >= 2, got {n_budgets}")
+    t0 = time.perf_counter()
     if est is None:
         grads, _ = output_grads(graph, x_cal, y_cal)
         est = loss_estimates(count_matrices(base, x_cal, grads), candidates, offsets)
+    t1 = time.perf_counter()
     losses = [[r[2] for r in est[n]] for n in names]
     cost_l = [list(costs[n]) for n in names]
     exact = tuple(0 for _ in names)
-    acc0 = accuracy(exact)
-    if n_budgets < 2:
-        raise QuantpeError(f"fames_search: n_budgets must be >= 2, got {n_budgets}")
     top = sum(max(v) for v in losses)
     positive = [v for row in losses for v in row if v > 0]
     floor = min(positive) if positive else top
@@ -234,6 +239,8 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
     for k, b in enumerate(budgets):                  # B_k descending: cheaper picks first
         pick = select_mckp(cost_l, losses, b)
         picks[k] = exact if pick is None else tuple(pick)
+    t2 = time.perf_counter()
+    acc0 = accuracy(exact)
     verified, seen = [], {}
 
     def ok(k):
@@ -242,13 +249,13 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
             verified.append((budgets[k], picks[k], seen[picks[k]]))
         return (acc0 - seen[picks[k]]) * 100 <= max_loss_pts
     lo, hi = 0, n_budgets - 1                        # bisection: the largest budget that verifies
-    if not ok(hi):
-        return dict(choice=exact, estimates=est, verified=verified, exact_accuracy=acc0)
-    while lo < hi:
+    found = ok(hi)
+    while found and lo < hi:
         mid = (lo + hi) // 2
         if ok(mid):
             hi = mid
         else:
             lo = mid + 1
-    choice = picks[hi]
-    return dict(choice=choice, estimates=est, verified=verified, exact_accuracy=acc0)
+    choice = picks[hi] if found else exact
+    seconds = dict(estimate=t1 - t0, solve=t2 - t1, verify=time.perf_counter() - t2)
+    return dict(choice=choice, estimates=est, verified=verified, exact_accuracy=acc0, seconds=seconds)

@@ -438,7 +438,7 @@ def named_cases() -> list[Case]:
           setup=_write("p.json", '{"schema": "quantpe.plan/9"}'), out="out"),
         c("plan: missing", ["generate", "--plan", "in/none.json"]),
         c("plan: with a design", ["generate", "--plan", "in/p.json", "baseline"], setup=_write("p.json", "{}")),
-        c("plan: unknown model", ["plan", "resnet", "--method", "quantune", "-o", "out.json"]),
+        c("plan: unknown model", ["plan", "vgg", "--method", "quantune", "-o", "out.json"]),
         c("plan: unknown method", ["plan", "mlp", "--method", "magic", "-o", "out.json"]),
         c("plan: negative budget", ["plan", "mlp", "--method", "quantune", "--budget", "-1", "-o", "out.json"]),
         c("plan: bad precisions", ["plan", "mlp", "--method", "quantune", "--precisions", "9x9", "-o", "out.json"]),

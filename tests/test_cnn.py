@@ -189,5 +189,5 @@ def test_bad_inputs(cnn, q8):
     with pytest.raises(QuantpeError):
         to_images(np.zeros((2, 63)))
     with pytest.raises(QuantpeError, match="reference model"):
-        model_data("resnet")
+        model_data("vgg")
     assert math.isfinite(digits_cnn().forward(np.zeros((1, 1, 8, 8))).sum())

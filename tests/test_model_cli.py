@@ -36,7 +36,7 @@ def test_import_and_eval_onnx(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["model", "eval", "--model", "resnet"], "--model must be"),
+    (["model", "eval", "--model", "vgg"], "--model must be"),
     (["model", "eval", "--model", "x.onnx"], "does not exist"),
     (["model", "eval", "--model", "cnn", "--inputs", "x.npy"], "apply to file models"),
 ])

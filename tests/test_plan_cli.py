@@ -88,7 +88,7 @@ def test_bad_plans(plan_file, tmp_path, cli, cmd, edit, msg):
 @pytest.mark.parametrize("edit, msg", [
     (lambda p: p["model"].update(sha256="0" * 64), "made for another model"),
     (lambda p: p["layers"].pop(), "plan has 2 layers, the model has 3"),
-    (lambda p: p["model"].update(name="resnet"), "not a reference model"),
+    (lambda p: p["model"].update(name="vgg"), "not a reference model"),
 ])
 def test_plan_for_another_model(plan_file, tmp_path, cli, edit, msg):
     p, plan = plan_file

@@ -1,5 +1,6 @@
 """QuantuneV2 planner, search baselines and the FAMES machinery (counting matrices, estimates, MCKP)."""
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -278,6 +279,37 @@ def test_fames_budget_ladder_reaches_the_smallest_estimate():
     assert all(v[2] in (0.0, 1.0) for v in r["verified"]) and len(seen) <= 7
 
 
+def test_fames_time_split_covers_its_parts():
+    """seconds: the estimates (none to make: est is given), the MCKP solves, and the accuracy
+    calls (each sleeps 20 ms here, the exact model's included)."""
+    layers = ["l0", "l1", "l2"]
+    est = {n: [(0.0, 0.0, 0.0), (0.0, 0.0, 1e-3), (0.0, 0.0, 1.0)] for n in layers}
+    cands = {n: ["exact", "good", "bad"] for n in layers}
+    costs = {n: [10.0, 5.0, 1.0] for n in layers}
+    calls = []
+
+    def acc(ch):
+        calls.append(ch)
+        time.sleep(0.02)
+        return 1.0 if all(i <= 1 for i in ch) else 0.0
+    t0 = time.perf_counter()
+    r = fames_search(None, None, None, None, cands, costs, acc, max_loss_pts=1.0, est=est)
+    total = time.perf_counter() - t0
+    sec = r["seconds"]
+    assert set(sec) == {"estimate", "solve", "verify"} and r["choice"] == (1, 1, 1)
+    assert len(calls) == len(r["verified"]) + 1 and sec["verify"] >= 0.02 * len(calls)
+    assert sec["estimate"] < 0.01 and sec["solve"] > 0 and sum(sec.values()) <= total
+
+
+def test_ga_match_counts_time_and_evaluations():
+    from quantpe.report.plans import _ga_figures
+    log = [(0.5, (1,), 5.0, 0.80), (1.0, (2,), 3.0, 0.95), (1.5, (3,), 2.0, 0.97), (2.0, (4,), 1.0, 0.99)]
+    best, cheap, match = _ga_figures(dict(log=log), f_cost=2.5, f_acc=0.96, acc0=0.99)
+    assert match == (1.5, 3)                    # the first plan at <= 2.5 cost and >= 0.96 accuracy
+    assert best == (1.0, 0.99, (4,)) and cheap == (1.0, 0.99, (4,))
+    assert _ga_figures(dict(log=log), f_cost=0.5, f_acc=0.5, acc0=0.99)[2] is None
+
+
 def test_fames_hessian_proxy_hand_computed():
     """One Linear layer, logits [ln 3 + 1, 1] for both samples (softmax [3/4, 1/4]), labels 1 and
     0: N dL/dy = softmax - onehot = [3/4, -3/4] and [-1/4, 1/4], so h = mean((N dL/dy)^2) =
@@ -337,3 +369,25 @@ def test_ga_population_accuracies_through_the_executor_equal_one_at_a_time(seed,
     one = mul_accuracy(q, cands, x, y)
     monkeypatch.setattr(settings, "jobs", 2)
     assert mul_accuracy(q, cands, x, y).many(choices) == [one(c) for c in choices]
+
+
+def test_deep_section_states_the_match_or_its_absence():
+    """The deep network's text: the speed-up at the match when the GA matched, else the whole-run
+    ratio as its lower bound; the time split and the evaluations bound in both."""
+    from types import SimpleNamespace
+
+    from quantpe.report.plans import FamesFigures, _deep_markdown
+    row = dict(model="resnet", base="resnet q50", cost="area", exact_acc=0.91, fames_acc=0.90, fames_cut_pct=11.0,
+               fames_s=40.0, fames_est_s=20.0, fames_solve_s=15.0, fames_verify_s=5.0, fames_evals=7,
+               ga_evals=2000, ga_pop=40, ga_generations=50, ga_s=2600.0, ga_acc_at_fames_cost=0.85,
+               ga_best_cut_pct_within_1pt=None, ga_time_to_match_s=None, ga_evals_to_match=None,
+               speedup_at_match=None, ga_run_over_fames=65.0, ga_over_fames_evals=2000 / 7)
+    deep = FamesFigures(row, [{}] * 51, {}, [], [], (0.89, 0.90))
+    text = "\n".join(_deep_markdown(SimpleNamespace(deep=deep)))
+    assert "51 weight layers" in text and "never matched" in text and "above the whole-run ratio, 65.0x" in text
+    assert "estimate 20.0 s" in text and "solve 15.0 s" in text and "verification 5.0 s" in text
+    assert "GA evaluations / FAMES evaluations = 286" in text
+    row.update(ga_time_to_match_s=1300.0, ga_evals_to_match=1000, speedup_at_match=32.5)
+    text = "\n".join(_deep_markdown(SimpleNamespace(deep=deep)))
+    assert "after 1000 evaluations and 1300 s: FAMES is 32.5x faster at the match" in text
+    assert _deep_markdown(SimpleNamespace(deep=None)) == []

@@ -255,7 +255,7 @@ def test_cnn_real_trace_frames_are_the_layers_dot_products():
     inputs = real_trace(BaselineConfig(), 500, 0, "cnn")
     assert len(inputs["a"]) == 500
     with pytest.raises(ConfigError, match="mlp, cnn"):
-        real_trace(BaselineConfig(), 500, 0, "resnet")
+        real_trace(BaselineConfig(), 500, 0, "vgg")
 
 
 def test_model_file_real_trace_frames_are_its_layers_dot_products(tmp_path, seed):

@@ -1,7 +1,8 @@
 """`quantpe model train|eval|import|techniques`: the reference models and a user's ONNX model.
 
-  quantpe model train [--seed S] [--epochs E] [-o FILE]      retrain the digits CNN (byte-stable file)
-  quantpe model eval [--model mlp|cnn|FILE.npz|FILE.onnx] [--inputs X.npy [--labels Y.npy]]
+  quantpe model train [--model cnn|resnet|mlp] [--seed S] [--epochs E] [-o FILE]
+                                                             retrain a reference model (byte-stable file)
+  quantpe model eval [--model mlp|cnn|resnet|FILE.npz|FILE.onnx] [--inputs X.npy [--labels Y.npy]]
                                                              float vs bit-exact integer accuracy
   quantpe model import FILE.onnx --inputs X.npy -o DIR       ONNX + samples -> DIR/model.npz (the
           [--qdq Q.onnx]                                     golden float graph), DIR/model.json
@@ -26,8 +27,7 @@ from quantpe.core.limits import MAX_EPOCHS, bounded_int, seed_type
 from quantpe.explore import model_fetch
 from quantpe.explore.models import model_file, read_labels, resolve_model, sample_shape
 from quantpe.golden.atomic import staged_dir, write_text
-from quantpe.golden.cnn import CNN_PATH, rebuild
-from quantpe.golden.cnn import TRAIN_DEFAULTS as CNN_TRAIN_DEFAULTS
+from quantpe.golden import cnn, resnet
 from quantpe.golden.digits import load_digits_split
 from quantpe.golden.graph_io import save_graph
 from quantpe.golden.qgraph import build_qgraph
@@ -47,13 +47,13 @@ def add_model_parser(subparsers) -> argparse.ArgumentParser:
     """Add the `model` command (with its sub-commands) to the CLI's sub-parsers."""
     m = subparsers.add_parser("model", help="reference models, ONNX import, model evaluation")
     sub = m.add_subparsers(dest="model_cmd", metavar="ACTION", required=True, parser_class=type(m))
-    t = sub.add_parser("train", help="retrain a reference digits model (CNN or MLP) and write its weights")
-    t.add_argument("--model", choices=("cnn", "mlp"), default="cnn", help="which reference model [cnn]")
+    t = sub.add_parser("train", help="retrain a reference digits model (CNN, ResNet or MLP) and write its weights")
+    t.add_argument("--model", choices=("cnn", "resnet", "mlp"), default="cnn", help="which reference model [cnn]")
     t.add_argument("--seed", type=seed_type, default=0)
     t.add_argument("--epochs", type=bounded_int("--epochs", 0, MAX_EPOCHS), default=None,
                    help="[the reference recipe's; 0: the initialisation only]")
     t.add_argument("-o", "--out", type=Path, default=None,
-                   help="weight file [the committed golden/data/digits_cnn.npz or digits_mlp.npz]")
+                   help="weight file [the committed golden/data/digits_cnn.npz, digits_resnet.npz or digits_mlp.npz]")
     for name, hlp in (("eval", "float and bit-exact integer accuracy of a model"),
                       ("techniques", "StruM, approximate multipliers and Stripes on a model")):
         e = sub.add_parser(name, help=hlp)
@@ -86,7 +86,7 @@ def _bits_opts(p):
 
 def _model_opts(p):
     p.add_argument("--model", default="cnn",
-                   help="mlp | cnn | FILE.npz (model import output) | FILE.onnx [cnn]")
+                   help="mlp | cnn | resnet | FILE.npz (model import output) | FILE.onnx [cnn]")
     p.add_argument("--inputs", type=Path, default=None, help="input samples .npy (file models)")
     p.add_argument("--labels", type=Path, default=None, help="labels .npy (file models)")
     _bits_opts(p)
@@ -128,12 +128,13 @@ def _train_mlp(args):
 def _cmd_train(args):
     if args.model == "mlp":
         return _train_mlp(args)
-    out = args.out or CNN_PATH
-    committed = CNN_PATH.read_bytes() if CNN_PATH.exists() else None
-    print(rebuild(out, args.seed, CNN_TRAIN_DEFAULTS["epochs"] if args.epochs is None else args.epochs))
-    if committed is not None and Path(out).resolve() != CNN_PATH.resolve():
+    mod, path = (cnn, cnn.CNN_PATH) if args.model == "cnn" else (resnet, resnet.RESNET_PATH)
+    out = args.out or path
+    committed = path.read_bytes() if path.exists() else None
+    print(mod.rebuild(out, args.seed, mod.TRAIN_DEFAULTS["epochs"] if args.epochs is None else args.epochs))
+    if committed is not None and Path(out).resolve() != path.resolve():
         same = Path(out).read_bytes() == committed
-        print(f"byte-identical to the committed {CNN_PATH.name}: {'yes' if same else 'no'}")
+        print(f"byte-identical to the committed {path.name}: {'yes' if same else 'no'}")
 
 
 def _cmd_eval(args):

@@ -45,7 +45,7 @@ __all__ = ["add_plan_parser", "cmd_plan", "parse_precisions"]
 def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("plan", help="per-layer plan (QuantuneV2, FAMES, baselines) -> plan.json",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="mlp | cnn | FILE.npz | FILE.onnx")
+    p.add_argument("model", help="mlp | cnn | resnet | FILE.npz | FILE.onnx")
     p.add_argument("--method", required=True, choices=PRECISION_METHODS + MUL_METHODS)
     p.add_argument("--budget", type=bounded_float("--budget", 0.0, MAX_LOSS_POINTS), default=None,
                    help="precision methods: cost fraction in (0, 1] [0.5]; fames/nsga2: max accuracy loss, "

@@ -1,4 +1,4 @@
-"""A model named on the command line: a reference model (mlp, cnn) with its digits split, or a
+"""A model named on the command line: a reference model (mlp, cnn, resnet) with its digits split, or a
 .npz / .onnx file with the user's samples (`resolve_model`). Imports: `quantpe.golden`.
 """
 from __future__ import annotations

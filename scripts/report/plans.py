@@ -3,10 +3,11 @@
 Writes out_dir/plans/: precision.csv (every brute-force combination: cost, accuracy),
 precision_methods.csv, precision_sweep.csv (QuantuneV2 and greedy against brute force at each
 SWEEP budget), fames.csv, sanity.csv, scaling.csv, plan_*.json (the chosen plans), fronts.png,
-sanity.png, scaling.png, fames_front.png; returns the markdown lines. Model: the digits CNN
-(calibration: first 512 training images, scores: the 360 test images, bit-exact). Wall times are
-measured on this machine with a fresh accuracy cache per method. quick=True: two precisions
-and a tiny GA (for tests).
+sanity.png, scaling.png, fames_front.png, deep_front.png; returns the markdown lines. Model: the
+digits CNN (calibration: first 512 training images, scores: the 360 test images, bit-exact); the
+deep network: FAMES against NSGA-II (DEEP_GA_SIZE) on the digits ResNet (51 weight layers), area
+cost. Wall times are measured on this machine with a fresh accuracy cache per method.
+quick=True: two precisions, a tiny GA and no deep network (for tests).
 """
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from quantpe.explore.plan_energy import PAIRS
 from quantpe.explore.plans import (
     AREA,
     CAL_SAMPLES,
+    PRECISIONS,
     exact_reference,
     make_problem,
     mul_accuracy,
     mul_setup,
+    precision_plan,
     resolve_cost,
     write_plan,
 )
@@ -34,16 +37,23 @@ from quantpe.golden.cnn import model_data, reference_graph
 from quantpe.golden.fames import count_matrices, fames_search, loss_estimates, output_grads
 from quantpe.golden.layers import INPUT, Linear, ReLU
 from quantpe.golden.graph import Graph, Node
-from quantpe.golden.plan import layer_macs, make_plan
+from quantpe.golden.plan import layer_macs, make_plan, plan_widths
 
 __all__ = ["plans_report", "plans_figures", "write_plans_data", "plans_markdown", "PlansFigures",
-           "precision_figures", "fames_figures", "scaling_figures", "scaling_graph", "plot_fronts"]
+           "precision_figures", "fames_figures", "deep_fames_figures", "scaling_figures", "scaling_graph",
+           "plot_fronts"]
 
 BUDGETS = (0.2, 0.35, 0.5)
 #: the budget sweep (cost fractions) of the QuantuneV2-vs-brute-force summary
 SWEEP = tuple(round(0.05 * k, 2) for k in range(1, 21))
 #: NSGA-II (population, generations), by quick
 GA_SIZE = {False: (24, 12), True: (8, 3)}
+#: the deep network of the FAMES-vs-NSGA-II comparison, its NSGA-II (population, generations): 2,000
+#: evaluations at most, the order of published GA multiplier-substitution searches, and its cost
+#: (area x MACs: the energy flow would simulate every candidate on each of the 51 layers)
+DEEP_MODEL = "resnet"
+DEEP_GA_SIZE = (40, 50)
+DEEP_COST = "area"
 #: depths of the synthetic chains of the planner-time study, by quick
 DEPTHS = {False: (2, 4, 8, 16, 32, 64), True: (2, 4, 8)}
 
@@ -163,12 +173,14 @@ class FamesFigures:
 
 
 def _ga_figures(ga, f_cost, f_acc, acc0):
-    """(best GA accuracy within FAMES's cost, cheapest GA plan within 1 point, GA time to match)."""
+    """(best GA accuracy within FAMES's cost, cheapest GA plan within 1 point, (GA time, GA
+    evaluations) to the match: its first plan at FAMES's cost or lower with FAMES's accuracy or
+    better; None if it never matched)."""
     within = [(c, a, chh) for _, chh, c, a in ga["log"] if c <= f_cost]
     ga_best = max(within, key=lambda t: (t[1], -t[0])) if within else None
     ok = [(c, a, chh) for _, chh, c, a in ga["log"] if (acc0 - a) * 100 <= 1.0]
     ga_cheap = min(ok) if ok else None
-    match = next((t for t, chh, c, a in ga["log"] if c <= f_cost and a >= f_acc), None)
+    match = next(((t, k + 1) for k, (t, chh, c, a) in enumerate(ga["log"]) if c <= f_cost and a >= f_acc), None)
     return ga_best, ga_cheap, match
 
 
@@ -188,9 +200,11 @@ def _sanity_pairs(names, cands, offsets, mats, est, acc, acc0) -> list:
     return pairs
 
 
-def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost) -> FamesFigures:
+def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost, model: str = "cnn",
+                  ga_size: tuple | None = None) -> FamesFigures:
     """FAMES (timed: gradients, counting matrices, estimates, MCKP and its verifications), then
-    NSGA-II on real accuracy with a fresh cache, on the same candidates of `base_plan`'s widths."""
+    NSGA-II on real accuracy with a fresh cache, on the same candidates of `base_plan`'s widths;
+    ga_size: NSGA-II's (population, generations) [GA_SIZE[quick]]; model: the plan's model name."""
     base, cands, costs, offsets = mul_setup(graph, xc, base_plan, cost, bias_comp=True)
     names = list(cands)
     exact_cost = sum(costs[n][0] for n in names)
@@ -212,30 +226,45 @@ def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost) ->
     f_cost = sum(costs[n][i] for n, i in zip(names, ch))
     f_acc = acc(ch)
     acc_ga = mul_accuracy(base, cands, xe, ye, offsets)
-    pop, gens = GA_SIZE[quick]
+    pop, gens = ga_size or GA_SIZE[quick]
     t1 = time.perf_counter()
     ga = ps.nsga2([len(cands[n]) for n in names],
                   lambda c: (sum(costs[n][i] for n, i in zip(names, c)), acc_ga(c)), pop_size=pop,
                   generations=gens, seed=0)
     t_ga = time.perf_counter() - t1
     ga_best, ga_cheap, match = _ga_figures(ga, f_cost, f_acc, acc0)
-    plan = make_plan("cnn", graph, "fames", dict(max_loss_pts=1.0, base=tag, cost=cost),
+    plan = make_plan(model, graph, "fames", dict(max_loss_pts=1.0, base=tag, cost=cost),
                      [(a, w, mul_spec(cands[n][i]), offsets[n][i]) for n, (a, w), i in zip(names, base_plan, ch)],
                      dict(accuracy=f_acc, exact_accuracy=acc0, cost_cut_pct=100 * (1 - f_cost / exact_cost),
                           wall_time_s=round(t_fames, 3)))
-    row = dict(base=tag, precisions=_fmt_plan(base_plan), exact_acc=acc0, fames_acc=f_acc,
+    row = dict(model=model, base=tag, cost=cost, precisions=_fmt_plan(base_plan), exact_acc=acc0, fames_acc=f_acc,
                fames_cut_pct=100 * (1 - f_cost / exact_cost), fames_area_cut_pct=area_cut(ch),
-               fames_s=t_fames, fames_est_s=t_est,
-               fames_evals=len(fr["verified"]) + 1, ga_evals=ga["evals"], ga_s=t_ga,
+               fames_s=t_fames, fames_est_s=t_est, fames_solve_s=fr["seconds"]["solve"],
+               fames_verify_s=fr["seconds"]["verify"],
+               fames_evals=len(fr["verified"]) + 1, ga_evals=ga["evals"], ga_pop=pop, ga_generations=gens, ga_s=t_ga,
                ga_acc_at_fames_cost=None if ga_best is None else ga_best[1],
                ga_best_cut_pct_within_1pt=None if ga_cheap is None else 100 * (1 - ga_cheap[0] / exact_cost),
-               ga_time_to_match_s=match, speedup_at_match=None if match is None else match / t_fames,
-               ga_run_over_fames=t_ga / t_fames)
+               ga_time_to_match_s=None if match is None else match[0],
+               ga_evals_to_match=None if match is None else match[1],
+               speedup_at_match=None if match is None else match[0] / t_fames,
+               ga_run_over_fames=t_ga / t_fames, ga_over_fames_evals=ga["evals"] / (len(fr["verified"]) + 1))
     chosen = [dict(layer=n, a_bits=a, w_bits=w, mul=mul_spec(cands[n][i]), bias_comp=offsets[n][i] is not None,
                    cut_pct=100 * (1 - costs[n][i] / costs[n][0])) for n, (a, w), i in zip(names, base_plan, ch)]
     pairs = _sanity_pairs(names, cands, offsets, mats, est, acc, acc0) if sanity else []
     ga_pts = [(c / exact_cost, a) for _, _, c, a in ga["log"]]
     return FamesFigures(row, chosen, plan, pairs, ga_pts, (f_cost / exact_cost, f_acc))
+
+
+def deep_fames_figures(model: str = DEEP_MODEL, ga_size: tuple = DEEP_GA_SIZE, cost: str = DEEP_COST,
+                       precisions=PRECISIONS) -> FamesFigures:
+    """`fames_figures` on reference model `model` (default: the deep ResNet) from its QuantuneV2
+    precision plan at budget 0.5 (tag "<model> q50"), NSGA-II of size ga_size."""
+    graph = reference_graph(model)
+    xtr, ytr, xte, yte = model_data(model)
+    xc, yc = xtr[:CAL_SAMPLES], ytr[:CAL_SAMPLES]
+    a_bits, w_bits, _ = plan_widths(precision_plan("quantune", model, graph, xc, xte, yte, 0.5, precisions))
+    return fames_figures(graph, xc, yc, xte, yte, list(zip(a_bits, w_bits)), f"{model} q50", False, sanity=False,
+                         cost=cost, model=model, ga_size=ga_size)
 
 
 def _layer_rho(pairs: list) -> list:
@@ -287,6 +316,7 @@ class PlansFigures:
     sanity: list                # the q50 base's sanity pairs
     rho: object                 # their Spearman result (None below three pairs)
     layer_rho: list             # `_layer_rho` of the sanity pairs (empty below three pairs)
+    deep: FamesFigures | None = None    # `deep_fames_figures` (None when quick)
 
 
 def plans_figures(quick: bool = False) -> PlansFigures:
@@ -309,7 +339,7 @@ def plans_figures(quick: bool = False) -> PlansFigures:
     scat = fames["q50"].pairs
     rho = spearmanr([p["estimate"] for p in scat], [p["acc_drop_pts"] for p in scat]) if len(scat) > 2 else None
     return PlansFigures(quick, cost, tuple(pb.options), len(pb.names), prec, srows, fit, fames, scat, rho,
-                        _layer_rho(scat) if rho is not None else [])
+                        _layer_rho(scat) if rho is not None else [], None if quick else deep_fames_figures())
 
 
 def write_plans_data(fig: PlansFigures, out: Path) -> None:
@@ -330,7 +360,7 @@ def write_plans_data(fig: PlansFigures, out: Path) -> None:
     _plot(out / "scaling.png", draw_s, "planner time vs model size (two inferences per precision + one sort)")
     for tag, f in fig.fames.items():
         write_plan(out / f"plan_fames_{tag}.json", f.plan)
-    write_text(out / "fames.csv", csv_text([f.row for f in fig.fames.values()]))
+    write_text(out / "fames.csv", csv_text([f.row for f in _fames_rows(fig)]))
     scat = fig.sanity
     write_text(out / "sanity.csv", csv_text(scat))
 
@@ -352,6 +382,23 @@ def write_plans_data(fig: PlansFigures, out: Path) -> None:
         ax.set_ylabel("test accuracy % (bit-exact)")
         ax.legend(fontsize=7)
     _plot(out / "fames_front.png", draw_g, "approximate multipliers per layer: FAMES vs NSGA-II")
+    if fig.deep is not None:
+        d = fig.deep
+        write_plan(out / f"plan_fames_{DEEP_MODEL}.json", d.plan)
+
+        def draw_d(ax):
+            ax.scatter([100 * (1 - c) for c, _ in d.ga_pts], [100 * a for _, a in d.ga_pts], s=6, alpha=0.4,
+                       label=f"NSGA-II evaluations ({d.row['ga_evals']})")
+            ax.scatter([100 * (1 - d.point[0])], [100 * d.point[1]], marker="*", s=140, color="C3",
+                       label=f"FAMES ({d.row['fames_evals']} evaluations)")
+            ax.set_xlabel("multiplier area x MACs cut vs the same precisions with exact multipliers (%)")
+            ax.set_ylabel("test accuracy % (bit-exact)")
+            ax.legend(fontsize=7)
+        _plot(out / "deep_front.png", draw_d, f"digits ResNet ({len(d.chosen)} weight layers): FAMES vs NSGA-II")
+
+
+def _fames_rows(fig: PlansFigures) -> list:
+    return [f.row for f in fig.fames.values()] + ([fig.deep.row] if fig.deep is not None else [])
 
 
 def _precision_markdown(fig: PlansFigures) -> list[str]:
@@ -434,17 +481,23 @@ def _fames_intro(fig: PlansFigures) -> list[str]:
             "above `ga_run_over_fames` = the GA's whole run over FAMES's time.", ""]
 
 
+_FAMES_FMT = {"exact_acc": "{:.4f}".format, "fames_acc": "{:.4f}".format, "fames_s": "{:.1f}".format,
+              "fames_est_s": "{:.1f}".format, "fames_solve_s": "{:.1f}".format, "fames_verify_s": "{:.1f}".format,
+              "ga_s": "{:.0f}".format, "ga_acc_at_fames_cost": _or_blank("{:.4f}"),
+              "ga_best_cut_pct_within_1pt": _or_blank("{:.2f}"), "ga_time_to_match_s": _or_blank("{:.1f}"),
+              "speedup_at_match": _or_blank("{:.1f}"), "ga_run_over_fames": "{:.1f}".format,
+              "ga_over_fames_evals": "{:.0f}".format}
+
+
 def _fames_markdown(fig: PlansFigures) -> list[str]:
     lines = _fames_intro(fig)
     lines += markdown_table([f.row for f in fig.fames.values()],
                             ["base", "precisions", "exact_acc", "fames_acc", "fames_cut_pct",
-                             "fames_area_cut_pct", "fames_s",
+                             "fames_area_cut_pct", "fames_s", "fames_est_s", "fames_solve_s", "fames_verify_s",
                              "fames_evals", "ga_evals", "ga_s", "ga_acc_at_fames_cost",
                              "ga_best_cut_pct_within_1pt", "ga_time_to_match_s", "speedup_at_match",
                              "ga_run_over_fames"],
-                            fmt={"exact_acc": "{:.4f}".format, "fames_acc": "{:.4f}".format,
-                                 "ga_acc_at_fames_cost": _or_blank("{:.4f}"), "speedup_at_match": _or_blank("{:.1f}"),
-                                 "ga_run_over_fames": "{:.1f}".format})
+                            fmt=_FAMES_FMT)
     for tag, f in fig.fames.items():
         lines += ["", f"FAMES plan ({tag}):", ""]
         lines += markdown_table(f.chosen, ["layer", "a_bits", "w_bits", "mul", "bias_comp", "cut_pct"],
@@ -462,9 +515,42 @@ def _fames_markdown(fig: PlansFigures) -> list[str]:
     return lines + ["", "![fames front](plans/fames_front.png)", ""]
 
 
+def _deep_markdown(fig: PlansFigures) -> list[str]:
+    d = fig.deep
+    if d is None:
+        return []
+    r = d.row
+    if r["speedup_at_match"] is not None:
+        match = (f"the GA first matched FAMES (a plan at FAMES's cost or lower, FAMES's accuracy or better) after "
+                 f"{r['ga_evals_to_match']} evaluations and {r['ga_time_to_match_s']:.0f} s: FAMES is "
+                 f"{r['speedup_at_match']:.1f}x faster at the match, {r['ga_run_over_fames']:.1f}x over the GA's whole run")
+    else:
+        match = (f"the GA never matched FAMES in its run (its best accuracy within FAMES's cost: "
+                 f"{_or_blank('{:.4f}')(r['ga_acc_at_fames_cost']) or 'none'}): the speed-up at the match is above "
+                 f"the whole-run ratio, {r['ga_run_over_fames']:.1f}x")
+    lines = ["### Deep network: FAMES vs NSGA-II on the digits ResNet", "",
+             f"The digits ResNet (`golden/resnet.py`: {len(d.chosen)} weight layers, 24 depthwise-pointwise residual "
+             f"blocks) at its QuantuneV2 precisions of budget 0.5 (exact multipliers: {r['exact_acc']:.4f}), the "
+             f"candidates and the 1-point verification rule above, cost {r['cost']} "
+             f"({'area x MACs' if r['cost'] == 'area' else 'energy'}); NSGA-II: population {r['ga_pop']}, "
+             f"{r['ga_generations']} generations ({r['ga_evals']} distinct plans evaluated). FAMES: "
+             f"{r['fames_s']:.1f} s = estimate {r['fames_est_s']:.1f} s (gradients, counting matrices, estimates) + "
+             f"solve {r['fames_solve_s']:.1f} s (32 MCKPs) + verification {r['fames_verify_s']:.1f} s "
+             f"({r['fames_evals']} bit-exact accuracies); the GA's run {r['ga_s']:.0f} s. FAMES: accuracy "
+             f"{r['fames_acc']:.4f}, {r['fames_cut_pct']:.1f}% cost cut; {match}. The ratio's bound: GA evaluations / "
+             f"FAMES evaluations = {r['ga_over_fames_evals']:.0f} (the speed-up a GA of this size can show at most "
+             f"when one evaluation costs the same in both and FAMES's estimates and solves cost nothing).", ""]
+    lines += markdown_table([r], ["base", "cost", "exact_acc", "fames_acc", "fames_cut_pct", "fames_s", "fames_est_s",
+                                  "fames_solve_s", "fames_verify_s", "fames_evals", "ga_evals", "ga_s",
+                                  "ga_acc_at_fames_cost", "ga_best_cut_pct_within_1pt", "ga_evals_to_match",
+                                  "ga_time_to_match_s", "speedup_at_match", "ga_run_over_fames",
+                                  "ga_over_fames_evals"], fmt=_FAMES_FMT)
+    return lines + ["", "![deep front](plans/deep_front.png)", ""]
+
+
 def plans_markdown(fig: PlansFigures) -> list[str]:
     """The markdown section lines of the figures (without the section's compute time)."""
-    return _precision_markdown(fig) + _scaling_markdown(fig) + _fames_markdown(fig)
+    return _precision_markdown(fig) + _scaling_markdown(fig) + _fames_markdown(fig) + _deep_markdown(fig)
 
 
 def plans_report(out_dir: Path, quick: bool = False) -> list[str]:
