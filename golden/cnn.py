@@ -42,7 +42,7 @@ from quantpe.golden.graph import Graph, Node
 from .errors import QuantpeError
 from .mlp import MLP, load_reference_model
 from .resnet import load_reference_resnet
-from .train import loss_grad, train_graph
+from .train import loss_grad, train_digits_model, train_graph
 
 __all__ = ["ARCH", "CNN_PATH", "TRAIN_DEFAULTS", "to_images", "digits_cnn", "loss_grad", "train_graph",
            "train_digits_cnn", "load_reference_cnn", "mlp_graph", "REFERENCE_MODELS", "reference_graph",
@@ -82,13 +82,7 @@ def digits_cnn(params: dict | None = None, rng: np.random.Generator | None = Non
 
 def train_digits_cnn(seed: int = 0, epochs: int | None = None) -> Graph:
     """The reference recipe: `digits_cnn` initialised from default_rng(seed), TRAIN_DEFAULTS."""
-    data = load_digits_split()
-    kw = dict(TRAIN_DEFAULTS)
-    if epochs is not None:
-        kw["epochs"] = epochs
-    rng = np.random.default_rng(seed)
-    g = digits_cnn(rng=rng)
-    return train_graph(g, to_images(data.x_train), data.y_train, rng, **kw)
+    return train_digits_model(digits_cnn, TRAIN_DEFAULTS, seed, epochs)
 
 
 @functools.lru_cache(maxsize=1)

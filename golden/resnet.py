@@ -42,7 +42,7 @@ from quantpe.golden.graph import Graph, Node
 from quantpe.golden.graph_io import load_graph, save_graph
 from quantpe.golden.layers import INPUT, Add, AvgPool, Conv2d, Flatten, Linear, MaxPool, ReLU
 from quantpe.golden.qgraph import build_qgraph
-from .train import train_graph
+from .train import train_digits_model
 
 __all__ = ["ARCH", "RESNET_PATH", "TRAIN_DEFAULTS", "BLOCKS", "CHANNELS", "RESIDUAL_INIT", "digits_resnet",
            "train_digits_resnet", "load_reference_resnet", "rebuild"]
@@ -110,13 +110,7 @@ def digits_resnet(params: dict | None = None, rng: np.random.Generator | None = 
 
 def train_digits_resnet(seed: int = 0, epochs: int | None = None) -> Graph:
     """The reference recipe: `digits_resnet` initialised from default_rng(seed), TRAIN_DEFAULTS."""
-    data = load_digits_split()
-    kw = dict(TRAIN_DEFAULTS)
-    if epochs is not None:
-        kw["epochs"] = epochs
-    rng = np.random.default_rng(seed)
-    g = digits_resnet(rng=rng)
-    return train_graph(g, to_images(data.x_train), data.y_train, rng, **kw)
+    return train_digits_model(digits_resnet, TRAIN_DEFAULTS, seed, epochs)
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .digits import load_digits_split, to_images
 from .errors import QuantpeError
 from quantpe.golden.graph import Graph
 
-__all__ = ["loss_grad", "train_graph"]
+__all__ = ["loss_grad", "train_graph", "train_digits_model"]
 
 
 def loss_grad(logits, y):
@@ -68,3 +69,15 @@ def _train(graph, x, y, rng, epochs, batch_size, lr, beta1, beta2, eps) -> Graph
                 v2[k] += (1.0 - beta2) * gk * gk
                 p -= lr * (m[k] / c1) / (np.sqrt(v2[k] / c2) + eps)
     return graph.with_params(params)
+
+
+def train_digits_model(build, defaults: dict, seed: int = 0, epochs: int | None = None) -> Graph:
+    """A reference recipe: `build(rng=rng)` initialised from rng = default_rng(seed), then
+    `train_graph` on the digits training split with `defaults` (epochs replaced when given),
+    continuing the same rng for the shuffles."""
+    data = load_digits_split()
+    kw = dict(defaults)
+    if epochs is not None:
+        kw["epochs"] = epochs
+    rng = np.random.default_rng(seed)
+    return train_graph(build(rng=rng), to_images(data.x_train), data.y_train, rng, **kw)
