@@ -149,25 +149,28 @@ def loss_estimates(mats: dict, candidates: dict, offsets: dict | None = None, fo
     "independent": the independent-error term alone (module docstring)."""
     if form not in ESTIMATE_FORMS:
         raise QuantpeError(f"loss estimate form must be one of {', '.join(ESTIMATE_FORMS)}, got {form!r}")
-    out = {}
+    uses: dict = {}                                  # cfg -> [(layer, position, offsets)]
     for name, cands in candidates.items():
         m = mats[name]
         offs = (offsets or {}).get(name) or [None] * len(cands)
-        rows, errors = [], {}
-        for cfg, off in zip(cands, offs):
+        for i, (cfg, off) in enumerate(zip(cands, offs)):
             if (cfg.a_bits, cfg.b_bits) != (m["a_bits"], m["w_bits"]) or not cfg.signed:
                 raise QuantpeError(f"layer {name}: candidate {cfg.short_name()} does not fit the layer's "
                                    f"signed {m['a_bits']}x{m['w_bits']} operands")
-            if cfg not in errors:                        # a compensated twin reuses its table and means
-                e = (mul_table(cfg) - exact_table(cfg.a_bits, cfg.b_bits, True)).astype(np.float64)
-                errors[cfg] = (e, output_mean_errors(m["P"], m["w_patterns"], e)
+            uses.setdefault(cfg, []).append((name, i, off))
+    rows = {name: [None] * len(cands) for name, cands in candidates.items()}
+    for cfg, where in uses.items():                  # each error table made once, for every layer
+        e = (mul_table(cfg) - exact_table(cfg.a_bits, cfg.b_bits, True)).astype(np.float64)
+        means = {}                                   # a compensated twin reuses the layer's means
+        for name, i, off in where:
+            m = mats[name]
+            if name not in means:
+                means[name] = (output_mean_errors(m["P"], m["w_patterns"], e)
                                if form == "bias" or offsets else None)
-            e, means = errors[cfg]
             first, second = candidate_terms(m, e, None if off is None else np.asarray(off, np.float64),
-                                            form, means)
-            rows.append((first, second, abs(first) + second))
-        out[name] = rows
-    return out
+                                            form, means[name])
+            rows[name][i] = (first, second, abs(first) + second)
+    return rows
 
 
 def select_mckp(costs: list, losses: list, budget: float) -> list | None:
@@ -217,9 +220,10 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
     about log2(n) + 1 verifications. est: precomputed
     `loss_estimates` (then the counting matrices are not recomputed); offsets: the candidates'
     bias offsets (`loss_estimates`; accuracy() applies them). Returns dict(choice,
-    estimates, verified [(budget, choice, accuracy)], exact_accuracy, seconds=dict(estimate,
-    solve, verify)): wall times of the estimates (0 when `est` is given), the n MCKP solves, and
-    the accuracy calls (the exact model's included)."""
+    estimates, verified [(budget, choice, accuracy)], exact_accuracy, solves, seconds=dict(
+    estimate, solve, verify)): wall times of the estimates (0 when `est` is given), of the MCKP
+    solves (a budget's pick is solved when the bisection first visits it: `solves` of the n,
+    about log2(n) + 1) and of the accuracy calls (the exact model's included)."""
     names = list(candidates)
     if n_budgets < 2:
         raise QuantpeError(f"fames_search: n_budgets must be >= 2, got {n_budgets}")
@@ -235,19 +239,30 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
     positive = [v for row in losses for v in row if v > 0]
     floor = min(positive) if positive else top
     budgets = [top * (floor / top) ** (k / (n_budgets - 1)) if top > 0 else 0.0 for k in range(n_budgets)]
-    picks = {}
-    for k, b in enumerate(budgets):                  # B_k descending: cheaper picks first
-        pick = select_mckp(cost_l, losses, b)
-        picks[k] = exact if pick is None else tuple(pick)
-    t2 = time.perf_counter()
+    picks, t_solve, t_verify = {}, 0.0, 0.0
+
+    def pick(k):                                     # B_k descending: cheaper picks first
+        nonlocal t_solve
+        if k not in picks:                           # solved when the bisection visits B_k
+            ts = time.perf_counter()
+            p = select_mckp(cost_l, losses, budgets[k])
+            picks[k] = exact if p is None else tuple(p)
+            t_solve += time.perf_counter() - ts
+        return picks[k]
+    tv = time.perf_counter()
     acc0 = accuracy(exact)
+    t_verify += time.perf_counter() - tv
     verified, seen = [], {}
 
     def ok(k):
-        if picks[k] not in seen:
-            seen[picks[k]] = accuracy(picks[k])
-            verified.append((budgets[k], picks[k], seen[picks[k]]))
-        return (acc0 - seen[picks[k]]) * 100 <= max_loss_pts
+        nonlocal t_verify
+        c = pick(k)
+        if c not in seen:
+            tv = time.perf_counter()
+            seen[c] = accuracy(c)
+            t_verify += time.perf_counter() - tv
+            verified.append((budgets[k], c, seen[c]))
+        return (acc0 - seen[c]) * 100 <= max_loss_pts
     lo, hi = 0, n_budgets - 1                        # bisection: the largest budget that verifies
     found = ok(hi)
     while found and lo < hi:
@@ -257,5 +272,6 @@ def fames_search(base: QGraph, graph: Graph, x_cal, y_cal, candidates: dict, cos
         else:
             lo = mid + 1
     choice = picks[hi] if found else exact
-    seconds = dict(estimate=t1 - t0, solve=t2 - t1, verify=time.perf_counter() - t2)
-    return dict(choice=choice, estimates=est, verified=verified, exact_accuracy=acc0, seconds=seconds)
+    seconds = dict(estimate=t1 - t0, solve=t_solve, verify=t_verify)
+    return dict(choice=choice, estimates=est, verified=verified, exact_accuracy=acc0, solves=len(picks),
+                seconds=seconds)

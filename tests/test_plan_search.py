@@ -299,6 +299,7 @@ def test_fames_time_split_covers_its_parts():
     assert set(sec) == {"estimate", "solve", "verify"} and r["choice"] == (1, 1, 1)
     assert len(calls) == len(r["verified"]) + 1 and sec["verify"] >= 0.02 * len(calls)
     assert sec["estimate"] < 0.01 and sec["solve"] > 0 and sum(sec.values()) <= total
+    assert len(r["verified"]) <= r["solves"] <= 6          # only the bisection's budgets: log2(32) + 1
 
 
 def test_ga_match_counts_time_and_evaluations():
