@@ -280,11 +280,37 @@ def best_within(trace, budget: float):
     return max(ok, key=lambda t: (t[1], -t[0])) if ok else None
 
 
+GA_STARTS = ("random", "exact")
+
+
+def exact_start(n_options: list, pop_size: int, seed: int = 0) -> np.ndarray:
+    """(pop_size, layers) int initial population: the all-exact choice (option 0 everywhere) and
+    pop_size - 1 distinct one-layer substitutions (layer, then a non-exact option, uniform from
+    default_rng(seed)); fewer rows when the network has fewer such substitutions."""
+    rng = np.random.default_rng(seed)
+    rows, seen = [np.zeros(len(n_options), dtype=np.int64)], set()
+    total = sum(n - 1 for n in n_options)
+    while len(rows) < min(pop_size, total + 1):
+        layer = int(rng.integers(len(n_options)))
+        if n_options[layer] < 2:
+            continue
+        opt = int(rng.integers(1, n_options[layer]))
+        if (layer, opt) not in seen:
+            seen.add((layer, opt))
+            row = np.zeros(len(n_options), dtype=np.int64)
+            row[layer] = opt
+            rows.append(row)
+    return np.array(rows)
+
+
 def nsga2(n_options: list, evaluate, pop_size: int = 20, generations: int = 10, seed: int = 0,
-          evaluate_many=None) -> dict:
+          evaluate_many=None, start: str = "random") -> dict:
     """NSGA-II (pymoo) over one integer choice per layer (choice l in 0..n_options[l]-1),
     minimising (cost, -accuracy) from evaluate(choice tuple) -> (cost, accuracy) (real bit-exact
-    accuracy; cached per choice). `evaluate_many(list of choices) -> [(cost, accuracy)]`, when
+    accuracy; cached per choice). start: the initial population, "random" (uniform choices, pymoo's
+    integer sampling) or "exact" (`exact_start`: the exact plan and one-layer substitutions of it,
+    a population that starts accurate on a deep network, where uniform choices break it).
+    `evaluate_many(list of choices) -> [(cost, accuracy)]`, when
     given, evaluates each population's new choices in one batch (e.g. in parallel) instead; the
     search, its log order and its front are the same. Returns dict(log=[(seconds since start,
     choice, cost, accuracy)] in evaluation order, front=[(cost, accuracy, choice)] of the final
@@ -297,6 +323,8 @@ def nsga2(n_options: list, evaluate, pop_size: int = 20, generations: int = 10, 
     from pymoo.operators.sampling.rnd import IntegerRandomSampling
     from pymoo.optimize import minimize
 
+    if start not in GA_STARTS:
+        raise QuantpeError(f"GA start must be one of {', '.join(GA_STARTS)}, got {start!r}")
     t0 = time.perf_counter()
     cache, log = {}, []
 
@@ -330,7 +358,8 @@ def nsga2(n_options: list, evaluate, pop_size: int = 20, generations: int = 10, 
                 log.append((time.perf_counter() - t0, c) + tuple(r))
             out["F"] = np.array([[cache[c][0], -cache[c][1]] for c in choices], dtype=float)
 
-    algo = NSGA2(pop_size=pop_size, sampling=IntegerRandomSampling(),
+    sampling = IntegerRandomSampling() if start == "random" else exact_start(n_options, pop_size, seed)
+    algo = NSGA2(pop_size=pop_size, sampling=sampling,
                  crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
                  mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
     res = minimize(_P() if evaluate_many is None else _Batch(), algo, ("n_gen", generations), seed=seed,

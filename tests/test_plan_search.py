@@ -11,6 +11,7 @@ from quantpe.golden.cnn import model_data, reference_graph
 from quantpe.golden.fames import count_matrices, fames_search, loss_estimates, output_grads, select_mckp
 from quantpe.golden.layers import INPUT, Conv2d, Flatten, Linear, ReLU
 from quantpe.golden.qgraph import build_qgraph
+from quantpe.golden.errors import QuantpeError
 from quantpe.golden.graph import Graph, Node
 from quantpe.golden.intmath import to_unsigned
 
@@ -147,6 +148,28 @@ def test_nsga2_batched_population_is_the_same_search():
     assert [e[1:] for e in two["log"]] == [e[1:] for e in one["log"]]
     assert two["front"] == one["front"] and two["evals"] == one["evals"]
     assert [c for b in batches for c in b] == [e[1] for e in one["log"]] and len(batches) <= 6
+
+
+def test_exact_start_is_the_exact_plan_and_distinct_one_layer_substitutions():
+    n_options = [3, 1, 5, 2]
+    pop = ps.exact_start(n_options, 6, seed=4)
+    assert pop.shape == (6, 4) and not pop[0].any()
+    assert all(np.count_nonzero(r) == 1 for r in pop[1:]) and len({tuple(r) for r in pop}) == 6
+    assert all(0 <= v < n for r in pop for v, n in zip(r, n_options)) and not pop[:, 1].any()
+    assert len(ps.exact_start(n_options, 50, seed=0)) == 1 + 2 + 4 + 1      # every substitution, once
+    assert (ps.exact_start(n_options, 6, seed=4) == pop).all()
+
+
+def test_nsga2_exact_start_evaluates_the_start_population_first():
+    """The first generation evaluated is exact_start's population; the search then goes on."""
+    def f(c):
+        return float(sum(c)), -float(sum(c))
+    r = ps.nsga2([4, 4, 4, 4, 4, 4], f, pop_size=8, generations=3, seed=1, start="exact")
+    first = {e[1] for e in r["log"][:8]}
+    assert first == {tuple(int(v) for v in row) for row in ps.exact_start([4] * 6, 8, seed=1)}
+    assert r["evals"] > 8
+    with pytest.raises(QuantpeError, match="GA start"):
+        ps.nsga2([2], f, start="best")
 
 
 def _tiny_conv(rng):
@@ -380,13 +403,14 @@ def test_deep_section_states_the_match_or_its_absence():
     from quantpe.report.plans import FamesFigures, _deep_markdown
     row = dict(model="resnet", base="resnet q50", cost="area", exact_acc=0.91, fames_acc=0.90, fames_cut_pct=11.0,
                fames_s=40.0, fames_est_s=20.0, fames_solve_s=15.0, fames_verify_s=5.0, fames_evals=7,
-               ga_evals=2000, ga_pop=40, ga_generations=50, ga_s=2600.0, ga_acc_at_fames_cost=0.85,
+               fames_solves=6, ga_evals=2000, ga_pop=40, ga_generations=50, ga_start="exact", ga_s=2600.0, ga_acc_at_fames_cost=0.85,
                ga_best_cut_pct_within_1pt=None, ga_time_to_match_s=None, ga_evals_to_match=None,
                speedup_at_match=None, ga_run_over_fames=65.0, ga_over_fames_evals=2000 / 7)
     deep = FamesFigures(row, [{}] * 51, {}, [], [], (0.89, 0.90))
     text = "\n".join(_deep_markdown(SimpleNamespace(deep=deep)))
     assert "51 weight layers" in text and "never matched" in text and "above the whole-run ratio, 65.0x" in text
-    assert "estimate 20.0 s" in text and "solve 15.0 s" in text and "verification 5.0 s" in text
+    assert "estimate 20.0 s" in text and "solve 15.0 s (6 MCKPs" in text and "verification 5.0 s" in text
+    assert "the exact plan and one-layer substitutions of it" in text
     assert "GA evaluations / FAMES evaluations = 286" in text
     row.update(ga_time_to_match_s=1300.0, ga_evals_to_match=1000, speedup_at_match=32.5)
     text = "\n".join(_deep_markdown(SimpleNamespace(deep=deep)))

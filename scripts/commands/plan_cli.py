@@ -37,6 +37,7 @@ from quantpe.explore.plans import (
 )
 from quantpe.golden.atomic import check_output
 from quantpe.golden.errors import ConfigError
+from quantpe.golden.plan_search import GA_STARTS
 
 __all__ = ["add_plan_parser", "cmd_plan", "parse_precisions"]
 
@@ -60,6 +61,9 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pop-size", type=bounded_int("--pop-size", 2, MAX_POP_SIZE), default=20,
                    help=f"nsga2 population, 2..{MAX_POP_SIZE} [20]")
     p.add_argument("--seed", type=seed_type, default=0)
+    p.add_argument("--ga-start", choices=GA_STARTS, default="random",
+                   help="nsga2's first population: uniform random choices, or the exact plan and "
+                        "one-layer substitutions of it (for deep networks) [random]")
     p.add_argument("--cost", choices=COSTS, default=None,
                    help="fames/nsga2: multiplier energy (pJ per sample, the energy flow) or area x MACs "
                         "[energy when the sky130 liberty is there, else area]")
@@ -105,7 +109,7 @@ def cmd_plan(args) -> int:
     base = None if args.base is None else load_plan(args.base, args.model)
     plan = run_method(args.method, args.model, args.budget, args.inputs, args.labels,
                       precisions, base, args.precision_budget, args.generations,
-                      args.pop_size, args.seed, args.cost, args.bias_comp)
+                      args.pop_size, args.seed, args.cost, args.bias_comp, args.ga_start)
     write_plan(args.out, plan)
     m = plan["metrics"]
     energy = f", multiplier energy {m['mul_energy_pj']:.4g} pJ per sample" if "mul_energy_pj" in m else ""

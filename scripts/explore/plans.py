@@ -449,8 +449,9 @@ def precision_plan(method: str, name: str, graph, x_cal, x_eval, y_eval, budget:
 def run_method(method: str, model: str = "cnn", budget: float | None = None, inputs=None, labels=None,
                precisions=PRECISIONS, base_plan: dict | None = None, precision_budget: float = 0.5,
                generations: int = 10, pop_size: int = 20, seed: int = 0, cost: str | None = None,
-               bias_comp: bool = True) -> dict:
+               bias_comp: bool = True, ga_start: str = "random") -> dict:
     """Run one planning method and return the validated plan (metrics: accuracy, cost, time).
+    ga_start: nsga2's initial population (`plan_search.nsga2`'s start).
     cost: the multiplier methods' cost (`resolve_cost`); the precision methods cost area x MACs.
     bias_comp: the multiplier methods also consider each approximate multiplier with its bias
     compensation (`mul_setup`).
@@ -483,7 +484,7 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
         acc0 = acc(tuple(0 for _ in names))
         cost_of = lambda c: sum(costs[n][i] for n, i in zip(names, c))          # noqa: E731
         res = ps.nsga2([len(cands[n]) for n in names], lambda c: (cost_of(c), acc(c)),
-                       pop_size=pop_size, generations=generations, seed=seed,
+                       pop_size=pop_size, generations=generations, seed=seed, start=ga_start,
                        evaluate_many=lambda cs: list(zip(map(cost_of, cs), acc.many(cs))))
         ok = [(c, a, ch) for _, ch, c, a in res["log"] if (acc0 - a) * 100 <= budget]
         choice = min(ok)[2] if ok else tuple(0 for _ in names)
@@ -498,7 +499,8 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
     exact_area = sum(macs[n] * AREA[exact_reference(a, w)] for n, (a, w) in zip(names, prec))
     settings = dict(max_loss_pts=budget, base_method=base_plan["method"]["name"], cost=cost, bias_comp=bias_comp,
                     calibration_samples=len(xc), **({"generations": generations, "pop_size": pop_size,
-                                                      "seed": seed} if method == "nsga2" else {}))
+                                                      "seed": seed, "ga_start": ga_start}
+                                                     if method == "nsga2" else {}))
     metrics = dict(accuracy=acc(choice), exact_accuracy=acc(tuple(0 for _ in names)),
                    cost_area_x_macs=area, exact_cost_area_x_macs=exact_area,
                    cost_cut_pct=100 * (1 - total / exact_cost), wall_time_s=round(dt, 3), accuracy_evals=evals)

@@ -54,6 +54,9 @@ GA_SIZE = {False: (24, 12), True: (8, 3)}
 DEEP_MODEL = "resnet"
 DEEP_GA_SIZE = (40, 50)
 DEEP_COST = "area"
+#: the deep entry's GA starts from the exact plan: from uniform random choices a 40 x 50 NSGA-II
+#: never found a plan within 1 point that cuts any area on the 51-layer ResNet
+DEEP_GA_START = "exact"
 #: depths of the synthetic chains of the planner-time study, by quick
 DEPTHS = {False: (2, 4, 8, 16, 32, 64), True: (2, 4, 8)}
 
@@ -201,10 +204,11 @@ def _sanity_pairs(names, cands, offsets, mats, est, acc, acc0) -> list:
 
 
 def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost, model: str = "cnn",
-                  ga_size: tuple | None = None) -> FamesFigures:
+                  ga_size: tuple | None = None, ga_start: str = "random") -> FamesFigures:
     """FAMES (timed: gradients, counting matrices, estimates, MCKP and its verifications), then
     NSGA-II on real accuracy with a fresh cache, on the same candidates of `base_plan`'s widths;
-    ga_size: NSGA-II's (population, generations) [GA_SIZE[quick]]; model: the plan's model name."""
+    ga_size: NSGA-II's (population, generations) [GA_SIZE[quick]]; ga_start: its initial
+    population (`plan_search.nsga2`); model: the plan's model name."""
     base, cands, costs, offsets = mul_setup(graph, xc, base_plan, cost, bias_comp=True)
     names = list(cands)
     exact_cost = sum(costs[n][0] for n in names)
@@ -230,7 +234,7 @@ def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost, mo
     t1 = time.perf_counter()
     ga = ps.nsga2([len(cands[n]) for n in names],
                   lambda c: (sum(costs[n][i] for n, i in zip(names, c)), acc_ga(c)), pop_size=pop,
-                  generations=gens, seed=0)
+                  generations=gens, seed=0, start=ga_start)
     t_ga = time.perf_counter() - t1
     ga_best, ga_cheap, match = _ga_figures(ga, f_cost, f_acc, acc0)
     plan = make_plan(model, graph, "fames", dict(max_loss_pts=1.0, base=tag, cost=cost),
@@ -240,8 +244,9 @@ def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost, mo
     row = dict(model=model, base=tag, cost=cost, precisions=_fmt_plan(base_plan), exact_acc=acc0, fames_acc=f_acc,
                fames_cut_pct=100 * (1 - f_cost / exact_cost), fames_area_cut_pct=area_cut(ch),
                fames_s=t_fames, fames_est_s=t_est, fames_solve_s=fr["seconds"]["solve"],
-               fames_verify_s=fr["seconds"]["verify"],
-               fames_evals=len(fr["verified"]) + 1, ga_evals=ga["evals"], ga_pop=pop, ga_generations=gens, ga_s=t_ga,
+               fames_verify_s=fr["seconds"]["verify"], fames_solves=fr["solves"],
+               fames_evals=len(fr["verified"]) + 1, ga_evals=ga["evals"], ga_pop=pop, ga_generations=gens,
+               ga_start=ga_start, ga_s=t_ga,
                ga_acc_at_fames_cost=None if ga_best is None else ga_best[1],
                ga_best_cut_pct_within_1pt=None if ga_cheap is None else 100 * (1 - ga_cheap[0] / exact_cost),
                ga_time_to_match_s=None if match is None else match[0],
@@ -256,15 +261,15 @@ def fames_figures(graph, xc, yc, xe, ye, base_plan, tag, quick, sanity, cost, mo
 
 
 def deep_fames_figures(model: str = DEEP_MODEL, ga_size: tuple = DEEP_GA_SIZE, cost: str = DEEP_COST,
-                       precisions=PRECISIONS) -> FamesFigures:
+                       precisions=PRECISIONS, ga_start: str = DEEP_GA_START) -> FamesFigures:
     """`fames_figures` on reference model `model` (default: the deep ResNet) from its QuantuneV2
-    precision plan at budget 0.5 (tag "<model> q50"), NSGA-II of size ga_size."""
+    precision plan at budget 0.5 (tag "<model> q50"), NSGA-II of size ga_size from ga_start."""
     graph = reference_graph(model)
     xtr, ytr, xte, yte = model_data(model)
     xc, yc = xtr[:CAL_SAMPLES], ytr[:CAL_SAMPLES]
     a_bits, w_bits, _ = plan_widths(precision_plan("quantune", model, graph, xc, xte, yte, 0.5, precisions))
     return fames_figures(graph, xc, yc, xte, yte, list(zip(a_bits, w_bits)), f"{model} q50", False, sanity=False,
-                         cost=cost, model=model, ga_size=ga_size)
+                         cost=cost, model=model, ga_size=ga_size, ga_start=ga_start)
 
 
 def _layer_rho(pairs: list) -> list:
@@ -533,9 +538,10 @@ def _deep_markdown(fig: PlansFigures) -> list[str]:
              f"blocks) at its QuantuneV2 precisions of budget 0.5 (exact multipliers: {r['exact_acc']:.4f}), the "
              f"candidates and the 1-point verification rule above, cost {r['cost']} "
              f"({'area x MACs' if r['cost'] == 'area' else 'energy'}); NSGA-II: population {r['ga_pop']}, "
-             f"{r['ga_generations']} generations ({r['ga_evals']} distinct plans evaluated). FAMES: "
+             f"{r['ga_generations']} generations ({r['ga_evals']} distinct plans evaluated), "
+             f"{_GA_START_TEXT[r['ga_start']]}. FAMES: "
              f"{r['fames_s']:.1f} s = estimate {r['fames_est_s']:.1f} s (gradients, counting matrices, estimates) + "
-             f"solve {r['fames_solve_s']:.1f} s (32 MCKPs) + verification {r['fames_verify_s']:.1f} s "
+             f"solve {r['fames_solve_s']:.1f} s ({r['fames_solves']} MCKPs: the budgets the bisection visits) + verification {r['fames_verify_s']:.1f} s "
              f"({r['fames_evals']} bit-exact accuracies); the GA's run {r['ga_s']:.0f} s. FAMES: accuracy "
              f"{r['fames_acc']:.4f}, {r['fames_cut_pct']:.1f}% cost cut; {match}. The ratio's bound: GA evaluations / "
              f"FAMES evaluations = {r['ga_over_fames_evals']:.0f} (the speed-up a GA of this size can show at most "
@@ -546,6 +552,11 @@ def _deep_markdown(fig: PlansFigures) -> list[str]:
                                   "ga_time_to_match_s", "speedup_at_match", "ga_run_over_fames",
                                   "ga_over_fames_evals"], fmt=_FAMES_FMT)
     return lines + ["", "![deep front](plans/deep_front.png)", ""]
+
+
+_GA_START_TEXT = {"random": "its first population uniform random choices",
+                  "exact": "its first population the exact plan and one-layer substitutions of it "
+                           "(`plan_search.exact_start`)"}
 
 
 def plans_markdown(fig: PlansFigures) -> list[str]:
