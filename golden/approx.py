@@ -115,7 +115,7 @@ from .lut_read import read_adapt_header, read_tfapprox_bin
 from .reduction import dadda_schedule, evaluate
 
 __all__ = ["table_widths", "check_op_widths", "exhaustive_inputs", "table_from_outputs", "approx_mul_ports",
-           "METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table",
+           "METHODS", "MIN_OP_BITS", "MAX_OP_BITS", "ApproxMulConfig", "approx_mul", "mul_table", "use_table_store",
            "exact_table", "pp_keep_mask", "truncation_compensation", "mitchell_frac_bits",
            "ssm_segment_bits", "ssm_keep_mask", "ssm_compensation", "unsigned_core", "table_y_bits", "sign_magnitude_mul", "lut_sha256", "load_lut_file",
            "operand_values",
@@ -792,15 +792,37 @@ def _sign_magnitude(unsigned: MulRule, a, b) -> np.ndarray:
     return np.where((a < 0) ^ (b < 0), -u, u)
 
 
+#: where `mul_table` keeps tables between processes (`use_table_store`): None, or an object with
+#: load(cfg) -> array or None and save(cfg, table) (quantpe.core.table_store: the build cache)
+_TABLE_STORE = None
+
+
+def use_table_store(store):
+    """Make `store` the table store of `mul_table` (None: compute every table); returns the
+    previous one. The in-process cache is emptied."""
+    global _TABLE_STORE
+    old, _TABLE_STORE = _TABLE_STORE, store
+    mul_table.cache_clear()
+    return old
+
+
 @functools.lru_cache(maxsize=512)
 def mul_table(cfg: ApproxMulConfig) -> np.ndarray:
     """Read-only (2^a_bits, 2^b_bits) int64 table: [a_pattern, b_pattern] -> product.
 
     Cached for 512 configs (<= 256 MB at 8x8): a plan search walks every layer's candidates in
-    turn, and a deep model's layers share a few hundred of them (a smaller LRU misses on each)."""
-    a = operand_values(cfg.a_bits, cfg.signed)[:, None]
-    b = operand_values(cfg.b_bits, cfg.signed)[None, :]
-    t = np.array(np.broadcast_to(_direct(cfg, a, b), (1 << cfg.a_bits, 1 << cfg.b_bits)), dtype=np.int64)
+    turn, and a deep model's layers share a few hundred of them (a smaller LRU misses on each).
+    With a table store (`use_table_store`), a table is read from it when it holds one of this
+    shape and dtype, and else computed and saved to it."""
+    shape = (1 << cfg.a_bits, 1 << cfg.b_bits)
+    store = _TABLE_STORE
+    t = None if store is None else store.load(cfg)
+    if t is None or t.shape != shape or t.dtype != np.int64:
+        a = operand_values(cfg.a_bits, cfg.signed)[:, None]
+        b = operand_values(cfg.b_bits, cfg.signed)[None, :]
+        t = np.array(np.broadcast_to(_direct(cfg, a, b), shape), dtype=np.int64)
+        if store is not None:
+            store.save(cfg, t)
     t.setflags(write=False)
     return t
 

@@ -499,7 +499,7 @@ def main(argv=None) -> int:
     from quantpe.core.settings import configure
     interrupt.install()
     new_run()
-    args = None
+    args = table_store = None
     try:
         args = build_parser().parse_args(argv)
         jobs = args.jobs if args.jobs is not None else os.environ.get("QUANTPE_JOBS")
@@ -508,6 +508,9 @@ def main(argv=None) -> int:
         configure(jobs=None if jobs is None else int(jobs), quiet=args.quiet)
         if args.build is not None:
             os.environ["QUANTPE_BUILD"] = str(args.build.resolve())
+        # lazy: a command's modules load when it runs (`quantpe --help` stays fast)
+        from quantpe.core.table_store import use_build_table_store
+        table_store = use_build_table_store()   # the multiplier library's tables, shared by every run
         _check_outputs(args)
         cluster = args.cluster or os.environ.get("QUANTPE_CLUSTER")
         if cluster:                   # every worker must have the liberties this run may read
@@ -551,6 +554,8 @@ def main(argv=None) -> int:
         return 4
     finally:
         interrupt.uninstall()
+        if table_store is not None:          # the caller's (a test's, an API user's) store again
+            table_store.restore()
     return 0
 
 

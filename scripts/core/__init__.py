@@ -5,5 +5,6 @@
 lock and source digests; `settings` this process's -j / -q; `jobs` `parallel_map` and progress;
 `executor` the local pool or Dask cluster behind it; `local_cluster` a scheduler and workers
 started for tests and benchmarks; `interrupt` ending a run on SIGINT / SIGTERM; `tools` finding
-external tools; `tables` the CSV, Markdown and percent formatting of every table.
+external tools; `tables` the CSV, Markdown and percent formatting of every table; `table_store`
+the multiplier library's product tables in the build cache.
 """
