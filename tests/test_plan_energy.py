@@ -76,9 +76,13 @@ def test_layer_energy_and_its_lowest_energy_exact_form(mlp44, tmp_path, monkeypa
             layer_energy(q, x, {"fc1": [approx]})
         return
     forms = [parse_mul_spec(f"exact:signed_form={f}", 4, 4, True) for f in ("sign_magnitude", "baugh_wooley", "booth")]
-    got = layer_energy(q, x, {"fc1": [approx, forms[2]]})["fc1"]
+    first = {}
+    got = layer_energy(q, x, {"fc1": [approx, forms[2]]}, first)["fc1"]
+    assert first == {"built": 4}                           # the approximate unit and the 3 exact forms
     a, w = layer_pairs(q, x, "fc1")
-    direct = mul_energy_pj([(c, a, w) for c in [approx] + forms])
+    again = {}
+    direct = mul_energy_pj([(c, a, w) for c in [approx] + forms], netlists=again)
+    assert again == {"reused": 4}                          # a second run builds no netlist
     assert got["pj"] == [direct[0], direct[3]]
     assert got["exact_pj"] == min(direct[1:]) and got["exact"] == forms[direct[1:].index(min(direct[1:]))]
     assert all(0 < e < 1 for e in direct)                  # pJ per 4x4 multiplication at sky130 tt

@@ -115,6 +115,8 @@ def cmd_plan(args) -> int:
     energy = f", multiplier energy {m['mul_energy_pj']:.4g} pJ per sample" if "mul_energy_pj" in m else ""
     print(f"{args.method}: accuracy {m['accuracy']:.4f}, area x MACs {m['cost_area_x_macs']:.4g}{energy}, "
           f"{m['wall_time_s']:.2f} s -> {args.out}")
+    if "netlists_built" in m:
+        print(f"  multiplier gate netlists: {m['netlists_built']} built, {m['netlists_reused']} from the build cache")
     for e in plan["layers"]:
         comp = ", bias compensated" if "bias_offsets" in e else ""
         print(f"  {e['name']}: a{e['a_bits']} w{e['w_bits']} {e['kind']} {e['config'].get('mul', 'exact')}{comp}")

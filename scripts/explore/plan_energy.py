@@ -56,20 +56,24 @@ def layer_pairs(q, x, layer: str, count: int = PAIRS, seed: int = 0,
     return a, b
 
 
-def _job(job) -> list[float]:
-    """pJ per multiplication of one cfg on each of its (a, w) streams, in a row (one netlist load)."""
+def _job(job) -> tuple[list[float], bool]:
+    """(pJ per multiplication of one cfg on each of its (a, w) streams, in a row (one netlist
+    load); True when its gate netlist was built here, False when the build cache had it)."""
     cfg, streams, liberty = job
-    out = []
+    out, built = [], False
     for a, b in streams:
         tag = hashlib.sha256(a.tobytes() + b.tobytes()).hexdigest()[:16]
         r = measure_power(cfg, {"a": a, "b": b}, out_dir=build_root() / "power" / cfg.config_id,
                           stimulus=f"plan layer pairs {tag}", name=f"plan-{tag}", liberty=liberty, cache=True)
         out.append(float(r["energy_per_op_pj"]))
-    return out
+        built |= not r["synth_cached"]
+    return out, built
 
 
-def mul_energy_pj(jobs: list, liberty: Path | None = None) -> list[float]:
-    """pJ per multiplication of each (cfg, a, w) job (module docstring)."""
+def mul_energy_pj(jobs: list, liberty: Path | None = None, netlists: dict | None = None) -> list[float]:
+    """pJ per multiplication of each (cfg, a, w) job (module docstring); netlists (a dict), when
+    given, counts the distinct cfgs' gate netlists under "built" (made here) and "reused" (from
+    the build cache: every model's plans share them)."""
     lib = liberty or sky130_liberty()
     if lib is None:
         raise ConfigError("multiplier energy needs the sky130_fd_sc_hd liberty (../shared/pdk or "
@@ -82,7 +86,10 @@ def mul_energy_pj(jobs: list, liberty: Path | None = None) -> list[float]:
     res = parallel_map(_job, [(c, [(a, b) for _, a, b in v], Path(lib)) for c, v in grouped],
                        desc="multiplier energy")
     out = [0.0] * len(jobs)
-    for (_, v), pj in zip(grouped, res):
+    for (_, v), (pj, built) in zip(grouped, res):
         for (i, _, _), e in zip(v, pj):
             out[i] = e
+        if netlists is not None:
+            key = "built" if built else "reused"
+            netlists[key] = netlists.get(key, 0) + 1
     return out

@@ -328,10 +328,10 @@ def resolve_cost(cost: str | None) -> str:
     return cost
 
 
-def layer_energy(base, x_cal, specs: dict) -> dict:
+def layer_energy(base, x_cal, specs: dict, netlists: dict | None = None) -> dict:
     """{layer: dict(pj=[pJ per multiplication of each cfg of specs[layer]], exact=the lowest-energy
     exact form of the layer's widths, exact_pj=its pJ)}, all on the layer's own operand pairs
-    (`plan_energy`)."""
+    (`plan_energy`); netlists: counts of gate netlists built and reused (`mul_energy_pj`)."""
     jobs, index, forms = [], {}, {}
     vals = base.capture(x_cal)
     for n, cfgs in specs.items():
@@ -341,7 +341,7 @@ def layer_energy(base, x_cal, specs: dict) -> dict:
         for c in dict.fromkeys(forms[n] + list(cfgs)):
             index[(n, c)] = len(jobs)
             jobs.append((c, a, w))
-    pj = mul_energy_pj(jobs)
+    pj = mul_energy_pj(jobs, netlists=netlists)
     out = {}
     for n, cfgs in specs.items():
         exact = min(forms[n], key=lambda c: pj[index[(n, c)]])
@@ -361,18 +361,20 @@ def bias_offsets(base, x_cal, cands: dict) -> dict:
     return out
 
 
-def mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area", bias_comp: bool = False):
+def mul_setup(graph, x_cal, precisions_plan: list, cost: str = "area", bias_comp: bool = False,
+              netlists: dict | None = None):
     """(exact mixed QGraph, candidates {layer: [cfg]}, costs {layer: [MACs x area (µm²) or MACs x
     energy per multiplication (pJ)]}, offsets {layer: [None or (O,) bias offsets]} or None).
     bias_comp: every approximate candidate whose compensation is not zero also appears once more
-    with its bias offsets (same cost: the offsets change bias constants only)."""
+    with its bias offsets (same cost: the offsets change bias constants only). netlists: the
+    energy cost's counts of gate netlists built and reused (`mul_energy_pj`)."""
     names, macs = graph.weight_layers, layer_macs(graph)
     base = build_qgraph(graph, x_cal, w_bits=[w for _, w in precisions_plan],
                         a_bits=[a for a, _ in precisions_plan])
     cands = {n: candidates(a, w) for n, (a, w) in zip(names, precisions_plan)}
     prefetch_areas([c for v in cands.values() for c in v])
     if cost == "energy":                         # the exact candidate: the lowest-energy exact form
-        e = layer_energy(base, x_cal, {n: cands[n][1:] for n in names})
+        e = layer_energy(base, x_cal, {n: cands[n][1:] for n in names}, netlists)
         cands = {n: [e[n]["exact"]] + cands[n][1:] for n in names}
         costs = {n: [macs[n] * v for v in [e[n]["exact_pj"]] + e[n]["pj"]] for n in names}
     else:
@@ -473,7 +475,8 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
         base_plan = run_method("quantune", model, precision_budget, inputs, labels, precisions)
     a_bits, w_bits, _ = plan_widths(base_plan)
     prec = list(zip(a_bits, w_bits))
-    base, cands, costs, offsets = mul_setup(graph, xc, prec, cost, bias_comp)
+    netlists = {"built": 0, "reused": 0}
+    base, cands, costs, offsets = mul_setup(graph, xc, prec, cost, bias_comp, netlists)
     acc = mul_accuracy(base, cands, xe, ye, offsets)
     names = list(cands)
     t0 = time.perf_counter()
@@ -505,5 +508,6 @@ def run_method(method: str, model: str = "cnn", budget: float | None = None, inp
                    cost_area_x_macs=area, exact_cost_area_x_macs=exact_area,
                    cost_cut_pct=100 * (1 - total / exact_cost), wall_time_s=round(dt, 3), accuracy_evals=evals)
     if cost == "energy":
-        metrics.update(mul_energy_pj=total, exact_mul_energy_pj=exact_cost)
+        metrics.update(mul_energy_pj=total, exact_mul_energy_pj=exact_cost,
+                       netlists_built=netlists["built"], netlists_reused=netlists["reused"])
     return make_plan(name, graph, method, settings, layers, metrics)

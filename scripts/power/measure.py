@@ -170,7 +170,7 @@ def measure_power(cfg, inputs: dict, *, out_dir: Path, liberty: Path | None = No
     if cache:
         hit = _cached_result(out_dir / f"{name}.json", key)
         if hit is not None:
-            return hit
+            return {**hit, "synth_cached": built["cached"]}      # this call's netlist build
     t1 = time.monotonic()
     nl, lib, model, gsim = _load_netlist(Path(built["netlist_json"]), manifest["top"], Path(liberty))
     times["load_s"] = time.monotonic() - t1
