@@ -81,3 +81,18 @@ def test_the_command_line_uses_the_store_and_gives_the_old_one_back(cli, build):
     assert approx._TABLE_STORE is None, err
     assert code == 0, err
     assert list((build / "build" / "tables").glob("*.npy"))
+
+
+def test_an_unusable_build_folder_only_costs_the_cache(tmp_path, monkeypatch):
+    """A build folder that cannot hold files (a file there) or cannot be named: the tables are
+    still made, right, and nothing is written."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for root in (blocker / "build", tmp_path / 'with"quote'):
+        monkeypatch.setenv("QUANTPE_BUILD", str(root))
+        s = use_build_table_store()
+        try:
+            assert (mul_table(CFGS[1]) == _computed(CFGS[1])).all() and s.writes == 0 and s.reads == 0
+        finally:
+            s.restore()
+    assert not (tmp_path / 'with"quote').exists()

@@ -41,7 +41,7 @@ class BuildTableStore:
     def load(self, cfg):
         try:
             t = np.load(self.path(cfg), allow_pickle=False)
-        except (OSError, ValueError, EOFError):
+        except (OSError, ValueError, EOFError, QuantpeError):   # none yet, broken, or no build folder
             return None
         self.reads += 1
         return t
