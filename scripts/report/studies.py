@@ -47,9 +47,10 @@ STUDIES = {
     "requant": Study("fxp", "fxp.md", True, "about 1.5 minutes",
                      "fixed point and stochastic rounding: the requantisers' area and rounding statistics and "
                      "33 limited-precision training runs"),
-    "plans": Study("plans", "section.md", False, "about 75 minutes",
+    "plans": Study("plans", "section.md", False, "about 45 minutes",
                    "the per-layer plans: QuantuneV2 and FAMES against greedy, brute-force and NSGA-II search "
-                   "on the digits CNN, and FAMES against a 2,000-evaluation NSGA-II on the 51-layer digits ResNet"),
+                   "on the digits CNN, and FAMES against a 2,000-evaluation NSGA-II (started from the exact "
+                   "plan) on the 51-layer digits ResNet"),
     "energy": Study("energy", "energy.md", False, "about 17 minutes",
                     "the full energy section: gate-level power on longer real traces, glitches and the 8x8 "
                     "multipliers"),
