@@ -365,7 +365,7 @@ def write_plans_data(fig: PlansFigures, out: Path) -> None:
     _plot(out / "scaling.png", draw_s, "planner time vs model size (two inferences per precision + one sort)")
     for tag, f in fig.fames.items():
         write_plan(out / f"plan_fames_{tag}.json", f.plan)
-    write_text(out / "fames.csv", csv_text([f.row for f in _fames_rows(fig)]))
+    write_text(out / "fames.csv", csv_text(_fames_rows(fig)))
     scat = fig.sanity
     write_text(out / "sanity.csv", csv_text(scat))
 
@@ -388,18 +388,22 @@ def write_plans_data(fig: PlansFigures, out: Path) -> None:
         ax.legend(fontsize=7)
     _plot(out / "fames_front.png", draw_g, "approximate multipliers per layer: FAMES vs NSGA-II")
     if fig.deep is not None:
-        d = fig.deep
-        write_plan(out / f"plan_fames_{DEEP_MODEL}.json", d.plan)
+        write_deep_data(fig.deep, out)
 
-        def draw_d(ax):
-            ax.scatter([100 * (1 - c) for c, _ in d.ga_pts], [100 * a for _, a in d.ga_pts], s=6, alpha=0.4,
-                       label=f"NSGA-II evaluations ({d.row['ga_evals']})")
-            ax.scatter([100 * (1 - d.point[0])], [100 * d.point[1]], marker="*", s=140, color="C3",
-                       label=f"FAMES ({d.row['fames_evals']} evaluations)")
-            ax.set_xlabel("multiplier area x MACs cut vs the same precisions with exact multipliers (%)")
-            ax.set_ylabel("test accuracy % (bit-exact)")
-            ax.legend(fontsize=7)
-        _plot(out / "deep_front.png", draw_d, f"digits ResNet ({len(d.chosen)} weight layers): FAMES vs NSGA-II")
+
+def write_deep_data(d: FamesFigures, out: Path) -> None:
+    """The deep entry's files: its FAMES plan (plan_fames_<model>.json) and deep_front.png."""
+    write_plan(out / f"plan_fames_{DEEP_MODEL}.json", d.plan)
+
+    def draw_d(ax):
+        ax.scatter([100 * (1 - c) for c, _ in d.ga_pts], [100 * a for _, a in d.ga_pts], s=6, alpha=0.4,
+                   label=f"NSGA-II evaluations ({d.row['ga_evals']})")
+        ax.scatter([100 * (1 - d.point[0])], [100 * d.point[1]], marker="*", s=140, color="C3",
+                   label=f"FAMES ({d.row['fames_evals']} evaluations)")
+        ax.set_xlabel("multiplier area x MACs cut vs the same precisions with exact multipliers (%)")
+        ax.set_ylabel("test accuracy % (bit-exact)")
+        ax.legend(fontsize=7)
+    _plot(out / "deep_front.png", draw_d, f"digits ResNet ({len(d.chosen)} weight layers): FAMES vs NSGA-II")
 
 
 def _fames_rows(fig: PlansFigures) -> list:
