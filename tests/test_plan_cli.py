@@ -110,3 +110,20 @@ def test_plan_option_misuse(plan_file, tmp_path, cli, args, msg):
     args = [a.replace("{p}", str(p)).replace("{tmp}", str(tmp_path)) for a in args]
     code, _, err = cli(args)
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_nsga2_ga_start_reaches_the_search_and_the_plan(tmp_path, cli, build, monkeypatch):
+    """`--ga-start exact` is the start NSGA-II runs from, and the plan's settings say so."""
+    from quantpe.golden import plan_search as ps
+    starts, real = [], ps.nsga2
+
+    def spy(*a, **kw):
+        starts.append(kw.get("start"))
+        return real(*a, **kw)
+    monkeypatch.setattr(ps, "nsga2", spy)
+    out = tmp_path / "p.json"
+    code, so, err = cli(["plan", "mlp", "--method", "nsga2", "--cost", "area", "--precisions", "2x2",
+                         "--ga-start", "exact", "--pop-size", "4", "--generations", "2", "-o", out])
+    assert code == 0, err
+    assert starts == ["exact"]
+    assert json.loads(out.read_text())["method"]["settings"]["ga_start"] == "exact"

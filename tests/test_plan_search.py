@@ -1,5 +1,6 @@
 """QuantuneV2 planner, search baselines and the FAMES machinery (counting matrices, estimates, MCKP)."""
 import itertools
+import json
 import time
 
 import numpy as np
@@ -323,6 +324,27 @@ def test_fames_time_split_covers_its_parts():
     assert len(calls) == len(r["verified"]) + 1 and sec["verify"] >= 0.02 * len(calls)
     assert sec["estimate"] < 0.01 and sec["solve"] > 0 and sum(sec.values()) <= total
     assert len(r["verified"]) <= r["solves"] <= 6          # only the bisection's budgets: log2(32) + 1
+
+
+def test_deep_entry_files_and_the_fames_csv_rows(tmp_path):
+    """The study's writers on a FAMES entry (a real plan, a fake run): the deep entry's plan file
+    and front plot, and fames.csv from the entries' rows, the deep one last."""
+    from types import SimpleNamespace
+
+    from quantpe.core.tables import csv_text
+    from quantpe.golden.plan import make_plan
+    from quantpe.report.plans import DEEP_MODEL, FamesFigures, _fames_rows, write_deep_data
+    graph = reference_graph("cnn")
+    plan = make_plan("cnn", graph, "fames", {}, [(8, 8, "exact")] * len(graph.weight_layers))
+    row = dict(model="cnn", base="q50", ga_evals=3, fames_evals=2)
+    f = FamesFigures(row, [{}] * len(graph.weight_layers), plan, [], [(0.9, 0.95), (0.8, 0.9), (0.7, 0.5)],
+                     (0.85, 0.96))
+    write_deep_data(f, tmp_path)
+    assert json.loads((tmp_path / f"plan_fames_{DEEP_MODEL}.json").read_text()) == plan
+    assert (tmp_path / "deep_front.png").stat().st_size > 0
+    deep = FamesFigures(dict(row, model="resnet"), f.chosen, plan, [], f.ga_pts, f.point)
+    lines = csv_text(_fames_rows(SimpleNamespace(fames={"q50": f}, deep=deep))).splitlines()
+    assert lines[0].startswith("model,base") and [x.split(",")[0] for x in lines[1:]] == ["cnn", "resnet"]
 
 
 def test_ga_match_counts_time_and_evaluations():
